@@ -1,0 +1,1 @@
+"""hwsim.analysis (see docs/architecture.md)."""

@@ -1,0 +1,51 @@
+"""hwsim stats: params, MACs, weight and activation bytes, per layer and total."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from hwsim.frontends import load_model
+from hwsim.ir.counting import count_graph
+from hwsim.units import format_bytes, format_si
+
+
+@click.command("stats")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--per-layer", is_flag=True, help="One row per layer as well as the totals.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+def command(model: str, per_layer: bool, as_json: bool) -> None:
+    """Count params, MACs, weight and activation bytes of a model (.json or .onnx)."""
+    graph = load_model(model)
+    counts = count_graph(graph)
+    if as_json:
+        doc = counts.as_dict()
+        if not per_layer:
+            doc.pop("layers")
+        click.echo(json.dumps(doc, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if per_layer:
+        table = Table(title=f"{graph.name}: per layer", show_lines=False)
+        for col in ("layer", "op", "output shape", "params", "MACs", "weights", "act out"):
+            table.add_column(col, justify="left" if col in ("layer", "op", "output shape") else "right")
+        for n in counts.nodes:
+            table.add_row(n.name, n.op, "x".join(map(str, n.out_shape)), f"{n.params:,}", f"{n.macs:,}",
+                          format_bytes(n.weight_bytes), format_bytes(n.act_out_bytes))
+        console.print(table)
+    total = Table(title=f"{graph.name}: totals ({len(graph.nodes)} nodes)")
+    total.add_column("quantity")
+    total.add_column("value", justify="right")
+    total.add_column("", justify="right")
+    total.add_row("parameters", f"{counts.params:,}", format_si(counts.params))
+    total.add_row("MACs (conv/linear/matmul)", f"{counts.macs:,}", format_si(counts.macs, "MAC"))
+    total.add_row("weight bytes (stored)", f"{counts.weight_bytes:,}", format_bytes(counts.weight_bytes))
+    total.add_row("activation bytes (all written)", f"{counts.activation_bytes:,}",
+                  format_bytes(counts.activation_bytes))
+    for kind, value in counts.arith.items():
+        total.add_row(f"other ops: {kind}", f"{value:,}", format_si(value))
+    console.print(total)

@@ -1,0 +1,1 @@
+"""Per-op cost models for each device kind (pure; no scheduling)."""

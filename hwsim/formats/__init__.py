@@ -1,0 +1,1 @@
+"""hwsim.formats (see docs/architecture.md)."""

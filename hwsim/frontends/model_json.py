@@ -1,0 +1,229 @@
+"""model.json: hwsim's own model format (versioned; documented in docs/model-format.md).
+
+Load = parse JSON -> validate with pydantic (extra keys forbidden; errors name the key path) ->
+expand the sequential shorthand -> ``OpGraph.build`` (shapes inferred, names and cycles checked).
+Save writes the canonical, fully explicit form, so load -> save -> load gives an identical graph.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hwsim.errors import HwsimError, ModelFormatError
+from hwsim.ir.dtypes import FP32, dtype
+from hwsim.ir.graph import Node, OpGraph
+from hwsim.ir.tensor import TensorSpec, frozen_meta
+from hwsim.ir.weights import WeightStore
+
+FORMAT_NAME = "hwsim-model"
+FORMAT_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputSpec(_Strict):
+    name: str = Field(min_length=1)
+    shape: list[int] = Field(min_length=1, description="with the batch dimension, NCHW for images")
+    dtype: str = "fp32"
+
+    @field_validator("dtype")
+    @classmethod
+    def _dtype(cls, v: str) -> str:
+        try:
+            dtype(v)
+        except HwsimError as e:
+            raise ValueError(e.message) from None
+        return v
+
+
+class NodeSpec(_Strict):
+    name: str = Field(min_length=1)
+    op: str = Field(min_length=1)
+    inputs: list[str] | None = Field(default=None, description="default: the previous node's first output")
+    outputs: list[str] | None = Field(default=None, description="default: [name]")
+    attrs: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, str] = Field(default_factory=dict, description="slot -> tensor name; default <node>.<slot>")
+
+
+class TensorAnnotation(_Strict):
+    dtype: str = "fp32"
+    encoding: str = "dense"
+    density: float = Field(default=1.0, ge=0.0, le=1.0)
+    stored_bits: int | None = Field(default=None, ge=0)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelFile(_Strict):
+    format: Literal["hwsim-model"] = FORMAT_NAME
+    version: Literal[1] = FORMAT_VERSION
+    name: str = Field(min_length=1)
+    seed: int = 0
+    weights: str | None = Field(default=None, description=".npz file relative to this file")
+    inputs: list[InputSpec] = Field(min_length=1)
+    nodes: list[NodeSpec] = Field(min_length=1)
+    outputs: list[str] | None = Field(default=None, description="default: the last node's outputs")
+    tensors: dict[str, TensorAnnotation] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = ModelFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "hwsim model.json"
+    return schema
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def validation_message(err: ValidationError, limit: int = 5) -> tuple[str, str]:
+    errors = err.errors()
+    first = errors[0]
+    msgs = [f"{_loc(e['loc'])}: {e['msg']}" for e in errors[:limit]]
+    more = f" (+{len(errors) - limit} more)" if len(errors) > limit else ""
+    return _loc(first["loc"]), "; ".join(msgs) + more
+
+
+def parse_model(data: Any, source: str = "<model>", base_dir: Path | None = None) -> OpGraph:
+    """Validate a decoded model.json document and build its graph."""
+    if not isinstance(data, dict):
+        raise ModelFormatError("a model file must hold a JSON object", source=source)
+    try:
+        mf = ModelFile.model_validate(data)
+    except ValidationError as e:
+        where, msg = validation_message(e)
+        raise ModelFormatError(msg, source=source) from None
+    inputs = [TensorSpec(i.name, tuple(i.shape), dtype(i.dtype), "input") for i in mf.inputs]
+    nodes: list[Node] = []
+    previous = [inputs[0].name]
+    for ns in mf.nodes:
+        ins = tuple(ns.inputs) if ns.inputs is not None else (previous[0],)
+        outs = tuple(ns.outputs) if ns.outputs is not None else (ns.name,)
+        nodes.append(Node(ns.name, ns.op, ins, outs, dict(ns.attrs), dict(ns.params)))
+        previous = list(outs)
+    outputs = mf.outputs if mf.outputs is not None else previous
+    annotations: dict[str, TensorSpec] = {}
+    for tname, ann in mf.tensors.items():
+        try:
+            dt = dtype(ann.dtype)
+        except HwsimError as e:
+            raise e.located(source=source, where=f"tensors.{tname}.dtype") from None
+        # shape () = "take the inferred shape" (files do not repeat shapes)
+        annotations[tname] = TensorSpec(tname, (), dt, "activation", ann.encoding, ann.density, ann.stored_bits,
+                                        frozen_meta(ann.meta))
+    weights_path = None
+    if mf.weights:
+        weights_path = (base_dir or Path(".")) / mf.weights
+        if not weights_path.is_file():
+            raise ModelFormatError(f"weights file {str(weights_path)!r} does not exist", source=source, where="weights")
+    store = WeightStore(seed=mf.seed, npz_path=weights_path)
+    meta = dict(mf.meta)
+    meta["seed"] = mf.seed
+    graph = OpGraph.build(mf.name, inputs, nodes, outputs, store, annotations,
+                          meta, source)
+    return graph
+
+
+def load_model_json(path: str | Path) -> OpGraph:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelFormatError("file does not exist", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelFormatError(f"cannot read file: {e}", source=str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ModelFormatError(f"malformed JSON: {e.msg}", source=str(path), where=f"line {e.lineno} column {e.colno}") from None
+    return parse_model(data, str(path), path.parent)
+
+
+def graph_to_document(graph: OpGraph, weights_file: str | None = None) -> dict[str, Any]:
+    """The canonical model.json document of a graph (explicit inputs, outputs, params, normalized attrs)."""
+    doc: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "name": graph.name,
+        "seed": int(graph.meta.get("seed", graph.weights.seed)),
+    }
+    if weights_file:
+        doc["weights"] = weights_file
+    doc["inputs"] = [{"name": n, "shape": list(graph.tensor(n).shape), "dtype": graph.tensor(n).dtype.name}
+                     for n in graph.inputs]
+    doc["nodes"] = [
+        {"name": n.name, "op": n.op, "inputs": list(n.inputs), "outputs": list(n.outputs),
+         "attrs": _jsonable(dict(n.attrs)), "params": dict(n.params)}
+        for n in graph.nodes
+    ]
+    doc["outputs"] = list(graph.outputs)
+    ann = graph.annotations()
+    if ann:
+        doc["tensors"] = {
+            name: {"dtype": s.dtype.name, "encoding": s.encoding, "density": s.density,
+                   "stored_bits": s.stored_bits, "meta": _jsonable(_thaw(s.meta))}
+            for name, s in sorted(ann.items())
+        }
+    meta = {k: v for k, v in graph.meta.items() if k != "seed"}
+    if meta:
+        doc["meta"] = _jsonable(meta)
+    return doc
+
+
+def _thaw(meta: Any) -> Any:
+    if isinstance(meta, tuple) and all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in meta):
+        return {k: _thaw(v) for k, v in meta}
+    if isinstance(meta, tuple):
+        return [_thaw(v) for v in meta]
+    return meta
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if hasattr(v, "item") and callable(v.item):
+        return v.item()
+    return v
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a file so that readers never see a half-written one (temp file + rename)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as e:
+        raise ModelFormatError(f"cannot write output: {e.strerror or e}", source=str(path)) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_model_json(graph: OpGraph, path: str | Path, weights_file: str | None = None) -> None:
+    doc = graph_to_document(graph, weights_file)
+    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
+
+
+__all__ = ["ModelFile", "json_schema", "load_model_json", "parse_model", "save_model_json", "graph_to_document",
+           "atomic_write_text", "FP32"]

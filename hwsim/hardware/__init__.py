@@ -1,0 +1,1 @@
+"""hwsim.hardware (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""hwsim.kernels (see docs/architecture.md)."""

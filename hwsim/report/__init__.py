@@ -1,0 +1,1 @@
+"""hwsim.report (see docs/architecture.md)."""

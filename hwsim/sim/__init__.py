@@ -1,0 +1,1 @@
+"""Engines that schedule per-op costs: analytic (closed form) and event (simpy)."""
