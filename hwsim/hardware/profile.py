@@ -1,0 +1,161 @@
+"""Device profiles as frozen dataclasses, built only from validated YAML (see ``schema`` and ``loader``).
+
+All quantities are in base units named by the field: Hz, bytes, bytes/s, seconds, pJ, W. Rates are
+per cycle of the profile's ``clock_hz`` (FPGA: the fabric clock; systolic: the array clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+DeviceKind = Literal["cpu", "gpu", "fpga", "systolic"]
+DEVICE_KINDS: tuple[str, ...] = ("cpu", "gpu", "fpga", "systolic")
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    """One level of the memory hierarchy. Levels are ordered from the compute units outwards."""
+
+    name: str
+    size_bytes: float
+    bandwidth_bytes_per_s: float
+    latency_s: float
+    energy_pj_per_byte: float
+    on_chip: bool
+    #: share of the capacity a tiled kernel can count on keeping resident (caches: conflicts, LRU)
+    usable_fraction: float = 1.0
+
+    @property
+    def usable_bytes(self) -> float:
+        return self.size_bytes * self.usable_fraction
+
+
+@dataclass(frozen=True)
+class EnergyTable:
+    """Dynamic energy per MAC by compute dtype and per other op by kind (pJ), after node scaling."""
+
+    mac_pj: Mapping[str, float]
+    op_pj: Mapping[str, float]
+    process_scale: float  # the node factor applied to Horowitz's 45 nm defaults
+
+    def mac(self, dtype_name: str) -> float:
+        if dtype_name in self.mac_pj:
+            return self.mac_pj[dtype_name]
+        raise KeyError(dtype_name)
+
+
+@dataclass(frozen=True)
+class SparseTraits:
+    """How irregular (compressed-sparse) execution behaves on this device."""
+
+    index_decode_cycles: float  # cycles per stored index (per nonzero) to decode it, per core/unit
+    gather_efficiency: float  # fraction of the dense MAC rate reached when operands are gathered
+    codebook_lookup_cycles: float  # cycles per weight to look a shared value up (per lane group)
+    huffman_decode_cycles_per_symbol: float  # serial entropy decoding, per coded symbol
+
+
+@dataclass(frozen=True)
+class CpuSpec:
+    cores: int
+    simd_width_bits: int
+    macs_per_cycle_per_core: Mapping[str, float]  # by compute dtype name
+    vector_ops_per_cycle_per_core: Mapping[str, float]  # other arithmetic by kind (fp32 lanes)
+    popcount_word_bits: int  # width of one XNOR + popcount step
+    popcount_cycles_per_word: float  # cycles for XNOR + popcount + accumulate of one word
+    register_file_bytes: float
+    op_overhead_s: float  # dispatching one op (thread wake-up, loop setup)
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    sms: int
+    cuda_cores: int
+    tensor_cores: int
+    cuda_core_macs_per_cycle: Mapping[str, float]  # per CUDA core, by dtype
+    tensor_core_macs_per_cycle: Mapping[str, float]  # per tensor core, by dtype
+    vector_ops_per_cycle_per_sm: Mapping[str, float]
+    popcount_per_cycle_per_sm: float  # 32-bit popc results per cycle per SM
+    register_file_bytes_per_sm: float
+    launch_overhead_s: float
+    cta_tile: int  # output tile edge one thread block computes (wave quantization)
+
+
+@dataclass(frozen=True)
+class FpgaSpec:
+    lut: int
+    ff: int
+    dsp: int
+    bram36: int
+    uram: int
+    dsp_mult_bits: tuple[int, int]  # DSP multiplier operand widths (25x18 DSP48E1, 27x18 DSP48E2)
+    model_params: Mapping[str, Any]  # named coefficients of the FPGA cost model (hwsim.cost.fpga)
+
+    @property
+    def bram18(self) -> int:
+        return 2 * self.bram36
+
+
+@dataclass(frozen=True)
+class SystolicSpec:
+    rows: int
+    cols: int
+    dataflow: Literal["os", "ws", "is"]
+    ifmap_sram_bytes: float
+    filter_sram_bytes: float
+    ofmap_sram_bytes: float
+    macs_per_cycle_per_pe: Mapping[str, float]  # by dtype (int8 = 1 on an Edge-TPU-like array)
+    model_params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A validated device. ``raw`` is the YAML document it was built from (for --set overrides)."""
+
+    name: str
+    kind: DeviceKind
+    description: str
+    clock_hz: float
+    process_nm: float
+    static_power_w: float
+    memory: tuple[MemoryLevel, ...]
+    energy: EnergyTable
+    sparse: SparseTraits
+    cpu: CpuSpec | None = None
+    gpu: GpuSpec | None = None
+    fpga: FpgaSpec | None = None
+    systolic: SystolicSpec | None = None
+    source: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    overrides: tuple[tuple[str, str], ...] = ()
+
+    # --- memory -----------------------------------------------------------------------------------
+    def level(self, name: str) -> MemoryLevel:
+        for lv in self.memory:
+            if lv.name == name:
+                return lv
+        raise KeyError(name)
+
+    @property
+    def dram(self) -> MemoryLevel:
+        """The outermost (off-chip) level: where weights and spilled activations live."""
+        return self.memory[-1]
+
+    @property
+    def on_chip_levels(self) -> tuple[MemoryLevel, ...]:
+        return tuple(lv for lv in self.memory if lv.on_chip)
+
+    @property
+    def last_on_chip(self) -> MemoryLevel | None:
+        levels = self.on_chip_levels
+        return levels[-1] if levels else None
+
+    def bytes_per_cycle(self, level: MemoryLevel) -> float:
+        return level.bandwidth_bytes_per_s / self.clock_hz
+
+    @property
+    def spec(self) -> CpuSpec | GpuSpec | FpgaSpec | SystolicSpec:
+        spec = {"cpu": self.cpu, "gpu": self.gpu, "fpga": self.fpga, "systolic": self.systolic}[self.kind]
+        assert spec is not None
+        return spec

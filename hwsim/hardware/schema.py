@@ -1,0 +1,255 @@
+"""The device YAML schema: one pydantic model per device kind, discriminated by ``kind``, extra="forbid".
+
+Quantities are written with units (``clock: 1.43 GHz``, ``bandwidth: 25.6 GB/s``, ``size: 512 KiB``,
+``energy_per_byte: 0.9 pJ``, ``latency: 100 ns`` or ``latency: 4 cycles``) and parsed by
+``hwsim.units.parse_quantity``; a plain number is taken in the base unit. Ambiguous units ("Mb") are
+rejected. Cross-field rules (order of memory levels, positive rates) are checked here, after the
+per-field ones, so every message carries a key path. The loader turns these models into the frozen
+dataclasses of ``hwsim.hardware.profile``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from hwsim.units import UnitError, parse_quantity
+
+
+def _quantity(dimension: str, *, positive: bool = True, allow_zero: bool = False):
+    def parse(v: Any) -> float:
+        try:
+            x = parse_quantity(v, dimension)
+        except UnitError as e:
+            raise ValueError(e.message) from None
+        if positive and (x < 0 or (x == 0 and not allow_zero)):
+            raise ValueError(f"must be {'>= 0' if allow_zero else '> 0'}, got {v!r}")
+        return x
+
+    return BeforeValidator(parse)
+
+
+def _energy_per_byte(v: Any) -> float:
+    if isinstance(v, str):
+        v = re.sub(r"\s*/\s*(B|byte)$", "", v.strip())
+    try:
+        x = parse_quantity(v, "pj")
+    except UnitError as e:
+        raise ValueError(e.message) from None
+    if x < 0:
+        raise ValueError(f"must be >= 0, got {v!r}")
+    return x
+
+
+def _latency(v: Any) -> tuple[float, str]:
+    """Latency as (value, unit) with unit 's' or 'cycles'; converted to seconds by the loader."""
+    if isinstance(v, str):
+        m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*cycles?\s*", v)
+        if m:
+            x = float(m.group(1))
+            if x < 0:
+                raise ValueError(f"must be >= 0, got {v!r}")
+            return (x, "cycles")
+    try:
+        x = parse_quantity(v, "s")
+    except UnitError as e:
+        raise ValueError(e.message + " (or write e.g. '4 cycles')") from None
+    if x < 0:
+        raise ValueError(f"must be >= 0, got {v!r}")
+    return (x, "s")
+
+
+Hz = Annotated[float, _quantity("hz")]
+Bytes = Annotated[float, _quantity("bytes")]
+BytesPerS = Annotated[float, _quantity("bytes_per_s")]
+Watts = Annotated[float, _quantity("w", allow_zero=True)]
+Seconds = Annotated[float, _quantity("s", allow_zero=True)]
+Nm = Annotated[float, _quantity("nm")]
+PjPerByte = Annotated[float, BeforeValidator(_energy_per_byte)]
+Pj = Annotated[float, _quantity("pj", allow_zero=True)]
+Latency = Annotated[tuple[float, str], BeforeValidator(_latency)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Rate = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+#: Compute dtypes a rate table may name.
+RATE_DTYPES = ("fp32", "fp16", "bf16", "tf32", "int32", "int16", "int8", "int4", "binary", "ternary")
+#: Non-MAC arithmetic kinds (hwsim.ir counting) a vector-op table may name.
+OP_KINDS = ("add", "mul", "cmp", "div", "sqrt", "exp", "erf", "fft", "transform_filter", "move")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_keys(table: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(unknown)}; known: {', '.join(allowed)}")
+
+
+class MemoryLevelModel(_Strict):
+    size: Bytes
+    bandwidth: BytesPerS
+    latency: Latency = (0.0, "s")
+    energy_per_byte: PjPerByte | None = None  # default: Horowitz SRAM by size (on chip) or DRAM
+    on_chip: bool
+    usable_fraction: Fraction = 1.0
+
+
+class EnergyModel(_Strict):
+    """Overrides of the default (Horowitz, node-scaled) energy tables; unnamed entries keep defaults."""
+
+    mac: dict[str, Pj] = Field(default_factory=dict)
+    op: dict[str, Pj] = Field(default_factory=dict)
+    scale_with_node: bool = True
+
+    @model_validator(mode="after")
+    def _known(self) -> "EnergyModel":
+        _check_keys(self.mac, RATE_DTYPES, "MAC dtype")
+        _check_keys(self.op, OP_KINDS, "op kind")
+        return self
+
+
+class SparseModel(_Strict):
+    index_decode_cycles: Annotated[float, Field(ge=0)] = 1.0
+    gather_efficiency: Fraction = 0.5
+    codebook_lookup_cycles: Annotated[float, Field(ge=0)] = 1.0
+    huffman_decode_cycles_per_symbol: Annotated[float, Field(ge=0)] = 8.0
+
+
+class PopcountModel(_Strict):
+    word_bits: PositiveInt = 64
+    cycles_per_word: Rate = 1.0
+
+
+class CpuModel(_Strict):
+    cores: PositiveInt
+    simd_width_bits: PositiveInt
+    macs_per_cycle_per_core: dict[str, Rate]
+    vector_ops_per_cycle_per_core: dict[str, Rate]
+    popcount: PopcountModel = PopcountModel()
+    register_file: Bytes = 512.0
+    op_overhead: Seconds = 0.0
+
+    @model_validator(mode="after")
+    def _rates(self) -> "CpuModel":
+        _check_keys(self.macs_per_cycle_per_core, RATE_DTYPES, "dtype")
+        _check_keys(self.vector_ops_per_cycle_per_core, OP_KINDS, "op kind")
+        if "fp32" not in self.macs_per_cycle_per_core:
+            raise ValueError("macs_per_cycle_per_core needs an fp32 entry (the fallback for other dtypes)")
+        return self
+
+
+class GpuModel(_Strict):
+    sms: PositiveInt
+    cuda_cores: PositiveInt
+    tensor_cores: Annotated[int, Field(ge=0)] = 0
+    cuda_core_macs_per_cycle: dict[str, Rate]
+    tensor_core_macs_per_cycle: dict[str, Rate] = Field(default_factory=dict)
+    vector_ops_per_cycle_per_sm: dict[str, Rate]
+    popcount_per_cycle_per_sm: Rate = 32.0
+    register_file_per_sm: Bytes = 65536.0
+    launch_overhead: Seconds = 5e-6
+    cta_tile: PositiveInt = 64
+
+    @model_validator(mode="after")
+    def _rates(self) -> "GpuModel":
+        _check_keys(self.cuda_core_macs_per_cycle, RATE_DTYPES, "dtype")
+        _check_keys(self.tensor_core_macs_per_cycle, RATE_DTYPES, "dtype")
+        _check_keys(self.vector_ops_per_cycle_per_sm, OP_KINDS, "op kind")
+        if "fp32" not in self.cuda_core_macs_per_cycle:
+            raise ValueError("cuda_core_macs_per_cycle needs an fp32 entry")
+        if self.cuda_cores % self.sms:
+            raise ValueError(f"cuda_cores ({self.cuda_cores}) must be a multiple of sms ({self.sms})")
+        if self.tensor_core_macs_per_cycle and self.tensor_cores == 0:
+            raise ValueError("tensor_core_macs_per_cycle given but tensor_cores is 0")
+        return self
+
+
+Scalar = Union[int, float, str, bool]
+
+
+class FpgaModel(_Strict):
+    lut: PositiveInt
+    ff: PositiveInt
+    dsp: Annotated[int, Field(ge=0)]
+    bram36: Annotated[int, Field(ge=0)]
+    uram: Annotated[int, Field(ge=0)] = 0
+    dsp_mult_bits: tuple[PositiveInt, PositiveInt] = (25, 18)
+    #: named coefficients of the FPGA cost model (hwsim.cost.fpga documents each one)
+    model_params: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class ArrayModel(_Strict):
+    rows: PositiveInt
+    cols: PositiveInt
+    dataflow: Literal["os", "ws", "is"] = "os"
+    ifmap_sram: Bytes
+    filter_sram: Bytes
+    ofmap_sram: Bytes
+    macs_per_cycle_per_pe: dict[str, Rate] = Field(default_factory=lambda: {"int8": 1.0})
+    model_params: dict[str, Scalar] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _rates(self) -> "ArrayModel":
+        _check_keys(self.macs_per_cycle_per_pe, RATE_DTYPES, "dtype")
+        return self
+
+
+class _DeviceBase(_Strict):
+    description: str = ""
+    clock: Hz
+    process_node: Nm
+    static_power: Watts
+    memory: dict[str, MemoryLevelModel]
+    energy: EnergyModel = EnergyModel()
+    sparse: SparseModel = SparseModel()
+
+    @model_validator(mode="after")
+    def _hierarchy(self) -> "_DeviceBase":
+        if not self.memory:
+            raise ValueError("memory needs at least one level (the off-chip DRAM)")
+        levels = list(self.memory.items())
+        names = [n for n, _ in levels]
+        if levels[-1][1].on_chip:
+            raise ValueError(f"the last memory level must be off chip (DRAM); {names[-1]!r} is on_chip "
+                             f"(levels are listed from the compute units outwards: {', '.join(names)})")
+        seen_off = False
+        for name, lv in levels:
+            if seen_off and lv.on_chip:
+                raise ValueError(f"memory level {name!r} is on chip but listed after an off-chip level "
+                                 f"(order levels from the compute units outwards: {', '.join(names)})")
+            seen_off |= not lv.on_chip
+        return self
+
+
+class CpuDevice(_DeviceBase):
+    kind: Literal["cpu"]
+    cpu: CpuModel
+
+
+class GpuDevice(_DeviceBase):
+    kind: Literal["gpu"]
+    gpu: GpuModel
+
+
+class FpgaDevice(_DeviceBase):
+    kind: Literal["fpga"]
+    fpga: FpgaModel
+
+
+class SystolicDevice(_DeviceBase):
+    kind: Literal["systolic"]
+    array: ArrayModel
+
+
+DeviceModel = Annotated[Union[CpuDevice, GpuDevice, FpgaDevice, SystolicDevice], Field(discriminator="kind")]
+
+#: The section holding each kind's compute description (what ``--set`` paths start with).
+KIND_SECTION = {"cpu": "cpu", "gpu": "gpu", "fpga": "fpga", "systolic": "array"}
+KIND_MODEL: dict[str, type[_DeviceBase]] = {
+    "cpu": CpuDevice, "gpu": GpuDevice, "fpga": FpgaDevice, "systolic": SystolicDevice,
+}

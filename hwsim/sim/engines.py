@@ -1,0 +1,98 @@
+"""``ENGINES[name]`` and the public entry point ``simulate(graph, device, engine, method)``.
+
+An engine takes a prepared workload, the per-op costs of one device and schedules them into a
+``RunResult``. ``analytic`` is the closed form used by sweeps; ``event`` (simpy) is registered by
+``hwsim.sim.event``. Engines register themselves when their module is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from hwsim.cost.registry import cost_model
+from hwsim.cost.types import OpCost
+from hwsim.cost.work import Workload, prepare
+from hwsim.hardware import DeviceProfile, load_device
+from hwsim.ir import OpGraph
+from hwsim.registry import Registry
+from hwsim.sim.result import RunResult
+
+
+@dataclass(frozen=True)
+class EngineInput:
+    """Everything an engine needs: the graph, its prepared workload, the device and its op costs."""
+
+    graph: OpGraph
+    workload: Workload
+    device: DeviceProfile
+    costs: tuple[OpCost, ...]
+    method: str
+
+
+Engine = Callable[[EngineInput], RunResult]
+
+ENGINES: Registry[str, Engine] = Registry("engine")
+_BUILTIN = ("hwsim.sim.analytic", "hwsim.sim.event")
+_loaded = False
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for mod in _BUILTIN:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+
+
+def get_engine(name: str) -> Engine:
+    _ensure_loaded()
+    return ENGINES.get(name)
+
+
+engine = get_engine
+
+
+def register_engine(name: str) -> Callable[[Engine], Engine]:
+    return ENGINES.decorator(name)
+
+
+def resolve_device(device: DeviceProfile | str | os.PathLike[str],
+                   overrides: Mapping[str, str] | None = None) -> DeviceProfile:
+    if isinstance(device, DeviceProfile):
+        if overrides:
+            from hwsim.hardware import apply_overrides
+
+            return apply_overrides(device.raw, overrides, name=device.name, source=device.source)
+        return device
+    return load_device(device, overrides)
+
+
+def op_costs(graph: OpGraph, device: DeviceProfile) -> tuple[OpCost, ...]:
+    """Per-op costs of ``graph`` on ``device`` (pure; no scheduling)."""
+    return cost_model(device.kind).cost_graph(prepare(graph), device)
+
+
+def simulate(graph: OpGraph, device: DeviceProfile | str, engine: str = "analytic", method: str = "baseline",
+             *, overrides: Mapping[str, str] | None = None, check_fit: bool = True) -> RunResult:
+    """Cost ``graph`` on ``device`` and schedule it with ``engine``.
+
+    ``check_fit`` raises ``ModelDoesNotFitError`` when the stored weights exceed every memory of the
+    device (a result for a model that cannot be loaded would be invented).
+    """
+    run = get_engine(engine)
+    dev = resolve_device(device, overrides)
+    workload = prepare(graph)
+    if check_fit:
+        from hwsim.cost.memory import check_fits
+
+        check_fits(workload, dev)
+    costs = cost_model(dev.kind).cost_graph(workload, dev)
+    return run(EngineInput(graph=graph, workload=workload, device=dev, costs=costs, method=method))
