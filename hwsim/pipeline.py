@@ -1,0 +1,412 @@
+"""The one orchestrator: model -> (per method) compress -> simulate on each device -> verify -> records.
+
+FINN-style: each step is a plain function over a serialisable config (``PipelineConfig``), so a run
+can be described in JSON, repeated exactly, and each step tested alone. The same config gives a
+byte-identical ``result_json`` (wall-clock timings are kept beside the figures, never inside them).
+
+Components that are not built (or do not apply to a model) make a step ``unavailable`` with the
+reason; a method that fails with bad input becomes an ``error`` row carrying the message. A report
+then says so instead of inventing a figure. ``strict=True`` re-raises instead (for debugging).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hwsim import __version__
+from hwsim.analysis.compare import Comparison, compare
+from hwsim.analysis.metrics import DeviceRun, MethodRun, ModelSummary, Outcome, jsonable
+from hwsim.errors import HwsimError, UsageError
+from hwsim.frontends import load_model
+from hwsim.ir.counting import count_graph
+from hwsim.ir.graph import OpGraph
+
+
+class Unavailable(Exception):
+    """A component this step needs is not part of this build (or does not apply here)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Config
+
+
+class VerifyConfig(BaseModel):
+    """Verification: kernel exactness plus fidelity on ``inputs`` seeded inputs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    inputs: int = Field(2, ge=1, le=10_000)
+    seed: int = 0
+    reduced: bool = True  # fewer inputs and per-kernel spot checks instead of every layer: for speed
+
+
+class PipelineConfig(BaseModel):
+    """Everything a run depends on. Serialise it with ``model_dump_json``; same config, same results."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    devices: list[str] = Field(min_length=1)
+    methods: list[str] | None = None  # None: the default catalogue
+    methods_file: str | None = None
+    engine: str = "analytic"
+    device_overrides: dict[str, str] = {}  # dotted key -> value, applied to every device
+    verify: VerifyConfig = VerifyConfig()
+    baseline: str | None = None
+    focus: str | None = None  # the method whose per-layer figures the report shows
+    strict: bool = False
+
+
+# --------------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """A device of the comparison: its profile as loaded (with overrides) and its derived peaks."""
+
+    name: str
+    kind: str | None
+    outcome: Outcome
+    description: str = ""
+    profile: Mapping[str, Any] = field(default_factory=dict)
+    peaks: Mapping[str, Any] = field(default_factory=dict)
+    handle: Any = field(default=None, repr=False, compare=False)  # the DeviceProfile object
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    config: PipelineConfig
+    model: ModelSummary
+    devices: tuple[DeviceInfo, ...]
+    methods: tuple[MethodRun, ...]
+    comparison: Comparison
+    focus: str | None
+    timings_s: Mapping[str, float] = field(default_factory=dict)
+    command: str = ""
+    extras: Mapping[str, Any] = field(default_factory=dict)  # device -> adder savings etc.
+
+    def method(self, name: str) -> MethodRun:
+        return next(m for m in self.methods if m.method == name)
+
+    def figures(self) -> dict[str, Any]:
+        """Every figure of the run as plain JSON data (what ``--json`` writes)."""
+        from hwsim.analysis.compare import to_records
+
+        return jsonable({
+            "hwsim_version": __version__,
+            "command": self.command,
+            "config": self.config.model_dump(),
+            "model": self.model,
+            "baseline": self.comparison.baseline,
+            "focus": self.focus,
+            "devices": [{"name": d.name, "kind": d.kind, "status": d.outcome.status, "message": d.outcome.message,
+                         "description": d.description, "profile": d.profile, "peaks": d.peaks} for d in self.devices],
+            "table": to_records(self.comparison),
+            "methods": [_method_doc(m) for m in self.methods],
+            "extras": self.extras,
+        })
+
+    def result_json(self) -> str:
+        return json.dumps(self.figures(), sort_keys=True, indent=1) + "\n"
+
+
+def _method_doc(m: MethodRun) -> dict[str, Any]:
+    return {
+        "method": m.method, "description": m.description,
+        "compress": m.compress, "verify": m.verify, "verify_result": m.verify_result,
+        "needs_training": m.needs_training, "notes": m.notes, "passes": m.passes, "summary": m.summary,
+        "runs": [{"device": r.device, "engine": r.engine, "status": r.outcome.status, "message": r.outcome.message,
+                  "result": r.run.as_dict() if r.run else None} for r in m.runs],
+    }
+
+
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Component access: a missing module or function is "unavailable", anything else propagates.
+
+
+def component(module: str, attr: str, what: str) -> Any:
+    """``module.attr``, or ``Unavailable`` when that module (not one of its imports) does not exist."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name and (module == e.name or module.startswith(e.name + ".")):
+            raise Unavailable(f"{what} is not available in this build ({module})") from None
+        raise
+    try:
+        return getattr(mod, attr)
+    except AttributeError:
+        raise Unavailable(f"{what} is not available in this build ({module}.{attr})") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Steps
+
+
+def step_load_model(cfg: PipelineConfig) -> OpGraph:
+    return load_model(cfg.model)
+
+
+def summarize(graph: OpGraph) -> ModelSummary:
+    counts = count_graph(graph)
+    batch = 1
+    if graph.inputs:
+        shape = graph.tensor(graph.inputs[0]).shape
+        batch = int(shape[0]) if shape else 1
+    layer_ops = {n.name: int(2 * n.macs + sum(n.arith.values())) for n in counts.nodes}
+    return ModelSummary(
+        name=graph.name, nodes=len(graph.nodes), params=counts.params, macs=counts.macs,
+        other_ops=int(sum(sum(n.arith.values()) for n in counts.nodes)),
+        weight_bytes=counts.weight_bytes, batch=max(1, batch),
+        layer_ops=layer_ops,
+        layer_weight_bytes={n.name: n.weight_bytes for n in counts.nodes},
+        layer_macs={n.name: n.macs for n in counts.nodes},
+        layer_op={n.name: n.op for n in counts.nodes},
+    )
+
+
+def default_method_names() -> list[str]:
+    catalogue = component("hwsim.compress.catalogue", "METHODS", "the method catalogue")
+    names = list(catalogue.keys() if hasattr(catalogue, "keys") else catalogue)
+    default = component("hwsim.compress.catalogue", "DEFAULT_METHODS", "the default method list") \
+        if _has("hwsim.compress.catalogue", "DEFAULT_METHODS") else None
+    return list(default) if default else names
+
+
+def _has(module: str, attr: str) -> bool:
+    try:
+        component(module, attr, attr)
+        return True
+    except Unavailable:
+        return False
+
+
+def step_resolve_methods(cfg: PipelineConfig) -> list[tuple[str, Any]]:
+    """(name, method object) pairs: from a methods file, the given names, or the default catalogue."""
+    if cfg.methods_file:
+        load_file = component("hwsim.compress.catalogue", "load_methods_file", "methods files")
+        methods = load_file(cfg.methods_file)
+        items = methods.items() if isinstance(methods, Mapping) else [(_name_of(m), m) for m in methods]
+        return [(str(n), m) for n, m in items]
+    get_method = component("hwsim.compress.catalogue", "get_method", "the method catalogue")
+    names = cfg.methods if cfg.methods is not None else default_method_names()
+    if not names:
+        raise UsageError("no methods to compare", where="--methods")
+    return [(n, get_method(n)) for n in names]
+
+
+def _name_of(method: Any) -> str:
+    return str(getattr(method, "name", method))
+
+
+def step_load_devices(cfg: PipelineConfig) -> list[DeviceInfo]:
+    load_device = component("hwsim.hardware", "load_device", "device profiles")
+    out = []
+    for name in cfg.devices:
+        dev = load_device(name, dict(cfg.device_overrides) or None)
+        out.append(DeviceInfo(name=name, kind=getattr(dev, "kind", None), outcome=Outcome(),
+                              description=getattr(dev, "description", ""), profile=_profile_doc(dev),
+                              peaks=device_peaks(dev), handle=dev))
+    return out
+
+
+def _profile_doc(dev: Any) -> dict[str, Any]:
+    raw = getattr(dev, "raw", None)
+    doc = dict(raw) if raw else {}
+    overrides = getattr(dev, "overrides", ())
+    if overrides:
+        doc["overrides (--set)"] = {k: v for k, v in overrides}
+    return doc
+
+
+def device_peaks(dev: Any) -> dict[str, Any]:
+    """Derived peaks for the roofline, from the hardware package when it offers them."""
+    for module, attr in (("hwsim.hardware", "derived_peaks"), ("hwsim.hardware.peaks", "derived_peaks"),
+                         ("hwsim.hardware", "peaks")):
+        try:
+            fn = component(module, attr, "device peaks")
+        except Unavailable:
+            continue
+        return jsonable(fn(dev))
+    return {}
+
+
+def step_compress(graph: OpGraph, method: Any) -> Any:
+    apply_method = component("hwsim.compress", "apply_method", "compression")
+    return apply_method(graph, method)
+
+
+def step_simulate(graph: OpGraph, device: DeviceInfo, engine: str, method_name: str) -> Any:
+    simulate = component("hwsim.sim.engines", "simulate", "the simulator")
+    return simulate(graph, device.handle, engine, method_name)
+
+
+def step_verify(graph: OpGraph, method: Any, cfg: VerifyConfig) -> Any:
+    verify_method = component("hwsim.analysis.verify", "verify_method", "verification")
+    inputs = 1 if cfg.reduced else cfg.inputs
+    return verify_method(graph, method, inputs, cfg.seed)
+
+
+def _guard(cfg: PipelineConfig, fn: Callable[[], Any]) -> tuple[Any, Outcome]:
+    """Run one step: (value, ok) or (None, unavailable/error with the message)."""
+    try:
+        return fn(), Outcome()
+    except Unavailable as e:
+        return None, Outcome("unavailable", str(e))
+    except HwsimError as e:
+        if cfg.strict:
+            raise
+        return None, Outcome("error", str(e))
+    except Exception as e:  # noqa: BLE001 - one failing method must not hide the others' figures
+        if cfg.strict:
+            raise
+        return None, Outcome("error", f"internal error: {type(e).__name__}: {e}")
+
+
+def _pass_docs(results: Sequence[Any]) -> tuple[dict[str, Any], ...]:
+    out = []
+    for r in results:
+        out.append({"pass": getattr(r, "pass_name", ""), "changed": bool(getattr(r, "changed", False)),
+                    "changes": [c.as_dict() for c in getattr(r, "changes", ())],
+                    "notes": list(getattr(r, "notes", ()))})
+    return tuple(out)
+
+
+def run_method(cfg: PipelineConfig, graph: OpGraph, name: str, method: Any, devices: Sequence[DeviceInfo],
+               progress: Progress = _noop) -> MethodRun:
+    """Compress once, simulate on every device, verify once: one MethodRun."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    compressed, c_out = _guard(cfg, lambda: step_compress(graph, method))
+    timings["compress"] = time.perf_counter() - t0
+    progress(f"{name}: compressed")
+    cgraph = getattr(compressed, "graph", None) if compressed is not None else None
+    summary = summarize(cgraph) if cgraph is not None else None
+    runs = []
+    for dev in devices:
+        t0 = time.perf_counter()
+        if cgraph is None:
+            runs.append(DeviceRun(dev.name, cfg.engine, Outcome("skipped", "compression did not produce a graph")))
+        elif not dev.outcome.ok:
+            runs.append(DeviceRun(dev.name, cfg.engine, dev.outcome))
+        else:
+            run, s_out = _guard(cfg, lambda: step_simulate(cgraph, dev, cfg.engine, name))
+            runs.append(DeviceRun(dev.name, cfg.engine, s_out, run))
+        timings[f"simulate:{dev.name}"] = time.perf_counter() - t0
+        progress(f"{name}: simulated on {dev.name}")
+    t0 = time.perf_counter()
+    if not cfg.verify.enabled:
+        vres, v_out = None, Outcome("skipped", "verification not requested")
+    elif cgraph is None:
+        vres, v_out = None, Outcome("skipped", "compression did not produce a graph")
+    else:
+        vres, v_out = _guard(cfg, lambda: step_verify(graph, method, cfg.verify))
+    timings["verify"] = time.perf_counter() - t0
+    progress(f"{name}: verified")
+    notes = tuple(getattr(compressed, "notes", ()) or ())
+    for r in getattr(compressed, "results", ()) or ():
+        notes += tuple(n for n in getattr(r, "notes", ()) if n not in notes)
+    return MethodRun(
+        method=name, description=str(getattr(method, "description", "") or ""), compress=c_out,
+        summary=summary, runs=tuple(runs), verify=v_out, verify_result=vres,
+        needs_training=getattr(compressed, "needs_training", None),
+        notes=notes, passes=_pass_docs(getattr(compressed, "results", ()) or ()), timings_s=timings,
+    )
+
+
+def units_of_work(n_methods: int, n_devices: int) -> int:
+    """How many progress ticks a run makes (compress + each device + verify, per method)."""
+    return n_methods * (2 + n_devices)
+
+
+def choose_focus(comparison: Comparison, requested: str | None) -> str | None:
+    """The method shown per layer: the requested one, else the fastest non-baseline method on the first device."""
+    if requested is not None:
+        if requested not in comparison.methods:
+            raise UsageError(f"focus method {requested!r} is not among the compared methods "
+                             f"({', '.join(comparison.methods)})", where="--focus")
+        return requested
+    if not comparison.devices:
+        return None
+    rows = [r for r in comparison.for_device(comparison.devices[0])
+            if r.method != comparison.baseline and r.latency_s is not None]
+    if not rows:
+        return None
+    return min(rows, key=lambda r: (r.latency_s, r.method)).method
+
+
+def run_pipeline(cfg: PipelineConfig, progress: Progress = _noop, on_plan: Callable[[int], None] | None = None,
+                 command: str = "") -> PipelineResult:
+    """Run every step for every method and device; see the module docstring for failure handling."""
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    graph = step_load_model(cfg)
+    model = summarize(graph)
+    timings["load_model"] = time.perf_counter() - t0
+    try:
+        devices = step_load_devices(cfg)
+    except Unavailable as e:
+        devices = [DeviceInfo(name=n, kind=None, outcome=Outcome("unavailable", str(e))) for n in cfg.devices]
+    try:
+        methods = step_resolve_methods(cfg)
+    except Unavailable as e:
+        names = cfg.methods or ["baseline"]
+        methods = [(n, None) for n in names]
+        unavailable = Outcome("unavailable", str(e))
+    else:
+        unavailable = None
+    if on_plan is not None:
+        on_plan(units_of_work(len(methods), len(devices)))
+    runs = []
+    for name, method in methods:
+        if unavailable is not None:
+            runs.append(MethodRun(name, "", unavailable, None,
+                                  tuple(DeviceRun(d.name, cfg.engine, Outcome("skipped", unavailable.message))
+                                        for d in devices), Outcome("skipped", unavailable.message)))
+            for _ in range(2 + len(devices)):
+                progress(f"{name}: unavailable")
+            continue
+        runs.append(run_method(cfg, graph, name, method, devices, progress))
+    comparison = compare(runs, cfg.baseline)
+    focus = choose_focus(comparison, cfg.focus)
+    extras = {d.name: device_extras(d, graph, runs) for d in devices if d.outcome.ok}
+    timings["total"] = time.perf_counter() - t_start
+    return PipelineResult(cfg, model, tuple(devices), tuple(runs), comparison, focus, timings, command,
+                          {k: v for k, v in extras.items() if v})
+
+
+def device_extras(device: DeviceInfo, graph: OpGraph, runs: Sequence[MethodRun]) -> dict[str, Any]:
+    """Device-specific figures beside the table: on FPGAs, what binary/ternary arithmetic saves."""
+    if device.kind != "fpga":
+        return {}
+    try:
+        savings = component("hwsim.cost.fpga_resources", "binary_ternary_savings", "binary/ternary savings")
+    except Unavailable as e:
+        return {"adder_savings": {"status": "unavailable", "message": str(e)}}
+    try:
+        return {"adder_savings": {"status": "ok", "data": jsonable(savings(graph, device.handle))}}
+    except HwsimError as e:
+        return {"adder_savings": {"status": "error", "message": str(e)}}
+
+
+def write_json(result: PipelineResult, path: str | Path) -> None:
+    from hwsim.report.html import atomic_write
+
+    atomic_write(path, result.result_json())

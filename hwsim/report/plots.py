@@ -1,0 +1,336 @@
+"""The report's plots, each a function from plain figures to an inline SVG string (or None: no data).
+
+A plot never invents a value: a method whose figure is unknown is drawn as an empty slot labelled
+"unavailable", so the reader sees that it is missing rather than that it is zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib import colormaps
+
+from hwsim.analysis.compare import Comparison
+from hwsim.analysis.metrics import ENERGY_PARTS, MethodMetrics
+from hwsim.analysis.pareto import pareto_front
+from hwsim.report.format import fmt_bytes, fmt_seconds, scale_for
+from hwsim.report.svg import ACCENT, BASE_COLOR, ENERGY_COLORS, FOCUS_COLOR, new_figure, styled, to_svg
+
+ENERGY_LABELS = {"compute": "compute", "onchip": "on-chip memory", "dram": "DRAM", "static": "static"}
+
+
+def _bar_height(n: int) -> float:
+    return max(2.2, 0.5 + 0.28 * n)
+
+
+def _known(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+@styled
+def latency_energy_svg(comparison: Comparison, device: str) -> str | None:
+    """Latency per method beside energy per method stacked by component; baseline as a dashed line."""
+    rows = comparison.for_device(device)
+    if not any(_known(r.latency_s) for r in rows):
+        return None
+    rows = rows[::-1]  # first method at the top
+    names = [r.method for r in rows]
+    y = np.arange(len(rows))
+    fig, axes = new_figure(9.0, _bar_height(len(rows)), ncols=2, sharey=True)
+    ax_l, ax_e = axes[0]
+    lat = [r.latency_s for r in rows]
+    t_scale, t_unit = scale_for([v for v in lat if _known(v)], "s")
+    base = comparison.baseline_row(device)
+    colors = [FOCUS_COLOR if r.method == comparison.baseline else ACCENT for r in rows]
+    ax_l.barh(y, [v * t_scale if _known(v) else 0 for v in lat], color=colors, height=0.65)
+    for yi, v in zip(y, lat):
+        ax_l.text(v * t_scale if _known(v) else 0, yi, f" {v * t_scale:.3g}" if _known(v) else " unavailable",
+                  va="center", fontsize=7.5, color="#333" if _known(v) else "#B00")
+    if base is not None and _known(base.latency_s):
+        ax_l.axvline(base.latency_s * t_scale, color="#555", ls="--", lw=0.8)
+    ax_l.set_yticks(y, names)
+    ax_l.set_xlabel(f"latency per inference ({t_unit})")
+    ax_l.set_title("Latency (lower is better)")
+    ax_l.margins(x=0.18)
+
+    e_all = [r.energy_j for r in rows]
+    e_scale, e_unit = scale_for([v for v in e_all if _known(v)], "J")
+    left = np.zeros(len(rows))
+    for part in ENERGY_PARTS:
+        vals = np.array([(getattr(r, f"energy_{part}_j") or 0.0) * e_scale for r in rows])
+        if not vals.any():
+            continue
+        ax_e.barh(y, vals, left=left, color=ENERGY_COLORS[part], height=0.65, label=ENERGY_LABELS[part])
+        left += vals
+    for yi, v in zip(y, e_all):
+        ax_e.text(v * e_scale if _known(v) else 0, yi, f" {v * e_scale:.3g}" if _known(v) else " unavailable",
+                  va="center", fontsize=7.5, color="#333" if _known(v) else "#B00")
+    if base is not None and _known(base.energy_j):
+        ax_e.axvline(base.energy_j * e_scale, color="#555", ls="--", lw=0.8)
+    ax_e.set_xlabel(f"energy per inference ({e_unit})")
+    ax_e.set_title("Energy by component (lower is better)")
+    ax_e.legend(loc="lower right", ncols=2)
+    ax_e.margins(x=0.18)
+    for ax in (ax_l, ax_e):
+        ax.grid(axis="y", visible=False)
+    return to_svg(fig, f"latency and energy per method on {device}")
+
+
+def _sqnr_for_color(r: MethodMetrics) -> float | None:
+    if r.sqnr_db is None:
+        return None
+    return min(r.sqnr_db, 80.0) if math.isinf(r.sqnr_db) and r.sqnr_db > 0 else r.sqnr_db
+
+
+@styled
+def pareto_svg(comparison: Comparison, device: str) -> str | None:
+    """Model size against latency, coloured by fidelity (SQNR); the size-latency-fidelity front ringed."""
+    rows = [r for r in comparison.for_device(device) if _known(r.latency_s) and _known(r.model_size_bytes)]
+    if len(rows) < 1:
+        return None
+    pts = [{"size": r.model_size_bytes, "lat": r.latency_s, "sqnr": _sqnr_for_color(r)} for r in rows]
+    front3 = set(pareto_front(pts, [("size", "min"), ("lat", "min"), ("sqnr", "max")]))
+    front2 = pareto_front(pts, [("size", "min"), ("lat", "min")])
+    t_scale, t_unit = scale_for([r.latency_s for r in rows], "s")
+    fig, axes = new_figure(6.4, 4.2)
+    ax = axes[0][0]
+    known = [p["sqnr"] for p in pts if p["sqnr"] is not None]
+    norm = Normalize(vmin=min(known + [0.0]), vmax=max(known + [40.0]))
+    cmap = colormaps["viridis"]
+    xs = np.array([r.model_size_bytes / 2**20 for r in rows])
+    ys = np.array([r.latency_s * t_scale for r in rows])
+    f2 = sorted(front2, key=lambda i: xs[i])
+    ax.step(xs[f2], ys[f2], where="post", color="#888", lw=1, ls=":", label="size-latency front")
+    for i, (r, p) in enumerate(zip(rows, pts)):
+        color = cmap(norm(p["sqnr"])) if p["sqnr"] is not None else "white"
+        edge = "black" if i in front3 else "#999"
+        ax.scatter([xs[i]], [ys[i]], s=70 if i in front3 else 40, c=[color], edgecolors=edge,
+                   linewidths=1.4 if i in front3 else 0.8, zorder=3, marker="o" if p["sqnr"] is not None else "s")
+        ax.annotate(r.method, (xs[i], ys[i]), textcoords="offset points", xytext=(5, 4), fontsize=7.5)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("model size (MiB, stored weights; log)")
+    ax.set_ylabel(f"latency ({t_unit}; log)")
+    ax.set_title("Size vs latency vs fidelity (black rings: Pareto front)")
+    sm = fig.colorbar(_mappable(cmap, norm), ax=ax, shrink=0.8)
+    sm.set_label("output SQNR vs fp32 (dB; squares: unknown)")
+    ax.legend(loc="upper right")
+    return to_svg(fig, f"Pareto front of size, latency and fidelity on {device}")
+
+
+def _mappable(cmap, norm):
+    from matplotlib.cm import ScalarMappable
+
+    sm = ScalarMappable(norm=norm, cmap=cmap)
+    sm.set_array([])
+    return sm
+
+
+@dataclass(frozen=True)
+class LayerBar:
+    """Seconds of one layer of the original model under the baseline and under the chosen method."""
+
+    layer: str
+    base_s: float | None
+    focus_s: float | None
+
+
+@styled
+def per_layer_svg(layers: Sequence[LayerBar], base: str, focus: str, device: str) -> str | None:
+    """Per-layer latency, baseline against the chosen method, in model order."""
+    if not layers:
+        return None
+    vals = [v for lb in layers for v in (lb.base_s, lb.focus_s) if _known(v)]
+    if not vals:
+        return None
+    t_scale, t_unit = scale_for(vals, "s")
+    n = len(layers)
+    x = np.arange(n)
+    fig, axes = new_figure(max(6.0, min(13.0, 2.0 + 0.22 * n)), 3.6)
+    ax = axes[0][0]
+    w = 0.42
+    ax.bar(x - w / 2, [(lb.base_s or 0) * t_scale for lb in layers], w, color=BASE_COLOR, label=base)
+    ax.bar(x + w / 2, [(lb.focus_s or 0) * t_scale for lb in layers], w, color=FOCUS_COLOR, label=focus)
+    ax.set_xticks(x, [lb.layer for lb in layers], rotation=90, fontsize=7)
+    ax.set_ylabel(f"latency ({t_unit})")
+    ax.set_title(f"Per-layer latency on {device}: {focus} vs {base}")
+    ax.grid(axis="x", visible=False)
+    ax.legend(loc="upper right")
+    ax.set_xlim(-0.6, n - 0.4)
+    return to_svg(fig, f"per-layer latency of {focus} against {base} on {device}")
+
+
+@dataclass(frozen=True)
+class RooflinePoint:
+    """One layer placed on the roofline: ops per DRAM byte and the ops/s it reached."""
+
+    layer: str
+    series: str
+    intensity_ops_per_byte: float
+    perf_ops_per_s: float
+
+
+@styled
+def roofline_svg(device: str, peak_ops_per_s: float, bandwidth_bytes_per_s: float,
+                 points: Sequence[RooflinePoint], peak_label: str = "peak compute",
+                 extra_peaks: Mapping[str, float] | None = None) -> str | None:
+    """The device roofline (log-log) with each layer at its arithmetic intensity and achieved rate."""
+    pts = [p for p in points if p.intensity_ops_per_byte > 0 and p.perf_ops_per_s > 0]
+    if not pts or peak_ops_per_s <= 0 or bandwidth_bytes_per_s <= 0:
+        return None
+    ridge = peak_ops_per_s / bandwidth_bytes_per_s
+    xs = [p.intensity_ops_per_byte for p in pts]
+    lo = min(min(xs), ridge) / 4
+    hi = max(max(xs), ridge) * 4
+    fig, axes = new_figure(6.4, 4.2)
+    ax = axes[0][0]
+    grid = np.logspace(math.log10(lo), math.log10(hi), 200)
+    ax.plot(grid, np.minimum(peak_ops_per_s, grid * bandwidth_bytes_per_s), color="black", lw=1.5,
+            label=f"roof: {peak_label} {peak_ops_per_s / 1e9:.3g} GOP/s, DRAM {bandwidth_bytes_per_s / 1e9:.3g} GB/s")
+    for name, peak in sorted((extra_peaks or {}).items()):
+        if peak > 0 and not math.isclose(peak, peak_ops_per_s):
+            ax.plot(grid, np.minimum(peak, grid * bandwidth_bytes_per_s), color="#999", lw=0.8, ls="--")
+            ax.text(hi, peak, f" {name}", fontsize=7, va="center", ha="right", color="#666")
+    ax.axvline(ridge, color="#bbb", lw=0.8, ls=":")
+    series = list(dict.fromkeys(p.series for p in pts))
+    colors = [BASE_COLOR, FOCUS_COLOR, ACCENT]
+    markers = ["o", "^", "s"]
+    for k, s in enumerate(series):
+        sp = [p for p in pts if p.series == s]
+        ax.scatter([p.intensity_ops_per_byte for p in sp], [p.perf_ops_per_s for p in sp], s=22,
+                   c=colors[k % 3], marker=markers[k % 3], edgecolors="black", linewidths=0.4, label=s, zorder=3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (ops per DRAM byte; log)")
+    ax.set_ylabel("achieved ops/s (log)")
+    ax.set_title(f"Roofline of {device}: each layer placed")
+    ax.legend(loc="lower right")
+    return to_svg(fig, f"roofline of {device} with each layer")
+
+
+RESOURCE_LABELS = {"lut": "LUT", "dsp": "DSP", "bram18": "BRAM18"}
+
+
+@styled
+def fpga_resources_svg(comparison: Comparison, device: str) -> str | None:
+    """LUT / DSP / BRAM18 per method, with the part's limits drawn as red lines."""
+    rows = comparison.for_device(device)
+    kinds = [k for k in ("lut", "dsp", "bram18") if any(_known(getattr(r, k)) for r in rows)]
+    if not kinds:
+        return None
+    rows = rows[::-1]
+    y = np.arange(len(rows))
+    fig, axes = new_figure(3.3 * len(kinds), _bar_height(len(rows)), ncols=len(kinds), sharey=True)
+    for ax, kind in zip(axes[0], kinds):
+        vals = [getattr(r, kind) for r in rows]
+        limits = [getattr(r, f"{kind}_limit") for r in rows if _known(getattr(r, f"{kind}_limit"))]
+        over = [_known(v) and limits and v > limits[0] for v in vals]
+        ax.barh(y, [v if _known(v) else 0 for v in vals], color=["#E45756" if o else ACCENT for o in over],
+                height=0.65)
+        for yi, v in zip(y, vals):
+            ax.text(v if _known(v) else 0, yi, f" {v:,}" if _known(v) else " unavailable", va="center",
+                    fontsize=7, color="#333" if _known(v) else "#B00")
+        if limits:
+            ax.axvline(limits[0], color="#D62728", lw=1.4)
+            ax.text(limits[0], len(rows) - 0.4, f"part limit {limits[0]:,}", color="#D62728", fontsize=7.5,
+                    ha="right", va="bottom")
+        ax.set_title(RESOURCE_LABELS[kind])
+        ax.grid(axis="y", visible=False)
+        ax.margins(x=0.2)
+    axes[0][0].set_yticks(y, [r.method for r in rows])
+    return to_svg(fig, f"FPGA resources per method on {device}")
+
+
+@dataclass(frozen=True)
+class SavingsBar:
+    """Resources of one layer (or the whole model) in one arithmetic form."""
+
+    label: str
+    form: str  # binary, ternary, int8, fp16
+    values: Mapping[str, float]  # adders, lut, dsp, ...
+
+
+@styled
+def adder_savings_svg(bars: Sequence[SavingsBar], title: str) -> str | None:
+    """Adders, LUTs and DSPs of binary/ternary forms against their int8 and fp16 versions."""
+    if not bars:
+        return None
+    kinds = [k for k in ("adders", "lut", "dsp") if any(_known(b.values.get(k)) for b in bars)]
+    if not kinds:
+        return None
+    labels = list(dict.fromkeys(b.label for b in bars))
+    forms = list(dict.fromkeys(b.form for b in bars))
+    palette = {"binary": "#54A24B", "ternary": "#B279A2", "int8": "#4C78A8", "int4": "#72B7B2",
+               "fp16": "#E45756", "fp32": "#9D9D9D"}
+    fig, axes = new_figure(3.4 * len(kinds), max(2.4, 0.6 + 0.3 * len(labels) * len(forms) / 2), ncols=len(kinds))
+    x = np.arange(len(labels))
+    w = 0.8 / max(1, len(forms))
+    for ax, kind in zip(axes[0], kinds):
+        for j, form in enumerate(forms):
+            vals = []
+            for lab in labels:
+                b = next((b for b in bars if b.label == lab and b.form == form), None)
+                v = b.values.get(kind) if b else None
+                vals.append(v if _known(v) else 0)
+            ax.bar(x + (j - (len(forms) - 1) / 2) * w, vals, w, label=form, color=palette.get(form, ACCENT))
+        ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=7)
+        ax.set_yscale("symlog", linthresh=1)
+        ax.set_title(kind.upper() if kind != "adders" else "adders")
+        ax.grid(axis="x", visible=False)
+    axes[0][0].legend(loc="upper right")
+    fig.suptitle(title, fontsize=10, fontweight="bold")
+    return to_svg(fig, title)
+
+
+@styled
+def sweep_metric_svg(xs_by_method: Mapping[str, tuple[Sequence[float], Sequence[float]]], key: str, metric: str,
+                     metric_unit: str, log_x: bool = False) -> str | None:
+    """One metric against one varied key, one line per method (median over the other keys)."""
+    if not xs_by_method:
+        return None
+    all_y = [v for _, ys in xs_by_method.values() for v in ys if _known(v)]
+    if not all_y:
+        return None
+    scale, unit = scale_for(all_y, metric_unit) if metric_unit in ("s", "J") else (1.0, metric_unit)
+    fig, axes = new_figure(4.6, 3.1)
+    ax = axes[0][0]
+    for name, (xs, ys) in xs_by_method.items():
+        ax.plot(xs, [y * scale for y in ys], marker="o", ms=3, lw=1.2, label=name)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(key)
+    ax.set_ylabel(f"{metric} ({unit})" if unit else metric)
+    ax.set_title(f"{metric} vs {key}")
+    ax.legend()
+    return to_svg(fig, f"{metric} against {key}")
+
+
+@styled
+def sweep_pareto_svg(points: Sequence[Mapping[str, float]], x: str, y: str, x_label: str, y_label: str,
+                     front: Sequence[int], title: str) -> str | None:
+    """All sweep points of x against y, the Pareto front highlighted."""
+    pts = [p for p in points if _known(p.get(x)) and _known(p.get(y))]
+    if not pts:
+        return None
+    fig, axes = new_figure(6.0, 4.0)
+    ax = axes[0][0]
+    ax.scatter([p[x] for p in points if _known(p.get(x)) and _known(p.get(y))],
+               [p[y] for p in points if _known(p.get(x)) and _known(p.get(y))], s=8, c="#BBB", label="all points")
+    fr = sorted((points[i] for i in front), key=lambda p: p[x])
+    ax.plot([p[x] for p in fr], [p[y] for p in fr], "-o", ms=4, color=FOCUS_COLOR, label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title)
+    ax.legend()
+    return to_svg(fig, title)
+
+
+__all__ = ["LayerBar", "RooflinePoint", "SavingsBar", "adder_savings_svg", "fmt_bytes", "fmt_seconds",
+           "fpga_resources_svg", "latency_energy_svg", "pareto_svg", "per_layer_svg", "roofline_svg",
+           "sweep_metric_svg", "sweep_pareto_svg"]

@@ -1,0 +1,327 @@
+"""The comparison report: a pipeline result -> one self-contained HTML page (and the same figures as JSON).
+
+The page is ordered as a reader needs it: the findings in one line per device, the summary table,
+then the plots that explain it (latency and energy, the Pareto front, per layer, the roofline, FPGA
+resources, binary/ternary savings), the per-layer table, what each method did, the device profiles,
+and how the report was produced. Several devices sit side by side in each section.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from hwsim import __version__
+from hwsim.analysis.compare import Column, Comparison, LayerRow, layer_points, layer_rows
+from hwsim.analysis.metrics import ENERGY_PARTS, MethodMetrics, MethodRun, jsonable
+from hwsim.report import plots
+from hwsim.report.format import fmt_ratio_to_baseline, fmt_value, sort_key
+from hwsim.report.html import atomic_write, render
+from hwsim.report.svg import ENERGY_COLORS
+
+#: How many layers the per-layer plot shows at most (the slowest ones, kept in model order).
+MAX_PLOT_LAYERS = 40
+
+
+class ResultLike(Protocol):
+    """What the report reads from ``hwsim.pipeline.PipelineResult`` (kept structural: no upward import)."""
+
+    config: Any
+    model: Any
+    devices: Sequence[Any]
+    methods: Sequence[MethodRun]
+    comparison: Comparison
+    focus: str | None
+    timings_s: Mapping[str, float]
+    command: str
+    extras: Mapping[str, Any]
+
+    def figures(self) -> dict[str, Any]: ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Table cells
+
+
+def _cell(comparison: Comparison, row: MethodMetrics, col: Column, fpga: bool) -> dict[str, Any]:
+    value = getattr(row, col.key)
+    missing = "n/a" if (col.group == "fpga" and not fpga) else "unavailable"
+    if row.status != "ok" and col.group not in ("method", "model", "fidelity"):
+        missing = "—"
+    text = fmt_value(value, col.unit, missing)
+    vs = ""
+    if col.better is not None and row.method != comparison.baseline:
+        vs = fmt_ratio_to_baseline(comparison.ratio_to_baseline(row, col.key), col.better)
+    good = None
+    if vs:
+        ratio = comparison.ratio_to_baseline(row, col.key)
+        good = (ratio < 1) == (col.better == "min")
+    return {"text": text, "sort": sort_key(value), "best": comparison.is_best(row, col.key) and row.status == "ok",
+            "vs": vs, "good": good, "missing": value is None,
+            "bad": col.unit == "bool" and value is False, "title": col.doc}
+
+
+#: Columns the HTML summary folds into other cells to stay readable (the JSON and DataFrame keep them).
+_FOLDED = ("energy_compute_j", "energy_onchip_j", "energy_dram_j", "energy_static_j", "device")
+
+
+def _breakdown_cell(row: MethodMetrics) -> dict[str, Any]:
+    """Energy split as a small stacked bar with the shares in its tooltip."""
+    parts = [(p, getattr(row, f"energy_{p}_j")) for p in ENERGY_PARTS]
+    total = sum(v for _, v in parts if v)
+    if not total:
+        return {"text": "unavailable" if row.status == "ok" else "—", "sort": "", "best": False, "vs": "",
+                "good": None, "missing": True, "bad": False, "title": "", "bar": []}
+    bar = [{"part": p, "pct": 100 * v / total, "color": ENERGY_COLORS[p],
+            "title": f"{plots.ENERGY_LABELS[p]}: {fmt_value(v, 'J')} ({100 * v / total:.0f}%)"} for p, v in parts if v]
+    top = max(bar, key=lambda b: b["pct"])
+    return {"text": f"{plots.ENERGY_LABELS[top['part']]} {top['pct']:.0f}%", "sort": sort_key(top["pct"]),
+            "best": False, "vs": "", "good": None, "missing": False, "bad": False,
+            "title": "; ".join(b["title"] for b in bar), "bar": bar}
+
+
+def summary_table(comparison: Comparison, device: str, kind: str | None) -> dict[str, Any]:
+    fpga = kind == "fpga"
+    cols = [c for c in comparison.columns(fpga=fpga) if c.key not in _FOLDED]
+    header = [{"label": c.label, "doc": c.doc, "better": c.better, "text": c.unit == "text"} for c in cols]
+    at = next(i for i, c in enumerate(cols) if c.key == "energy_j") + 1
+    header.insert(at, {"label": "energy split", "doc": "compute / on-chip / DRAM / static; hover for figures",
+                       "better": None, "text": True})
+    rows = []
+    for r in comparison.for_device(device):
+        cells = [_cell(comparison, r, c, fpga) for c in cols]
+        cells.insert(at, _breakdown_cell(r))
+        rows.append({"method": r.method, "baseline": r.method == comparison.baseline, "status": r.status,
+                     "message": r.status_message, "notes": list(r.notes), "needs_training": r.needs_training,
+                     "cells": cells})
+    return {"device": device, "columns": header, "rows": rows}
+
+
+def cross_device_table(comparison: Comparison) -> dict[str, Any]:
+    """Methods down, devices across: latency and energy side by side (several-device reports)."""
+    rows = []
+    for m in comparison.methods:
+        cells = []
+        for d in comparison.devices:
+            r = comparison.row(m, d)
+            for key, unit in (("latency_s", "s"), ("energy_j", "J")):
+                v = getattr(r, key) if r else None
+                cells.append({"text": fmt_value(v, unit, "unavailable" if r and r.status == "ok" else "—"),
+                              "sort": sort_key(v), "best": bool(r and comparison.is_best(r, key))})
+        rows.append({"method": m, "baseline": m == comparison.baseline, "cells": cells})
+    return {"devices": list(comparison.devices), "rows": rows}
+
+
+# --------------------------------------------------------------------------------------------------
+# Findings: what a reader should take away in ten seconds
+
+
+def findings(comparison: Comparison, device: str) -> list[str]:
+    rows = [r for r in comparison.for_device(device) if r.status == "ok"]
+    base = comparison.baseline_row(device)
+    out = []
+
+    def best(key: str, sense: str) -> MethodMetrics | None:
+        cands = [r for r in rows if isinstance(getattr(r, key), (int, float)) and r.method != comparison.baseline]
+        if not cands:
+            return None
+        return (min if sense == "min" else max)(cands, key=lambda r: (getattr(r, key), r.method))
+
+    for key, sense, what in (("latency_s", "min", "fastest"), ("energy_j", "min", "least energy"),
+                             ("model_size_bytes", "min", "smallest")):
+        r = best(key, sense)
+        if r is None:
+            continue
+        ratio = comparison.ratio_to_baseline(r, key)
+        rel = f" ({fmt_ratio_to_baseline(ratio, 'min')} than {comparison.baseline})" if ratio else ""
+        unit = {"latency_s": "s", "energy_j": "J", "model_size_bytes": "bytes"}[key]
+        out.append(f"{what}: {r.method}, {fmt_value(getattr(r, key), unit)}{rel}")
+    if base is not None and base.latency_s:
+        out.append(f"reference {base.method}: {fmt_value(base.latency_s, 's')}, {fmt_value(base.energy_j, 'J')}, "
+                   f"{fmt_value(base.model_size_bytes, 'bytes')}")
+    no_fit = [r.method for r in rows if r.fits_resources is False or r.fits_memory is False]
+    if no_fit:
+        out.append("does not fit the device: " + ", ".join(no_fit))
+    failed = [r.method for r in comparison.for_device(device) if r.status != "ok"]
+    if failed:
+        out.append("no figures (see the table): " + ", ".join(failed))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Plots per device
+
+
+def _roof(peaks: Mapping[str, Any], kind: str | None) -> tuple[float, float, str, dict[str, float]] | None:
+    """(peak ops/s, DRAM bytes/s, label, other peaks) from a device's derived peaks, if it has them."""
+    ops = peaks.get("ops_per_s") or peaks.get("peak_ops_per_s") or {}
+    bw = peaks.get("dram_bandwidth_bytes_per_s") or peaks.get("bandwidth_bytes_per_s")
+    if isinstance(bw, Mapping):
+        bw = bw.get("dram") or (list(bw.values())[-1] if bw else None)
+    if not isinstance(ops, Mapping) or not ops or not bw:
+        return None
+    ops = {str(k): float(v) for k, v in ops.items() if isinstance(v, (int, float)) and v > 0}
+    for pref in ("fp32", "fp16", "int8"):
+        if pref in ops:
+            return ops[pref], float(bw), f"{pref} peak", ops
+    k = sorted(ops)[0]
+    return ops[k], float(bw), f"{k} peak", ops
+
+
+def _per_layer_bars(rows: Sequence[LayerRow]) -> list[plots.LayerBar]:
+    timed = [r for r in rows if (r.base_s or 0) > 0 or (r.focus_s or 0) > 0]
+    if len(timed) > MAX_PLOT_LAYERS:
+        keep = sorted(timed, key=lambda r: -max(r.base_s or 0, r.focus_s or 0))[:MAX_PLOT_LAYERS]
+        keep_names = {r.layer for r in keep}
+        timed = [r for r in timed if r.layer in keep_names]
+    return [plots.LayerBar(r.layer, r.base_s, r.focus_s) for r in timed]
+
+
+def _savings_bars(extra: Mapping[str, Any]) -> tuple[list[plots.SavingsBar], str]:
+    """Bars from the FPGA savings figures: rows of {layer|label, form, adders, lut, dsp}."""
+    data = extra.get("data")
+    rows: list[Mapping[str, Any]] = []
+    if isinstance(data, Mapping):
+        rows = data.get("rows") or data.get("layers") or []
+    elif isinstance(data, list):
+        rows = data
+    bars = []
+    for r in rows:
+        if not isinstance(r, Mapping):
+            continue
+        label = str(r.get("label") or r.get("layer") or "model")
+        form = str(r.get("form") or r.get("variant") or r.get("dtype") or "")
+        vals = {k: r[k] for k in ("adders", "lut", "dsp") if isinstance(r.get(k), (int, float))}
+        if form and vals:
+            bars.append(plots.SavingsBar(label, form, vals))
+    return bars, "Binary / ternary arithmetic against int8 and fp16 (FPGA resources)"
+
+
+def device_section(result: ResultLike, dev: Any) -> dict[str, Any]:
+    comparison = result.comparison
+    name = dev.name
+    section: dict[str, Any] = {"name": name, "kind": dev.kind, "status": dev.outcome.status,
+                               "message": dev.outcome.message, "description": dev.description}
+    if not dev.outcome.ok:
+        return section
+    section["findings"] = findings(comparison, name)
+    section["table"] = summary_table(comparison, name, dev.kind)
+    section["latency_energy"] = plots.latency_energy_svg(comparison, name)
+    section["pareto"] = plots.pareto_svg(comparison, name)
+    base = next((m for m in result.methods if m.method == comparison.baseline), None)
+    focus = next((m for m in result.methods if m.method == result.focus), None)
+    rows = layer_rows(base, focus, name) if base and focus else []
+    section["layers"] = rows
+    section["per_layer"] = (plots.per_layer_svg(_per_layer_bars(rows), base.method, focus.method, name)
+                            if base and focus else None)
+    roof = _roof(dev.peaks, dev.kind)
+    section["roofline"] = None
+    if roof:
+        pts = []
+        for mr in (base, focus):
+            if mr is None:
+                continue
+            for p in layer_points(mr, name):
+                if p.intensity_ops_per_byte and p.perf_ops_per_s:
+                    pts.append(plots.RooflinePoint(p.layer, mr.method, p.intensity_ops_per_byte, p.perf_ops_per_s))
+        section["roofline"] = plots.roofline_svg(name, roof[0], roof[1], pts, roof[2], roof[3])
+        section["roofline_missing"] = "" if section["roofline"] else "no layer has both arithmetic and DRAM traffic"
+    else:
+        section["roofline_missing"] = "the device's derived peaks are unavailable"
+    section["fpga"] = plots.fpga_resources_svg(comparison, name) if dev.kind == "fpga" else None
+    extra = result.extras.get(name, {}).get("adder_savings") if result.extras else None
+    section["savings"] = None
+    section["savings_missing"] = "not an FPGA device" if dev.kind != "fpga" else "unavailable"
+    if extra:
+        if extra.get("status") == "ok":
+            bars, title = _savings_bars(extra)
+            section["savings"] = plots.adder_savings_svg(bars, title)
+            section["savings_table"] = extra.get("data")
+        else:
+            section["savings_missing"] = f"unavailable: {extra.get('message', '')}"
+    section["profile"] = _flatten(dev.profile)
+    section["peaks"] = _flatten(dev.peaks)
+    return section
+
+
+def _flatten(doc: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """A nested profile as (dotted key, value) rows: the keys ``--set`` and ``--vary`` accept."""
+    out: list[tuple[str, str]] = []
+    if isinstance(doc, Mapping):
+        for k, v in doc.items():
+            out += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(doc, list) and doc and all(isinstance(x, Mapping) for x in doc):
+        for i, v in enumerate(doc):
+            key = v.get("name", i) if isinstance(v, Mapping) else i
+            out += _flatten(v, f"{prefix}[{key}]")
+    else:
+        if isinstance(doc, float):
+            text = f"{doc:.6g}"
+        else:
+            text = str(jsonable(doc))
+        out.append((prefix, text))
+    return out
+
+
+def _method_details(result: ResultLike) -> list[dict[str, Any]]:
+    out = []
+    for m in result.methods:
+        changes = sum(len(p.get("changes", ())) for p in m.passes)
+        out.append({
+            "method": m.method, "description": m.description, "compress": m.compress, "verify": m.verify,
+            "needs_training": m.needs_training, "notes": list(m.notes),
+            "passes": [p.get("pass", "") for p in m.passes], "changes": changes,
+            "runs": [(r.device, r.outcome.status, r.outcome.message) for r in m.runs],
+            "verify_summary": _verify_summary(m),
+        })
+    return out
+
+
+def _verify_summary(m: MethodRun) -> str:
+    from hwsim.analysis.metrics import fidelity_of
+
+    f = fidelity_of(m.verify, m.verify_result)
+    if f.kernel_status in ("unavailable", "error"):
+        return f"{f.kernel_status}: {f.detail}" if f.detail else f.kernel_status
+    parts = [f"kernels {f.kernel_status}"]
+    if f.sqnr_db is not None:
+        parts.append("SQNR " + ("∞ (exact)" if math.isinf(f.sqnr_db) else f"{f.sqnr_db:.1f} dB"))
+    if f.cosine is not None:
+        parts.append(f"cosine {f.cosine:.4f}")
+    if f.top1_agreement is not None:
+        parts.append(f"top-1 agreement {100 * f.top1_agreement:.0f}%")
+    if f.inputs:
+        parts.append(f"{f.inputs} seeded input(s)")
+    return ", ".join(parts)
+
+
+def build_context(result: ResultLike) -> dict[str, Any]:
+    comparison = result.comparison
+    devices = [device_section(result, d) for d in result.devices]
+    cfg = result.config
+    return {
+        "title": f"hwsim report: {result.model.name} on {', '.join(d.name for d in result.devices)}",
+        "model": result.model,
+        "version": __version__,
+        "command": result.command,
+        "config_json": json.dumps(jsonable(cfg.model_dump()), indent=1, sort_keys=True),
+        "baseline": comparison.baseline,
+        "focus": result.focus,
+        "methods": list(comparison.methods),
+        "devices": devices,
+        "ncols": max(1, min(len(devices), 3)),
+        "cross": cross_device_table(comparison) if len(devices) > 1 else None,
+        "details": _method_details(result),
+        "timings": {k: f"{v:.2f} s" for k, v in sorted(result.timings_s.items())},
+        "verify_cfg": cfg.verify,
+    }
+
+
+def render_report(result: ResultLike) -> str:
+    return render("report.html.j2", build_context(result))
+
+
+def write_report(result: ResultLike, path: str) -> None:
+    atomic_write(path, render_report(result))
