@@ -53,6 +53,11 @@ class WeightStore:
         self._generated: dict[str, np.ndarray] = {} if parent is None else parent._generated
 
     @property
+    def root(self) -> "WeightStore":
+        """The store the model was loaded with (``with_arrays`` derives children from it)."""
+        return self._parent.root if self._parent is not None else self
+
+    @property
     def npz_path(self) -> Path | None:
         return self._npz_path if self._npz_path else (self._parent.npz_path if self._parent else None)
 

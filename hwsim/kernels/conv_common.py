@@ -1,0 +1,77 @@
+"""Geometry shared by the conv kernels: padding, output size, strided window views (no copies)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Normalized conv2d attributes plus the output size for a given input."""
+
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    pads: tuple[int, int, int, int]  # top, left, bottom, right
+    groups: int
+    ho: int
+    wo: int
+
+    @classmethod
+    def of(cls, attrs: Mapping[str, Any], x_shape: tuple[int, ...]) -> "ConvGeometry":
+        kh, kw = attrs["kernel"]
+        sh, sw = attrs["stride"]
+        dh, dw = attrs["dilation"]
+        t, l, b, r = attrs["padding"]
+        h, w = x_shape[2], x_shape[3]
+        ho = (h + t + b - (kh - 1) * dh - 1) // sh + 1
+        wo = (w + l + r - (kw - 1) * dw - 1) // sw + 1
+        return cls(kh, kw, sh, sw, dh, dw, (t, l, b, r), attrs["groups"], ho, wo)
+
+    @property
+    def pointwise(self) -> bool:
+        """A 1x1, stride-1, unpadded conv: a plain GEMM over the channel axis."""
+        return (self.kh, self.kw, self.sh, self.sw) == (1, 1, 1, 1) and not any(self.pads)
+
+
+def pad_nchw(x: np.ndarray, pads: tuple[int, int, int, int], extra_h: int = 0, extra_w: int = 0) -> np.ndarray:
+    t, l, b, r = pads
+    if not (t or l or b + extra_h or r + extra_w):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (t, b + extra_h), (l, r + extra_w)))
+
+
+def windows(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """A strided view [N, C, Ho, Wo, kh, kw] of the padded input: every window, no copy."""
+    eh, ew = (g.kh - 1) * g.dh + 1, (g.kw - 1) * g.dw + 1
+    v = sliding_window_view(xp, (eh, ew), axis=(2, 3))
+    return v[:, :, ::g.sh, ::g.sw, ::g.dh, ::g.dw][:, :, :g.ho, :g.wo]
+
+
+def tap(xp: np.ndarray, g: ConvGeometry, i: int, j: int) -> np.ndarray:
+    """The input samples kernel tap (i, j) meets at every output position: a strided view [N, C, Ho, Wo]."""
+    r0, c0 = i * g.dh, j * g.dw
+    return xp[:, :, r0: r0 + g.sh * (g.ho - 1) + 1: g.sh, c0: c0 + g.sw * (g.wo - 1) + 1: g.sw]
+
+
+def im2col(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """Patches as [N, groups, Cg*kh*kw, Ho*Wo] (one copy), rows in the weight's (c, i, j) order."""
+    n, c = x.shape[:2]
+    v = windows(pad_nchw(x, g.pads), g)  # N, C, Ho, Wo, kh, kw
+    cols = v.transpose(0, 1, 4, 5, 2, 3)  # N, C, kh, kw, Ho, Wo
+    return cols.reshape(n, g.groups, (c // g.groups) * g.kh * g.kw, g.ho * g.wo)
+
+
+def add_bias(y: np.ndarray, bias: Any) -> np.ndarray:
+    if bias is None:
+        return y
+    y += np.asarray(bias, dtype=y.dtype).reshape((1, -1) + (1,) * (y.ndim - 2))
+    return y

@@ -1,0 +1,43 @@
+"""Which form a node runs in: read from the annotations of its main weight (never from which pass ran).
+
+Rules, first match wins: a binary or ternary dtype; a non-dense encoding (its name, e.g. ``csr``,
+``bitmap``, ``codebook``); an integer or fixed-point dtype (``int``: integer codes with scales); for a
+dense conv2d, its ``algorithm`` attribute; otherwise ``dense``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from hwsim.ir.graph import Node
+from hwsim.ir.tensor import TensorSpec
+
+MAIN_SLOT = "weight"
+
+
+def weight_form(op: str, attrs: Mapping[str, Any], spec: TensorSpec | None) -> str:
+    if spec is not None:
+        kind = spec.dtype.kind
+        if kind in ("binary", "ternary"):
+            return kind
+        if spec.encoding != "dense":
+            return spec.encoding
+        if kind in ("int", "uint", "fixed"):
+            return "int"
+    if op == "conv2d":
+        return str(attrs.get("algorithm", "direct"))
+    return "dense"
+
+
+def node_form(node: Node, specs: Mapping[str, TensorSpec]) -> str:
+    """The form of ``node`` given the specs of its weight tensors (by tensor name)."""
+    tname = node.params.get(MAIN_SLOT)
+    return weight_form(node.op, node.attrs, specs.get(tname) if tname else None)
+
+
+def dense_value(value: Any) -> np.ndarray:
+    """A stored weight as a float array (payloads decoded): for dense kernels and references only."""
+    return value.decode() if hasattr(value, "decode") else np.asarray(value)

@@ -1,0 +1,305 @@
+"""The plain, living definition of every op (after tinygrad's ops_python): what each op *means*.
+
+Nothing here is fast. Products are accumulated one term at a time in a fixed order (for conv2d the
+weight's flattened (in-channel, kh, kw) order, for linear and matmul the inner index), in the dtype of
+the operands: called with float32 arrays this is the order-exact oracle that sparse, ternary and
+other compressed kernels must match bit for bit (adding an exact zero never changes a float sum, so
+skipping zeros in the same order is exact); called with float64 arrays it is the high-precision
+oracle that Winograd and FFT errors are measured against (as Lavin & Gray measure theirs).
+
+``REFERENCE[op](attrs, inputs, params) -> outputs``; ``params`` holds dense (decoded) weight arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy.special import erf
+
+from hwsim.registry import Registry
+
+Arrays = list[np.ndarray]
+RefFn = Callable[[Mapping[str, Any], Sequence[np.ndarray], Mapping[str, np.ndarray]], Arrays]
+
+REFERENCE: Registry[str, RefFn] = Registry("reference op")
+
+
+def _ref(*names: str) -> Callable[[RefFn], RefFn]:
+    def wrap(fn: RefFn) -> RefFn:
+        for name in names:
+            REFERENCE.register(name, fn)
+        return fn
+    return wrap
+
+
+# --- products --------------------------------------------------------------------------------------
+
+def conv2d_sequential(x: np.ndarray, w: np.ndarray, attrs: Mapping[str, Any]) -> np.ndarray:
+    """Cross-correlation, accumulating w[o, c, i, j] * x[...] in (c, i, j) order for every output."""
+    kh, kw = attrs["kernel"]
+    sh, sw = attrs["stride"]
+    dh, dw = attrs["dilation"]
+    t, l, b, r = attrs["padding"]
+    groups = attrs["groups"]
+    n, c_in, h, wd = x.shape
+    out_c = w.shape[0]
+    xp = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
+    ho = (h + t + b - (kh - 1) * dh - 1) // sh + 1
+    wo = (wd + l + r - (kw - 1) * dw - 1) // sw + 1
+    cg, og = c_in // groups, out_c // groups
+    dt = np.result_type(x, w)
+    out = np.zeros((n, out_c, ho, wo), dt)
+    for g in range(groups):
+        o_sl = slice(g * og, (g + 1) * og)
+        for c in range(cg):
+            for i in range(kh):
+                for j in range(kw):
+                    patch = xp[:, g * cg + c, i * dh: i * dh + sh * (ho - 1) + 1: sh,
+                               j * dw: j * dw + sw * (wo - 1) + 1: sw]
+                    out[:, o_sl] += patch[:, None].astype(dt) * w[o_sl, c, i, j].astype(dt)[None, :, None, None]
+    return out
+
+
+@_ref("conv2d")
+def conv2d(attrs, inputs, params):
+    y = conv2d_sequential(inputs[0], params["weight"], attrs)
+    if "bias" in params:
+        y = y + params["bias"].astype(y.dtype)[None, :, None, None]
+    return [y]
+
+
+def linear_sequential(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """y[..., o] = sum_k x[..., k] * w[o, k], accumulated in k order."""
+    dt = np.result_type(x, w)
+    out = np.zeros(x.shape[:-1] + (w.shape[0],), dt)
+    for k in range(x.shape[-1]):
+        out += x[..., k, None].astype(dt) * w[:, k].astype(dt)
+    return out
+
+
+@_ref("linear")
+def linear(attrs, inputs, params):
+    y = linear_sequential(inputs[0], params["weight"])
+    if "bias" in params:
+        y = y + params["bias"].astype(y.dtype)
+    return [y]
+
+
+@_ref("matmul")
+def matmul(attrs, inputs, params):
+    a, b = inputs
+    dt = np.result_type(a, b)
+    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    out = np.zeros(shape, dt)
+    for k in range(a.shape[-1]):
+        out += a[..., :, k, None].astype(dt) * b[..., k, None, :].astype(dt)
+    return [out]
+
+
+# --- pointwise -------------------------------------------------------------------------------------
+
+_POINTWISE: dict[str, Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]] = {
+    "relu": lambda x, a: np.maximum(x, 0),
+    "relu6": lambda x, a: np.minimum(np.maximum(x, 0), 6),
+    "leaky_relu": lambda x, a: np.where(x > 0, x, x * a["alpha"]),
+    "sigmoid": lambda x, a: 1 / (1 + np.exp(-x)),
+    "tanh": lambda x, a: np.tanh(x),
+    "gelu": lambda x, a: x * 0.5 * (1 + erf(x / math.sqrt(2))),
+    "silu": lambda x, a: x / (1 + np.exp(-x)),
+    "hardswish": lambda x, a: x * np.minimum(np.maximum(x + 3, 0), 6) / 6,
+    "sign": lambda x, a: np.where(x >= 0, 1, -1),
+}
+
+
+def _pointwise(name: str) -> RefFn:
+    fn = _POINTWISE[name]
+
+    def ref(attrs, inputs, params):
+        x = inputs[0]
+        return [np.asarray(fn(x, attrs)).astype(x.dtype)]
+    return ref
+
+
+for _name in _POINTWISE:
+    REFERENCE.register(_name, _pointwise(_name))
+
+
+@_ref("softmax")
+def softmax(attrs, inputs, params):
+    x = inputs[0]
+    e = np.exp(x - x.max(axis=attrs["axis"], keepdims=True))
+    return [e / e.sum(axis=attrs["axis"], keepdims=True)]
+
+
+@_ref("batchnorm")
+def batchnorm(attrs, inputs, params):
+    x = inputs[0]
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    p = {k: params[k].astype(x.dtype).reshape(shape) for k in ("gamma", "beta", "mean", "var")}
+    return [(x - p["mean"]) / np.sqrt(p["var"] + x.dtype.type(attrs["eps"])) * p["gamma"] + p["beta"]]
+
+
+@_ref("layernorm")
+def layernorm(attrs, inputs, params):
+    x = inputs[0]
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return [(x - mean) / np.sqrt(var + x.dtype.type(attrs["eps"])) * params["gamma"].astype(x.dtype)
+            + params["beta"].astype(x.dtype)]
+
+
+@_ref("add")
+def add(attrs, inputs, params):
+    out = inputs[0]
+    for x in inputs[1:]:
+        out = out + x
+    return [out]
+
+
+@_ref("mul")
+def mul(attrs, inputs, params):
+    return [inputs[0] * inputs[1]]
+
+
+# --- pooling ---------------------------------------------------------------------------------------
+
+def pool_geometry(h: int, k: int, s: int, lo: int, hi: int, ceil_mode: bool) -> tuple[int, int]:
+    """Output size and the extra right/bottom padding that ceil_mode's last window needs."""
+    span = h + lo + hi - k
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= h + lo:
+        out -= 1
+    extra = max(0, (out - 1) * s + k - (h + lo + hi))
+    return out, extra
+
+
+def _pool(x: np.ndarray, attrs: Mapping[str, Any], kind: str) -> np.ndarray:
+    (kh, kw), (sh, sw), (t, l, b, r) = attrs["kernel"], attrs["stride"], attrs["padding"]
+    n, c, h, w = x.shape
+    ho, eh = pool_geometry(h, kh, sh, t, b, attrs["ceil_mode"])
+    wo, ew = pool_geometry(w, kw, sw, l, r, attrs["ceil_mode"])
+    fill = -np.inf if kind == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (t, b + eh), (l, r + ew)), constant_values=fill)
+    # where each padded position lies: 2 = real input, 1 = explicit padding, 0 = ceil-mode overhang
+    rows = np.r_[np.ones(t), 2 * np.ones(h), np.ones(b), np.zeros(eh)]
+    cols = np.r_[np.ones(l), 2 * np.ones(w), np.ones(r), np.zeros(ew)]
+    out = np.full((n, c, ho, wo), fill, x.dtype)
+    count = np.zeros((ho, wo))
+    for i in range(kh):
+        for j in range(kw):
+            win = xp[:, :, i: i + sh * (ho - 1) + 1: sh, j: j + sw * (wo - 1) + 1: sw]
+            ri, cj = rows[i: i + sh * (ho - 1) + 1: sh], cols[j: j + sw * (wo - 1) + 1: sw]
+            if kind == "max":
+                out = np.maximum(out, win)
+            else:
+                out = out + win
+                inside = (ri[:, None] >= (1 if attrs["count_include_pad"] else 2)) & (cj[None, :] >= (
+                    1 if attrs["count_include_pad"] else 2))
+                count += inside
+    if kind == "avg":
+        out = out / np.maximum(count, 1).astype(x.dtype)
+    return out.astype(x.dtype)
+
+
+@_ref("maxpool")
+def maxpool(attrs, inputs, params):
+    return [_pool(inputs[0], attrs, "max")]
+
+
+@_ref("avgpool")
+def avgpool(attrs, inputs, params):
+    return [_pool(inputs[0], attrs, "avg")]
+
+
+@_ref("global_avgpool")
+def global_avgpool(attrs, inputs, params):
+    return [inputs[0].mean(axis=(2, 3), keepdims=True)]
+
+
+# --- data movement and views -----------------------------------------------------------------------
+
+@_ref("concat")
+def concat(attrs, inputs, params):
+    return [np.concatenate(inputs, axis=attrs["axis"])]
+
+
+@_ref("split")
+def split(attrs, inputs, params):
+    cuts = np.cumsum(attrs["sizes"])[:-1]
+    return [np.ascontiguousarray(p) for p in np.split(inputs[0], cuts, axis=attrs["axis"])]
+
+
+@_ref("transpose")
+def transpose(attrs, inputs, params):
+    return [np.ascontiguousarray(np.transpose(inputs[0], attrs["perm"]))]
+
+
+@_ref("pad")
+def pad(attrs, inputs, params):
+    x = inputs[0]
+    p = attrs["pads"]
+    widths = [(p[i], p[i + x.ndim]) for i in range(x.ndim)]
+    if attrs["mode"] == "constant":
+        return [np.pad(x, widths, constant_values=attrs["value"])]
+    return [np.pad(x, widths, mode=attrs["mode"])]
+
+
+def resize_source_index(out_size: int, in_size: int, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source coordinates of each output position: nearest uses the asymmetric floor rule
+    (PyTorch ``nearest``), linear the half-pixel rule (``align_corners=False``). Returns (lo, hi, frac)."""
+    scale = in_size / out_size
+    o = np.arange(out_size, dtype=np.float64)
+    if mode == "nearest":
+        lo = np.minimum(np.floor(o * scale).astype(np.int64), in_size - 1)
+        return lo, lo, np.zeros(out_size)
+    src = np.clip((o + 0.5) * scale - 0.5, 0, in_size - 1)
+    lo = np.floor(src).astype(np.int64)
+    hi = np.minimum(lo + 1, in_size - 1)
+    return lo, hi, src - lo
+
+
+@_ref("resize")
+def resize(attrs, inputs, params):
+    x = inputs[0]
+    oh, ow = attrs["sizes"]
+    hl, hh, hf = resize_source_index(oh, x.shape[2], attrs["mode"])
+    wl, wh, wf = resize_source_index(ow, x.shape[3], attrs["mode"])
+    hf = hf.astype(x.dtype)[:, None]
+    wf = wf.astype(x.dtype)[None, :]
+    top = x[:, :, hl][:, :, :, wl] * (1 - wf) + x[:, :, hl][:, :, :, wh] * wf
+    bot = x[:, :, hh][:, :, :, wl] * (1 - wf) + x[:, :, hh][:, :, :, wh] * wf
+    return [(top * (1 - hf) + bot * hf).astype(x.dtype)]
+
+
+@_ref("channel_shuffle")
+def channel_shuffle(attrs, inputs, params):
+    x = inputs[0]
+    n, c, h, w = x.shape
+    g = attrs["groups"]
+    return [x.reshape(n, g, c // g, h, w).transpose(0, 2, 1, 3, 4).reshape(n, c, h, w)]
+
+
+@_ref("flatten")
+def flatten(attrs, inputs, params):
+    x = inputs[0]
+    a = attrs["axis"]
+    return [x.reshape(math.prod(x.shape[:a]), math.prod(x.shape[a:]))]
+
+
+@_ref("reshape")
+def reshape(attrs, inputs, params):
+    return [inputs[0].reshape(attrs["shape"])]
+
+
+@_ref("identity", "dropout")
+def identity(attrs, inputs, params):
+    return [inputs[0]]
+
+
+def run_reference(op: str, attrs: Mapping[str, Any], inputs: Sequence[np.ndarray],
+                  params: Mapping[str, np.ndarray]) -> Arrays:
+    """Apply the reference definition of ``op``."""
+    return REFERENCE.get(op)(attrs, list(inputs), dict(params))
