@@ -57,10 +57,12 @@ def splice(graph: OpGraph, replacements: Mapping[str, Sequence[Node]], *,
 
 
 def unique_name(graph: OpGraph, base: str, taken: set[str] | None = None) -> str:
-    """``base`` or ``base_2``, ``base_3``... so that no node or tensor of the graph has that name."""
+    """``base`` or ``base_2``, ``base_3``... so that no node or tensor of the graph has that name and
+    no stored weight array (left by an earlier pass) sits under ``<name>.weight`` or ``<name>.bias``."""
     taken = taken if taken is not None else set()
     name, i = base, 1
-    while graph.has_node(name) or name in graph.tensors or name in taken:
+    while (graph.has_node(name) or name in graph.tensors or name in taken
+           or any(graph.weights.provided(f"{name}.{slot}") for slot in ("weight", "bias"))):
         i += 1
         name = f"{base}_{i}"
     taken.add(name)

@@ -1,0 +1,412 @@
+"""Low-rank factorization: ``svd`` (linear), ``tucker2`` and ``cp`` (conv, via tensorly), ``separable``.
+
+Each pass replaces a layer by a chain of smaller layers. The last factor keeps the original node
+name, its output tensor and its bias tensor (so consumers and later layer patterns still find it);
+the earlier factors are new nodes ``<layer>.<factor>``. When the layer's weights are materialized
+(given by a file or an earlier pass) the real weights are decomposed and the relative Frobenius
+reconstruction error ||W - W'|| / ||W|| is recorded; otherwise only the structure changes (the new
+factors get seeded weights) and the error is unknown (None). A rank rule that needs the spectrum
+(``energy``) decomposes the (possibly seeded) weights in every case.
+
+Rank rules (precedence: ``rank`` / ``ranks`` > ``energy`` > ``ratio``; default ratio 0.25):
+
+* ``svd`` (Denton et al. 2014, Xue et al. 2013): W [out, in] ~ U_r S_r V_r^T -> linear(in -> r, no
+  bias) then linear(r -> out, bias). ``ratio`` is a fraction of min(out, in); ``energy`` keeps the
+  smallest r with sum_{i<=r} s_i^2 >= energy * sum s_i^2.
+* ``tucker2`` (Kim et al., ICLR 2016): W [T, S, D, D] ~ core x0 U_out x1 U_in (tensorly
+  partial_tucker on modes 0 and 1, HOSVD init then HOOI) -> 1x1 conv S -> R3, DxD conv R3 -> R4 (the
+  original stride, padding, dilation), 1x1 conv R4 -> T. Kim et al. pick R3, R4 with global
+  VBMF; hwsim does not implement VBMF. Instead ``ranks: [R3, R4]``, ``ratio`` (R3 = ceil(ratio S),
+  R4 = ceil(ratio T)), or ``energy``: per mode, the smallest rank whose leading singular values of
+  that mode's unfolding keep ``energy`` of the squared Frobenius norm (an HOSVD energy rule).
+  Parameters: S R3 + D^2 R3 R4 + T R4 (Kim's compression formula's denominator).
+* ``cp`` (Lebedev et al., ICLR 2015): W ~ sum_r lambda_r a_t (x) a_s (x) a_y (x) a_x (tensorly
+  parafac, ALS) -> 1x1 conv S -> R, kx1 depthwise, 1xk depthwise, 1x1 conv R -> T (lambda folded in).
+  ``ratio`` is the fraction of the layer's parameters to keep: R = floor(ratio T S kh kw / (S + kh +
+  kw + T)).
+* ``separable`` (Jaderberg et al., BMVC 2014, scheme 2): W [T, S, kh, kw] reshaped to
+  [(S kh), (T kw)], truncated SVD of rank K -> kh x 1 conv S -> K then 1 x kw conv K -> T. ``ratio``
+  is a fraction of min(S kh, T kw).
+
+By default (``only_if_smaller``) a layer whose factorization would not store fewer parameters is left
+alone and reported as skipped. A requested rank larger than the layer's matrix (or mode) is an error.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from hwsim.compress._splice import dense, materialized, node_weight_bytes, rel_error, splice, unique_name
+from hwsim.compress.base import LayerChange, PassParams, PassResult, layer_params, register_pass, select_layers
+from hwsim.errors import CompressionError
+from hwsim.ir.graph import Node, OpGraph
+
+DEFAULT_RATIO = 0.25
+
+
+class _LowRankParams(PassParams):
+    ratio: float | None = Field(default=None, gt=0.0, le=1.0)
+    energy: float | None = Field(default=None, gt=0.0, le=1.0)
+    only_if_smaller: bool = True
+
+
+class SvdParams(_LowRankParams):
+    rank: int | None = Field(default=None, ge=1)
+
+
+class Tucker2Params(_LowRankParams):
+    ranks: tuple[int, int] | None = Field(default=None, description="(R3 input-side, R4 output-side)")
+    n_iter_max: int = Field(default=10, ge=1)
+
+
+class CpParams(PassParams):
+    rank: int | None = Field(default=None, ge=1)
+    ratio: float | None = Field(default=None, gt=0.0, le=1.0, description="fraction of the layer's parameters")
+    n_iter_max: int = Field(default=25, ge=1)
+    seed: int = 0
+    only_if_smaller: bool = True
+
+
+class SeparableParams(_LowRankParams):
+    rank: int | None = Field(default=None, ge=1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one layer is rewritten: its replacement nodes, their real weights (None: not decomposed),
+    and what to report."""
+
+    nodes: tuple[Node, ...]
+    weights: dict[str, np.ndarray] | None
+    details: dict[str, Any] = field(default_factory=dict)
+    skipped: str | None = None
+
+
+# --- rank rules ----------------------------------------------------------------------------------
+def energy_rank(singular_values: np.ndarray, energy: float) -> int:
+    """Smallest r such that the r leading singular values keep ``energy`` of sum s^2."""
+    s2 = np.asarray(singular_values, np.float64) ** 2
+    total = s2.sum()
+    if total <= 0:
+        return 1
+    cum = np.cumsum(s2) / total
+    return int(min(len(s2), np.searchsorted(cum, energy - 1e-12) + 1))
+
+
+def ratio_rank(ratio: float, full: int) -> int:
+    return max(1, min(full, math.ceil(ratio * full - 1e-9)))
+
+
+def _check_rank(rank: int, full: int, pass_name: str, layer: str, what: str) -> None:
+    if rank > full:
+        raise CompressionError(f"pass {pass_name!r}: rank {rank} is larger than the {what} (max rank {full})",
+                               where=f"layer {layer!r}")
+
+
+def _rank_rule(p: _LowRankParams | CpParams) -> str:
+    if getattr(p, "rank", None) is not None or getattr(p, "ranks", None) is not None:
+        return "rank"
+    if getattr(p, "energy", None) is not None:
+        return "energy"
+    return "ratio"
+
+
+# --- node builders -------------------------------------------------------------------------------
+def _conv(name: str, src: str, out: str, out_channels: int, kernel: Sequence[int], *, stride=(1, 1),
+          padding=(0, 0, 0, 0), dilation=(1, 1), groups: int = 1, bias: bool = False,
+          params: dict[str, str] | None = None, algorithm: str = "direct") -> Node:
+    attrs = {"out_channels": out_channels, "kernel": list(kernel), "stride": list(stride),
+             "padding": list(padding), "dilation": list(dilation), "groups": groups, "bias": bias}
+    if algorithm != "direct":
+        attrs["algorithm"] = algorithm
+    return Node(name, "conv2d", (src,), (out,), attrs, params or {})
+
+
+def _last_params(node: Node, weight_name: str) -> dict[str, str]:
+    """The last factor keeps the layer's bias tensor and gets a new weight tensor name."""
+    out = {"weight": weight_name}
+    if "bias" in node.params:
+        out["bias"] = node.params["bias"]
+    return out
+
+
+def _names(graph: OpGraph, node: Node, suffixes: Sequence[str], taken: set[str]) -> list[str]:
+    return [unique_name(graph, f"{node.name}.{s}", taken) for s in suffixes]
+
+
+def _skip(reason: str, **details: Any) -> Plan:
+    return Plan((), None, details, reason)
+
+
+# --- svd -----------------------------------------------------------------------------------------
+def _plan_svd(graph: OpGraph, node: Node, p: SvdParams, taken: set[str]) -> Plan:
+    out_f, in_f = graph.tensor(node.params["weight"]).shape
+    full = min(out_f, in_f)
+    rule = _rank_rule(p)
+    decompose = materialized(graph, node) or rule == "energy"
+    u = s = vt = None
+    if decompose:
+        w = dense(graph, node)
+        u, s, vt = np.linalg.svd(w, full_matrices=False)
+    if rule == "rank":
+        assert p.rank is not None
+        _check_rank(p.rank, full, "svd", node.name, f"weight matrix {out_f}x{in_f}")
+        r = p.rank
+    elif rule == "energy":
+        assert s is not None and p.energy is not None
+        r = energy_rank(s, p.energy)
+    else:
+        r = ratio_rank(p.ratio or DEFAULT_RATIO, full)
+    details = {"rank": r, "full_rank": full, "rank_rule": rule}
+    if p.only_if_smaller and r * (out_f + in_f) >= out_f * in_f:
+        return _skip(f"rank {r} would not store fewer parameters than {out_f}x{in_f}", **details)
+    v_name, u_name = _names(graph, node, ["svd_v", "svd_u"], taken)
+    w_u = f"{u_name}.weight"
+    nodes = (Node(v_name, "linear", node.inputs, (v_name,), {"out_features": r, "bias": False}),
+             Node(node.name, "linear", (v_name,), node.outputs, {"out_features": out_f, "bias": "bias" in node.params},
+                  _last_params(node, w_u)))
+    weights = None
+    if decompose:
+        assert u is not None and s is not None and vt is not None
+        root = np.sqrt(s[:r])
+        wv = (root[:, None] * vt[:r]).astype(np.float32)
+        wu = (u[:, :r] * root[None, :]).astype(np.float32)
+        weights = {f"{v_name}.weight": wv, w_u: wu}
+        details["reconstruction_error"] = rel_error(dense(graph, node), wu.astype(np.float64) @ wv)
+        details["energy_kept"] = float((s[:r] ** 2).sum() / max((s**2).sum(), 1e-300))
+    else:
+        details["reconstruction_error"] = None
+    return Plan(nodes, weights, details)
+
+
+# --- tucker-2 ------------------------------------------------------------------------------------
+def unfold(t: np.ndarray, mode: int) -> np.ndarray:
+    return np.moveaxis(t, mode, 0).reshape(t.shape[mode], -1)
+
+
+def kim_params(s: int, t: int, d2: int, r3: int, r4: int) -> int:
+    """Weights of Kim et al.'s Tucker-2 block: S R3 + D^2 R3 R4 + T R4."""
+    return s * r3 + d2 * r3 * r4 + t * r4
+
+
+def _conv_eligible(node: Node, pass_name: str) -> str | None:
+    a = node.attrs
+    if a["groups"] != 1:
+        return "grouped/depthwise convolution"
+    if a["kernel"] == [1, 1]:
+        return "1x1 kernel"
+    return None
+
+
+def _plan_tucker2(graph: OpGraph, node: Node, p: Tucker2Params, taken: set[str]) -> Plan:
+    why = _conv_eligible(node, "tucker2")
+    if why:
+        return _skip(why)
+    t_out, s_in, kh, kw = graph.tensor(node.params["weight"]).shape
+    rule = _rank_rule(p)
+    decompose = materialized(graph, node) or rule == "energy"
+    w = dense(graph, node) if decompose else None
+    if rule == "rank":
+        assert p.ranks is not None
+        r3, r4 = p.ranks
+        _check_rank(r3, s_in, "tucker2", node.name, f"input mode of the {t_out}x{s_in}x{kh}x{kw} kernel (R3)")
+        _check_rank(r4, t_out, "tucker2", node.name, f"output mode of the {t_out}x{s_in}x{kh}x{kw} kernel (R4)")
+    elif rule == "energy":
+        assert w is not None and p.energy is not None
+        r4 = energy_rank(np.linalg.svd(unfold(w, 0), compute_uv=False), p.energy)
+        r3 = energy_rank(np.linalg.svd(unfold(w, 1), compute_uv=False), p.energy)
+    else:
+        ratio = p.ratio or DEFAULT_RATIO
+        r3, r4 = ratio_rank(ratio, s_in), ratio_rank(ratio, t_out)
+    new_params = kim_params(s_in, t_out, kh * kw, r3, r4)
+    details: dict[str, Any] = {"ranks": [r3, r4], "rank_rule": rule, "params_factorized": new_params,
+                               "compression_kim": t_out * s_in * kh * kw / new_params}
+    if p.only_if_smaller and new_params >= t_out * s_in * kh * kw:
+        return _skip(f"ranks {[r3, r4]} would not store fewer parameters", **details)
+    a = node.attrs
+    first, core, last = _names(graph, node, ["tucker_in", "tucker_core", "tucker_out"], taken)
+    w_last = f"{last}.weight"
+    nodes = (_conv(first, node.inputs[0], first, r3, (1, 1)),
+             _conv(core, first, core, r4, a["kernel"], stride=a["stride"], padding=a["padding"],
+                   dilation=a["dilation"]),
+             _conv(node.name, core, node.outputs[0], t_out, (1, 1), bias=a["bias"], params=_last_params(node, w_last)))
+    if w is None:
+        details["reconstruction_error"] = None
+        return Plan(nodes, None, details)
+    from tensorly.decomposition import partial_tucker
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (core_t, (u_out, u_in)), _ = partial_tucker(w, rank=[r4, r3], modes=[0, 1], init="svd",
+                                                    n_iter_max=p.n_iter_max)
+    core_t, u_out, u_in = np.asarray(core_t), np.asarray(u_out), np.asarray(u_in)
+    approx = np.einsum("abyx,ta,sb->tsyx", core_t, u_out, u_in)
+    details["reconstruction_error"] = rel_error(w, approx)
+    weights = {f"{first}.weight": u_in.T.reshape(r3, s_in, 1, 1).astype(np.float32),
+               f"{core}.weight": core_t.astype(np.float32),
+               w_last: u_out.reshape(t_out, r4, 1, 1).astype(np.float32)}
+    return Plan(nodes, weights, details)
+
+
+# --- cp ------------------------------------------------------------------------------------------
+def _plan_cp(graph: OpGraph, node: Node, p: CpParams, taken: set[str]) -> Plan:
+    why = _conv_eligible(node, "cp")
+    if why:
+        return _skip(why)
+    t_out, s_in, kh, kw = graph.tensor(node.params["weight"]).shape
+    per_rank = s_in + kh + kw + t_out
+    full_params = t_out * s_in * kh * kw
+    if p.rank is not None:
+        r = p.rank
+    else:
+        r = max(1, math.floor((p.ratio or DEFAULT_RATIO) * full_params / per_rank))
+    details: dict[str, Any] = {"rank": r, "rank_rule": "rank" if p.rank is not None else "ratio",
+                               "params_factorized": r * per_rank}
+    if p.only_if_smaller and r * per_rank >= full_params:
+        return _skip(f"rank {r} would not store fewer parameters", **details)
+    a = node.attrs
+    (sh, sw), (dh, dw) = a["stride"], a["dilation"]
+    pt, pl, pb, pr = a["padding"]
+    n_in, n_v, n_h, n_out = _names(graph, node, ["cp_in", "cp_v", "cp_h", "cp_out"], taken)
+    w_last = f"{n_out}.weight"
+    nodes = (_conv(n_in, node.inputs[0], n_in, r, (1, 1)),
+             _conv(n_v, n_in, n_v, r, (kh, 1), stride=(sh, 1), padding=(pt, 0, pb, 0), dilation=(dh, 1), groups=r),
+             _conv(n_h, n_v, n_h, r, (1, kw), stride=(1, sw), padding=(0, pl, 0, pr), dilation=(1, dw), groups=r),
+             _conv(node.name, n_h, node.outputs[0], t_out, (1, 1), bias=a["bias"], params=_last_params(node, w_last)))
+    if not materialized(graph, node):
+        details["reconstruction_error"] = None
+        return Plan(nodes, None, details)
+    from tensorly.decomposition import parafac
+
+    w = dense(graph, node)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cp = parafac(w, rank=r, init="svd", n_iter_max=p.n_iter_max, random_state=p.seed)
+    lam = np.asarray(cp.weights, np.float64)
+    a_t, a_s, a_y, a_x = (np.asarray(f, np.float64) for f in cp.factors)
+    approx = np.einsum("r,tr,sr,yr,xr->tsyx", lam, a_t, a_s, a_y, a_x)
+    details["reconstruction_error"] = rel_error(w, approx)
+    weights = {f"{n_in}.weight": a_s.T.reshape(r, s_in, 1, 1).astype(np.float32),
+               f"{n_v}.weight": a_y.T.reshape(r, 1, kh, 1).astype(np.float32),
+               f"{n_h}.weight": a_x.T.reshape(r, 1, 1, kw).astype(np.float32),
+               w_last: (a_t * lam[None, :]).reshape(t_out, r, 1, 1).astype(np.float32)}
+    return Plan(nodes, weights, details)
+
+
+# --- spatially separable -------------------------------------------------------------------------
+def _plan_separable(graph: OpGraph, node: Node, p: SeparableParams, taken: set[str]) -> Plan:
+    if node.attrs["groups"] != 1:
+        return _skip("grouped/depthwise convolution")
+    t_out, s_in, kh, kw = graph.tensor(node.params["weight"]).shape
+    if kh == 1 or kw == 1:
+        return _skip(f"{kh}x{kw} kernel is already separable")
+    full = min(s_in * kh, t_out * kw)
+    rule = _rank_rule(p)
+    decompose = materialized(graph, node) or rule == "energy"
+    u = s = vt = None
+    if decompose:
+        w = dense(graph, node)
+        m = w.transpose(1, 2, 0, 3).reshape(s_in * kh, t_out * kw)
+        u, s, vt = np.linalg.svd(m, full_matrices=False)
+    if rule == "rank":
+        assert p.rank is not None
+        _check_rank(p.rank, full, "separable", node.name,
+                    f"({s_in}*{kh})x({t_out}*{kw}) matrix of the {t_out}x{s_in}x{kh}x{kw} kernel")
+        k = p.rank
+    elif rule == "energy":
+        assert s is not None and p.energy is not None
+        k = energy_rank(s, p.energy)
+    else:
+        k = ratio_rank(p.ratio or DEFAULT_RATIO, full)
+    new_params = k * (s_in * kh + t_out * kw)
+    details: dict[str, Any] = {"rank": k, "full_rank": full, "rank_rule": rule, "params_factorized": new_params}
+    if p.only_if_smaller and new_params >= t_out * s_in * kh * kw:
+        return _skip(f"rank {k} would not store fewer parameters", **details)
+    a = node.attrs
+    (sh, sw), (dh, dw) = a["stride"], a["dilation"]
+    pt, pl, pb, pr = a["padding"]
+    n_v, n_h = _names(graph, node, ["sep_v", "sep_h"], taken)
+    w_last = f"{n_h}.weight"
+    nodes = (_conv(n_v, node.inputs[0], n_v, k, (kh, 1), stride=(sh, 1), padding=(pt, 0, pb, 0), dilation=(dh, 1)),
+             _conv(node.name, n_v, node.outputs[0], t_out, (1, kw), stride=(1, sw), padding=(0, pl, 0, pr),
+                   dilation=(1, dw), bias=a["bias"], params=_last_params(node, w_last)))
+    if not decompose:
+        details["reconstruction_error"] = None
+        return Plan(nodes, None, details)
+    assert u is not None and s is not None and vt is not None
+    root = np.sqrt(s[:k])
+    v = (u[:, :k] * root[None, :]).reshape(s_in, kh, k).transpose(2, 0, 1)  # [K, S, kh]
+    h = (root[:, None] * vt[:k]).reshape(k, t_out, kw).transpose(1, 0, 2)  # [T, K, kw]
+    approx = np.einsum("ksy,tkx->tsyx", v, h)
+    details["reconstruction_error"] = rel_error(dense(graph, node), approx)
+    weights = {f"{n_v}.weight": v.reshape(k, s_in, kh, 1).astype(np.float32),
+               w_last: h.reshape(t_out, k, 1, kw).astype(np.float32)}
+    return Plan(nodes, weights, details)
+
+
+# --- the shared driver ---------------------------------------------------------------------------
+PlanFn = Callable[[OpGraph, Node, Any, set[str]], Plan]
+
+
+def apply_plans(graph: OpGraph, params: PassParams, ops: Sequence[str], pass_name: str, plan: PlanFn,
+                action: str, notes: tuple[str, ...] = ()) -> PassResult:
+    """Plan every selected layer, splice all replacements at once, and report bytes per layer."""
+    taken: set[str] = set()
+    plans: dict[str, Plan] = {}
+    for node in select_layers(graph, params, ops, pass_name):
+        plans[node.name] = plan(graph, node, layer_params(params, node.name), taken)
+    done = {k: v for k, v in plans.items() if v.skipped is None}
+    changes: list[LayerChange] = []
+    if not done:
+        for name, pl in plans.items():
+            before = node_weight_bytes(graph, [graph.node(name)])
+            changes.append(LayerChange(name, "skipped", before, before, {**pl.details, "reason": pl.skipped}))
+        return PassResult(graph, False, tuple(changes), (f"{pass_name}: no layer rewritten",))
+    weights: dict[str, Any] = {}
+    for pl in done.values():
+        weights.update(pl.weights or {})
+    new = splice(graph, {k: list(v.nodes) for k, v in done.items()}, weights=weights)
+    for name, pl in plans.items():
+        before = node_weight_bytes(graph, [graph.node(name)])
+        if pl.skipped is not None:
+            changes.append(LayerChange(name, "skipped", before, before, {**pl.details, "reason": pl.skipped}))
+            continue
+        after = node_weight_bytes(new, [new.node(n.name) for n in pl.nodes])
+        details = {**pl.details, "into": [n.name for n in pl.nodes], "materialized": pl.weights is not None}
+        changes.append(LayerChange(name, action, before, after, details))
+    return PassResult(new, True, tuple(changes), notes)
+
+
+_NOTE = ("low-rank factors are initialized from the decomposition; accuracy after fine-tuning is unknown "
+         "(the tool does not train)",)
+
+
+@register_pass("svd", SvdParams, family="lowrank")
+def svd(graph: OpGraph, params: SvdParams) -> PassResult:
+    """Truncated SVD of linear layers: W [out, in] -> linear(in -> r) then linear(r -> out)."""
+    return apply_plans(graph, params, ("linear",), "svd", _plan_svd, "factorized", _NOTE)
+
+
+@register_pass("tucker2", Tucker2Params, family="lowrank")
+def tucker2(graph: OpGraph, params: Tucker2Params) -> PassResult:
+    """Tucker-2 (Kim et al. 2016) of kxk convs: 1x1 (S -> R3), kxk core (R3 -> R4), 1x1 (R4 -> T)."""
+    return apply_plans(graph, params, ("conv2d",), "tucker2", _plan_tucker2, "factorized", _NOTE)
+
+
+@register_pass("cp", CpParams, family="lowrank")
+def cp(graph: OpGraph, params: CpParams) -> PassResult:
+    """CP decomposition (Lebedev et al. 2015) of kxk convs: 1x1, kx1 depthwise, 1xk depthwise, 1x1."""
+    return apply_plans(graph, params, ("conv2d",), "cp", _plan_cp, "factorized", _NOTE)
+
+
+@register_pass("separable", SeparableParams, family="lowrank")
+def separable(graph: OpGraph, params: SeparableParams) -> PassResult:
+    """Spatially separable filters (Jaderberg et al. 2014): kxk conv -> kx1 conv (S -> K) + 1xk conv (K -> T)."""
+    return apply_plans(graph, params, ("conv2d",), "separable", _plan_separable, "factorized", _NOTE)
