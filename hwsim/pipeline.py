@@ -410,3 +410,132 @@ def write_json(result: PipelineResult, path: str | Path) -> None:
     from hwsim.report.html import atomic_write
 
     atomic_write(path, result.result_json())
+
+
+# --------------------------------------------------------------------------------------------------
+# Sweeps: compress once per method, then the analytic engine at every device point
+
+
+class SweepConfig(BaseModel):
+    """A what-if sweep over device profile keys (see ``hwsim.analysis.sweep``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    device: str
+    vary: list[str] = Field(min_length=1)  # KEY=VALUES items
+    methods: list[str] | None = None  # None: baseline only
+    methods_file: str | None = None
+    fixed: dict[str, str] = {}  # --set overrides applied at every point
+    samples: int | None = None
+    seed: int = 0
+    engine: str = "analytic"
+    scheduler: str = "local"  # local | serial | a Dask scheduler address
+    workers: int | None = None
+    output: str = "reports/sweep"
+    target_latency_s: float | None = None
+    target_energy_j: float | None = None
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    config: SweepConfig
+    model: ModelSummary
+    device: DeviceInfo
+    result: Any  # hwsim.analysis.sweep.SweepResult
+    cheapest: Mapping[str, Any]
+    timings_s: Mapping[str, float]
+    command: str = ""
+
+
+def prepare_sweep(cfg: SweepConfig) -> tuple[Any, list[Any], list[Any], DeviceInfo, OpGraph]:
+    """Parse and validate everything a sweep needs before any work: specs, points, device, model."""
+    from hwsim.analysis.sweep import check_keys, make_points, parse_vary, validate_against
+
+    specs = [parse_vary(v) for v in cfg.vary]
+    check_keys(specs)
+    points = make_points(specs, cfg.samples, cfg.seed)
+    apply_overrides = component("hwsim.hardware", "apply_overrides", "device profiles")
+    load_device = component("hwsim.hardware", "load_device", "device profiles")
+    dev = load_device(cfg.device, dict(cfg.fixed) or None)
+    base_raw = {k: v for k, v in dict(dev.raw).items()}
+    validate_against(base_raw, specs, lambda raw, ov: apply_overrides(raw, ov, name=dev.name, source=dev.source))
+    info = DeviceInfo(name=dev.name, kind=dev.kind, outcome=Outcome(), description=dev.description,
+                      profile=_profile_doc(dev), peaks=device_peaks(dev), handle=dev)
+    graph = load_model(cfg.model)
+    return specs, points, base_raw, info, graph
+
+
+def run_sweep_config(cfg: SweepConfig, progress: Callable[[int], None] | None = None,
+                     on_plan: Callable[[int], None] | None = None, command: str = "",
+                     prepared: tuple[Any, ...] | None = None) -> SweepRun:
+    from hwsim.analysis.cache import ResultCache, file_digest
+    from hwsim.analysis.sweep import SweepTask, cheapest_meeting, run_sweep
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    specs, points, base_raw, info, graph = prepared or prepare_sweep(cfg)
+    names = cfg.methods or ["baseline"]
+    methods_cfg = PipelineConfig(model=cfg.model, devices=[cfg.device], methods=names,
+                                 methods_file=cfg.methods_file)
+    try:
+        methods = step_resolve_methods(methods_cfg)
+    except Unavailable as e:
+        if cfg.methods_file is None and names == ["baseline"]:
+            methods = [("baseline", None)]  # the baseline is the model itself: no catalogue needed
+        else:
+            raise UsageError(str(e), where="--methods") from None
+    timings["prepare"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    graphs: dict[str, OpGraph] = {}
+    defs: dict[str, Any] = {}
+    unavailable: dict[str, str] = {}
+    for name, method in methods:
+        if method is None:
+            graphs[name], defs[name] = graph, {"name": name, "identity": True}
+            continue
+        compressed, outcome = _guard(PipelineConfig(model=cfg.model, devices=[cfg.device]),
+                                     lambda: step_compress(graph, method))
+        if compressed is None:
+            unavailable[name] = outcome.message
+            continue
+        graphs[name] = compressed.graph
+        defs[name] = jsonable(method)
+    timings["compress"] = time.perf_counter() - t0
+    model = summarize(graph)
+    task = SweepTask(model_digest=file_digest(cfg.model), device_name=info.name,
+                     device_source=str(getattr(info.handle, "source", "")), raw=base_raw, fixed=dict(cfg.fixed),
+                     engine=cfg.engine, batch=model.batch, graphs=graphs, method_defs=defs, unavailable=unavailable)
+    if on_plan is not None:
+        on_plan(len(points) * len(graphs))
+    out = Path(cfg.output)
+    t0 = time.perf_counter()
+    with ResultCache(out / "cache" / "results.jsonl") as cache:
+        result = run_sweep(task, specs, points, cache, cfg.scheduler, cfg.workers, progress)
+    timings["evaluate"] = time.perf_counter() - t0
+    cheapest: dict[str, Any] = {}
+    if cfg.target_latency_s is not None:
+        cheapest["latency_s"] = {"target": cfg.target_latency_s,
+                                 "best": cheapest_meeting(result, "latency_s", cfg.target_latency_s)}
+    if cfg.target_energy_j is not None:
+        cheapest["energy_j"] = {"target": cfg.target_energy_j,
+                                "best": cheapest_meeting(result, "energy_j", cfg.target_energy_j)}
+    return SweepRun(cfg, model, info, result, cheapest, timings, command)
+
+
+def write_sweep_outputs(run: SweepRun) -> dict[str, Path]:
+    """results.csv, results.parquet and sweep.html in the output directory, each written atomically."""
+    import io
+
+    from hwsim.report.html import atomic_write
+    from hwsim.report.sweep_report import render_sweep
+
+    out = Path(run.config.output)
+    df = run.result.dataframe()
+    paths = {"csv": out / "results.csv", "parquet": out / "results.parquet", "html": out / "sweep.html"}
+    atomic_write(paths["csv"], df.to_csv(index=False, lineterminator="\n"))
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    atomic_write(paths["parquet"], buf.getvalue())
+    atomic_write(paths["html"], render_sweep(run))
+    return paths

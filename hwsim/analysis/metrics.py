@@ -270,4 +270,6 @@ def jsonable(obj: Any) -> Any:
         return obj
     if hasattr(obj, "as_dict"):
         return jsonable(obj.as_dict())
+    if hasattr(obj, "model_dump"):  # pydantic models (method definitions, configs)
+        return jsonable(obj.model_dump())
     return str(obj)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from matplotlib.colors import Normalize
@@ -288,7 +289,7 @@ def adder_savings_svg(bars: Sequence[SavingsBar], title: str) -> str | None:
 
 @styled
 def sweep_metric_svg(xs_by_method: Mapping[str, tuple[Sequence[float], Sequence[float]]], key: str, metric: str,
-                     metric_unit: str, log_x: bool = False) -> str | None:
+                     metric_unit: str, log_x: bool = False, ticklabels: Sequence[str] | None = None) -> str | None:
     """One metric against one varied key, one line per method (median over the other keys)."""
     if not xs_by_method:
         return None
@@ -299,35 +300,47 @@ def sweep_metric_svg(xs_by_method: Mapping[str, tuple[Sequence[float], Sequence[
     fig, axes = new_figure(4.6, 3.1)
     ax = axes[0][0]
     for name, (xs, ys) in xs_by_method.items():
-        ax.plot(xs, [y * scale for y in ys], marker="o", ms=3, lw=1.2, label=name)
-    if log_x:
+        ax.plot(xs, [y * scale if _known(y) else np.nan for y in ys], marker="o", ms=3, lw=1.2, label=name)
+    if ticklabels is not None:
+        ax.set_xticks(range(len(ticklabels)), ticklabels, rotation=30, ha="right")
+    elif log_x:
         ax.set_xscale("log")
     ax.set_xlabel(key)
     ax.set_ylabel(f"{metric} ({unit})" if unit else metric)
-    ax.set_title(f"{metric} vs {key}")
-    ax.legend()
+    ax.set_title(f"{metric} vs {key.split(' (')[0]}")
+    if len(xs_by_method) > 1:
+        ax.legend()
     return to_svg(fig, f"{metric} against {key}")
 
 
 @styled
-def sweep_pareto_svg(points: Sequence[Mapping[str, float]], x: str, y: str, x_label: str, y_label: str,
+def sweep_pareto_svg(points: Sequence[Mapping[str, Any]], x: str, y: str, x_label: str, y_label: str,
                      front: Sequence[int], title: str) -> str | None:
-    """All sweep points of x against y, the Pareto front highlighted."""
-    pts = [p for p in points if _known(p.get(x)) and _known(p.get(y))]
-    if not pts:
+    """All sweep points of x against y (one colour per method), the Pareto front highlighted."""
+    ok = [i for i, p in enumerate(points) if _known(p.get(x)) and _known(p.get(y))]
+    if not ok:
         return None
+    xs_all = [points[i][x] for i in ok]
+    ys_all = [points[i][y] for i in ok]
+    xsc, xu = scale_for(xs_all, "s")
+    ysc, yu = scale_for(ys_all, "J")
     fig, axes = new_figure(6.0, 4.0)
     ax = axes[0][0]
-    ax.scatter([p[x] for p in points if _known(p.get(x)) and _known(p.get(y))],
-               [p[y] for p in points if _known(p.get(x)) and _known(p.get(y))], s=8, c="#BBB", label="all points")
+    methods = list(dict.fromkeys(str(points[i].get("method", "")) for i in ok))
+    cmap = colormaps["tab10"]
+    for k, m in enumerate(methods):
+        idx = [i for i in ok if str(points[i].get("method", "")) == m]
+        ax.scatter([points[i][x] * xsc for i in idx], [points[i][y] * ysc for i in idx], s=9, alpha=0.45,
+                   color=cmap(k % 10), label=m, edgecolors="none")
     fr = sorted((points[i] for i in front), key=lambda p: p[x])
-    ax.plot([p[x] for p in fr], [p[y] for p in fr], "-o", ms=4, color=FOCUS_COLOR, label="Pareto front")
+    ax.plot([p[x] * xsc for p in fr], [p[y] * ysc for p in fr], "-o", ms=5, color="black", mfc="none",
+            lw=1.2, label="Pareto front")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(y_label)
+    ax.set_xlabel(f"{x_label} ({xu}; log)")
+    ax.set_ylabel(f"{y_label} ({yu}; log)")
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper right")
     return to_svg(fig, title)
 
 

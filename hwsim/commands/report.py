@@ -1,0 +1,143 @@
+"""hwsim report: compare compression methods on one or more devices in one self-contained HTML page."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import click
+
+from hwsim.errors import UsageError
+
+
+def split_list(text: str, what: str) -> list[str]:
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise UsageError(f"expected a comma-separated list of names, got {text!r}", where=what)
+    if len(set(items)) != len(items):
+        raise UsageError(f"a name is repeated in {text!r}", where=what)
+    return items
+
+
+def methods_option(value: str | None) -> tuple[list[str] | None, str | None]:
+    """``--methods``: an existing file is a methods file, anything else a comma-separated list of names."""
+    if value is None:
+        return None, None
+    p = Path(value)
+    if p.is_file() or value.endswith((".yaml", ".yml", ".json")):
+        if not p.is_file():
+            raise UsageError("no such methods file", source=value)
+        return None, str(p)
+    return split_list(value, "--methods"), None
+
+
+def default_output(model: str, devices: list[str]) -> Path:
+    dev = "-".join(Path(d).stem for d in devices)
+    return Path("reports") / f"{Path(model).stem}-{dev}.html"
+
+
+def command_line(model: str, device: str, methods: str | None, output: str | None, json_path: str | None,
+                 extra: list[str]) -> str:
+    """The command as a user would retype it (recorded in the report)."""
+    parts = ["hwsim", "report", model, "--device", device]
+    if methods:
+        parts += ["--methods", methods]
+    parts += extra
+    if output:
+        parts += ["-o", output]
+    if json_path:
+        parts += ["--json", json_path]
+    return shlex.join(parts)
+
+
+@click.command("report")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--device", "device", required=True, metavar="NAME[,NAME...]",
+              help="Device names (hwsim devices) or YAML paths; several compare side by side.")
+@click.option("--methods", metavar="LIST|FILE", default=None,
+              help="Comma-separated method names, or a methods YAML file. Default: the whole catalogue.")
+@click.option("-o", "--output", metavar="PATH", default=None, help="HTML file (default reports/<model>-<device>.html).")
+@click.option("--json", "json_path", metavar="PATH", default=None, help="Also write every figure as JSON.")
+@click.option("--engine", default="analytic", show_default=True, help="Simulation engine (analytic, event).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a device profile key (all devices).")
+@click.option("--baseline", default=None, help="Reference method (default: baseline / the first).")
+@click.option("--focus", default=None, help="Method shown per layer (default: the fastest).")
+@click.option("--inputs", type=click.IntRange(1, 10_000), default=2, show_default=True,
+              help="Seeded inputs for fidelity (with --full-verify; otherwise 1).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the verification inputs.")
+@click.option("--full-verify", is_flag=True, help="Verify on all --inputs (slower); default: one reduced input.")
+@click.option("--no-verify", is_flag=True, help="Skip kernel and fidelity verification.")
+@click.option("--strict", is_flag=True, help="Stop at the first failing method instead of reporting it.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(model: str, device: str, methods: str | None, output: str | None, json_path: str | None, engine: str,
+            sets: tuple[str, ...], baseline: str | None, focus: str | None, inputs: int, seed: int,
+            full_verify: bool, no_verify: bool, strict: bool, quiet: bool) -> None:
+    """Compare compression methods for MODEL on one or more devices: one HTML report."""
+    from hwsim.hardware import parse_set_option
+    from hwsim.pipeline import PipelineConfig, VerifyConfig, run_pipeline
+    from hwsim.report.html import atomic_write, check_writable
+    from hwsim.report.report import render_report
+
+    devices = split_list(device, "--device")
+    method_names, methods_file = methods_option(methods)
+    out = Path(output) if output else default_output(model, devices)
+    check_writable(out, "report")
+    if json_path:
+        check_writable(json_path, "JSON")
+    if not Path(model).is_file():
+        raise UsageError("no such model file", source=model)
+    extra: list[str] = []
+    for s in sets:
+        extra += ["--set", s]
+    for flag, value in (("--engine", engine if engine != "analytic" else None), ("--baseline", baseline),
+                        ("--focus", focus), ("--seed", str(seed) if seed else None)):
+        if value:
+            extra += [flag, value]
+    if full_verify:
+        extra += ["--full-verify", "--inputs", str(inputs)]
+    if no_verify:
+        extra.append("--no-verify")
+    cfg = PipelineConfig(
+        model=model, devices=devices, methods=method_names, methods_file=methods_file, engine=engine,
+        device_overrides=parse_set_option(list(sets)),
+        verify=VerifyConfig(enabled=not no_verify, inputs=inputs, seed=seed, reduced=not full_verify),
+        baseline=baseline, focus=focus, strict=strict,
+    )
+    cmd = command_line(model, device, methods, output, json_path, extra)
+    result = _run_with_progress(cfg, cmd, quiet)
+    html = render_report(result)
+    atomic_write(out, html)
+    if json_path:
+        atomic_write(json_path, result.result_json())
+    _print_summary(result, out, json_path)
+
+
+def _run_with_progress(cfg, cmd: str, quiet: bool):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hwsim.pipeline import run_pipeline
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        return run_pipeline(cfg, command=cmd)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[step]}"), console=console, transient=False) as bar:
+        task = bar.add_task("hwsim report", total=None, step="loading")
+
+        def on_plan(total: int) -> None:
+            bar.update(task, total=total)
+
+        def progress(step: str) -> None:
+            bar.update(task, advance=1, step=step)
+
+        return run_pipeline(cfg, progress=progress, on_plan=on_plan, command=cmd)
+
+
+def _print_summary(result, out: Path, json_path: str | None) -> None:
+    rows = result.comparison.rows
+    bad = [r for r in rows if r.status != "ok"]
+    click.echo(f"wrote {out} ({len(result.comparison.methods)} methods x {len(result.comparison.devices)} "
+               f"device(s); {len(bad)} row(s) without figures) in {result.timings_s.get('total', 0):.1f} s")
+    if json_path:
+        click.echo(f"wrote {json_path}")

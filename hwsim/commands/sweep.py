@@ -1,0 +1,100 @@
+"""hwsim sweep: what-if exploration of device profile keys, in parallel, cached and resumable."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import click
+
+from hwsim.errors import UsageError
+
+
+def _target(value: str | None, dimension: str, option: str) -> float | None:
+    from hwsim.units import UnitError, parse_quantity
+
+    if value is None:
+        return None
+    try:
+        v = parse_quantity(value, dimension)
+    except UnitError as e:
+        raise UsageError(str(e), where=option) from None
+    if v <= 0:
+        raise UsageError(f"the target must be positive, got {value!r}", where=option)
+    return v * 1e-12 if dimension == "pj" else v
+
+
+@click.command("sweep")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--device", required=True, metavar="NAME", help="Device name or YAML path to vary.")
+@click.option("--vary", "vary", multiple=True, required=True, metavar="KEY=VALUES",
+              help="Profile key and values: a,b,c | lo:hi:step | log:lo:hi:n, units allowed (repeatable).")
+@click.option("--methods", metavar="LIST|FILE", default=None, help="Methods to sweep (default: baseline).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Fixed profile override at every point.")
+@click.option("--samples", type=int, default=None, help="Seeded random sample of N grid points (default: the grid).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --samples.")
+@click.option("--scheduler", default="local", show_default=True, metavar="ADDRESS",
+              help="'local' (Dask on this machine's cores), 'serial', or a Dask scheduler address.")
+@click.option("--workers", type=click.IntRange(1, 512), default=None, help="Local Dask workers (default: cores).")
+@click.option("--engine", default="analytic", show_default=True, help="Simulation engine.")
+@click.option("--target-latency", default=None, metavar="TIME", help="Find the cheapest point under it, e.g. 5ms.")
+@click.option("--target-energy", default=None, metavar="ENERGY", help="Find the cheapest point under it, e.g. 2mJ.")
+@click.option("-o", "--output", metavar="DIR", default=None, help="Output directory (default reports/sweep-<model>-<device>).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(model: str, device: str, vary: tuple[str, ...], methods: str | None, sets: tuple[str, ...],
+            samples: int | None, seed: int, scheduler: str, workers: int | None, engine: str,
+            target_latency: str | None, target_energy: str | None, output: str | None, quiet: bool) -> None:
+    """Vary device profile keys for MODEL: CSV, Parquet and an HTML page of plots."""
+    from hwsim.commands.report import methods_option
+    from hwsim.hardware import parse_set_option
+    from hwsim.pipeline import SweepConfig, prepare_sweep, run_sweep_config, write_sweep_outputs
+    from hwsim.report.html import check_writable
+
+    if not Path(model).is_file():
+        raise UsageError("no such model file", source=model)
+    method_names, methods_file = methods_option(methods)
+    out = Path(output) if output else Path("reports") / f"sweep-{Path(model).stem}-{Path(device).stem}"
+    if out.exists() and not out.is_dir():
+        raise UsageError("output must be a directory", source=str(out))
+    for name in ("results.csv", "results.parquet", "sweep.html"):
+        check_writable(out / name, "sweep output")
+    cfg = SweepConfig(model=model, device=device, vary=list(vary), methods=method_names, methods_file=methods_file,
+                      fixed=parse_set_option(list(sets)), samples=samples, seed=seed, engine=engine,
+                      scheduler=scheduler, workers=workers, output=str(out),
+                      target_latency_s=_target(target_latency, "s", "--target-latency"),
+                      target_energy_j=_target(target_energy, "pj", "--target-energy"))
+    prepared = prepare_sweep(cfg)  # every bad input fails here, before any file is written
+    parts = ["hwsim", "sweep", model, "--device", device]
+    for v in vary:
+        parts += ["--vary", v]
+    for flag, value in (("--methods", methods), ("--samples", samples), ("--seed", seed if samples else None),
+                        ("--target-latency", target_latency), ("--target-energy", target_energy),
+                        ("-o", output)):
+        if value is not None:
+            parts += [flag, str(value)]
+    for s in sets:
+        parts += ["--set", s]
+    cmd = shlex.join(parts)
+    run = _run(cfg, cmd, prepared, quiet)
+    paths = write_sweep_outputs(run)
+    res = run.result
+    click.echo(f"{len(res.points)} points x {len(res.rows) // max(1, len(res.points))} method(s): "
+               f"{res.computed} computed, {res.cached} cached, in {res.seconds:.1f} s ({res.scheduler})")
+    for kind, p in paths.items():
+        click.echo(f"wrote {p}")
+
+
+def _run(cfg, cmd: str, prepared, quiet: bool):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hwsim.pipeline import run_sweep_config
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        return run_sweep_config(cfg, command=cmd, prepared=prepared)
+    with Progress(TextColumn("[bold]hwsim sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task("sweep", total=None)
+        return run_sweep_config(cfg, progress=lambda n: bar.update(task, advance=n),
+                                on_plan=lambda total: bar.update(task, total=total), command=cmd, prepared=prepared)
