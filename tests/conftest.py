@@ -4,26 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sys
+
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ROOT / "workloads"
-ANCHORS = Path(__file__).resolve().parent / "golden" / "data"
+# Tests run with --import-mode=importlib (test files may share basenames across folders). Helper
+# modules that sit beside tests (e.g. kernel_helpers.py) stay importable by their plain name:
+for _dir in sorted({p.parent for p in Path(__file__).parent.rglob("*.py")
+                    if p.name != "conftest.py" and not p.name.startswith("test_") and p.name != "__init__.py"}):
+    if str(_dir) not in sys.path:
+        sys.path.insert(0, str(_dir))
 
-LENET5_DOC = {
-    "name": "lenet5",
-    "inputs": [{"name": "x", "shape": [1, 1, 28, 28]}],
-    "nodes": [
-        {"name": "conv1", "op": "conv2d", "attrs": {"out_channels": 20, "kernel": 5, "bias": True}},
-        {"name": "pool1", "op": "maxpool", "attrs": {"kernel": 2}},
-        {"name": "conv2", "op": "conv2d", "attrs": {"out_channels": 50, "kernel": 5, "bias": True}},
-        {"name": "pool2", "op": "maxpool", "attrs": {"kernel": 2}},
-        {"name": "flat", "op": "flatten"},
-        {"name": "ip1", "op": "linear", "attrs": {"out_features": 500}},
-        {"name": "relu1", "op": "relu"},
-        {"name": "ip2", "op": "linear", "attrs": {"out_features": 10}},
-    ],
-}
+from testutils import ANCHORS, LENET5_DOC, ROOT, WORKLOADS  # noqa: F401  (re-exported for old imports)
 
 
 @pytest.fixture

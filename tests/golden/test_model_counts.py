@@ -17,7 +17,7 @@ from hwsim.frontends import load_model
 from hwsim.ir import count_graph
 from hwsim.ir.ops import OpGroup
 
-from conftest import ANCHORS, WORKLOADS
+from testutils import ANCHORS, WORKLOADS
 
 FIGURES = json.loads((ANCHORS / "model_counts.json").read_text())["models"]
 TORCHVISION = [name for name, rec in FIGURES.items() if "macs" in rec and rec["tolerance"] == 0.0]

@@ -10,7 +10,7 @@ import pytest
 from hwsim.frontends import load_model
 from hwsim.ir import count_graph
 
-from conftest import WORKLOADS
+from testutils import WORKLOADS
 
 
 def _generator():
