@@ -1,4 +1,4 @@
-"""Dense conv2d kernels: direct (one GEMM per kernel tap, no patch matrix), im2col + one GEMM, and the
+"""Dense conv2d kernels: direct (bounded workspace), im2col + one GEMM, and the
 depthwise case (a multiply-add per tap over whole feature maps). All handle groups, stride, dilation
 and asymmetric padding; loops run over kernel taps only, never over pixels or channels."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwsim.kernels.conv_common import ConvGeometry, add_bias, im2col, pad_nchw, tap
+from hwsim.kernels.conv_common import ConvGeometry, add_bias, col2out, group_matmul, im2col, pad_nchw, tap
 from hwsim.kernels.registry import KernelCall, register_kernel
 
 #: BLAS reassociates the channel sum; errors relative to the output's largest magnitude stay far below this.
@@ -30,10 +30,24 @@ def depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return out
 
 
+#: Above this many patch-matrix bytes, direct convolution accumulates per tap instead of forming patches.
+PATCH_BUDGET_BYTES = 64 << 20
+
+
 def conv_direct(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """Sum over kernel taps of a 1x1 convolution of the shifted input (grouped GEMM per tap)."""
+    """Direct convolution (no transform of the arithmetic). Lowered to one GEMM over the patch matrix
+    when that fits ``PATCH_BUDGET_BYTES`` (BLAS is fastest so), else to a GEMM per kernel tap
+    accumulated in place, whose workspace is one shifted copy of the input."""
     if is_depthwise(x, w, g):
         return depthwise(x, w, g)
+    patch_bytes = x.shape[0] * x.shape[1] * g.kh * g.kw * g.ho * g.wo * x.itemsize
+    if patch_bytes <= PATCH_BUDGET_BYTES:
+        return conv_im2col(x, w, g)
+    return conv_taps(x, w, g)
+
+
+def conv_taps(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """Sum over kernel taps of a 1x1 convolution of the shifted input (grouped GEMM per tap)."""
     n, c = x.shape[:2]
     o = w.shape[0]
     gr = g.groups
@@ -52,18 +66,11 @@ def conv_direct(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 
 def conv_im2col(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """One patch matrix [Cg*kh*kw, Ho*Wo] per image and group, one GEMM against the flattened weight."""
+    """One patch matrix [Cg*kh*kw, N*Ho*Wo] per group, one GEMM against the flattened weight."""
     if is_depthwise(x, w, g) and w.shape[0] == x.shape[1]:
         return depthwise(x, w, g)
-    n = x.shape[0]
-    o = w.shape[0]
-    gr = g.groups
-    if g.pointwise:
-        cols = x.reshape(n, gr, x.shape[1] // gr, g.ho * g.wo)
-    else:
-        cols = im2col(x, g)
-    wm = w.reshape(gr, o // gr, -1)
-    return np.matmul(wm[None], cols).reshape(n, o, g.ho, g.wo)
+    wm = w.reshape(g.groups, w.shape[0] // g.groups, -1)
+    return col2out(group_matmul(wm, im2col(x, g)), x.shape[0], g)
 
 
 def _bias(call: KernelCall) -> np.ndarray | None:
@@ -73,7 +80,7 @@ def _bias(call: KernelCall) -> np.ndarray | None:
 
 @register_kernel("conv2d", "direct", "tolerance", rtol=GEMM_RTOL)
 def k_conv_direct(call: KernelCall) -> tuple[np.ndarray, ...]:
-    """Dense conv2d, direct: a GEMM per kernel tap accumulated in place (no im2col buffer)."""
+    """Dense conv2d, direct: GEMM over a bounded patch matrix, or per-tap GEMMs for large inputs."""
     x = call.inputs[0]
     w = np.asarray(call.weight("weight"), dtype=x.dtype)
     return (add_bias(conv_direct(x, w, ConvGeometry.of(call.attrs, x.shape)), _bias(call)),)

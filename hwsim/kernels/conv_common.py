@@ -63,11 +63,28 @@ def tap(xp: np.ndarray, g: ConvGeometry, i: int, j: int) -> np.ndarray:
 
 
 def im2col(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """Patches as [N, groups, Cg*kh*kw, Ho*Wo] (one copy), rows in the weight's (c, i, j) order."""
+    """Patches as [groups, Cg*kh*kw, N*Ho*Wo] (one copy; none for an unpadded 1x1 conv of batch 1),
+    rows in the weight's flattened (c, i, j) order, so one GEMM per group computes every output."""
     n, c = x.shape[:2]
+    k = (c // g.groups) * g.kh * g.kw
+    if g.pointwise:
+        return (x.reshape(c, -1) if n == 1 else x.transpose(1, 0, 2, 3)).reshape(g.groups, k, n * g.ho * g.wo)
     v = windows(pad_nchw(x, g.pads), g)  # N, C, Ho, Wo, kh, kw
-    cols = v.transpose(0, 1, 4, 5, 2, 3)  # N, C, kh, kw, Ho, Wo
-    return cols.reshape(n, g.groups, (c // g.groups) * g.kh * g.kw, g.ho * g.wo)
+    return v.transpose(1, 4, 5, 0, 2, 3).reshape(g.groups, k, n * g.ho * g.wo)
+
+
+def col2out(y: np.ndarray, n: int, g: ConvGeometry) -> np.ndarray:
+    """GEMM output [groups, Og, N*Ho*Wo] -> NCHW (free for batch 1)."""
+    o = y.shape[0] * y.shape[1]
+    y = y.reshape(o, n, g.ho, g.wo)
+    return y.reshape(1, o, g.ho, g.wo) if n == 1 else np.ascontiguousarray(y.transpose(1, 0, 2, 3))
+
+
+def group_matmul(w: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """[G, Og, K] x [G, K, P] -> [G, Og, P]; a plain 2-D GEMM when there is one group."""
+    if w.shape[0] == 1:
+        return (w[0] @ cols[0])[None]
+    return np.matmul(w, cols)
 
 
 def add_bias(y: np.ndarray, bias: Any) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Max, average and global-average pooling over strided window views (no Python loop over pixels)."""
+"""Max, average and global-average pooling: one vectorized step per window tap over strided views
+(never a Python loop over pixels or channels)."""
 
 from __future__ import annotations
 
@@ -20,18 +21,27 @@ def _pool(call: KernelCall, kind: str) -> np.ndarray:
     xp = x
     if t or l or b + eh or r + ew:
         xp = np.pad(x, ((0, 0), (0, 0), (t, b + eh), (l, r + ew)), constant_values=fill)
-    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ho, :wo]
+    out = None
+    for i in range(kh):  # loop over window taps only: each step is one strided view of the whole map
+        for j in range(kw):
+            win = xp[:, :, i: i + sh * (ho - 1) + 1: sh, j: j + sw * (wo - 1) + 1: sw]
+            if out is None:
+                out = win.copy()
+            elif kind == "max":
+                np.maximum(out, win, out=out)
+            else:
+                out += win
+    assert out is not None
     if kind == "max":
-        return win.max(axis=(4, 5))
-    total = win.sum(axis=(4, 5), dtype=x.dtype)
+        return out
     threshold = 1 if a["count_include_pad"] else 2
     # count of the window positions that hold input (or explicit padding when count_include_pad)
-    rows = np.r_[np.ones(t), 2 * np.ones(h), np.ones(b), np.zeros(eh)] >= threshold
-    cols = np.r_[np.ones(l), 2 * np.ones(w), np.ones(r), np.zeros(ew)] >= threshold
-    rc = sliding_window_view(rows.astype(np.int64), kh)[::sh][:ho].sum(axis=1)
-    cc = sliding_window_view(cols.astype(np.int64), kw)[::sw][:wo].sum(axis=1)
-    count = np.maximum(rc[:, None] * cc[None, :], 1).astype(x.dtype)
-    return total / count
+    rows_in = np.r_[np.ones(t), 2 * np.ones(h), np.ones(b), np.zeros(eh)] >= threshold
+    cols_in = np.r_[np.ones(l), 2 * np.ones(w), np.ones(r), np.zeros(ew)] >= threshold
+    rc = sliding_window_view(rows_in.astype(np.int64), kh)[::sh][:ho].sum(axis=1)
+    cc = sliding_window_view(cols_in.astype(np.int64), kw)[::sw][:wo].sum(axis=1)
+    out /= np.maximum(rc[:, None] * cc[None, :], 1).astype(x.dtype)
+    return out
 
 
 @register_kernel("maxpool", "dense", "exact")
