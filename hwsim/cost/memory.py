@@ -27,8 +27,8 @@ class Footprint:
 
 def footprint(workload: Workload, device: DeviceProfile) -> Footprint:
     total = workload.weight_bytes + workload.peak_activation_bytes
-    capacity = int(max(lv.size_bytes for lv in device.memory))
-    on_chip = int(sum(lv.size_bytes for lv in device.on_chip_levels))
+    capacity = int(max(lv.total_bytes for lv in device.memory))
+    on_chip = int(sum(lv.total_bytes for lv in device.on_chip_levels))
     return Footprint(workload.weight_bytes, workload.peak_activation_bytes, total, capacity,
                      fits=total <= capacity, fits_on_chip=total <= on_chip)
 
@@ -38,6 +38,6 @@ def check_fits(workload: Workload, device: DeviceProfile) -> Footprint:
     if workload.weight_bytes > fp.capacity_bytes:
         raise ModelDoesNotFitError(
             f"the stored weights of {workload.model!r} ({format_bytes(workload.weight_bytes)}) do not fit any memory "
-            f"of {device.name} (largest: {max(device.memory, key=lambda lv: lv.size_bytes).name} "
+            f"of {device.name} (largest: {max(device.memory, key=lambda lv: lv.total_bytes).name} "
             f"{format_bytes(fp.capacity_bytes)})", source=device.source or device.name)
     return fp

@@ -239,6 +239,7 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
             name=lname, size_bytes=lv.size, bandwidth_bytes_per_s=lv.bandwidth,
             latency_s=lat_value / clock if lat_unit == "cycles" else lat_value,
             energy_pj_per_byte=epb, on_chip=lv.on_chip, usable_fraction=lv.usable_fraction,
+            instances=lv.instances,
         ))
     mac = {k: v * scale for k, v in et.MAC_PJ_45NM.items()} | dict(model.energy.mac)
     ops = {k: v * scale for k, v in et.OP_PJ_45NM.items()} | dict(model.energy.op)

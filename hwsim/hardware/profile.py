@@ -26,10 +26,18 @@ class MemoryLevel:
     on_chip: bool
     #: share of the capacity a tiled kernel can count on keeping resident (caches: conflicts, LRU)
     usable_fraction: float = 1.0
+    #: private copies (per-core L1, per-SM shared memory); ``size_bytes`` is one instance's size and
+    #: ``bandwidth_bytes_per_s`` the total over all instances
+    instances: int = 1
 
     @property
     def usable_bytes(self) -> float:
+        """What one tile may occupy: tiles are per core / per SM, so per instance."""
         return self.size_bytes * self.usable_fraction
+
+    @property
+    def total_bytes(self) -> float:
+        return self.size_bytes * self.instances
 
 
 @dataclass(frozen=True)

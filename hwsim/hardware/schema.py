@@ -97,6 +97,7 @@ class MemoryLevelModel(_Strict):
     energy_per_byte: PjPerByte | None = None  # default: Horowitz SRAM by size (on chip) or DRAM
     on_chip: bool
     usable_fraction: Fraction = 1.0
+    instances: PositiveInt = 1  # private copies (per-core L1, per-SM shared memory): size is per instance
 
 
 class EnergyModel(_Strict):

@@ -1,0 +1,93 @@
+"""hwsim simulate MODEL --device NAME [--method M] [--engine analytic|event] [--set KEY=VALUE ...] [--json]:
+cost and schedule one model (optionally compressed by a named method) on one device."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from hwsim.frontends import load_model
+from hwsim.hardware import load_device, parse_set_option
+from hwsim.ir import OpGraph
+from hwsim.sim import simulate
+from hwsim.sim.result import RunResult
+from hwsim.units import format_bytes, format_si
+
+
+def apply_named_method(graph: OpGraph, method: str, seed: int = 0) -> OpGraph:
+    """The graph compressed by a catalogue method ("baseline" leaves it unchanged)."""
+    if method == "baseline":
+        return graph
+    try:
+        from hwsim.compress import apply_method
+        from hwsim.compress.catalogue import get_method
+    except ImportError:
+        from hwsim.errors import UsageError
+
+        raise UsageError(f"--method {method!r}: the method catalogue is not available in this build; "
+                         "only 'baseline' can be simulated") from None
+    return apply_method(graph, get_method(method), seed=seed).graph  # type: ignore[call-arg]
+
+
+def result_doc(r: RunResult, per_op: bool) -> dict[str, Any]:
+    doc = r.as_dict()
+    if not per_op:
+        doc.pop("ops")
+    return doc
+
+
+@click.command("simulate")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--device", "-d", required=True, help="Device name (devices/*.yaml stem) or a YAML path.")
+@click.option("--method", "-m", default="baseline", show_default=True, help="Compression method to apply first.")
+@click.option("--engine", "-e", default="analytic", show_default=True, help="Engine: analytic or event.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a device profile key for this run (dotted path), e.g. memory.dram.bandwidth='12.8 GB/s'.")
+@click.option("--per-op", is_flag=True, help="Show every op, not only the totals.")
+@click.option("--seed", default=0, show_default=True, help="Seed for methods that make random choices.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+def command(model: str, device: str, method: str, engine: str, sets: tuple[str, ...], per_op: bool, seed: int,
+            as_json: bool) -> None:
+    """Simulate MODEL (.json / .onnx) on a device: latency, energy, traffic, memory, bound per op."""
+    dev = load_device(device, parse_set_option(sets))
+    graph = apply_named_method(load_model(model), method, seed)
+    r = simulate(graph, dev, engine=engine, method=method)
+    if as_json:
+        click.echo(json.dumps(result_doc(r, per_op), indent=1, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    if per_op:
+        t = Table(title=f"{r.model} on {r.device}: per op ({r.engine})")
+        for col in ("node", "op", "bound", "cycles", "compute", "memory", "DRAM bytes", "energy pJ"):
+            t.add_column(col, justify="left" if col in ("node", "op", "bound") else "right")
+        dram = dev.dram.name
+        for o in r.ops:
+            t.add_row(o.node, o.op, o.bound, f"{o.cycles:,}", f"{o.compute_cycles:,}", f"{o.memory_cycles:,}",
+                      format_bytes(o.transfer_bytes.get(dram, 0)), f"{sum(o.energy_pj.values()):.3g}")
+        con.print(t)
+    t = Table(title=f"{r.model} [{r.method}] on {r.device} ({r.engine})")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    t.add_row("latency", f"{r.seconds * 1e3:.3f} ms ({r.total_cycles:,} cycles @ {format_si(r.clock_hz, 'Hz')})")
+    t.add_row("energy", f"{r.energy_total_pj / 1e9:.3f} mJ")
+    for k, v in r.energy_pj.items():
+        t.add_row(f"  energy: {k}", f"{v / 1e9:.3f} mJ")
+    for k, v in r.transfer_bytes.items():
+        t.add_row(f"traffic: {k}", format_bytes(v))
+    t.add_row("weights (stored)", format_bytes(r.weight_bytes))
+    t.add_row("peak activations", format_bytes(r.peak_activation_bytes))
+    t.add_row("footprint", f"{format_bytes(r.footprint_bytes)} ({'fits' if r.fits_memory else 'does NOT fit'})")
+    bounds: dict[str, int] = {}
+    for o in r.ops:
+        bounds[o.bound] = bounds.get(o.bound, 0) + o.cycles
+    for k, v in sorted(bounds.items()):
+        t.add_row(f"time {k}-bound", f"{100 * v / max(r.total_cycles, 1):.1f} %")
+    if r.resources:
+        t.add_row("FPGA resources", ", ".join(f"{k} {v:,}/{r.resource_limits.get(k, '?')}"
+                                              for k, v in r.resources.items()))
+    con.print(t)
