@@ -37,7 +37,7 @@ from pydantic import Field
 
 from hwsim.compress._splice import dense, materialized, node_weight_bytes, rel_error, splice, unique_name
 from hwsim.compress.base import LayerChange, PassParams, PassResult, layer_params, register_pass, select_layers
-from hwsim.compress.lowbit_payloads import BinaryPayload, TernaryPayload, formula_bits
+from hwsim.compress.lowbit_payloads import BinaryPayload, TernaryPayload, formula_bits, lowbit_meta
 from hwsim.ir.dtypes import BINARY, TERNARY, DType
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.tensor import TensorSpec
@@ -101,9 +101,10 @@ def _n_scales(how: str, shape: tuple[int, ...]) -> int:
 def _encode_binary(graph: OpGraph, node: Node, how: str) -> _Encoded:
     tname = node.params["weight"]
     spec = graph.tensor(tname)
-    meta = {**spec.meta_dict(), "scale_granularity": how, "lowbit": "binary"}
+    n_scales = _n_scales(how, spec.shape)
+    meta = {**spec.meta_dict(), **lowbit_meta("binary", 1, n_scales)}
     if not materialized(graph, node):
-        bits = formula_bits(spec.numel, 1, _n_scales(how, spec.shape))
+        bits = formula_bits(spec.numel, 1, n_scales)
         meta["scales"] = None
         return _Encoded(spec.with_(dtype=BINARY, encoding="dense", density=1.0, stored_bits=bits, meta=meta), None,
                         {"materialized": False, "weight_error": None})
@@ -198,7 +199,8 @@ def ternarize(graph: OpGraph, params: TernarizeParams) -> PassResult:
         assert isinstance(p, TernarizeParams)
         tname = node.params["weight"]
         spec = graph.tensor(tname)
-        meta: dict[str, Any] = {**spec.meta_dict(), "scale_granularity": p.scale, "lowbit": "ternary",
+        n_scales = 1 if p.scale == "layer" else spec.shape[0]
+        meta: dict[str, Any] = {**spec.meta_dict(), **lowbit_meta("ternary", 2, n_scales),
                                 "threshold_factor": p.threshold_factor}
         details: dict[str, Any] = {"threshold_factor": p.threshold_factor, "scale": p.scale, "bits": 2,
                                    "weight_dtype": "ternary", "accumulation": "ternary_accumulate"}
@@ -214,7 +216,7 @@ def ternarize(graph: OpGraph, params: TernarizeParams) -> PassResult:
             details.update(materialized=True, delta=delta, sparsity=1.0 - density,
                            weight_error=rel_error(w, payload.decode()))
         else:
-            bits = formula_bits(spec.numel, 2, 1 if p.scale == "layer" else spec.shape[0])
+            bits = formula_bits(spec.numel, 2, n_scales)
             meta.update(scales=None, delta=None)
             new_spec = spec.with_(dtype=TERNARY, encoding="dense", stored_bits=bits, meta=meta)
             details.update(materialized=False, delta=None, sparsity=None, weight_error=None)

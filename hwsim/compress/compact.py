@@ -568,23 +568,43 @@ def student(graph: OpGraph, params: StudentParams) -> PassResult:
 # --- transferred filters -------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class NegatedHalfPayload:
-    """A weight tensor whose second half of output channels (axis 0) is the negation of the first."""
+    """A weight tensor whose second half of output channels (axis 0) is the negation of the first:
+    only ``half`` is stored. Follows ``hwsim.formats``' payload contract (format ``negated_half``)."""
 
     half: np.ndarray
+
+    @property
+    def format(self) -> str:
+        return "negated_half"
 
     @property
     def shape(self) -> tuple[int, ...]:
         return (2 * self.half.shape[0], *self.half.shape[1:])
 
-    def decode(self) -> np.ndarray:
-        return np.concatenate([self.half, -self.half], axis=0)
+    @property
+    def nnz(self) -> int:
+        return 2 * int(np.count_nonzero(self.half))
 
-    def stored_bits_for(self, bits_per_value: int) -> int:
-        return int(self.half.size) * bits_per_value
+    def decode(self) -> np.ndarray:
+        return np.concatenate([self.half, -self.half], axis=0).astype(np.float32)
 
     @property
     def stored_bits(self) -> int:
-        return self.stored_bits_for(8 * self.half.dtype.itemsize)
+        return int(self.half.size) * 8 * self.half.dtype.itemsize
+
+    def meta(self) -> dict[str, Any]:
+        return negated_half_meta(self.half.shape[0], 8 * self.half.dtype.itemsize)
+
+    def int_streams(self) -> dict[str, Any]:
+        return {}
+
+    def with_streams(self, streams: Any) -> "NegatedHalfPayload":
+        return self
+
+
+def negated_half_meta(stored_filters: int, value_bits: int) -> dict[str, Any]:
+    return {"structure": "dense", "value_format": "float", "value_bits": value_bits,
+            "stored_filters": stored_filters, "derived": "negation"}
 
 
 class TransferredFiltersParams(PassParams):
@@ -613,7 +633,7 @@ def transferred_filters(graph: OpGraph, params: TransferredFiltersParams) -> Pas
             changes.append(_skipped(graph, node, {"reason": why}))
             continue
         bits = (spec.numel // 2) * spec.dtype.bits
-        meta = {**spec.meta_dict(), "stored_filters": t_out // 2, "derived": "negation"}
+        meta = {**spec.meta_dict(), **negated_half_meta(t_out // 2, spec.dtype.bits)}
         details: dict[str, Any] = {"stored_filters": t_out // 2, "filters": t_out,
                                    "materialized": materialized(graph, node)}
         if details["materialized"]:
