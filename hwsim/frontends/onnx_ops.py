@@ -1,0 +1,616 @@
+"""ONNX op -> hwsim node converters (``CONVERTERS``, keyed by ONNX op type) and their shared context.
+
+Each converter reads one decoded ONNX node and emits hwsim nodes, turning constant operands into weight
+tensors in hwsim's layouts (linear weight [out, in], conv weight [out, in/groups, kh, kw]). Add, Sub,
+Mul and Div with a constant operand become pending "constant operand" nodes that
+``resolve_constant_operands`` folds into the producing conv / linear / batchnorm (bias, scale), because
+hwsim's add and mul take activations only; what cannot be folded is reported, never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hwsim.errors import ModelFormatError
+from hwsim.frontends.onnx_fold import OnnxNode
+from hwsim.registry import Registry
+
+Shape = tuple[int, ...]
+ADD_CONST, MUL_CONST = "<add constant>", "<mul constant>"
+#: ops a positive or any scalar scale passes through unchanged (views and pure data movement)
+_SCALE_TRANSPARENT = {"reshape", "flatten", "transpose", "identity", "dropout"}
+
+
+@dataclass
+class ProtoNode:
+    """An hwsim node under construction (mutable until constant operands are folded)."""
+
+    name: str
+    op: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any]
+    params: dict[str, str]
+    origin: OnnxNode
+
+
+@dataclass
+class ReadContext:
+    source: str
+    consts: dict[str, np.ndarray]
+    shapes: Mapping[str, Shape]
+    graph_inputs: frozenset[str]
+    graph_outputs: Sequence[str]
+    nodes: list[ProtoNode] = field(default_factory=list)
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    node_names: set[str] = field(default_factory=set)
+    tensor_names: set[str] = field(default_factory=set)
+
+    # --- errors and inputs ----------------------------------------------------------------------
+    def error(self, node: OnnxNode, message: str) -> ModelFormatError:
+        return ModelFormatError(message, source=self.source, where=f"node {node.name!r} ({node.op_type})")
+
+    def const(self, name: str) -> np.ndarray | None:
+        return self.consts.get(name) if name else None
+
+    def need_const(self, node: OnnxNode, i: int, what: str) -> np.ndarray:
+        value = self.const(node.input(i))
+        if value is None:
+            raise self.error(node, f"{what} (input {i}, {node.input(i) or 'absent'!r}) must be a constant "
+                                   "(initializer or foldable subgraph)")
+        return value
+
+    def act(self, node: OnnxNode, i: int) -> str:
+        t = node.input(i)
+        if not t:
+            raise self.error(node, f"input {i} is missing")
+        if t in self.consts and t not in self.graph_inputs:
+            raise self.error(node, f"input {i} ({t!r}) is a constant; hwsim's op takes an activation there")
+        return t
+
+    def shape(self, node: OnnxNode, tensor: str) -> Shape:
+        if tensor in self.shapes:
+            return self.shapes[tensor]
+        raise self.error(node, f"the shape of {tensor!r} is unknown after ONNX shape inference")
+
+    def float_array(self, node: OnnxNode, value: np.ndarray, what: str) -> np.ndarray:
+        if not np.issubdtype(value.dtype, np.floating):
+            raise self.error(node, f"{what} has dtype {value.dtype}; hwsim reads float ONNX models "
+                                   "(quantized ONNX is not supported)")
+        return np.ascontiguousarray(value, dtype=np.float32)
+
+    # --- naming ---------------------------------------------------------------------------------
+    def _unique(self, base: str, taken: set[str]) -> str:
+        name, i = base, 1
+        while name in taken:
+            name, i = f"{base}_{i}", i + 1
+        taken.add(name)
+        return name
+
+    def node_name(self, node: OnnxNode, suffix: str = "") -> str:
+        base = (node.name or f"{node.op_type}_{len(self.nodes)}") + suffix
+        return self._unique(base, self.node_names)
+
+    def tmp(self, base: str) -> str:
+        return self._unique(base, self.tensor_names)
+
+    def weight(self, preferred: str, fallback: str, array: np.ndarray) -> str:
+        """Register a weight array; named after its ONNX initializer unless that name is taken."""
+        ok = preferred in self.consts and preferred not in self.weights
+        name = preferred if ok else self.tmp(fallback)
+        self.tensor_names.add(name)
+        self.weights[name] = np.ascontiguousarray(array, dtype=np.float32)
+        return name
+
+    # --- emitting -------------------------------------------------------------------------------
+    def emit(self, origin: OnnxNode, op: str, inputs: Sequence[str], outputs: Sequence[str],
+             attrs: dict[str, Any] | None = None, params: dict[str, str] | None = None,
+             name: str | None = None) -> ProtoNode:
+        pn = ProtoNode(name or self.node_name(origin), op, list(inputs), list(outputs), dict(attrs or {}),
+                       dict(params or {}), origin)
+        self.nodes.append(pn)
+        return pn
+
+
+Converter = Callable[[ReadContext, OnnxNode], None]
+CONVERTERS: Registry[str, Converter] = Registry("ONNX op")
+#: fused multi-op patterns (see onnx_fold.fuse_patterns); not ONNX op types, so not listed as supported
+FUSED: dict[str, Converter] = {}
+
+
+def _converter(*op_types: str) -> Callable[[Converter], Converter]:
+    def wrap(fn: Converter) -> Converter:
+        for op in op_types:
+            (FUSED.__setitem__(op, fn) if op.startswith("fused.") else CONVERTERS.register(op, fn))
+        return fn
+    return wrap
+
+
+def supported_ops() -> list[str]:
+    return sorted(CONVERTERS.keys())
+
+
+def _only_first_output(ctx: ReadContext, node: OnnxNode, used: set[str]) -> None:
+    extra = [t for t in node.outputs[1:] if t and t in used]
+    if extra:
+        raise ctx.error(node, f"outputs {extra} are used, but hwsim supports only the first output of "
+                              f"{node.op_type} (inference mode)")
+
+
+def _scalar(value: np.ndarray) -> float:
+    """The first element as a float, float32 values as their shortest decimal (0.2, not 0.200000003)."""
+    v = value.reshape(-1)[0]
+    return float(str(v)) if isinstance(v, np.float32) else float(v)
+
+
+def _ints(value: Any, n: int, default: int) -> list[int]:
+    return [int(v) for v in value] if value is not None else [default] * n
+
+
+def _window_attrs(ctx: ReadContext, node: OnnxNode, kernel: Sequence[int]) -> dict[str, Any]:
+    """strides / pads / auto_pad of Conv and pooling ops -> hwsim stride and padding (top, left, bottom, right)."""
+    if len(kernel) != 2:
+        raise ctx.error(node, f"only 2-D windows are supported, got kernel {list(kernel)}")
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    stride = _ints(node.attr("strides"), 2, 1)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        padding: Any = auto_pad.lower()
+    elif auto_pad == "VALID":
+        padding = [0, 0, 0, 0]
+    elif auto_pad == "NOTSET":
+        padding = _ints(node.attr("pads"), 4, 0)
+    else:
+        raise ctx.error(node, f"auto_pad {auto_pad!r} unknown")
+    return {"kernel": [int(k) for k in kernel], "stride": stride, "padding": padding}
+
+
+# --- dense ops -------------------------------------------------------------------------------------
+
+@_converter("Conv")
+def _conv(ctx: ReadContext, node: OnnxNode) -> None:
+    x = ctx.act(node, 0)
+    w = ctx.float_array(node, ctx.need_const(node, 1, "the Conv weight"), "the Conv weight")
+    if w.ndim != 4:
+        raise ctx.error(node, f"only 2-D convolution is supported (weight shape {list(w.shape)})")
+    attrs = _window_attrs(ctx, node, node.attr("kernel_shape") or w.shape[2:])
+    attrs.update(out_channels=int(w.shape[0]), dilation=_ints(node.attr("dilations"), 2, 1),
+                 groups=int(node.attr("group", 1)))
+    name = ctx.node_name(node)
+    params = {"weight": ctx.weight(node.input(1), f"{name}.weight", w)}
+    if node.input(2):
+        b = ctx.float_array(node, ctx.need_const(node, 2, "the Conv bias"), "the Conv bias")
+        params["bias"] = ctx.weight(node.input(2), f"{name}.bias", b.reshape(-1))
+    attrs["bias"] = "bias" in params
+    ctx.emit(node, "conv2d", [x], [node.outputs[0]], attrs, params, name=name)
+
+
+def _linear(ctx: ReadContext, node: OnnxNode, x: str, weight_out_in: np.ndarray, weight_name: str,
+            bias: np.ndarray | None, bias_name: str, name: str) -> None:
+    params = {"weight": ctx.weight(weight_name, f"{name}.weight", weight_out_in)}
+    if bias is not None:
+        params["bias"] = ctx.weight(bias_name, f"{name}.bias", bias)
+    ctx.emit(node, "linear", [x], [node.outputs[0]], {"out_features": int(weight_out_in.shape[0]),
+                                                      "bias": bias is not None}, params, name=name)
+
+
+@_converter("Gemm")
+def _gemm(ctx: ReadContext, node: OnnxNode) -> None:
+    """Y = alpha * A' B' + beta * C. A constant B becomes a linear weight [out, in] = alpha * B'^T."""
+    alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
+    name = ctx.node_name(node)
+    a = ctx.act(node, 0)
+    if node.attr("transA", 0):
+        a_t = ctx.tmp(f"{name}/transA")
+        ctx.emit(node, "transpose", [a], [a_t], {"perm": [1, 0]}, name=ctx.node_name(node, "/transA"))
+        a = a_t
+    b = ctx.const(node.input(1))
+    if b is None:  # two activations: a plain matmul
+        if alpha != 1.0 or node.input(2):
+            raise ctx.error(node, "Gemm of two activations is supported only with alpha = 1 and no C")
+        bt = ctx.act(node, 1)
+        if node.attr("transB", 0):
+            bt2 = ctx.tmp(f"{name}/transB")
+            ctx.emit(node, "transpose", [bt], [bt2], {"perm": [1, 0]}, name=ctx.node_name(node, "/transB"))
+            bt = bt2
+        ctx.emit(node, "matmul", [a, bt], [node.outputs[0]], name=name)
+        return
+    b = ctx.float_array(node, b, "the Gemm B operand")
+    if b.ndim != 2:
+        raise ctx.error(node, f"Gemm B must be a matrix, got shape {list(b.shape)}")
+    w = (b if node.attr("transB", 0) else b.T) * np.float32(alpha)  # [out, in]
+    bias = None
+    if node.input(2):
+        c = ctx.float_array(node, ctx.need_const(node, 2, "the Gemm C operand"), "the Gemm C operand") * np.float32(beta)
+        out = w.shape[0]
+        if c.size == 1 or c.shape in ((out,), (1, out)):
+            bias = np.broadcast_to(c.reshape(-1), (out,)).copy()
+        else:
+            raise ctx.error(node, f"Gemm C of shape {list(c.shape)} is not a bias over {out} outputs")
+    _linear(ctx, node, a, w, node.input(1), bias, node.input(2), name)
+
+
+@_converter("MatMul")
+def _matmul(ctx: ReadContext, node: OnnxNode) -> None:
+    if node.input(0) in ctx.consts:
+        raise ctx.error(node, "MatMul with a constant first operand is not supported (hwsim's linear multiplies "
+                              "the activation by a constant on the right)")
+    a = ctx.act(node, 0)
+    b = ctx.const(node.input(1))
+    if b is None:
+        ranks = (len(ctx.shape(node, a)), len(ctx.shape(node, node.input(1))))
+        if min(ranks) < 2:
+            raise ctx.error(node, f"MatMul of rank-{ranks[0]} and rank-{ranks[1]} activations: hwsim's matmul "
+                                  "needs rank >= 2 operands")
+        ctx.emit(node, "matmul", [a, ctx.act(node, 1)], [node.outputs[0]])
+        return
+    b = ctx.float_array(node, b, "the MatMul weight")
+    if b.ndim != 2:
+        raise ctx.error(node, f"a constant MatMul operand must be a matrix, got shape {list(b.shape)}")
+    _linear(ctx, node, a, b.T, node.input(1), None, "", ctx.node_name(node))
+
+
+# --- normalization ---------------------------------------------------------------------------------
+
+@_converter("BatchNormalization")
+def _batchnorm(ctx: ReadContext, node: OnnxNode) -> None:
+    if node.attr("training_mode", 0):
+        raise ctx.error(node, "training_mode=1 is not supported (hwsim models inference)")
+    name = ctx.node_name(node)
+    params = {}
+    for i, slot in enumerate(("gamma", "beta", "mean", "var"), start=1):
+        arr = ctx.float_array(node, ctx.need_const(node, i, f"BatchNormalization {slot}"), slot).reshape(-1)
+        params[slot] = ctx.weight(node.input(i), f"{name}.{slot}", arr)
+    ctx.emit(node, "batchnorm", [ctx.act(node, 0)], [node.outputs[0]], {"eps": float(node.attr("epsilon", 1e-5))},
+             params, name=name)
+
+
+@_converter("LayerNormalization")
+def _layernorm(ctx: ReadContext, node: OnnxNode) -> None:
+    x = ctx.act(node, 0)
+    rank = len(ctx.shape(node, x))
+    axis = int(node.attr("axis", -1))
+    if axis % rank != rank - 1:
+        raise ctx.error(node, f"LayerNormalization over axes {axis}.. of a rank-{rank} input: hwsim's layernorm "
+                              "normalizes the last axis only")
+    d = ctx.shape(node, x)[-1]
+    name = ctx.node_name(node)
+    gamma = ctx.float_array(node, ctx.need_const(node, 1, "LayerNormalization scale"), "scale")
+    beta = (ctx.float_array(node, ctx.need_const(node, 2, "LayerNormalization bias"), "bias")
+            if node.input(2) else np.zeros(d, np.float32))
+    params = {"gamma": ctx.weight(node.input(1), f"{name}.gamma", np.broadcast_to(gamma.reshape(-1), (d,))),
+              "beta": ctx.weight(node.input(2), f"{name}.beta", np.broadcast_to(beta.reshape(-1), (d,)))}
+    ctx.emit(node, "layernorm", [x], [node.outputs[0]], {"eps": float(node.attr("epsilon", 1e-5))}, params,
+             name=name)
+
+
+# --- activations -----------------------------------------------------------------------------------
+
+_POINTWISE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "hardswish",
+              "Identity": "identity", "fused.Silu": "silu"}
+
+
+@_converter(*_POINTWISE)
+def _pointwise(ctx: ReadContext, node: OnnxNode) -> None:
+    ctx.emit(node, _POINTWISE[node.op_type], [ctx.act(node, 0)], [node.outputs[0]])
+
+
+@_converter("LeakyRelu")
+def _leaky(ctx: ReadContext, node: OnnxNode) -> None:
+    ctx.emit(node, "leaky_relu", [ctx.act(node, 0)], [node.outputs[0]], {"alpha": float(node.attr("alpha", 0.01))})
+
+
+@_converter("Gelu")
+def _gelu(ctx: ReadContext, node: OnnxNode) -> None:
+    if node.attr("approximate", "none") != "none":
+        raise ctx.error(node, f"Gelu approximate={node.attr('approximate')!r}: hwsim's gelu is the exact erf form")
+    ctx.emit(node, "gelu", [ctx.act(node, 0)], [node.outputs[0]])
+
+
+@_converter("Clip")
+def _clip(ctx: ReadContext, node: OnnxNode) -> None:
+    lo = ctx.need_const(node, 1, "Clip min") if node.input(1) else None
+    hi = ctx.need_const(node, 2, "Clip max") if node.input(2) else None
+    lo_v = _scalar(lo) if lo is not None else -math.inf
+    hi_v = _scalar(hi) if hi is not None else math.inf
+    if lo_v == 0.0 and hi_v == 6.0:
+        op = "relu6"
+    elif lo_v == 0.0 and hi_v == math.inf:
+        op = "relu"
+    else:
+        raise ctx.error(node, f"Clip to [{lo_v}, {hi_v}] is not supported: hwsim has relu6 (Clip 0..6) and relu "
+                              "(Clip 0..inf)")
+    ctx.emit(node, op, [ctx.act(node, 0)], [node.outputs[0]])
+
+
+@_converter("Softmax")
+def _softmax(ctx: ReadContext, node: OnnxNode) -> None:
+    ctx.emit(node, "softmax", [ctx.act(node, 0)], [node.outputs[0]], {"axis": int(node.attr("axis", -1))})
+
+
+@_converter("Dropout")
+def _dropout(ctx: ReadContext, node: OnnxNode) -> None:
+    ratio = ctx.const(node.input(1))
+    p = _scalar(ratio) if ratio is not None else float(node.attr("ratio", 0.5))
+    ctx.emit(node, "dropout", [ctx.act(node, 0)], [node.outputs[0]], {"p": p})
+
+
+# --- pooling ---------------------------------------------------------------------------------------
+
+@_converter("MaxPool", "AveragePool")
+def _pool(ctx: ReadContext, node: OnnxNode) -> None:
+    kernel = node.attr("kernel_shape")
+    if kernel is None:
+        raise ctx.error(node, "kernel_shape is required")
+    if any(d != 1 for d in node.attr("dilations") or []):
+        raise ctx.error(node, "dilated pooling is not supported")
+    if node.op_type == "MaxPool" and node.attr("storage_order", 0):
+        raise ctx.error(node, "storage_order=1 is not supported")
+    attrs = _window_attrs(ctx, node, kernel)
+    attrs["ceil_mode"] = bool(node.attr("ceil_mode", 0))
+    if node.op_type == "AveragePool":
+        attrs["count_include_pad"] = bool(node.attr("count_include_pad", 0))
+    ctx.emit(node, "maxpool" if node.op_type == "MaxPool" else "avgpool", [ctx.act(node, 0)], [node.outputs[0]],
+             attrs)
+
+
+@_converter("GlobalAveragePool")
+def _gap(ctx: ReadContext, node: OnnxNode) -> None:
+    ctx.emit(node, "global_avgpool", [ctx.act(node, 0)], [node.outputs[0]])
+
+
+@_converter("ReduceMean")
+def _reduce_mean(ctx: ReadContext, node: OnnxNode) -> None:
+    """mean over H and W of NCHW (``x.mean([2, 3])``) is a global average pool; other reductions are not ops."""
+    x = ctx.act(node, 0)
+    rank = len(ctx.shape(node, x))
+    axes = ctx.const(node.input(1)) if node.input(1) else node.attr("axes")
+    if rank != 4 or axes is None or sorted(int(a) % rank for a in np.asarray(axes).reshape(-1)) != [2, 3]:
+        raise ctx.error(node, "only ReduceMean over axes [2, 3] of an NCHW tensor (global average pooling) is "
+                              "supported")
+    if node.attr("keepdims", 1):
+        ctx.emit(node, "global_avgpool", [x], [node.outputs[0]])
+        return
+    pooled = ctx.tmp(f"{node.outputs[0]}/pooled")
+    ctx.emit(node, "global_avgpool", [x], [pooled])
+    ctx.emit(node, "flatten", [pooled], [node.outputs[0]], {"axis": 1}, name=ctx.node_name(node, "/flatten"))
+
+
+# --- elementwise -----------------------------------------------------------------------------------
+
+@_converter("Add", "Sub", "Mul", "Div", "Sum")
+def _binary(ctx: ReadContext, node: OnnxNode) -> None:
+    consts = [t for t in node.inputs if t in ctx.consts and t not in ctx.graph_inputs]
+    if not consts:
+        if node.op_type in ("Sub", "Div"):
+            raise ctx.error(node, f"{node.op_type} of two activations is not an hwsim op")
+        op = "mul" if node.op_type == "Mul" else "add"
+        ctx.emit(node, op, [ctx.act(node, i) for i in range(len(node.inputs))], [node.outputs[0]])
+        return
+    if len(node.inputs) != 2 or len(consts) != 1:
+        raise ctx.error(node, f"{node.op_type} of {len(node.inputs)} operands with {len(consts)} constant(s) is not "
+                              "supported")
+    c_name = consts[0]
+    x = node.inputs[1] if node.inputs[0] == c_name else node.inputs[0]
+    c = ctx.float_array(node, ctx.consts[c_name], f"the constant operand {c_name!r}")
+    if node.op_type in ("Sub", "Div") and node.inputs[0] == c_name:
+        raise ctx.error(node, f"{node.op_type} with a constant first operand ({c_name!r}) is not supported")
+    if node.op_type == "Sub":
+        c = -c
+    elif node.op_type == "Div":
+        c = np.float32(1.0) / c
+    op = MUL_CONST if node.op_type in ("Mul", "Div") else ADD_CONST
+    ctx.emit(node, op, [ctx.act(node, node.inputs.index(x))], [node.outputs[0]], {"value": c, "const": c_name})
+
+
+# --- data movement and views -----------------------------------------------------------------------
+
+@_converter("Concat")
+def _concat(ctx: ReadContext, node: OnnxNode) -> None:
+    ctx.emit(node, "concat", [ctx.act(node, i) for i in range(len(node.inputs))], [node.outputs[0]],
+             {"axis": int(node.attr("axis"))})
+
+
+@_converter("Split")
+def _split(ctx: ReadContext, node: OnnxNode) -> None:
+    x = ctx.act(node, 0)
+    shape = ctx.shape(node, x)
+    axis = int(node.attr("axis", 0)) % len(shape)
+    if node.input(1):
+        sizes = [int(s) for s in ctx.need_const(node, 1, "Split sizes").reshape(-1)]
+    elif node.attr("split") is not None:
+        sizes = [int(s) for s in node.attr("split")]
+    else:
+        parts = int(node.attr("num_outputs", len(node.outputs)))
+        step = -(-shape[axis] // parts)
+        sizes = [min(step, shape[axis] - i * step) for i in range(parts)]
+    ctx.emit(node, "split", [x], list(node.outputs), {"axis": axis, "sizes": sizes})
+
+
+@_converter("Flatten")
+def _flatten(ctx: ReadContext, node: OnnxNode) -> None:
+    ctx.emit(node, "flatten", [ctx.act(node, 0)], [node.outputs[0]], {"axis": int(node.attr("axis", 1))})
+
+
+@_converter("Reshape")
+def _reshape(ctx: ReadContext, node: OnnxNode) -> None:
+    shape = [int(d) for d in ctx.need_const(node, 1, "the Reshape shape").reshape(-1)]
+    if node.attr("allowzero", 0) and 0 in shape:
+        raise ctx.error(node, "Reshape with allowzero=1 and a zero dimension is not supported")
+    ctx.emit(node, "reshape", [ctx.act(node, 0)], [node.outputs[0]], {"shape": shape})
+
+
+@_converter("Squeeze", "Unsqueeze")
+def _squeeze(ctx: ReadContext, node: OnnxNode) -> None:
+    """With static shapes these are reshapes to the shape ONNX shape inference gives."""
+    ctx.emit(node, "reshape", [ctx.act(node, 0)], [node.outputs[0]],
+             {"shape": list(ctx.shape(node, node.outputs[0]))})
+
+
+@_converter("Transpose")
+def _transpose(ctx: ReadContext, node: OnnxNode) -> None:
+    attrs = {"perm": [int(p) for p in node.attr("perm")]} if node.attr("perm") is not None else {}
+    ctx.emit(node, "transpose", [ctx.act(node, 0)], [node.outputs[0]], attrs)
+
+
+@_converter("Pad")
+def _pad(ctx: ReadContext, node: OnnxNode) -> None:
+    x = ctx.act(node, 0)
+    rank = len(ctx.shape(node, x))
+    pads = [int(p) for p in ctx.need_const(node, 1, "the Pad pads").reshape(-1)]
+    if node.input(3):  # opset 18 axes: pads cover only these axes
+        axes = [int(a) % rank for a in ctx.need_const(node, 3, "the Pad axes").reshape(-1)]
+        full = [0] * (2 * rank)
+        for i, a in enumerate(axes):
+            full[a], full[a + rank] = pads[i], pads[i + len(axes)]
+        pads = full
+    if any(p < 0 for p in pads):
+        raise ctx.error(node, f"negative pads {pads} (cropping) are not supported")
+    mode = node.attr("mode", "constant")
+    if mode not in ("constant", "reflect", "edge"):
+        raise ctx.error(node, f"Pad mode {mode!r} is not supported (constant, reflect, edge)")
+    value = ctx.const(node.input(2))
+    ctx.emit(node, "pad", [x], [node.outputs[0]],
+             {"pads": pads, "mode": mode, "value": _scalar(value) if value is not None else 0.0})
+
+
+_RESIZE_MODES = {("nearest", "asymmetric", "floor"): "nearest", ("linear", "half_pixel", None): "linear",
+                 ("linear", "pytorch_half_pixel", None): "linear"}
+
+
+@_converter("Resize")
+def _resize(ctx: ReadContext, node: OnnxNode) -> None:
+    """hwsim's resize is PyTorch's nearest (asymmetric, floor) or bilinear with half-pixel centres."""
+    x = ctx.act(node, 0)
+    mode = node.attr("mode", "nearest")
+    ctm = node.attr("coordinate_transformation_mode", "half_pixel")
+    nearest = node.attr("nearest_mode", "round_prefer_floor") if mode == "nearest" else None
+    if (mode, ctm, nearest) not in _RESIZE_MODES:
+        raise ctx.error(node, f"Resize mode={mode!r} coordinate_transformation_mode={ctm!r}"
+                              + (f" nearest_mode={nearest!r}" if nearest else "") + " is not supported; hwsim "
+                              "supports nearest/asymmetric/floor and linear/(pytorch_)half_pixel")
+    src, out = ctx.shape(node, x), ctx.shape(node, node.outputs[0])
+    if len(src) != 4 or out[:2] != src[:2]:
+        raise ctx.error(node, f"Resize {list(src)} -> {list(out)}: only H and W of an NCHW tensor may change")
+    ctx.emit(node, "resize", [x], [node.outputs[0]], {"sizes": [out[2], out[3]], "mode": _RESIZE_MODES[
+        (mode, ctm, nearest)]})
+
+
+@_converter("Cast")
+def _cast(ctx: ReadContext, node: OnnxNode) -> None:
+    import onnx
+
+    if int(node.attr("to")) not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE):
+        raise ctx.error(node, "Cast of an activation to a non-float type is not supported")
+    ctx.emit(node, "identity", [ctx.act(node, 0)], [node.outputs[0]])
+
+
+@_converter("fused.ChannelShuffle")
+def _shuffle(ctx: ReadContext, node: OnnxNode) -> None:
+    ctx.emit(node, "channel_shuffle", [ctx.act(node, 0)], [node.outputs[0]], {"groups": int(node.attr("groups"))})
+
+
+# --- folding constant operands into producers -------------------------------------------------------
+
+def _per_channel(value: np.ndarray, out_shape: Shape, axis: int) -> np.ndarray | None:
+    """The constant as a vector over ``axis`` of ``out_shape``, if it varies only along that axis and
+    broadcasting it does not enlarge the tensor."""
+    rank = len(out_shape)
+    if value.ndim > rank:
+        return None
+    padded = value.reshape((1,) * (rank - value.ndim) + value.shape)
+    if any(d != 1 for i, d in enumerate(padded.shape) if i != axis) or padded.shape[axis] not in (1, out_shape[axis]):
+        return None
+    return np.broadcast_to(padded.reshape(-1), (out_shape[axis],)).astype(np.float32)
+
+
+def resolve_constant_operands(ctx: ReadContext) -> None:
+    """Fold every pending add/mul-by-constant into the conv / linear / batchnorm that produces its input,
+    then remove it (its input's producer now writes its output tensor)."""
+    producer = {t: pn for pn in ctx.nodes for t in pn.outputs}
+    uses: dict[str, int] = {}
+    for pn in ctx.nodes:
+        for t in pn.inputs:
+            uses[t] = uses.get(t, 0) + 1
+    for t in ctx.graph_outputs:
+        uses[t] = uses.get(t, 0) + 1
+    for pn in [p for p in ctx.nodes if p.op in (ADD_CONST, MUL_CONST)]:
+        x, out = pn.inputs[0], pn.outputs[0]
+        value: np.ndarray = pn.attrs["value"]
+        kind = "add" if pn.op == ADD_CONST else "mul"
+        try:
+            _fold(ctx, pn, producer, uses, value, kind)
+        except ModelFormatError:
+            neutral = np.all(value == (0.0 if kind == "add" else 1.0)) and ctx.shapes.get(out) == ctx.shapes.get(x)
+            if not neutral:
+                raise
+            # x + 0 or x * 1 where nothing can absorb it: drop it (or keep an identity below)
+        last = producer.get(x)
+        if last is None or uses.get(x, 0) != 1:  # a neutral constant on a graph input or shared tensor
+            pn.op, pn.attrs = "identity", {}
+            continue
+        last.outputs[last.outputs.index(x)] = out
+        producer[out] = last
+        del producer[x]
+        ctx.nodes.remove(pn)
+
+
+def _fold(ctx: ReadContext, pn: ProtoNode, producer: dict[str, ProtoNode], uses: dict[str, int],
+          value: np.ndarray, kind: str) -> None:
+    c_name = pn.attrs["const"]
+
+    def fail(reason: str) -> ModelFormatError:
+        return ctx.error(pn.origin, f"{pn.origin.op_type} with the constant operand {c_name!r} cannot be folded "
+                                    f"into a weight: {reason}. hwsim's add and mul take activations only; a constant "
+                                    "is folded into the bias or scale of the conv, linear or batchnorm producing "
+                                    "the other operand")
+
+    t = pn.inputs[0]
+    node = producer.get(t)
+    if node is None:
+        raise fail(f"the other operand {t!r} is a graph input")
+    if uses.get(t, 0) != 1:
+        raise fail(f"the other operand {t!r} is also used elsewhere")
+    scalar = value.size == 1
+    # a scalar scale passes through views (attention's q * 1/sqrt(d) after a reshape/transpose of q)
+    while kind == "mul" and scalar and node.op in _SCALE_TRANSPARENT:
+        t = node.inputs[0]
+        if uses.get(t, 0) != 1 or t not in producer:
+            break
+        node = producer[t]
+    if node.op not in ("conv2d", "linear", "batchnorm"):
+        raise fail(f"the other operand comes from a {node.op} node ({node.name!r})")
+    out_shape = ctx.shapes.get(node.outputs[0])
+    if out_shape is None:
+        raise fail(f"the shape of {node.outputs[0]!r} is unknown")
+    axis = len(out_shape) - 1 if node.op == "linear" else 1
+    if scalar:
+        vec: np.ndarray | None = np.full(out_shape[axis], float(value.reshape(-1)[0]), np.float32)
+    else:
+        same = ctx.shapes.get(pn.outputs[0]) == out_shape
+        vec = _per_channel(value, out_shape, axis) if same else None
+    if vec is None:
+        raise fail(f"its shape {list(value.shape)} is not one value per channel of {node.op} {node.name!r} "
+                   f"(output {list(out_shape)})")
+    w = ctx.weights
+    if kind == "add":
+        slot = "beta" if node.op == "batchnorm" else "bias"
+        if slot in node.params:
+            w[node.params[slot]] = w[node.params[slot]] + vec
+        else:
+            named = c_name if ctx.consts[c_name].size == vec.size else ""
+            node.params[slot] = ctx.weight(named, f"{node.name}.{slot}", vec)
+            node.attrs["bias"] = True
+        return
+    if node.op == "batchnorm":
+        for slot in ("gamma", "beta"):
+            w[node.params[slot]] = w[node.params[slot]] * vec
+        return
+    wname = node.params["weight"]
+    w[wname] = w[wname] * vec.reshape((-1,) + (1,) * (w[wname].ndim - 1))
+    if "bias" in node.params:
+        w[node.params["bias"]] = w[node.params["bias"]] * vec
