@@ -1,0 +1,183 @@
+"""``COST_MODELS["systolic"]``: a rows x cols systolic array (Edge-TPU-like) costed as SCALE-Sim does.
+
+conv2d, linear and matmul are lowered to GEMMs (``hwsim.cost.systolic_math``) and folded onto the
+array in the profile's dataflow (``array.dataflow``: os, ws or is); their compute cycles are
+SCALE-Sim's (held within 1% of the real tool on ResNet-18 by ``tests/golden/test_scalesim.py``).
+SRAM traffic is the operand reads the dataflow implies; DRAM traffic is each operand once, or once per
+fold of the other dimension when it does not fit its SRAM (ifmap / filter / ofmap buffers of the
+profile). Everything else (pooling, activations, normalisation, elementwise, data movement) runs on a
+vector unit at the array's output edge: ``array.model_params.vector_lanes`` lanes (default: cols),
+one operation per lane per cycle.
+
+Dtypes: the array's rate table ``macs_per_cycle_per_pe`` (int8: 1). A dtype without a rate (fp32 on an
+int8 array) is costed at one MAC per PE per cycle, as SCALE-Sim does for every layer, and says so in
+the cost's notes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from hwsim.cost.common import compute_class, lookup_rate, streaming_level_bytes, transfer_cycles, vector_cycles
+from hwsim.cost.registry import CostModel, Rule, register_cost_model
+from hwsim.cost.systolic_math import ArrayMapping, Gemm, map_gemm, sram_traffic
+from hwsim.cost.types import OpCost
+from hwsim.cost.work import OpWork
+from hwsim.hardware.profile import DeviceProfile, SystolicSpec
+
+SOURCE = "hwsim.cost.systolic (SCALE-Sim compute model, Samajdar et al. ISPASS 2020)"
+
+
+def _params(spec: SystolicSpec) -> Mapping[str, object]:
+    return spec.model_params or {}
+
+
+def lower(work: OpWork) -> Gemm:
+    """The GEMM the array runs: output pixels x filters x window, repeated per group / batched product.
+
+    A grouped (depthwise) conv runs one small GEMM per group, as SCALE-Sim runs a depthwise layer as
+    one single-channel layer per channel.
+    """
+    g = work.gemm
+    assert g is not None, work.node
+    return Gemm(pixels=g.m, filters=g.n, window=g.k, repeats=g.batch)
+
+
+def mac_rate(work: OpWork, spec: SystolicSpec, notes: list[str]) -> tuple[float, str]:
+    cc = compute_class(work.weight.dtype if work.weight else work.rhs_dtype, work.act_dtype)
+    found = lookup_rate(spec.macs_per_cycle_per_pe, cc.key)
+    if found is None and cc.mode != "mac":
+        found = lookup_rate(spec.macs_per_cycle_per_pe, "int8")
+    if found is None:
+        notes.append(f"no {cc.key} rate on the array: {cc.key} MACs costed at 1 MAC per PE per cycle "
+                     f"(SCALE-Sim's dtype-agnostic convention)")
+        return 1.0, cc.energy_key
+    rate, key = found
+    if key != cc.key:
+        notes.append(f"{cc.name} runs at the array's {key} rate")
+    return rate, cc.energy_key
+
+
+def _mac_energy(device: DeviceProfile, key: str) -> float:
+    table = device.energy.mac_pj
+    for k in (key, "int8", "fp32"):
+        if k in table:
+            return table[k]
+    return 0.0
+
+
+def _level_energy(device: DeviceProfile, bytes_by_level: Mapping[str, float]) -> dict[str, float]:
+    onchip = sum(b * lv.energy_pj_per_byte for lv in device.memory if lv.on_chip for b in [bytes_by_level.get(lv.name, 0)])
+    dram = sum(b * lv.energy_pj_per_byte for lv in device.memory if not lv.on_chip
+               for b in [bytes_by_level.get(lv.name, 0)])
+    return {"onchip": float(onchip), "dram": float(dram)}
+
+
+def _dram_bytes(work: OpWork, m: ArrayMapping, spec: SystolicSpec, device: DeviceProfile) -> float:
+    """Each operand crosses DRAM once, or once per fold of the other dimension when it overflows its SRAM.
+    An activation that fits the on-chip SRAM stays there between layers (never re-read from DRAM)."""
+    llc = device.last_on_chip
+    resident = (lambda b: llc is not None and b <= llc.usable_bytes)
+    in_b = work.in_bytes[0] if work.in_bytes else 0
+    w_b = work.param_bytes if work.weight else (work.in_bytes[1] if len(work.in_bytes) > 1 else 0)
+    refetch_in = {"os": m.col_folds, "ws": m.col_folds, "is": 1}[m.dataflow]
+    refetch_w = {"os": m.row_folds, "ws": 1, "is": m.col_folds}[m.dataflow]
+    psum_out = {"os": 1, "ws": m.row_folds, "is": m.row_folds}[m.dataflow]
+    ifmap = 0.0 if resident(in_b) else in_b * (1 if in_b <= spec.ifmap_sram_bytes else refetch_in)
+    filt = w_b * (1 if w_b <= spec.filter_sram_bytes else refetch_w)
+    out = work.out_bytes
+    ofmap = 0.0 if resident(out) and out <= spec.ofmap_sram_bytes else out * (1 if out <= spec.ofmap_sram_bytes
+                                                                                 else psum_out)
+    return ifmap + filt + ofmap
+
+
+def cost_gemm(work: OpWork, device: DeviceProfile) -> OpCost:
+    spec = device.systolic
+    assert spec is not None
+    notes: list[str] = []
+    rate, ekey = mac_rate(work, spec, notes)
+    g = lower(work)
+    m = map_gemm(g, spec.rows, spec.cols, spec.dataflow, rate)
+    reads = sram_traffic(g, m)
+    a_b = work.in_bytes[0] / max(work.in_numel, 1) if len(work.in_bytes) == 1 else work.act_dtype.bits / 8
+    w_b = work.weight.bytes_per_element if work.weight else a_b
+    o_b = work.out_bytes / max(work.out_numel, 1)
+    # partial sums of ws / is row folds are accumulated at 4 bytes (int32 / fp32 accumulators)
+    psum_b = max(o_b, 4.0) if m.dataflow in ("ws", "is") and m.row_folds > 1 else o_b
+    sram = reads.ifmap * a_b + reads.filter * w_b + reads.ofmap * psum_b + work.other_param_bytes
+    by_level: dict[str, float] = {}
+    for lv in device.memory:
+        by_level[lv.name] = sram if lv.on_chip else _dram_bytes(work, m, spec, device)
+    extra_cycles = 0.0
+    if work.arith:  # bias adds and Winograd transforms run on the vector unit
+        extra_cycles = vector_cycles(work.arith, _vector_rates(spec), 1.0, _vector_lanes(spec), notes)
+    energy = {"compute": work.macs * _mac_energy(device, ekey) + _arith_energy(work, device)}
+    energy |= _level_energy(device, by_level)
+    return OpCost(
+        node=work.node, op=work.op, unit=f"array{spec.rows}x{spec.cols}-{m.dataflow}",
+        compute_cycles=int(m.compute_cycles + math.ceil(extra_cycles)),
+        transfer_bytes={k: int(round(v)) for k, v in by_level.items()},
+        transfer_cycles=transfer_cycles(device, by_level), energy_pj=energy,
+        ops={"macs": work.macs, **{k: int(v) for k, v in work.arith.items()}}, source=SOURCE, notes=tuple(notes),
+        extra={"sr": m.sr, "sc": m.sc, "t": m.t, "row_folds": m.row_folds, "col_folds": m.col_folds,
+               "array_cycles": m.compute_cycles, "mapping_efficiency": round(m.mapping_efficiency, 6),
+               "utilization": round(work.macs / max(m.compute_cycles * spec.rows * spec.cols * rate, 1), 6)},
+    )
+
+
+def _vector_lanes(spec: SystolicSpec) -> int:
+    return int(_params(spec).get("vector_lanes", spec.cols))  # type: ignore[call-overload]
+
+
+def _vector_rates(spec: SystolicSpec) -> dict[str, float]:
+    return {k: 1.0 for k in ("add", "mul", "cmp", "div", "sqrt", "exp", "erf", "fft", "transform_filter", "move")}
+
+
+def _arith_energy(work: OpWork, device: DeviceProfile) -> float:
+    table = device.energy.op_pj
+    return float(sum(n * table.get(k, table.get("add", 0.0)) for k, n in work.arith.items()))
+
+
+def cost_vector(work: OpWork, device: DeviceProfile) -> OpCost:
+    """Non-GEMM ops on the output-edge vector unit; their data streams through the SRAM once."""
+    spec = device.systolic
+    assert spec is not None
+    notes: list[str] = []
+    arith = dict(work.arith)
+    if work.macs:  # structured products (FFT-based layers) have no GEMM: multiply-adds on the vector unit
+        arith["mul"] = arith.get("mul", 0) + work.macs
+        arith["add"] = arith.get("add", 0) + work.macs
+        notes.append("structured-matrix products run on the vector unit (the array needs a dense GEMM)")
+    cycles = vector_cycles(arith, _vector_rates(spec), 1.0, _vector_lanes(spec), notes)
+    by_level = streaming_level_bytes(work, device)
+    energy = {"compute": _arith_energy(work, device)} | _level_energy(device, by_level)
+    return OpCost(
+        node=work.node, op=work.op, unit="vector", compute_cycles=int(math.ceil(cycles)),
+        transfer_bytes={k: int(round(v)) for k, v in by_level.items()},
+        transfer_cycles=transfer_cycles(device, by_level), energy_pj=energy,
+        ops={k: int(v) for k, v in arith.items()}, source=SOURCE, notes=tuple(notes),
+    )
+
+
+def cost_view(work: OpWork, device: DeviceProfile) -> OpCost:
+    """Reshape, flatten, identity, dropout: a reinterpretation, no data moves."""
+    zero = {lv.name: 0 for lv in device.memory}
+    return OpCost(node=work.node, op=work.op, unit="none", compute_cycles=0, transfer_bytes=dict(zero),
+                  transfer_cycles=dict(zero), energy_pj={"compute": 0.0, "onchip": 0.0, "dram": 0.0}, source=SOURCE)
+
+
+def cost_array_or_vector(work: OpWork, device: DeviceProfile) -> OpCost:
+    return cost_gemm(work, device) if work.gemm is not None else cost_vector(work, device)
+
+
+class SystolicCostModel(CostModel):
+    kind = "systolic"
+    group_rules: Mapping[str, Rule] = {
+        "conv": cost_array_or_vector, "dense": cost_array_or_vector, "matmul": cost_array_or_vector,
+        "structured": cost_vector, "norm": cost_vector, "activation": cost_vector, "pool": cost_vector,
+        "elementwise": cost_vector, "data": cost_vector, "control": cost_vector, "view": cost_view,
+    }
+
+
+MODEL = register_cost_model(SystolicCostModel())
