@@ -236,18 +236,46 @@ def _profile_doc(dev: Any) -> dict[str, Any]:
 
 
 def device_peaks(dev: Any) -> dict[str, Any]:
-    """Derived peaks for the roofline, from the hardware package when it offers them."""
-    for module, attr in (("hwsim.hardware", "derived_peaks"), ("hwsim.hardware.peaks", "derived_peaks"),
-                         ("hwsim.hardware", "peaks")):
-        try:
-            fn = component(module, attr, "device peaks")
-        except Unavailable:
-            continue
-        return jsonable(fn(dev))
-    return {}
+    """Derived peaks for the roofline: best ops/s per dtype, bytes/s per memory level, ridge points."""
+    try:
+        peak_ops = component("hwsim.hardware.peaks", "peak_ops", "device peaks")
+        level_bandwidths = component("hwsim.hardware.peaks", "level_bandwidths", "device peaks")
+    except Unavailable:
+        return {}
+    best: dict[str, float] = {}
+    units: dict[str, float] = {}
+    for p in peak_ops(dev):
+        units[p.label] = p.ops_per_s
+        best[p.dtype] = max(best.get(p.dtype, 0.0), p.ops_per_s)
+    bw = level_bandwidths(dev)
+    dram = dev.dram.bandwidth_bytes_per_s
+    return jsonable({"ops_per_s": best, "units_ops_per_s": units, "bandwidth_bytes_per_s": bw,
+                     "dram_bandwidth_bytes_per_s": dram,
+                     "ridge_ops_per_dram_byte": {k: v / dram for k, v in best.items()}})
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """The uncompressed model, used for the baseline when no method catalogue is available."""
+
+    name: str = "baseline"
+    description: str = "the model as given (fp32, no compression)"
+
+
+IDENTITY = _Identity()
+
+
+@dataclass(frozen=True)
+class _Unchanged:
+    graph: OpGraph
+    results: tuple[Any, ...] = ()
+    notes: tuple[str, ...] = ()
+    needs_training: bool = False
 
 
 def step_compress(graph: OpGraph, method: Any) -> Any:
+    if method is IDENTITY:
+        return _Unchanged(graph)
     apply_method = component("hwsim.compress", "apply_method", "compression")
     return apply_method(graph, method)
 
@@ -258,6 +286,8 @@ def step_simulate(graph: OpGraph, device: DeviceInfo, engine: str, method_name: 
 
 
 def step_verify(graph: OpGraph, method: Any, cfg: VerifyConfig) -> Any:
+    if method is IDENTITY:
+        raise Unavailable("verification of the uncompressed model is trivially exact; nothing to verify")
     verify_method = component("hwsim.analysis.verify", "verify_method", "verification")
     inputs = 1 if cfg.reduced else cfg.inputs
     return verify_method(graph, method, inputs, cfg.seed)
@@ -376,6 +406,10 @@ def run_pipeline(cfg: PipelineConfig, progress: Progress = _noop, on_plan: Calla
         on_plan(units_of_work(len(methods), len(devices)))
     runs = []
     for name, method in methods:
+        if unavailable is not None and name == "baseline":
+            # The baseline is the model itself: it needs no compression catalogue to be simulated.
+            runs.append(run_method(cfg, graph, name, IDENTITY, devices, progress))
+            continue
         if unavailable is not None:
             runs.append(MethodRun(name, "", unavailable, None,
                                   tuple(DeviceRun(d.name, cfg.engine, Outcome("skipped", unavailable.message))

@@ -66,6 +66,7 @@ def new_figure(width_in: float, height_in: float, ncols: int = 1, nrows: int = 1
 
 
 _SVG_START = re.compile(r"^.*?(<svg\b)", re.S)
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 _SIZE = re.compile(r'<svg([^>]*?)\swidth="[^"]*"\s+height="[^"]*"')
 
 
@@ -75,6 +76,7 @@ def to_svg(fig: Figure, label: str) -> str:
     with plt.rc_context(STYLE):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = _SVG_START.sub(r"\1", buf.getvalue(), count=1)
+    text = _METADATA.sub("", text, count=1)
     text = _SIZE.sub(r'<svg\1 width="100%"', text, count=1)
     label = label.replace('"', "'").replace("<", "(").replace(">", ")")
     return text.replace("<svg", f'<svg role="img" aria-label="{label}" class="plot"', 1)

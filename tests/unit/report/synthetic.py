@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-
 from hwsim.analysis.compare import compare
 from hwsim.analysis.metrics import DeviceRun, MethodRun, ModelSummary, Outcome
 from hwsim.sim.result import OpTiming, RunResult
@@ -108,8 +106,3 @@ def make_result(devices=(("fpga-small", "fpga"), ("cpu-a53", "cpu")), broken: st
     comparison = compare(runs)
     return FakeResult(FakeConfig(), runs[0].summary, devs, tuple(runs), comparison, "binary-xnor",
                       {"total": 1.0}, "hwsim report workloads/lenet5.json --device fpga-small", {})
-
-
-@pytest.fixture
-def fake_result() -> FakeResult:
-    return make_result()

@@ -1,0 +1,135 @@
+"""The HTML report from a synthetic comparison: order of sections, marks, unknowns, determinism."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from hwsim.errors import UsageError
+from hwsim.report.format import fmt_ratio_to_baseline, fmt_value, scale_for, sort_key
+from hwsim.report.html import atomic_write, check_writable
+from hwsim.report.report import build_context, render_report
+from synthetic import make_result
+
+
+class _Tables(HTMLParser):
+    """Collects the rows of each table with class 'summary' (data-method attributes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, list[str]] = {}
+        self._device: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and "summary" in (a.get("class") or ""):
+            self._device = a.get("data-device")
+            self.rows[self._device] = []
+        if tag == "tr" and self._device and "data-method" in a:
+            self.rows[self._device].append(a["data-method"])
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._device = None
+
+
+def test_sections_in_reader_order(fake_result):
+    html = render_report(fake_result)
+    ids = ["findings", "summary", "latency-energy", "pareto", "per-layer", "roofline", "fpga", "savings",
+           "layer-table", "methods", "devices", "provenance"]
+    positions = [html.index(f'id="{i}"') for i in ids]
+    assert positions == sorted(positions)
+
+
+def test_one_summary_row_per_method_and_device(fake_result):
+    parser = _Tables()
+    parser.feed(render_report(fake_result))
+    assert set(parser.rows) == {"fpga-small", "cpu-a53"}
+    for rows in parser.rows.values():
+        assert rows == list(fake_result.comparison.methods)
+
+
+def test_every_plot_is_inline_svg_without_network(fake_result):
+    html = render_report(fake_result)
+    # latency/energy, pareto, per-layer, roofline for 2 devices; FPGA resources for the FPGA
+    assert html.count('<svg role="img"') == 9
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from a network
+    assert "<script src" not in html and "<link" not in html and "<metadata>" not in html
+
+
+def test_best_and_baseline_marked(fake_result):
+    html = render_report(fake_result)
+    assert 'class="method-row status-ok baseline"' in html
+    assert html.count('class="best') > 0
+    # the fastest method's latency cell is marked best with its ratio to the baseline
+    ctx = build_context(fake_result)
+    table = ctx["devices"][0]["table"]
+    labels = [c["label"] for c in table["columns"]]
+    lat = labels.index("latency")
+    row = next(r for r in table["rows"] if r["method"] == "binary-xnor")
+    assert row["cells"][lat]["best"] and row["cells"][lat]["vs"] == "10× less"
+
+
+def test_broken_method_reads_unavailable_not_zero():
+    res = make_result(broken="prune-90")
+    html = render_report(res)
+    assert "error: simulate: simulate: boom" in html or "simulate: boom" in html
+    ctx = build_context(res)
+    row = next(r for r in ctx["devices"][0]["table"]["rows"] if r["method"] == "prune-90")
+    lat = [c["label"] for c in ctx["devices"][0]["table"]["columns"]].index("latency")
+    assert row["cells"][lat]["text"] == "—" and row["status"] == "error"
+
+
+def test_needs_training_said_plainly(fake_result):
+    html = render_report(fake_result)
+    assert "task accuracy: unknown, needs retraining" in html
+    assert "not task accuracy" in html
+
+
+def test_render_is_deterministic(fake_result):
+    assert render_report(fake_result) == render_report(make_result())
+
+
+def test_no_fpga_device_says_so():
+    html = render_report(make_result(devices=(("cpu-a53", "cpu"),)))
+    assert "No FPGA device in this report" in html
+
+
+@pytest.mark.parametrize("value,unit,text", [
+    (None, "s", "unavailable"), (1.5e-3, "s", "1.5 ms"), (2.5e-6, "J", "2.5 µJ"), (3 * 2**20, "bytes", "3 MiB"),
+    (float("inf"), "dB", "∞ (exact)"), (0.5, "ratio", "50.0%"), (False, "bool", "NO"), (1234, "resource", "1,234"),
+])
+def test_formatting(value, unit, text):
+    assert fmt_value(value, unit) == text
+
+
+def test_sort_keys_and_ratios():
+    assert sort_key(None) == "" and sort_key(2) == "2.0" and sort_key(float("inf")) == "1e308"
+    assert fmt_ratio_to_baseline(0.25, "min") == "4× less"
+    assert fmt_ratio_to_baseline(2.0, "min") == "2× more"
+    assert fmt_ratio_to_baseline(1.0, "min") == ""
+    assert scale_for([2e-3, 5e-4], "s") == (1e3, "ms")
+
+
+def test_atomic_write_and_unwritable(tmp_path: Path):
+    target = tmp_path / "sub" / "r.html"
+    atomic_write(target, "hello")
+    assert target.read_text() == "hello"
+    assert [p.name for p in target.parent.iterdir()] == ["r.html"]  # no temporary file left
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        import os
+
+        if os.access(ro, os.W_OK):  # running as root: permissions do not bind
+            pytest.skip("permissions are not enforced for this user")
+        with pytest.raises(UsageError):
+            check_writable(ro / "r.html")
+    finally:
+        ro.chmod(0o700)
+    with pytest.raises(UsageError):
+        check_writable(tmp_path)  # a directory is not a file
