@@ -29,10 +29,14 @@ def command(model: str, per_layer: bool, as_json: bool) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # piped or captured: wide enough that no name or number is cut
+        console = Console(width=220)
     if per_layer:
         table = Table(title=f"{graph.name}: per layer", show_lines=False)
         for col in ("layer", "op", "output shape", "params", "MACs", "weights", "act out"):
-            table.add_column(col, justify="left" if col in ("layer", "op", "output shape") else "right")
+            left = col in ("layer", "op", "output shape")
+            table.add_column(col, justify="left" if left else "right", no_wrap=col != "layer",
+                             overflow="fold" if col == "layer" else "ellipsis")
         for n in counts.nodes:
             table.add_row(n.name, n.op, "x".join(map(str, n.out_shape)), f"{n.params:,}", f"{n.macs:,}",
                           format_bytes(n.weight_bytes), format_bytes(n.act_out_bytes))
