@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +10,7 @@ from hwsim.analysis.compare import COLUMNS, compare, compare_rows, origin_layer,
 from hwsim.analysis.metrics import jsonable, method_metrics
 from hwsim.analysis.pareto import dominates, pareto_front
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
-from synthetic import make_result  # noqa: E402  (the synthetic comparison shared with the report tests)
+from report_synthetic import make_result  # the synthetic comparison shared with the report tests
 
 
 def test_pareto_front_two_objectives():

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from synthetic import FakeResult, make_result  # noqa: E402
+from report_synthetic import FakeResult, make_result
 
 
 @pytest.fixture

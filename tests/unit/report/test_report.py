@@ -12,7 +12,7 @@ from hwsim.errors import UsageError
 from hwsim.report.format import fmt_ratio_to_baseline, fmt_value, scale_for, sort_key
 from hwsim.report.html import atomic_write, check_writable
 from hwsim.report.report import build_context, render_report
-from synthetic import make_result
+from report_synthetic import make_result
 
 
 class _Tables(HTMLParser):
