@@ -20,8 +20,8 @@ activation or weight dtype's bytes):
     kw x groups; Winograd's transformed input tiles V (tiles x C x (m + r - 1)^2) plus the products M
     (tiles x K x (m + r - 1)^2); FFT's input and output spectra (2 reals per bin per N C and N K map);
     0 for direct.
-``conv_tile``
-    Winograd output tile [m, m] and input tile [m + r - 1, m + r - 1] (absent for the others).
+``conv_tile_output`` / ``conv_tile_input``
+    Winograd output tile side m and input tile side m + r - 1 (absent for the others).
 
 Eligibility: Winograd needs a 3x3 kernel, stride 1, dilation 1 and (unless ``allow_grouped``)
 groups 1; FFT needs stride 1, dilation 1, groups 1 and a kernel larger than 1x1. An ineligible conv gets ``fallback``
@@ -91,7 +91,8 @@ def buffer_meta(algorithm: str, attrs: dict[str, Any], in_shape: tuple[int, ...]
         tiles = n * math.ceil(ho / m) * math.ceil(wo / m)
         meta["conv_transformed_filter_elems"] = a * a * c_out * (c_in // g)
         meta["conv_workspace_elems"] = tiles * c_in * a * a + tiles * c_out * a * a
-        meta["conv_tile"] = {"output": [m, m], "input": [a, a]}
+        meta["conv_tile_output"] = m
+        meta["conv_tile_input"] = a
     elif algorithm == "fft":
         pads = attrs["padding"]
         fh, fw = h + pads[0] + pads[2] + kh - 1, w + pads[1] + pads[3] + kw - 1
