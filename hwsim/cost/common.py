@@ -246,7 +246,8 @@ def split_items(g: Gemm, tile_m: int, tile_n: int, workers: int, min_k_chunk: in
     ``min_k_chunk``."""
     items = g.batch * math.ceil(g.m / tile_m) * math.ceil(g.n / tile_n)
     if items < workers:
-        items *= max(1, min(math.ceil(workers / items), g.k // min_k_chunk))
+        splits = range(1, max(1, min(workers, g.k // min_k_chunk)) + 1)
+        items *= max(splits, key=lambda s: (work_utilization(items * s, workers), -s))
     return items
 
 

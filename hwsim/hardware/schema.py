@@ -224,6 +224,11 @@ class _DeviceBase(_Strict):
                 raise ValueError(f"memory level {name!r} is on chip but listed after an off-chip level "
                                  f"(order levels from the compute units outwards: {', '.join(names)})")
             seen_off |= not lv.on_chip
+        outer_name, outer = levels[-1]
+        for name, lv in levels[:-1]:
+            if lv.size * lv.instances > outer.size:
+                raise ValueError(f"memory level {name!r} ({lv.size * lv.instances:.0f} B) is larger than the "
+                                 f"outermost level {outer_name!r} ({outer.size:.0f} B)")
         return self
 
 

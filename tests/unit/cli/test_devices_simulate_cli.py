@@ -1,0 +1,85 @@
+"""hwsim devices / devices show / simulate: output, JSON, and bad input (one line, exit 2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from hwsim.cli import main
+from hwsim.hardware import read_raw
+from hwsim.hardware.loader import device_path
+from testutils import LENET5_DOC
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(e.value.code or 0), out, err
+
+
+@pytest.fixture
+def lenet(tmp_path):
+    p = tmp_path / "lenet5.json"
+    p.write_text(json.dumps(LENET5_DOC))
+    return str(p)
+
+
+def test_devices_lists_the_catalogue(capsys) -> None:
+    code, out, _ = _run(["devices", "--json"], capsys)
+    rows = json.loads(out)
+    assert code == 0 and {"cpu-a53", "gpu-orin-nano", "fpga-small", "systolic-32x32"} <= {r["name"] for r in rows}
+    code, out, _ = _run(["devices"], capsys)
+    assert code == 0 and "cpu-a72" in out
+
+
+def test_devices_show_prints_derived_peaks(capsys) -> None:
+    code, out, _ = _run(["devices", "show", "cpu-a53", "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 0
+    assert doc["peaks_ops_per_s"]["simd.fp32"] == pytest.approx(44.8e9)
+    assert doc["ridge_ops_per_dram_byte"]["fp32"] == pytest.approx(44.8e9 / 4e9)
+    assert doc["bandwidth_bytes_per_s"]["dram"] == pytest.approx(4e9)
+    assert 0 < doc["sparse_break_even_density"]["csr"] < 1
+    code, out, _ = _run(["devices", "show", "gpu-orin-nano", "--set", "clock=1020MHz"], capsys)
+    assert code == 0 and "tensor.int8" in out and "break-even" in out and "clock=1020MHz" in out
+
+
+def test_simulate_table_and_json(lenet, capsys) -> None:
+    code, out, _ = _run(["simulate", lenet, "--device", "cpu-a72"], capsys)
+    assert code == 0 and "latency" in out and "lenet5" in out
+    code, out, _ = _run(["simulate", lenet, "-d", "gpu-jetson-nano", "--json", "--per-op",
+                         "--set", "memory.dram.bandwidth=12.8 GB/s"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["device"] == "gpu-jetson-nano" and len(doc["ops"]) == len(LENET5_DOC["nodes"])
+    assert doc["extra"]["overrides"] == {"memory.dram.bandwidth": "12.8 GB/s"}
+    assert doc["seconds"] > 0 and doc["energy_total_pj"] > 0
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--device", "cpu-z80"], "unknown device 'cpu-z80'; known: cpu-a53"),
+    (["--device", "cpu-a53", "--set", "memory.dram.bandwidth=0 GB/s"], "memory.dram.bandwidth: must be > 0"),
+    (["--device", "cpu-a53", "--set", "clock=-2 GHz"], "clock: must be > 0"),
+    (["--device", "cpu-a53", "--set", "memory.l3.size=1 MiB"], "valid keys there: dram, l1, l2"),
+    (["--device", "cpu-a53", "--set", "clock"], "KEY=VALUE"),
+    (["--device", "cpu-a53", "--engine", "warp"], "unknown engine 'warp'"),
+    (["--device", "cpu-a53", "--set", "memory.dram.size=1 MiB"],
+     "do not fit any memory"),
+])
+def test_simulate_bad_input_exits_2_with_one_line(lenet, capsys, args, fragment) -> None:
+    code, out, err = _run(["simulate", lenet, *args], capsys)
+    assert code == 2 and fragment in err and "Traceback" not in err
+    assert err.count("\n") == 1
+
+
+def test_bad_device_file_names_file_and_key(tmp_path, lenet, capsys) -> None:
+    doc = read_raw(device_path("cpu-a53"))
+    del doc["memory"]["dram"]
+    p = tmp_path / "broken.yaml"
+    p.write_text(yaml.safe_dump(doc, sort_keys=False))
+    code, _, err = _run(["simulate", lenet, "--device", str(p)], capsys)
+    assert code == 2 and "broken.yaml" in err and "off chip" in err
+    code, _, err = _run(["devices", "show", "nope"], capsys)
+    assert code == 2 and "known:" in err
