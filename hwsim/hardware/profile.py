@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 DeviceKind = Literal["cpu", "gpu", "fpga", "systolic"]
@@ -145,16 +146,16 @@ class DeviceProfile:
                 return lv
         raise KeyError(name)
 
-    @property
+    @cached_property
     def dram(self) -> MemoryLevel:
         """The outermost (off-chip) level: where weights and spilled activations live."""
         return self.memory[-1]
 
-    @property
+    @cached_property
     def on_chip_levels(self) -> tuple[MemoryLevel, ...]:
         return tuple(lv for lv in self.memory if lv.on_chip)
 
-    @property
+    @cached_property
     def last_on_chip(self) -> MemoryLevel | None:
         levels = self.on_chip_levels
         return levels[-1] if levels else None

@@ -7,8 +7,6 @@ liveness over the topological schedule. This is the engine sweeps use: no per-ev
 
 from __future__ import annotations
 
-from collections import Counter
-
 from hwsim.cost.memory import footprint
 from hwsim.sim.engines import EngineInput, register_engine
 from hwsim.sim.result import OpTiming, RunResult
@@ -19,22 +17,25 @@ def run_analytic(inp: EngineInput) -> RunResult:
     device = inp.device
     t = 0
     timings: list[OpTiming] = []
-    energy: Counter[str] = Counter()
-    traffic: Counter[str] = Counter()
-    resources: Counter[str] = Counter()
+    energy: dict[str, float] = {}
+    traffic: dict[str, int] = {}
+    resources: dict[str, int] = {}
     for c in inp.costs:
         cycles = c.lower_bound_cycles
         timings.append(OpTiming(
             node=c.node, op=c.op, start_cycle=t, end_cycle=t + cycles, bound=c.bound,
-            compute_cycles=c.compute_cycles, memory_cycles=c.memory_cycles, energy_pj=dict(c.energy_pj),
-            transfer_bytes=dict(c.transfer_bytes), resources=dict(c.resources),
+            compute_cycles=c.compute_cycles, memory_cycles=c.memory_cycles, energy_pj=c.energy_pj,
+            transfer_bytes=c.transfer_bytes, resources=c.resources,
         ))
         t += cycles
-        energy.update(c.energy_pj)
-        traffic.update(c.transfer_bytes)
-        resources.update(c.resources)
+        for k, v in c.energy_pj.items():
+            energy[k] = energy.get(k, 0.0) + v
+        for k, b in c.transfer_bytes.items():
+            traffic[k] = traffic.get(k, 0) + b
+        for k, n in c.resources.items():
+            resources[k] = resources.get(k, 0) + n
     seconds = t / device.clock_hz
-    energy["static"] += device.static_power_w * seconds * 1e12
+    energy["static"] = energy.get("static", 0.0) + device.static_power_w * seconds * 1e12
     fp = footprint(inp.workload, device)
     limits: dict[str, int] = {}
     fits_res: bool | None = None
