@@ -11,6 +11,9 @@ Winograd tiles) is not counted.
 Batch: the leading axis of the inputs may differ from the graph's declared batch, the same for every
 input; every kernel is batch-generic (``reshape`` maps a leading dimension equal to the declared batch).
 
+Quantized activations (an integer dtype with ``scale`` meta) are snapped to their grid when produced
+and held as the float value of each code.
+
 Weights: a model that ships weights (an npz file or ONNX initializers) must provide every weight
 tensor; a missing one is an error, never silently replaced by a seeded one. A model without weight
 files runs on its seeded weights (enough for fidelity, meaningless for task accuracy). Any non-finite
@@ -29,6 +32,7 @@ import numpy as np
 import hwsim.kernels.library  # noqa: F401  (registers every kernel)
 from hwsim.errors import HwsimError, VerificationError
 from hwsim.ir.graph import Node, OpGraph
+from hwsim.kernels.actquant import activation_quant, fake_quantize
 from hwsim.kernels.forms import MAIN_SLOT, dense_value, node_form
 from hwsim.kernels.registry import KERNELS, UNSUPPORTED, KernelCall, KernelDef
 
@@ -136,17 +140,21 @@ def check_inputs(graph: OpGraph, inputs: Mapping[str, Any]) -> tuple[dict[str, n
                                     source=graph.source)
         spec = graph.tensor(name)
         arr = np.asarray(inputs[name])
-        want = spec.dtype.numpy_dtype
         if arr.ndim != len(spec.shape) or tuple(arr.shape[1:]) != tuple(spec.shape[1:]) or arr.shape[0] < 1:
             raise VerificationError(f"input {name!r} has shape {list(arr.shape)}; the graph needs "
                                     f"{['N', *spec.shape[1:]]} (declared batch {spec.shape[0]})", source=graph.source)
-        if want.kind == "f" and arr.dtype.kind != "f" or want.kind in "iu" and arr.dtype.kind not in "iu":
+        grid = activation_quant(spec)
+        # float tensors and quantized ones (snapped to their grid) take floats; plain integer tensors integers
+        wants_float = spec.dtype.kind in ("float", "binary", "ternary", "fixed") or grid is not None
+        ok = arr.dtype.kind == "f" or (arr.dtype.kind in "iu" and (spec.dtype.kind != "float" or grid is not None))
+        if not ok or (not wants_float and arr.dtype.kind not in "iu"):
             raise VerificationError(f"input {name!r} has dtype {arr.dtype}; the graph declares {spec.dtype} "
-                                    f"(pass a {'floating-point' if want.kind == 'f' else 'integer'} array)",
+                                    f"(pass a {'floating-point' if wants_float else 'integer'} array)",
                                     source=graph.source)
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             raise VerificationError(f"input {name!r} holds non-finite values (NaN or inf)", source=graph.source)
-        arrays[name] = np.ascontiguousarray(arr, dtype=np.float32 if want.kind == "f" else want)
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        arrays[name] = fake_quantize(arr, grid) if grid is not None else arr
         if arr.shape[0] != spec.shape[0]:
             batches.add(arr.shape[0])
     if len(batches) > 1:
@@ -249,17 +257,23 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
         seconds[node.name] = time.perf_counter() - t0
         if len(outs) != len(node.outputs):
             raise RuntimeError(f"kernel ({node.op}, {form}) returned {len(outs)} outputs for node {node.name!r}")
+        final: list[np.ndarray] = []
         for tname, arr in zip(node.outputs, outs):
-            declared = graph.tensor(tname).shape
+            spec = graph.tensor(tname)
+            grid = activation_quant(spec)
+            if grid is not None:  # a quantized activation holds values on its integer grid
+                arr = fake_quantize(arr, grid)
+            declared = spec.shape
             if batch == declared_batch and tuple(arr.shape) != tuple(declared):
                 raise RuntimeError(f"kernel ({node.op}, {form}) produced shape {arr.shape} for {tname!r}, "
                                    f"the graph infers {declared}")
             live.put(tname, arr)
+            final.append(arr)
             if tname in keep:
                 kept[tname] = arr
         live.mark()
         if on_node is not None:
-            on_node(node, kdef, call, tuple(outs))
+            on_node(node, kdef, call, tuple(final))
         for t in node.inputs:
             remaining[t] -= 1
             if remaining[t] == 0 and t not in pinned and t in live.arrays:

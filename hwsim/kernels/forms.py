@@ -1,8 +1,9 @@
 """Which form a node runs in: read from the annotations of its main weight (never from which pass ran).
 
-Rules, first match wins: a binary or ternary dtype; a non-dense encoding (its name, e.g. ``csr``,
-``bitmap``, ``codebook``); an integer or fixed-point dtype (``int``: integer codes with scales); for a
-dense conv2d, its ``algorithm`` attribute; otherwise ``dense``.
+Rules, first match wins: a binary or ternary dtype; a non-dense encoding (the payload format, e.g.
+``csr``, ``relative_index``, ``codebook``, ``quantized_int``); an integer or fixed-point dtype stored
+densely (``quantized_int``: its kernel insists on a real integer payload); for a dense conv2d, its
+``algorithm`` attribute; otherwise ``dense`` (fp16 / bf16 weights run as their float values).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def weight_form(op: str, attrs: Mapping[str, Any], spec: TensorSpec | None) -> s
         if spec.encoding != "dense":
             return spec.encoding
         if kind in ("int", "uint", "fixed"):
-            return "int"
+            return "quantized_int"
     if op == "conv2d":
         return str(attrs.get("algorithm", "direct"))
     return "dense"

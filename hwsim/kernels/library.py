@@ -1,3 +1,5 @@
 """Importing this module registers every kernel (one module per family)."""
 
-from hwsim.kernels import conv, data, fft_conv, gemm, pointwise, pool, winograd  # noqa: F401
+from hwsim.kernels import (  # noqa: F401
+    conv, data, fft_conv, gemm, lookup, lowbit, pointwise, pool, quantized, sparse, structured, winograd,
+)

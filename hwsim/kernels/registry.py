@@ -77,6 +77,11 @@ class KernelDef:
     rtol: float | None = None
     reference: KernelFn | None = None
     tags: frozenset[str] = field(default_factory=frozenset)
+    exact_if: Callable[[KernelCall], bool] | None = None  # a tolerance kernel that is exact for some calls
+
+    def is_exact(self, call: KernelCall) -> bool:
+        """Whether this call must match its reference bit for bit."""
+        return self.exactness == "exact" or (self.exact_if is not None and self.exact_if(call))
 
     def __call__(self, call: KernelCall) -> tuple[np.ndarray, ...]:
         return self.fn(call)
@@ -87,15 +92,15 @@ UNSUPPORTED: Registry[tuple[str, str], str] = Registry("unsupported kernel")
 
 
 def register_kernel(op: str, form: str, exactness: Exactness, rtol: float | None = None,
-                    reference: KernelFn | None = None, tags: tuple[str, ...] = ()
-                    ) -> Callable[[KernelFn], KernelFn]:
+                    reference: KernelFn | None = None, tags: tuple[str, ...] = (),
+                    exact_if: Callable[[KernelCall], bool] | None = None) -> Callable[[KernelFn], KernelFn]:
     """Decorator: register ``fn`` as the kernel of ``(op, form)``; its docstring documents it."""
     if exactness == "tolerance" and rtol is None:
         raise ValueError(f"kernel ({op}, {form}): a tolerance kernel must state rtol")
 
     def wrap(fn: KernelFn) -> KernelFn:
         KERNELS.register((op, form), KernelDef(op, form, fn, exactness, (fn.__doc__ or "").strip(), rtol,
-                                               reference, frozenset(tags)))
+                                               reference, frozenset(tags), exact_if))
         return fn
 
     return wrap

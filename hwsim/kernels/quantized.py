@@ -1,0 +1,61 @@
+"""Integer weight products (``quantized_int`` payloads: b-bit integer codes, per-tensor or per-channel
+scales and zero points).
+
+* Integer activations (the input tensor is annotated with an integer dtype and ``scale`` /
+  ``zero_point`` meta, i.e. W8A8-style): both operands are integer codes; the kernel accumulates
+  (x_q - z_x)(w_q - z_w) exactly (int8 / int4 operands, int32 accumulators; BLAS runs the integer
+  products in float64, exact below 2^53) and requantizes with s_x * s_w[o]. Bit-exact against the
+  sequential integer reference.
+* Float activations (weight-only quantization): one fp32 GEMM against the integer codes, then the
+  per-channel scale. BLAS reassociates: GEMM tolerance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hwsim.formats import QuantizedIntPayload
+from hwsim.kernels.actquant import activation_quant, quantize_activation
+from hwsim.kernels.conv import GEMM_RTOL
+from hwsim.kernels.conv_common import group_matmul
+from hwsim.kernels.encoded import dense_codes
+from hwsim.kernels.products import need_payload, reference_product, run_product, weight_matrix_shape
+from hwsim.kernels.registry import KernelCall, register_kernel
+
+
+def _weight(call: KernelCall) -> tuple[Any, np.ndarray, np.ndarray]:
+    payload = need_payload(call, (QuantizedIntPayload,), "quantized_int")
+    codes, scale = dense_codes(payload)
+    assert scale is not None
+    return payload, codes, scale
+
+
+def quantized_kernel(call: KernelCall) -> tuple[np.ndarray, ...]:
+    _, codes, w_scale = _weight(call)
+    groups, o, k = weight_matrix_shape(call)
+    w = codes.reshape(groups, o // groups, k)
+    aq = activation_quant(call.in_specs[0])
+    if aq is None:
+        return run_product(call, lambda cols: group_matmul(w, cols).reshape(o, -1), w_scale)
+    xq = quantize_activation(call.inputs[0], aq).astype(np.float64)
+    w64 = w.astype(np.float64)
+    scale = (np.float32(aq[0]) * w_scale).astype(np.float32)
+    fn = lambda cols: group_matmul(w64, cols).reshape(o, -1).astype(np.int64).astype(np.float32)  # noqa: E731
+    return run_product(call.with_inputs((xq,)), fn, scale)
+
+
+def quantized_reference(call: KernelCall) -> tuple[np.ndarray, ...]:
+    _, codes, w_scale = _weight(call)
+    aq = activation_quant(call.in_specs[0])
+    if aq is None:
+        return reference_product(call, codes, w_scale)
+    xq = quantize_activation(call.inputs[0], aq)
+    return reference_product(call, codes, (np.float32(aq[0]) * w_scale).astype(np.float32), np.float64, x=xq)
+
+
+for _op in ("linear", "conv2d"):
+    register_kernel(_op, "quantized_int", "tolerance", rtol=GEMM_RTOL, reference=quantized_reference,
+                    tags=("integer",), exact_if=lambda call: activation_quant(call.in_specs[0]) is not None
+                    )(quantized_kernel)
