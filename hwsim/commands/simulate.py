@@ -16,19 +16,14 @@ from hwsim.sim.result import RunResult
 from hwsim.units import format_bytes, format_si
 
 
-def apply_named_method(graph: OpGraph, method: str, seed: int = 0) -> OpGraph:
-    """The graph compressed by a catalogue method ("baseline" leaves it unchanged)."""
+def apply_named_method(graph: OpGraph, method: str) -> OpGraph:
+    """The graph compressed by a catalogue method or a methods-file entry ("baseline": unchanged)."""
     if method == "baseline":
         return graph
-    try:
-        from hwsim.compress import apply_method
-        from hwsim.compress.catalogue import get_method
-    except ImportError:
-        from hwsim.errors import UsageError
+    from hwsim.compress import apply_method  # lazy: the compression stack is only needed here
+    from hwsim.compress.catalogue import get_method
 
-        raise UsageError(f"--method {method!r}: the method catalogue is not available in this build; "
-                         "only 'baseline' can be simulated") from None
-    return apply_method(graph, get_method(method), seed=seed).graph  # type: ignore[call-arg]
+    return apply_method(graph, get_method(method)).graph
 
 
 def result_doc(r: RunResult, per_op: bool) -> dict[str, Any]:
@@ -41,18 +36,18 @@ def result_doc(r: RunResult, per_op: bool) -> dict[str, Any]:
 @click.command("simulate")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--device", "-d", required=True, help="Device name (devices/*.yaml stem) or a YAML path.")
-@click.option("--method", "-m", default="baseline", show_default=True, help="Compression method to apply first.")
+@click.option("--method", "-m", default="baseline", show_default=True,
+              help="Compression method to apply first (catalogue name, or methods.yaml#name).")
 @click.option("--engine", "-e", default="analytic", show_default=True, help="Engine: analytic or event.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a device profile key for this run (dotted path), e.g. memory.dram.bandwidth='12.8 GB/s'.")
 @click.option("--per-op", is_flag=True, help="Show every op, not only the totals.")
-@click.option("--seed", default=0, show_default=True, help="Seed for methods that make random choices.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
-def command(model: str, device: str, method: str, engine: str, sets: tuple[str, ...], per_op: bool, seed: int,
+def command(model: str, device: str, method: str, engine: str, sets: tuple[str, ...], per_op: bool,
             as_json: bool) -> None:
     """Simulate MODEL (.json / .onnx) on a device: latency, energy, traffic, memory, bound per op."""
     dev = load_device(device, parse_set_option(sets))
-    graph = apply_named_method(load_model(model), method, seed)
+    graph = apply_named_method(load_model(model), method)
     r = simulate(graph, dev, engine=engine, method=method)
     if as_json:
         click.echo(json.dumps(result_doc(r, per_op), indent=1, default=str))

@@ -44,19 +44,20 @@ class GpuCostModel(RooflineModel):
         assert spec is not None and work.gemm is not None
         g = work.gemm
         wave, tile = _wave_utilization(g, spec.cta_tile, spec.sms)
+        warps = max(1, spec.cuda_cores // WARP)  # warps issuing at once: who decodes sparse indices in parallel
         candidates: list[MacUnit] = []
         tc_key = "binary" if cc.mode == "xnor" else cc.key
         tc_rate = spec.tensor_core_macs_per_cycle.get(tc_key) if spec.tensor_cores else None
         if tc_rate:
             mm, nn, kk = MMA_TILE
             util = lane_utilization(g.m, mm) * lane_utilization(g.n, nn) * lane_utilization(g.k, kk)
-            candidates.append(MacUnit(f"gpu.tensor.{tc_key}", tc_rate * spec.tensor_cores, WARP, spec.sms,
+            candidates.append(MacUnit(f"gpu.tensor.{tc_key}", tc_rate * spec.tensor_cores, WARP, warps,
                                       util * wave, (f"tensor cores ({tc_key}), CTA tile {tile}",)))
         if cc.mode == "xnor":
             rates = spec.vector_ops_per_cycle_per_sm
             words = 1.0 / (2.0 / rates["add"] + 1.0 / spec.popcount_per_cycle_per_sm)  # xor, popc, add
             util = lane_utilization(g.k, 32) * wave  # the reduction is packed into 32-bit words
-            candidates.append(MacUnit("gpu.cuda.popc", 32 * words * spec.sms, 32, spec.sms, util,
+            candidates.append(MacUnit("gpu.cuda.popc", 32 * words * spec.sms, 32, warps, util,
                                       ("32-bit XOR + popc on CUDA cores",)))
         else:
             found = lookup_rate(spec.cuda_core_macs_per_cycle, cc.key)
@@ -65,7 +66,7 @@ class GpuCostModel(RooflineModel):
             rate, used = found
             notes: tuple[str, ...] = () if used == cc.key else (f"{cc.key} runs at the {used} rate",)
             util = best_lane_utilization(g, WARP) * wave
-            candidates.append(MacUnit(f"gpu.cuda.{used}", rate * spec.cuda_cores, WARP, spec.sms, util,
+            candidates.append(MacUnit(f"gpu.cuda.{used}", rate * spec.cuda_cores, WARP, warps, util,
                                       notes + (f"CTA tile {tile}",)))
         return max(candidates, key=lambda u: u.macs_per_cycle * u.utilization)
 
