@@ -181,11 +181,22 @@ def nearest_codes(flat: np.ndarray, table: np.ndarray, zero_first: bool = False)
     return _nearest_sorted(flat, table)
 
 
+def floor_float32(x: np.ndarray) -> np.ndarray:
+    """The largest float32 <= each float64 value: for float32 v, v <= x exactly when v <= floor_float32(x),
+    so boundaries can be searched in float32 without converting (or copying) the data."""
+    x = np.asarray(x, np.float64)
+    f = x.astype(np.float32)
+    over = f.astype(np.float64) > x
+    f[over] = np.nextafter(f[over], np.float32(-np.inf))
+    return f
+
+
 def _nearest_sorted(flat: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Nearest entry; a value exactly between two entries goes to the lower one."""
     order = np.argsort(table, kind="stable")
-    s = table[order]
-    mids = (s[:-1].astype(np.float64) + s[1:].astype(np.float64)) / 2.0
-    return order[np.searchsorted(mids, flat.astype(np.float64), side="left")].astype(np.int64)
+    s = table[order].astype(np.float64)
+    mids = floor_float32((s[:-1] + s[1:]) / 2.0)
+    return order[np.searchsorted(mids, np.asarray(flat, np.float32), side="left")].astype(np.int64)
 
 
 def quantize_array(arr: np.ndarray, bits: int, symmetric: bool = True, per_channel: bool = False,

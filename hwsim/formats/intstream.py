@@ -133,6 +133,10 @@ class FixedWidthInts:
     def coding(self) -> str:
         return "fixed"
 
+    @property
+    def mean_code_bits(self) -> float:
+        return float(self.bits)
+
     def values(self) -> np.ndarray:
         return self.data.astype(np.int64, copy=False)
 

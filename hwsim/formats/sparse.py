@@ -262,11 +262,12 @@ def encode_csr(source: Any, value_kind: str | None = None) -> CSRPayload:
 
 
 def encode_csc(source: Any, value_kind: str | None = None) -> CSCPayload:
-    pos, shape = _nonzero_flat(source)
+    arr = source_array(source)
+    shape = tuple(arr.shape)
     rows, cols = matrix_shape(shape)
-    r, c = np.divmod(pos, cols)
-    order = np.lexsort((r, c))
-    pos, r, c = pos[order], r[order], c[order]
+    col_major = np.flatnonzero(arr.reshape(rows, cols).T.ravel())  # non-zeros in column-major order
+    c, r = np.divmod(col_major, rows)
+    pos = r * cols + c
     indptr = np.zeros(cols + 1, np.int64)
     np.cumsum(np.bincount(c, minlength=cols), out=indptr[1:])
     values = source_values(source, value_kind).take(pos)

@@ -1,0 +1,378 @@
+"""Quantization: ``quantize`` (fp16, bf16, int of any width; weights and activations) and
+``mixed_precision`` (per-layer weight bit widths, given or allocated for a size budget).
+
+* Integers are uniform: symmetric (signed, zero point 0) or asymmetric (unsigned, zero point chosen
+  so that 0 is exact), with one scale per tensor or per output channel; rounding to nearest or
+  stochastic (Gupta et al., ICML 2015: round up with probability equal to the fraction; seeded).
+* Weights already encoded keep their structure: a pruned tensor in CSR stays CSR, its values become
+  integers. Codebook weights lose their codebook (quantizing a shared-weight table is not supported).
+* Activations (``activations: true``) are annotated int<b> with encoding ``quantized_int`` and their
+  scale / zero point in the meta, from ranges given by a calibrator (``hwsim.compress.calibrate``;
+  default ``moments``: seeded Gaussian inputs, a model of activations, not data).
+* ``mixed_precision`` with a budget follows Lin, Talathi and Annapureddy (ICML 2016, "Fixed point
+  quantization of deep convolutional networks"): the network's output noise-to-signal ratio is the
+  sum of the layers' (1/SQNR_total = sum_i 1/SQNR_i), so the allocator greedily buys the bit that
+  lowers that sum most per stored bit, using each layer's *measured* SQNR at every candidate width
+  (real quantization of the real weights; the ~6 dB/bit model when weights are not materialized),
+  until the weight-size budget is spent.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from hwsim.compress._encoded import (
+    FORMULA_NOTE, WEIGHTED_OPS, ValueRepr, carry_meta, change, formula_spec, is_materialized, real_spec, structure_of,
+    structure_options,
+)
+from hwsim.compress.base import PassParams, PassResult, layer_params, register_pass, select_layers
+from hwsim.compress.calibrate import CALIBRATORS
+from hwsim.errors import CompressionError
+from hwsim.formats import DensePayload, densify, encode, quantize_array
+from hwsim.formats.dense import encode_dense
+from hwsim.formats.values import SCALE_BITS
+from hwsim.ir.dtypes import BF16, FP16, int_dtype
+from hwsim.ir.graph import Node, OpGraph
+from hwsim.ir.tensor import TensorSpec
+
+ACCURACY_NOTE = ("task accuracy after quantization is not measured here (see `hwsim verify` for output "
+                 "fidelity); low bit widths usually need quantization-aware fine-tuning")
+
+
+class QuantizeParams(PassParams):
+    format: Literal["int", "fp16", "bf16"] = "int"
+    bits: int = Field(default=8, ge=1, le=32, description="integer width (format int)")
+    symmetric: bool = True
+    granularity: Literal["tensor", "channel"] = "channel"
+    weights: bool = True
+    activations: bool = False
+    act_bits: int | None = Field(default=None, ge=1, le=32, description="default: bits")
+    act_symmetric: bool = False
+    rounding: Literal["nearest", "stochastic"] = "nearest"
+    seed: int = 0
+    calibration: str = "moments"
+    calibration_samples: int = Field(default=256, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "QuantizeParams":
+        if self.format == "int" and self.symmetric and self.bits < 2:
+            raise ValueError("symmetric integer quantization needs bits >= 2 (use symmetric: false, or binarize)")
+        return self
+
+
+def _float_source(graph: OpGraph, t: str, what: str) -> tuple[np.ndarray, str, dict[str, Any]]:
+    """Float values of a stored weight, and the structure to store the result in."""
+    value = graph.weight(t)
+    structure = structure_of(value)
+    if structure not in ("dense", "csr", "csc", "coo", "bitmap", "relative_index"):
+        raise CompressionError(f"{what}: weights stored as {structure!r} cannot be quantized element-wise")
+    return graph.dense_weight(t).astype(np.float32), structure, structure_options(value)
+
+
+def quantize_weight(graph: OpGraph, node: Node, p: Any, bits: int, layer_rng: np.random.Generator | None,
+                    what: str) -> tuple[TensorSpec, Any | None, dict[str, Any]]:
+    """(new spec, new stored value or None when formula-only, details) for one layer's weight."""
+    t = node.params["weight"]
+    spec = graph.tensor(t)
+    keep = carry_meta(spec)
+    per_channel = p.granularity == "channel"
+    if p.format in ("fp16", "bf16"):
+        dt = FP16 if p.format == "fp16" else BF16
+        if not is_materialized(graph, [t]):
+            rep = ValueRepr("float", 16, 0, {"value_dtype": p.format})
+            structure = spec.meta_dict().get("structure", "dense") if spec.encoding != "dense" else "dense"
+            return formula_spec(spec, structure, rep, dtype=dt, extra_meta=keep), None, {"format": p.format, "bits": 16}
+        w, structure, opts = _float_source(graph, t, what)
+        dense = encode_dense(w, p.format)
+        new = dense if structure == "dense" else encode(structure, dense, **opts)
+        err = _sqnr_db(w, new.decode())
+        return real_spec(spec, new, keep), new, {"format": p.format, "bits": 16, "sqnr_db": err}
+    if not is_materialized(graph, [t]):
+        count = spec.shape[0] if per_channel else 1
+        rep = ValueRepr("quantized_int", bits, count * (SCALE_BITS + (0 if p.symmetric else bits)),
+                        {"signed": p.symmetric, "symmetric": p.symmetric,
+                         "scale_granularity": p.granularity, "scale_count": count, "scale_bits": SCALE_BITS})
+        structure = spec.meta_dict().get("structure", "dense") if spec.encoding != "dense" else "dense"
+        opts = {"index_bits": spec.meta_dict()["index_bits"]} if structure == "relative_index" else {}
+        return (formula_spec(spec, structure, rep, extra_meta=keep, **opts), None,
+                {"format": "int", "bits": bits, "sqnr_db": None})
+    w, structure, opts = _float_source(graph, t, what)
+    q = quantize_array(w, bits, p.symmetric, per_channel, p.rounding, layer_rng)
+    new = q if structure == "dense" else encode(structure, q, **opts)
+    return real_spec(spec, new, keep), new, {"format": "int", "bits": bits, "granularity": p.granularity,
+                                             "sqnr_db": _sqnr_db(w, q.decode())}
+
+
+def _sqnr_db(w: np.ndarray, wq: np.ndarray) -> float | None:
+    signal = float(np.sum(np.asarray(w, np.float64) ** 2))
+    noise = float(np.sum((np.asarray(w, np.float64) - np.asarray(wq, np.float64)) ** 2))
+    if signal == 0:
+        return None
+    return round(10 * math.log10(signal / noise), 3) if noise > 0 else math.inf
+
+
+def _rng(p: Any, node: Node) -> np.random.Generator | None:
+    if p.rounding != "stochastic":
+        return None
+    import zlib
+
+    return np.random.default_rng([p.seed, zlib.crc32(node.name.encode())])
+
+
+def _activation_specs(graph: OpGraph, params: QuantizeParams, nodes: list[Node]) -> tuple[dict[str, TensorSpec],
+                                                                                            list[str]]:
+    """int<b> annotations for the activations the selected nodes read and write."""
+    bits = params.act_bits or params.bits
+    if params.format != "int":
+        dt = FP16 if params.format == "fp16" else BF16
+        tensors = {t for n in nodes for t in (*n.inputs, *n.outputs) if t not in graph.inputs}
+        return {t: graph.tensor(t).with_(dtype=dt) for t in sorted(tensors)}, []
+    if params.act_symmetric and bits < 2:
+        raise CompressionError("pass 'quantize': symmetric activations need act_bits >= 2")
+    tensors = sorted({t for n in nodes for t in (*n.inputs, *n.outputs) if t not in graph.inputs})
+    weights = [t for n in graph.nodes for t in n.params.values()]
+    notes: list[str] = []
+    ranges: dict[str, tuple[float, float]] = {}
+    if is_materialized(graph, weights):
+        ranges = CALIBRATORS.get(params.calibration)(graph, params.calibration_samples, params.seed)
+        if params.calibration == "moments":
+            notes.append("activation ranges are modelled from seeded N(0,1) inputs (moments calibrator), not "
+                         "measured on data")
+    else:
+        notes.append("weights not materialized: activation scales unknown (ranges need the weights)")
+    dt = int_dtype(bits, params.act_symmetric)
+    specs = {}
+    for t in tensors:
+        spec = graph.tensor(t)
+        meta: dict[str, Any] = {"value_format": "quantized_int", "value_bits": bits, "signed": params.act_symmetric,
+                                "symmetric": params.act_symmetric, "scale_granularity": "tensor",
+                                "calibration": params.calibration}
+        if t in ranges:
+            lo, hi = ranges[t]
+            if params.act_symmetric:
+                amax = max(abs(lo), abs(hi))
+                scale, zp = (amax / (2 ** (bits - 1) - 1) if amax > 0 else 1.0), 0
+            else:
+                lo, hi = min(lo, 0.0), max(hi, 0.0)
+                scale = (hi - lo) / (2**bits - 1) if hi > lo else 1.0
+                zp = int(np.clip(round(-lo / scale), 0, 2**bits - 1))
+            meta.update(range_min=round(float(lo), 6), range_max=round(float(hi), 6), scale=float(np.float32(scale)),
+                        zero_point=zp)
+        else:
+            meta.update(scale=None, zero_point=None)
+        specs[t] = spec.with_(dtype=dt, encoding="quantized_int", meta=meta)
+    return specs, notes
+
+
+@register_pass("quantize", QuantizeParams, family="quantize")
+def quantize(graph: OpGraph, params: QuantizeParams) -> PassResult:
+    """fp16 / bf16 / int<b> quantization of weights (per tensor or channel) and optionally activations."""
+    nodes = select_layers(graph, params, WEIGHTED_OPS, "quantize")
+    specs: dict[str, TensorSpec] = {}
+    weights: dict[str, Any] = {}
+    details: dict[str, dict[str, Any]] = {}
+    notes = [ACCURACY_NOTE]
+    formula = False
+    if params.weights:
+        for node in nodes:
+            p = layer_params(params, node.name)
+            if p.format == "int" and p.symmetric and p.bits < 2:
+                raise CompressionError("symmetric integer quantization needs bits >= 2", where=f"layer {node.name!r}")
+            spec, value, det = quantize_weight(graph, node, p, p.bits, _rng(p, node),
+                                               f"pass 'quantize', layer {node.name!r}")
+            specs[node.params["weight"]] = spec
+            if value is None:
+                formula = True
+            else:
+                weights[node.params["weight"]] = value
+            details[node.name] = {**det, "symmetric": p.symmetric}
+    if params.activations:
+        all_nodes = select_layers(graph, params, None, "quantize")
+        act_specs, act_notes = _activation_specs(graph, params, all_nodes)
+        specs.update(act_specs)
+        notes += act_notes
+        for node in nodes:
+            details.setdefault(node.name, {})["act_bits"] = params.act_bits or params.bits
+    if formula:
+        notes.append(FORMULA_NOTE)
+    out = graph.with_specs(specs, weights)
+    changes = tuple(change(graph, out, n, "quantized", **details.get(n.name, {})) for n in nodes)
+    return PassResult(out, bool(specs), changes, tuple(notes))
+
+
+# --- mixed precision ---------------------------------------------------------------------------------
+
+class MixedPrecisionParams(PassParams):
+    bits: dict[str, int] = Field(default_factory=dict, description="layer name or glob -> weight bits")
+    budget_bits_per_weight: float | None = Field(default=None, gt=0, description="average bits per weight")
+    budget_ratio: float | None = Field(default=None, gt=0, le=1, description="fraction of the fp32 weight size")
+    budget_bytes: int | None = Field(default=None, gt=0)
+    candidate_bits: list[int] = Field(default_factory=lambda: [2, 3, 4, 5, 6, 8])
+    default_bits: int = Field(default=8, ge=2, le=32)
+    symmetric: bool = True
+    granularity: Literal["tensor", "channel"] = "channel"
+    format: Literal["int"] = "int"
+    rounding: Literal["nearest"] = "nearest"
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> "MixedPrecisionParams":
+        budgets = [b for b in (self.budget_bits_per_weight, self.budget_ratio, self.budget_bytes) if b is not None]
+        if len(budgets) > 1:
+            raise ValueError("give at most one of budget_bits_per_weight, budget_ratio, budget_bytes")
+        if not self.candidate_bits or min(self.candidate_bits) < 2 or max(self.candidate_bits) > 32:
+            raise ValueError("candidate_bits must be widths in 2..32 (symmetric integers)")
+        for k, v in self.bits.items():
+            if not 2 <= v <= 32:
+                raise ValueError(f"bits for {k!r} must be in 2..32, got {v}")
+        return self
+
+
+def _layer_bits_cost(spec: TensorSpec, bits: int, per_channel: bool) -> int:
+    return spec.numel * bits + (spec.shape[0] if per_channel else 1) * SCALE_BITS
+
+
+def allocate_bits(graph: OpGraph, nodes: list[Node], candidates: list[int], budget_bits: int, per_channel: bool,
+                  fixed: dict[str, int]) -> tuple[dict[str, int], dict[str, dict[int, float]]]:
+    """SQNR allocation (Lin et al. 2016): minimize sum_i 1/SQNR_i (the output noise-to-signal ratio)
+    subject to the stored size. A Lagrangian sweep (each layer independently minimizes
+    1/SQNR_i + lambda x bits_i; lambda bisected to meet the budget) finds the best allocation on the
+    convex hull, a greedy pass spends what is left, and the result is kept only if it beats every
+    uniform width that fits. Returns bits per layer and the measured SQNR table (dB)."""
+    cands = sorted(set(candidates))
+    sqnr: dict[str, dict[int, float]] = {}
+    for node in nodes:
+        t = node.params["weight"]
+        if is_materialized(graph, [t]):
+            w = graph.dense_weight(t).astype(np.float32)
+            sqnr[node.name] = {b: _sqnr_db(w, quantize_array(w, b, True, per_channel).decode()) or 0.0
+                               for b in sorted(set(cands) | ({fixed[node.name]} if node.name in fixed else set()))}
+        else:
+            sqnr[node.name] = {b: 6.02 * b - 7.27 for b in cands}  # uniform quantizer on Gaussian weights
+            if node.name in fixed:
+                sqnr[node.name][fixed[node.name]] = 6.02 * fixed[node.name] - 7.27
+    specs = {n.name: graph.tensor(n.params["weight"]) for n in nodes}
+
+    def nsr(name: str, b: int) -> float:
+        db = sqnr[name][b]
+        return 0.0 if math.isinf(db) else 10 ** (-db / 10)
+
+    def cost(name: str, b: int) -> int:
+        return _layer_bits_cost(specs[name], b, per_channel)
+
+    def total(choice: dict[str, int]) -> int:
+        return sum(cost(n, b) for n, b in choice.items())
+
+    def objective(choice: dict[str, int]) -> float:
+        return sum(nsr(n, b) for n, b in choice.items())
+
+    free = [n.name for n in nodes if n.name not in fixed]
+    base = {n: fixed[n] for n in fixed if n in specs}
+
+    def pick(lam: float) -> dict[str, int]:
+        out = dict(base)
+        for n in free:
+            out[n] = min(cands, key=lambda b: (nsr(n, b) + lam * cost(n, b), b))
+        return out
+
+    smallest = {**base, **{n: cands[0] for n in free}}
+    if total(smallest) > budget_bits:
+        raise CompressionError(f"pass 'mixed_precision': the budget ({budget_bits} bits) is below the smallest "
+                               f"allocation ({total(smallest)} bits at {cands[0]} bits per weight)")
+    lo, hi = -40.0, 10.0  # log10 lambda: small lambda buys bits, large lambda saves them
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if total(pick(10**mid)) <= budget_bits:
+            hi = mid
+        else:
+            lo = mid
+    choice = pick(10**hi)
+    if total(choice) > budget_bits:
+        choice = smallest
+    while True:  # spend what the hull step left over
+        best: tuple[float, str, int] | None = None
+        for n in free:
+            wider = [c for c in cands if c > choice[n]]
+            if not wider:
+                continue
+            extra = cost(n, wider[0]) - cost(n, choice[n])
+            if total(choice) + extra > budget_bits:
+                continue
+            gain = (nsr(n, choice[n]) - nsr(n, wider[0])) / extra
+            if best is None or gain > best[0]:
+                best = (gain, n, wider[0])
+        if best is None or best[0] <= 0:
+            break
+        choice[best[1]] = best[2]
+    for b in cands:
+        uniform = {**base, **{n: b for n in free}}
+        if total(uniform) <= budget_bits and objective(uniform) < objective(choice):
+            choice = uniform
+    return choice, sqnr
+
+
+@register_pass("mixed_precision", MixedPrecisionParams, family="quantize")
+def mixed_precision(graph: OpGraph, params: MixedPrecisionParams) -> PassResult:
+    """Per-layer integer weight widths: given per layer, or allocated for a size budget by SQNR."""
+    import fnmatch
+
+    nodes = select_layers(graph, params, WEIGHTED_OPS, "mixed_precision")
+    names = [n.name for n in graph.nodes]
+    for pattern in params.bits:
+        if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+            raise CompressionError(f"pass 'mixed_precision': layer pattern {pattern!r} in 'bits' names no layer of "
+                                   f"{graph.name!r}", source=graph.source)
+    fixed: dict[str, int] = {}
+    for node in nodes:
+        for pattern, b in params.bits.items():
+            if fnmatch.fnmatchcase(node.name, pattern):
+                fixed[node.name] = b
+    per_channel = params.granularity == "channel"
+    fp32_bits = sum(graph.tensor(n.params["weight"]).numel * 32 for n in nodes)
+    numel = sum(graph.tensor(n.params["weight"]).numel for n in nodes)
+    budget = None
+    if params.budget_bits_per_weight is not None:
+        budget = int(params.budget_bits_per_weight * numel) + sum(
+            (graph.tensor(n.params["weight"]).shape[0] if per_channel else 1) * SCALE_BITS for n in nodes)
+    elif params.budget_ratio is not None:
+        budget = int(params.budget_ratio * fp32_bits)
+    elif params.budget_bytes is not None:
+        budget = 8 * params.budget_bytes
+    sqnr: dict[str, dict[int, float]] = {}
+    if budget is not None:
+        choice, sqnr = allocate_bits(graph, nodes, params.candidate_bits, budget, per_channel, fixed)
+    else:
+        choice = {n.name: fixed.get(n.name, params.default_bits) for n in nodes}
+    specs: dict[str, TensorSpec] = {}
+    weights: dict[str, Any] = {}
+    details: dict[str, dict[str, Any]] = {}
+    formula = False
+    qp = QuantizeParams(bits=8, symmetric=params.symmetric, granularity=params.granularity)
+    for node in nodes:
+        spec, value, det = quantize_weight(graph, node, qp, choice[node.name], None,
+                                           f"pass 'mixed_precision', layer {node.name!r}")
+        specs[node.params["weight"]] = spec
+        if value is None:
+            formula = True
+        else:
+            weights[node.params["weight"]] = value
+        details[node.name] = {**det, "allocated": node.name not in fixed and budget is not None}
+        if node.name in sqnr:
+            details[node.name]["sqnr_db_by_bits"] = {str(b): round(v, 2) for b, v in sqnr[node.name].items()}
+    out = graph.with_specs(specs, weights)
+    changes = tuple(change(graph, out, n, "quantized", **details[n.name]) for n in nodes)
+    notes = [ACCURACY_NOTE]
+    if budget is not None:
+        spent = sum(s.size_bits for s in specs.values())
+        notes.append(f"bit allocation by SQNR (Lin et al. 2016) within {budget} bits: used {spent} bits")
+    if formula:
+        notes.append(FORMULA_NOTE)
+    return PassResult(out, bool(nodes), changes, tuple(notes))
+
+
+__all__ = ["QuantizeParams", "MixedPrecisionParams", "quantize", "mixed_precision", "allocate_bits",
+           "quantize_weight", "DensePayload", "densify"]

@@ -1,0 +1,152 @@
+"""Methods files: custom pipelines in YAML, validated strictly (unknown keys, passes and parameters
+are errors naming the file and the key path).
+
+```yaml
+version: 1
+methods:
+  my-deep-compression:
+    description: prune harder in the classifier, 4-bit relative index
+    needs_training: true            # optional: true / false / null (unknown)
+    notes: ["fine-tuned elsewhere"] # optional
+    steps:
+      - pass: prune
+        params: {sparsity: 0.6, linear_sparsity: 0.92}
+        overrides:                  # per-layer parameter values, by layer name or glob
+          "fc*": {sparsity: 0.95}
+      - pass: share_kmeans
+      - pass: sparse_format
+        params: {format: relative_index, index_bits: 4}
+      - pass: huffman
+  int8-but-first:
+    extends: int8                   # start from a catalogue method (its steps come first)
+    steps:
+      - pass: quantize
+        params: {bits: 8}
+        layers: [conv1]             # which layers the step touches (names or globs)
+```
+
+An override or ``layers`` pattern that names no layer of the model is reported when the method is
+applied to a model (the file alone cannot know the model's layer names).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hwsim.compress.base import PASSES
+from hwsim.compress.method import Method
+from hwsim.errors import CompressionError, HwsimError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class StepSpec(_Strict):
+    pass_: str = Field(alias="pass", min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    layers: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
+
+
+class MethodSpec(_Strict):
+    description: str = ""
+    extends: str | None = None
+    steps: list[StepSpec] = Field(default_factory=list)
+    needs_training: bool | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class MethodsFile(_Strict):
+    version: int = Field(default=1, ge=1, le=1)
+    methods: dict[str, MethodSpec] = Field(min_length=1)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_methods(data: Any, source: str) -> dict[str, Method]:
+    """Validate a decoded methods document into Methods (every pass and parameter checked)."""
+    if not isinstance(data, dict):
+        raise CompressionError("a methods file must hold a mapping with a 'methods' key", source=source)
+    try:
+        doc = MethodsFile.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise CompressionError(first["msg"], source=source, where=_loc(first["loc"])) from None
+    from hwsim.compress.catalogue import METHODS
+
+    out: dict[str, Method] = {}
+    for name, spec in doc.methods.items():
+        base_steps: list[tuple[str, dict[str, Any]]] = []
+        base_training: bool | None = None
+        base_notes: tuple[str, ...] = ()
+        if spec.extends is not None:
+            if spec.extends in out:
+                base = out[spec.extends]
+            elif spec.extends in METHODS:
+                base = METHODS.get(spec.extends)
+            else:
+                raise CompressionError(f"'extends' names no method {spec.extends!r} (catalogue: "
+                                       f"{', '.join(METHODS.keys())}, or one defined earlier in this file)",
+                                       source=source, where=f"methods.{name}.extends")
+            base_steps = [(n, dict(p)) for n, p in base.steps]
+            base_training, base_notes = base.needs_training, base.notes
+        steps = list(base_steps)
+        for i, step in enumerate(spec.steps):
+            where = f"methods.{name}.steps[{i}]"
+            if step.pass_ not in PASSES:
+                raise CompressionError(f"unknown pass {step.pass_!r}; known: {', '.join(sorted(PASSES.keys()))}",
+                                       source=source, where=f"{where}.pass")
+            params = dict(step.params)
+            for key, value in (("overrides", step.overrides), ("layers", step.layers), ("exclude", step.exclude)):
+                if value:
+                    if key in params:
+                        raise CompressionError(f"{key!r} given both in the step and in its params", source=source,
+                                               where=f"{where}.{key}")
+                    params[key] = value
+            try:
+                PASSES.get(step.pass_).parse_params(params)
+            except HwsimError as e:
+                raise CompressionError(e.message, source=source, where=f"{where}.params") from None
+            steps.append((step.pass_, params))
+        if not steps and spec.extends is None and name != "baseline":
+            raise CompressionError("a method needs at least one step (or 'extends')", source=source,
+                                   where=f"methods.{name}.steps")
+        out[name] = Method(name=name, description=spec.description or (f"{spec.extends} + custom steps"
+                                                                       if spec.extends else name),
+                           steps=tuple(steps),
+                           needs_training=spec.needs_training if spec.needs_training is not None else base_training,
+                           notes=tuple(base_notes) + tuple(spec.notes), family="custom", source=source)
+    return out
+
+
+def load_methods_file(path: str | Path) -> dict[str, Method]:
+    """Read and validate a YAML methods file; returns its methods by name, in file order."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CompressionError("methods file does not exist", source=str(p)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CompressionError(f"cannot read methods file: {e}", source=str(p)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else None
+        raise CompressionError(f"malformed YAML: {getattr(e, 'problem', None) or e}", source=str(p),
+                               where=where) from None
+    return parse_methods(data, str(p))
+
+
+__all__ = ["MethodsFile", "MethodSpec", "StepSpec", "parse_methods", "load_methods_file"]
