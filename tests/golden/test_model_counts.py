@@ -85,3 +85,17 @@ def test_lenets_deep_compression(name):
     by_name = {n.name: n for n in c.nodes}
     for layer, flops in rec["layer_flops"].items():
         assert _close(2 * by_name[layer].macs, flops, rec["layer_flops_tolerance"]), (layer, by_name[layer].macs)
+
+
+@pytest.mark.parametrize("name", ["lenet5", "mobilenet_v2", "squeezenet1_1", "shufflenet_v2"])
+def test_published_totals_also_from_an_onnx_export(tmp_path, name):
+    """The same golden totals when the model arrives as ONNX (hwsim's writer, then the ONNX reader)."""
+    from hwsim.frontends.onnx_writer import save_onnx
+
+    path = tmp_path / f"{name}.onnx"
+    save_onnx(load_model(WORKLOADS / f"{name}.json"), path)
+    c = count_graph(load_model(path))
+    rec = FIGURES[name]
+    assert c.params == rec["params"], rec["source"]
+    if "macs" in rec:
+        assert c.macs == rec["macs"]
