@@ -25,7 +25,8 @@ def run_analytic(inp: EngineInput) -> RunResult:
         timings.append(OpTiming(
             node=c.node, op=c.op, start_cycle=t, end_cycle=t + cycles, bound=c.bound,
             compute_cycles=c.compute_cycles, memory_cycles=c.memory_cycles, energy_pj=c.energy_pj,
-            transfer_bytes=c.transfer_bytes, resources=c.resources,
+            transfer_bytes=c.transfer_bytes, resources=c.resources, unit=c.unit,
+            overhead_cycles=c.overhead_cycles,
         ))
         t += cycles
         for k, v in c.energy_pj.items():

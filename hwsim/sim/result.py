@@ -25,6 +25,8 @@ class OpTiming:
     energy_pj: Mapping[str, float]
     transfer_bytes: Mapping[str, int]
     resources: Mapping[str, int] = field(default_factory=dict)
+    unit: str = ""  # the compute unit the cost model chose (cpu.simd.int8, gpu.tensor.fp16, ...)
+    overhead_cycles: int = 0  # fixed cycles inside [start, end): launch, dispatch, first miss
 
     @property
     def cycles(self) -> int:

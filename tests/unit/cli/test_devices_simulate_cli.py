@@ -83,3 +83,15 @@ def test_bad_device_file_names_file_and_key(tmp_path, lenet, capsys) -> None:
     assert code == 2 and "broken.yaml" in err and "off chip" in err
     code, _, err = _run(["devices", "show", "nope"], capsys)
     assert code == 2 and "known:" in err
+
+
+def test_simulate_applies_a_catalogue_method(lenet, capsys) -> None:
+    pytest.importorskip("hwsim.compress.catalogue")
+    code, out, _ = _run(["simulate", lenet, "-d", "cpu-a53", "--json"], capsys)
+    base = json.loads(out)
+    code, out, _ = _run(["simulate", lenet, "-d", "cpu-a53", "--method", "int8", "--json"], capsys)
+    q = json.loads(out)
+    assert code == 0 and q["method"] == "int8"
+    assert q["weight_bytes"] < base["weight_bytes"] / 3 and q["seconds"] < base["seconds"]
+    code, _, err = _run(["simulate", lenet, "-d", "cpu-a53", "--method", "no-such-method"], capsys)
+    assert code == 2 and "no-such-method" in err
