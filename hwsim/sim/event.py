@@ -238,7 +238,7 @@ def _result(inp: EngineInput, spans: Sequence[tuple[int, int]]) -> RunResult:
         timings.append(OpTiming(node=c.node, op=c.op, start_cycle=s, end_cycle=e, bound=c.bound,
                                 compute_cycles=c.compute_cycles, memory_cycles=c.memory_cycles,
                                 energy_pj=dict(c.energy_pj), transfer_bytes=dict(c.transfer_bytes),
-                                resources=dict(c.resources)))
+                                resources=dict(c.resources), unit=c.unit, overhead_cycles=c.overhead_cycles))
         energy.update(c.energy_pj)
         traffic.update(c.transfer_bytes)
         resources.update(c.resources)
