@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hwsim.cost.work import Gemm, OpWork
 from hwsim.hardware.profile import DeviceProfile, MemoryLevel
@@ -69,6 +70,7 @@ class ComputeClass:
         return self.key
 
 
+@lru_cache(maxsize=1024)
 def compute_class(weight: DType | None, act: DType) -> ComputeClass:
     if weight is None:
         return ComputeClass("mac", rate_key(act))
@@ -101,6 +103,7 @@ def lookup_rate(table: Mapping[str, float], key: str) -> tuple[float, str] | Non
 
 
 # --- tiling and traffic ---------------------------------------------------------------------------
+@lru_cache(maxsize=65536)
 def gemm_traffic(g: Gemm, a_b: float, w_b: float, o_b: float, capacity: float, *, a_free: bool = False,
                  w_free: bool = False, o_free: bool = False) -> float:
     """Bytes crossing into a buffer of ``capacity`` bytes for the best of three tilings of the GEMM.

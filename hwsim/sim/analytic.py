@@ -21,10 +21,13 @@ def run_analytic(inp: EngineInput) -> RunResult:
     traffic: dict[str, int] = {}
     resources: dict[str, int] = {}
     for c in inp.costs:
-        cycles = c.lower_bound_cycles
+        mem = c.memory_cycles
+        busy = max(c.compute_cycles, mem)
+        cycles = busy + c.overhead_cycles  # == c.lower_bound_cycles, computed once
+        bound = "overhead" if c.overhead_cycles > busy else "compute" if c.compute_cycles >= mem else "memory"
         timings.append(OpTiming(
-            node=c.node, op=c.op, start_cycle=t, end_cycle=t + cycles, bound=c.bound,
-            compute_cycles=c.compute_cycles, memory_cycles=c.memory_cycles, energy_pj=c.energy_pj,
+            node=c.node, op=c.op, start_cycle=t, end_cycle=t + cycles, bound=bound,
+            compute_cycles=c.compute_cycles, memory_cycles=mem, energy_pj=c.energy_pj,
             transfer_bytes=c.transfer_bytes, resources=c.resources, unit=c.unit,
             overhead_cycles=c.overhead_cycles,
         ))
