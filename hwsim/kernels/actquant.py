@@ -1,9 +1,14 @@
-"""Quantized activations: a tensor annotated with an integer dtype and ``scale`` (and optionally
-``zero_point``) meta holds values on that integer grid. The executor snaps every such tensor to its
-grid when it is produced (it keeps the float value of each code, so float kernels read it unchanged);
-integer kernels recover the codes exactly."""
+"""Reduced-precision activations: what a tensor's annotation says its values are.
+
+A tensor annotated with an integer dtype and ``scale`` (and optionally ``zero_point``) meta holds
+values on that integer grid; one annotated fp16 or bf16 holds values of that float format. The
+executor snaps every such tensor when it is produced (keeping the float32 value of each code, so
+float kernels read it unchanged); integer kernels recover the codes exactly. An integer annotation
+without a scale (uncalibrated) is left as it is: the grid is unknown."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -15,11 +20,11 @@ def activation_quant(spec: TensorSpec) -> tuple[float, int, int, int] | None:
     if spec.dtype.kind not in ("int", "uint"):
         return None
     meta = spec.meta_dict()
-    if "scale" not in meta:
+    if meta.get("scale") is None:  # not calibrated: the tool does not know the grid
         return None
     scale = meta["scale"]
     scale = float(scale[0] if isinstance(scale, (list, tuple)) else scale)
-    zp = meta.get("zero_point", 0)
+    zp = meta.get("zero_point") or 0
     zp = int(zp[0] if isinstance(zp, (list, tuple)) else zp)
     return scale, zp, int(spec.dtype.min_value), int(spec.dtype.max_value)
 
@@ -33,3 +38,22 @@ def quantize_activation(x: np.ndarray, q: tuple[float, int, int, int]) -> np.nda
 def fake_quantize(x: np.ndarray, q: tuple[float, int, int, int]) -> np.ndarray:
     """The float value each activation takes on its integer grid (what the next op reads)."""
     return (quantize_activation(x, q) * np.float32(q[0])).astype(np.float32)
+
+
+def to_bf16(x: np.ndarray) -> np.ndarray:
+    """Round float32 to bfloat16 (nearest even) and back: the value a bf16 tensor holds."""
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32)
+    r = (u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    return np.where(np.isnan(x), x, r.view(np.float32)).astype(np.float32)
+
+
+def snapper(spec: TensorSpec) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The function that puts a float32 array on ``spec``'s value grid, or None for fp32 tensors."""
+    grid = activation_quant(spec)
+    if grid is not None:
+        return lambda x: fake_quantize(x, grid)
+    if spec.dtype.name == "fp16":
+        return lambda x: np.asarray(x, np.float32).astype(np.float16).astype(np.float32)
+    if spec.dtype.name == "bf16":
+        return to_bf16
+    return None

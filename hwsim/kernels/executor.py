@@ -11,8 +11,9 @@ Winograd tiles) is not counted.
 Batch: the leading axis of the inputs may differ from the graph's declared batch, the same for every
 input; every kernel is batch-generic (``reshape`` maps a leading dimension equal to the declared batch).
 
-Quantized activations (an integer dtype with ``scale`` meta) are snapped to their grid when produced
-and held as the float value of each code.
+Reduced-precision activations (an integer dtype with ``scale`` meta, fp16, bf16) are snapped to their
+type when produced and held as float32 values of that type (so ``peak_activation_bytes`` counts 4
+bytes per element for them: what this executor holds, not what a device would).
 
 Weights: a model that ships weights (an npz file or ONNX initializers) must provide every weight
 tensor; a missing one is an error, never silently replaced by a seeded one. A model without weight
@@ -32,7 +33,7 @@ import numpy as np
 import hwsim.kernels.library  # noqa: F401  (registers every kernel)
 from hwsim.errors import HwsimError, VerificationError
 from hwsim.ir.graph import Node, OpGraph
-from hwsim.kernels.actquant import activation_quant, fake_quantize
+from hwsim.kernels.actquant import activation_quant, snapper
 from hwsim.kernels.forms import MAIN_SLOT, dense_value, node_form
 from hwsim.kernels.registry import KERNELS, UNSUPPORTED, KernelCall, KernelDef
 
@@ -146,6 +147,7 @@ def check_inputs(graph: OpGraph, inputs: Mapping[str, Any]) -> tuple[dict[str, n
         grid = activation_quant(spec)
         # float tensors and quantized ones (snapped to their grid) take floats; plain integer tensors integers
         wants_float = spec.dtype.kind in ("float", "binary", "ternary", "fixed") or grid is not None
+        snap = snapper(spec)
         ok = arr.dtype.kind == "f" or (arr.dtype.kind in "iu" and (spec.dtype.kind != "float" or grid is not None))
         if not ok or (not wants_float and arr.dtype.kind not in "iu"):
             raise VerificationError(f"input {name!r} has dtype {arr.dtype}; the graph declares {spec.dtype} "
@@ -154,7 +156,7 @@ def check_inputs(graph: OpGraph, inputs: Mapping[str, Any]) -> tuple[dict[str, n
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             raise VerificationError(f"input {name!r} holds non-finite values (NaN or inf)", source=graph.source)
         arr = np.ascontiguousarray(arr, dtype=np.float32)
-        arrays[name] = fake_quantize(arr, grid) if grid is not None else arr
+        arrays[name] = snap(arr) if snap is not None else arr
         if arr.shape[0] != spec.shape[0]:
             batches.add(arr.shape[0])
     if len(batches) > 1:
@@ -260,9 +262,9 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
         final: list[np.ndarray] = []
         for tname, arr in zip(node.outputs, outs):
             spec = graph.tensor(tname)
-            grid = activation_quant(spec)
-            if grid is not None:  # a quantized activation holds values on its integer grid
-                arr = fake_quantize(arr, grid)
+            snap = snapper(spec)
+            if snap is not None:  # an int8 / fp16 / bf16 activation holds values of that type
+                arr = snap(arr)
             declared = spec.shape
             if batch == declared_batch and tuple(arr.shape) != tuple(declared):
                 raise RuntimeError(f"kernel ({node.op}, {form}) produced shape {arr.shape} for {tname!r}, "

@@ -1,0 +1,119 @@
+"""hwsim verify MODEL [--method M ...] [--inputs N] [--seed S] [--json] [--data digits]
+[--reference onnxruntime]: prove that compressed kernels compute what they claim, measure output
+fidelity (not task accuracy) and, with labelled data, real task accuracy; or compare hwsim's fp32
+executor with onnxruntime on the same ONNX file."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import click
+
+from hwsim.errors import UsageError
+from hwsim.frontends import load_model
+
+FIDELITY_FOOTNOTE = ("Fidelity = agreement of outputs with the fp32 model on seeded N(0,1) inputs; it is NOT task "
+                     "accuracy. Kernel checks run each compressed kernel against the plain reference on the same "
+                     "decoded weights.")
+
+
+def _methods(values: tuple[str, ...]) -> list[str]:
+    names = [m.strip() for v in values for m in v.split(",") if m.strip()]
+    if names:
+        return names
+    from hwsim.compress.catalogue import DEFAULT_METHODS
+
+    return list(DEFAULT_METHODS)
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    if v is None:
+        return "-"
+    if math.isinf(v):
+        return "identical" if v > 0 else "-inf"
+    return format(v, spec)
+
+
+def _print_results(results: list[Any], model: str, inputs: int, seed: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    has_acc = any(r.accuracy is not None for r in results)
+    table = Table(title=f"{model}: verification ({inputs} seeded inputs, seed {seed})")
+    cols = ["method", "size", "kernels", "SQNR dB", "cosine", "top-1 agree"]
+    if has_acc:
+        cols += ["test acc fp32", "test acc", "delta pts"]
+    cols.append("needs training")
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("method", "kernels") else "right")
+    for r in results:
+        f = r.fidelity
+        checks = r.kernel_checks
+        kern = r.kernel_status if not checks else f"{r.kernel_status} ({sum(c.passed for c in checks)}/{len(checks)})"
+        row = [r.method, f"{r.compression_ratio:.1f}x", kern,
+               _fmt(f.sqnr_db if f else None, ".1f"), _fmt(f.cosine if f else None, ".4f"),
+               _fmt(f.top1_agreement if f else None, ".3f")]
+        if has_acc:
+            a = r.accuracy
+            row += [_fmt(a.baseline * 100 if a else None, ".2f"), _fmt(a.compressed * 100 if a else None, ".2f"),
+                    _fmt(a.delta_points if a else None, "+.2f")]
+        row.append({True: "yes", False: "no", None: "unknown"}[r.needs_training])
+        table.add_row(*row)
+    console.print(table)
+    failed = [c for r in results for c in r.kernel_checks if not c.passed]
+    for c in failed[:10]:
+        console.print(f"[red]kernel mismatch[/red] {c.node} ({c.op}, {c.form}): {c.requirement}, got rel error "
+                      f"{c.rel_error:.3g}")
+    if has_acc:
+        a = next(r.accuracy for r in results if r.accuracy is not None)
+        console.print(f"Task accuracy: top-1 on {a.description}.")
+    console.print(FIDELITY_FOOTNOTE)
+
+
+@click.command("verify")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--method", "-m", "methods", multiple=True,
+              help="Method(s) to verify: catalogue names, comma-separated or repeated, or methods.yaml#name "
+                   "(default: the report's default catalogue).")
+@click.option("--inputs", "-n", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Seeded N(0,1) inputs for fidelity.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic inputs.")
+@click.option("--data", type=click.Choice(["digits"]), default=None,
+              help="Also measure task accuracy on a bundled labelled test set.")
+@click.option("--reference", type=click.Choice(["onnxruntime"]), default=None,
+              help="Compare hwsim's fp32 executor with this engine on the same ONNX file.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+def command(model: str, methods: tuple[str, ...], inputs: int, seed: int, data: str | None, reference: str | None,
+            as_json: bool) -> None:
+    """Check compressed kernels against their references and measure fidelity (not task accuracy)."""
+    graph = load_model(model)
+    doc: dict[str, Any] = {"model": graph.name, "file": model}
+    if reference == "onnxruntime":
+        from hwsim.analysis.onnx_reference import compare_with_onnxruntime
+
+        cmp = compare_with_onnxruntime(model, inputs=inputs, seed=seed)
+        doc["reference"] = cmp.as_dict()
+        if not as_json:
+            click.echo(f"{graph.name}: hwsim fp32 executor vs onnxruntime {cmp.engine_version} on {inputs} seeded "
+                       f"inputs: max |diff| = {cmp.max_abs_diff:.3g}, max |diff| / max |output| = "
+                       f"{cmp.max_rel_diff:.3g}")
+        if not methods:
+            if as_json:
+                click.echo(json.dumps(doc, indent=1))
+            return
+    from hwsim.analysis.verify import verify_method
+
+    names = _methods(methods)
+    if not names:
+        raise UsageError("no method to verify")
+    results = [verify_method(graph, name, inputs=inputs, seed=seed, data=data) for name in names]
+    doc["results"] = [r.as_dict() for r in results]
+    if as_json:
+        click.echo(json.dumps(doc, indent=1))
+    else:
+        _print_results(results, graph.name, inputs, seed)
+    if any(not r.kernels_passed for r in results):
+        raise SystemExit(1)  # a kernel disagreeing with its reference is a failed verification, not bad input
