@@ -164,5 +164,13 @@ def change(graph_before: OpGraph, graph_after: OpGraph, node: Node, action: str,
     return LayerChange(node.name, action, node_bytes(graph_before, node), after, details)
 
 
+def overridden_keys(params: Any, layer: str) -> set[str]:
+    """Parameter names a per-layer override sets for ``layer`` (they beat op-kind defaults)."""
+    import fnmatch
+
+    return {k for pattern, values in params.overrides.items() if fnmatch.fnmatchcase(layer, pattern)
+            for k in values}
+
+
 def default_by_op(op: str, conv: Any, linear: Any) -> Any:
     return conv if op == "conv2d" else linear

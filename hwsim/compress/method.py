@@ -96,8 +96,10 @@ def apply_method(graph: OpGraph, method: Method | str) -> CompressedModel:
             result = pdef.fn(g, params)
         except HwsimError as e:
             where = method.where(i) + (f": {e.where}" if e.where else "")
-            raise type(e)(e.message, source=e.source or (None if method.source == "catalogue" else method.source),
-                          where=where) from None
+            if method.source != "catalogue":  # name the methods file; the model file goes in the message
+                message = e.message + (f" (model {e.source})" if e.source and e.source != method.source else "")
+                raise type(e)(message, source=method.source, where=where) from None
+            raise type(e)(e.message, source=e.source, where=where) from None
         results.append(PassResult(result.graph, result.changed, result.changes, result.notes, name))
         g = result.graph
     notes: list[str] = list(method.notes)

@@ -29,7 +29,8 @@ from pydantic import Field
 
 from hwsim.compress import _channels
 from hwsim.compress._encoded import (
-    FORMULA_NOTE, WEIGHTED_OPS, carry_meta, change, formula_spec, is_materialized, real_spec, reencode, value_repr,
+    FORMULA_NOTE, WEIGHTED_OPS, carry_meta, change, formula_spec, is_materialized, overridden_keys, real_spec,
+    reencode, value_repr,
 )
 from hwsim.compress.base import LayerChange, PassParams, PassResult, layer_params, register_pass, select_layers
 from hwsim.errors import CompressionError
@@ -53,9 +54,14 @@ class PruneRandomParams(PassParams):
     seed: int = 0
 
 
-def _sparsity(p: Any, op: str) -> float:
-    specific = p.conv_sparsity if op == "conv2d" else p.linear_sparsity
-    return float(p.sparsity if specific is None else specific)
+def _sparsity(p: Any, op: str, overridden: set[str] = frozenset()) -> float:
+    """The layer's sparsity: an op-kind value (conv_sparsity / linear_sparsity) beats the general one,
+    unless a per-layer override set the general one and not the op-kind one."""
+    key = "conv_sparsity" if op == "conv2d" else "linear_sparsity"
+    specific = getattr(p, key)
+    if specific is None or ("sparsity" in overridden and key not in overridden):
+        return float(p.sparsity)
+    return float(specific)
 
 
 def _keep_top(w: np.ndarray, sparsity: float) -> np.ndarray:
@@ -125,7 +131,7 @@ def prune(graph: OpGraph, params: PruneParams) -> PassResult:
     global_nodes: list[Node] = []
     for node in nodes:
         p = layer_params(params, node.name)
-        s = _sparsity(p, node.op)
+        s = _sparsity(p, node.op, overridden_keys(params, node.name))
         overridden = p is not params
         if not is_materialized(graph, [node.params["weight"]]):
             masks[node.name] = 1.0 - s
@@ -150,7 +156,7 @@ def prune_random(graph: OpGraph, params: PruneRandomParams) -> PassResult:
     masks: dict[str, np.ndarray | float] = {}
     for node in nodes:
         p = layer_params(params, node.name)
-        s = _sparsity(p, node.op)
+        s = _sparsity(p, node.op, overridden_keys(params, node.name))
         t = node.params["weight"]
         if not is_materialized(graph, [t]):
             masks[node.name] = 1.0 - s

@@ -116,8 +116,8 @@ class CodebookValues:
 
     @property
     def bits(self) -> int:
-        """Width of one code before Huffman coding: log2 of the codebook size."""
-        return max(1, int(self.centroids.size - 1).bit_length())
+        """Width of one code before Huffman coding (the declared b of a 2^b-entry codebook)."""
+        return int(self.codes.bits)
 
     @property
     def table_bits(self) -> int:

@@ -1,0 +1,139 @@
+"""hwsim compress MODEL --method NAME|FILE -o out.json [--weights-out out.npz] [--json]:
+apply a compression method and write the compressed model with a summary of what each pass did.
+
+The written model.json carries every tensor's annotations (dtype, encoding, density, stored_bits,
+meta), which is all a cost model reads. ``--weights-out`` writes the weights as the float32 values a
+kernel computes with (decoded from their encodings; an .npz cannot hold the encoded payloads), and
+the model.json points at that file.
+
+Sizes come from really encoding the weights, so by default the weights are materialized: the model's
+own (npz / ONNX initializers) or, when it ships none, seeded Kaiming-normal ones (said in the
+summary). ``--no-materialize`` runs cost-only: formats' formula estimates, no arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from hwsim.errors import UsageError
+from hwsim.frontends import load_model, save_model_json
+from hwsim.ir import OpGraph
+from hwsim.units import format_bytes
+
+
+def _weights_bytes(graph: OpGraph) -> int:
+    return sum(graph.tensor(t).size_bytes for t in graph.weight_names())
+
+
+def summary_doc(cm: Any, graph_in: OpGraph, seeded: bool, materialized: bool) -> dict[str, Any]:
+    before, after = _weights_bytes(graph_in), _weights_bytes(cm.graph)
+    return {
+        "model": graph_in.name, "method": cm.method.name, "description": cm.method.description,
+        "steps": [{"pass": n, "params": dict(p)} for n, p in cm.method.steps],
+        "weights": ("seeded Kaiming-normal (the model ships none)" if seeded else
+                    "the model's own" if materialized else "not materialized: formula sizes"),
+        "weight_bytes_before": before, "weight_bytes_after": after,
+        "compression_ratio": round(before / after, 3) if after else None,
+        "needs_training": cm.needs_training, "notes": list(cm.notes),
+        "layers": cm.layer_rows(),
+    }
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return "x".join(str(x) for x in v)
+    return str(v)
+
+
+def _save_npz(graph: OpGraph, path: Path) -> None:
+    arrays = {t: np.ascontiguousarray(graph.dense_weight(t), dtype=np.float32) for t in graph.weight_names()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@click.command("compress")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--method", "-m", required=True, help="Catalogue name (see `hwsim methods`), methods.yaml, or "
+              "methods.yaml#name.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Compressed model.json to write.")
+@click.option("--weights-out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the (decoded float32) weights as .npz, referenced by the model.json.")
+@click.option("--materialize/--no-materialize", default=True, show_default=True,
+              help="Encode real weights (seeded ones if the model ships none) or only estimate sizes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def command(model: str, method: str, output: str, weights_out: str | None, materialize: bool, as_json: bool) -> None:
+    """Compress MODEL with a method; write the compressed model and summarize every pass per layer."""
+    from hwsim.compress import apply_method
+    from hwsim.compress.catalogue import get_method
+    from hwsim.compress.compact import set_model_loader
+
+    if weights_out is not None and not weights_out.endswith(".npz"):
+        raise UsageError("the weights file must end in .npz", where="--weights-out")
+    if not output.endswith(".json"):
+        raise UsageError("the output must be a model .json file", where="--output")
+    meth = get_method(method)
+    graph = load_model(model)
+    seeded = materialize and not graph.weights.provided_names()
+    if materialize:
+        graph = graph.materialize()
+    set_model_loader(load_model)
+    try:
+        cm = apply_method(graph, meth)
+    finally:
+        set_model_loader(None)
+    out = cm.graph.with_meta(compressed_by=meth.name)
+    out_path = Path(output)
+    weights_file = None
+    if weights_out is not None:
+        wpath = Path(weights_out)
+        _save_npz(out, wpath)
+        weights_file = os.path.relpath(wpath.resolve(), out_path.resolve().parent)
+    save_model_json(out, out_path, weights_file)
+    doc = summary_doc(cm, graph, seeded, materialize)
+    if as_json:
+        click.echo(json.dumps(doc, indent=1, default=str))
+        return
+    _print_table(doc, output, weights_out)
+
+
+def _print_table(doc: dict[str, Any], output: str, weights_out: str | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    if not con.is_terminal:
+        con = Console(width=160)
+    t = Table(title=f"{doc['model']} [{doc['method']}]: {doc['description']}")
+    for col in ("pass", "layer", "action", "sparsity", "bits", "rank", "format", "bytes before", "bytes after"):
+        t.add_column(col, justify="right" if col.startswith(("bytes", "spars", "bits")) else "left")
+    for r in doc["layers"]:
+        t.add_row(r["pass"], r["layer"], r["action"], _fmt(r["sparsity"]), _fmt(r["bits"]), _fmt(r["rank"]),
+                  _fmt(r["format"]), f"{r['bytes_before']:,}", f"{r['bytes_after']:,}")
+    con.print(t)
+    ratio = doc["compression_ratio"]
+    con.print(f"weights: {format_bytes(doc['weight_bytes_before'])} -> {format_bytes(doc['weight_bytes_after'])}"
+              + (f" ({ratio:.2f}x smaller)" if ratio else "") + f"; values: {doc['weights']}")
+    if doc["needs_training"]:
+        con.print("task accuracy: unknown (this method needs training the tool does not do)")
+    for n in doc["notes"]:
+        con.print(f"note: {n}")
+    con.print(f"wrote {output}" + (f" and {weights_out}" if weights_out else ""))
