@@ -119,6 +119,7 @@ class RooflineModel(CostModel):
             extra_pj += view.index_decodes * math.ceil(g.m / max(mu.lanes, 1)) * device.energy.mac_pj["ternary"]
         effectual = work.macs * (view.effectual_fraction if view is not None and view.skips_zeros else 1.0)
         bytes_by_level = gemm_level_bytes(work, device, self.innermost_capacity(device), rhs_is_activation=rhs_act)
+        extra_pj += self._instruction_pj(device, mac_cycles + extra_cycles, mu.workers)
         energy = op_energy(device, macs=effectual, cc=cc, arith=work.arith, data_bits=work.act_dtype.bits,
                            bytes_by_level=bytes_by_level, extra_compute_pj=extra_pj)
         return self._finish(work, device, mu.name, mac_cycles + extra_cycles, bytes_by_level, energy, notes,
@@ -134,7 +135,8 @@ class RooflineModel(CostModel):
             cycles += self._vector_macs(work, device, cc)
         bytes_by_level = streaming_level_bytes(work, device)
         energy = op_energy(device, macs=work.macs, cc=cc if work.macs else None, arith=work.arith,
-                           data_bits=work.act_dtype.bits, bytes_by_level=bytes_by_level)
+                           data_bits=work.act_dtype.bits, bytes_by_level=bytes_by_level,
+                           extra_compute_pj=self._instruction_pj(device, cycles, self.vector_rates(device)[1]))
         return self._finish(work, device, f"{self.kind}.vector", cycles, bytes_by_level, energy, notes,
                             {"mac": work.macs, **work.arith} if work.macs else work.arith)
 
@@ -145,9 +147,15 @@ class RooflineModel(CostModel):
         cycles = self._arith(work, device, cc, notes) + self._vector_macs(work, device, cc)
         bytes_by_level = streaming_level_bytes(work, device)
         energy = op_energy(device, macs=work.macs, cc=cc, arith=work.arith, data_bits=work.act_dtype.bits,
-                           bytes_by_level=bytes_by_level)
+                           bytes_by_level=bytes_by_level,
+                           extra_compute_pj=self._instruction_pj(device, cycles, self.vector_rates(device)[1]))
         return self._finish(work, device, f"{self.kind}.vector", cycles, bytes_by_level, energy, notes,
                             {"mac": work.macs, **work.arith})
+
+    @staticmethod
+    def _instruction_pj(device: DeviceProfile, busy_cycles: float, issuers: int) -> float:
+        """Front-end energy: one vector (warp) instruction per issuer per busy compute cycle."""
+        return device.energy.instruction_pj * busy_cycles * issuers
 
     def _vector_macs(self, work: OpWork, device: DeviceProfile, cc: ComputeClass) -> float:
         if not work.macs:

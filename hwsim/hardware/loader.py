@@ -243,7 +243,8 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
         ))
     mac = {k: v * scale for k, v in et.MAC_PJ_45NM.items()} | dict(model.energy.mac)
     ops = {k: v * scale for k, v in et.OP_PJ_45NM.items()} | dict(model.energy.op)
-    energy = EnergyTable(mac_pj=MappingProxyType(mac), op_pj=MappingProxyType(ops), process_scale=scale)
+    energy = EnergyTable(mac_pj=MappingProxyType(mac), op_pj=MappingProxyType(ops), process_scale=scale,
+                         instruction_pj=model.energy.instruction)
     sp = model.sparse
     sparse = SparseTraits(sp.index_decode_cycles, sp.gather_efficiency, sp.codebook_lookup_cycles,
                           sp.huffman_decode_cycles_per_symbol)

@@ -48,6 +48,7 @@ class EnergyTable:
     mac_pj: Mapping[str, float]
     op_pj: Mapping[str, float]
     process_scale: float  # the node factor applied to Horowitz's 45 nm defaults
+    instruction_pj: float = 0.0  # per issued vector / warp instruction (0: not modelled)
 
     def mac(self, dtype_name: str) -> float:
         if dtype_name in self.mac_pj:

@@ -105,6 +105,9 @@ class EnergyModel(_Strict):
 
     mac: dict[str, Pj] = Field(default_factory=dict)
     op: dict[str, Pj] = Field(default_factory=dict)
+    #: front-end energy per issued vector (CPU) or warp (GPU) instruction: fetch, decode, register
+    #: file, control; at this profile's node. 0 = not modelled.
+    instruction: Pj = 0.0
     scale_with_node: bool = True
 
     @model_validator(mode="after")

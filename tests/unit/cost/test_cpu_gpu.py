@@ -157,3 +157,14 @@ def test_fp32_default_dtype_is_costed_on_fp32_units() -> None:
     g = conv_graph()
     assert g.tensor("conv.weight").dtype == FP32
     assert op_costs(g, load_device("cpu-a53"))[0].unit == "cpu.simd.fp32"
+
+
+def test_instruction_energy_is_charged_per_issuing_core_cycle() -> None:
+    g = conv_graph(c=64, k=64, h=28)
+    base = load_device("cpu-a53", {"energy.instruction": "0 pJ"})
+    d = load_device("cpu-a53")
+    assert d.energy.instruction_pj == pytest.approx(43.6)
+    c0, c1 = op_costs(g, base)[0], op_costs(g, d)[0]
+    assert d.cpu is not None
+    extra = c1.energy_pj["compute"] - c0.energy_pj["compute"]
+    assert extra == pytest.approx(43.6 * c1.compute_cycles * d.cpu.cores, rel=1e-3)
