@@ -60,11 +60,11 @@ def command(ctx: click.Context, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title="devices")
-    for col in ("name", "kind", "clock", "best peak", "DRAM", "description"):
-        table.add_column(col, justify="right" if col in ("clock", "best peak", "DRAM") else "left")
+    for col in ("name", "kind", "clock", "best peak", "DRAM"):  # descriptions: `devices show NAME`
+        table.add_column(col, justify="right" if col in ("clock", "best peak", "DRAM") else "left", no_wrap=True)
     for r in rows:
         table.add_row(r["name"], r["kind"], format_si(r["clock_hz"], "Hz"), format_si(r["peak_ops_per_s"], "OPS"),
-                      format_si(r["dram_bytes_per_s"], "B/s"), r["description"])
+                      format_si(r["dram_bytes_per_s"], "B/s"))
     Console().print(table)
 
 
