@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from hwsim.hardware import DeviceProfile, list_devices, load_device, parse_set_option
-from hwsim.hardware.peaks import level_bandwidths, peak_ops, ridge_point
+from hwsim.hardware.peaks import best_peak, level_bandwidths, peak_ops, ridge_point
 from hwsim.units import format_bytes, format_si
 
 #: Formats whose break-even density ``show`` reports (a batch-1 1024 x 1024 fp32 linear layer).
@@ -17,9 +17,13 @@ BREAK_EVEN_FORMATS = ("csr", "bitmap", "coo")
 
 
 def _summary(d: DeviceProfile) -> dict[str, Any]:
-    best = max((p.ops_per_s for p in peak_ops(d)), default=0.0)
-    return {"name": d.name, "kind": d.kind, "clock_hz": d.clock_hz, "peak_ops_per_s": best,
-            "dram_bytes_per_s": d.dram.bandwidth_bytes_per_s, "description": d.description}
+    def peak(dtype: str) -> float | None:
+        p = best_peak(d, dtype)
+        return p.ops_per_s if p else None
+
+    return {"name": d.name, "kind": d.kind, "clock_hz": d.clock_hz, "fp32_ops_per_s": peak("fp32"),
+            "int8_ops_per_s": peak("int8"), "dram_bytes_per_s": d.dram.bandwidth_bytes_per_s,
+            "description": d.description}
 
 
 def describe(d: DeviceProfile, *, break_even: bool = True) -> dict[str, Any]:
@@ -60,10 +64,11 @@ def command(ctx: click.Context, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title="devices")
-    for col in ("name", "kind", "clock", "best peak", "DRAM"):  # descriptions: `devices show NAME`
-        table.add_column(col, justify="right" if col in ("clock", "best peak", "DRAM") else "left", no_wrap=True)
+    for col in ("name", "kind", "clock", "fp32 peak", "int8 peak", "DRAM"):  # descriptions: `devices show NAME`
+        table.add_column(col, justify="left" if col in ("name", "kind") else "right", no_wrap=True)
     for r in rows:
-        table.add_row(r["name"], r["kind"], format_si(r["clock_hz"], "Hz"), format_si(r["peak_ops_per_s"], "OPS"),
+        table.add_row(r["name"], r["kind"], format_si(r["clock_hz"], "Hz"),
+                      *("-" if v is None else format_si(v, "OPS") for v in (r["fp32_ops_per_s"], r["int8_ops_per_s"])),
                       format_si(r["dram_bytes_per_s"], "B/s"))
     Console().print(table)
 
