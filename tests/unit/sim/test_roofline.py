@@ -65,3 +65,23 @@ def _check(g, d) -> None:
     # compulsory: the stored weights cross the DRAM interface at least once
     assert cost.transfer_bytes[d.dram.name] >= work.param_bytes
     assert seconds >= work.param_bytes / d.dram.bandwidth_bytes_per_s * (1 - 1e-9)
+
+
+def test_every_op_of_a_network_respects_the_roofline_on_every_device() -> None:
+    """All op groups of ResNet-18 (conv, bn, relu, pool, add, flatten, linear) on every device."""
+    from testutils import WORKLOADS
+
+    from hwsim.frontends import load_model
+    from hwsim.sim import op_costs
+
+    g = load_model(WORKLOADS / "resnet18.json")
+    works = prepare(g).ops
+    for name in list_devices():
+        d = load_device(name)
+        peak = max(p.ops_per_s for p in peak_ops(d)) / 2
+        for w, c in zip(works, op_costs(g, d)):
+            seconds = c.lower_bound_cycles / d.clock_hz
+            for lv in d.memory:
+                assert seconds >= c.transfer_bytes.get(lv.name, 0) / lv.bandwidth_bytes_per_s * (1 - 1e-9), (name, w.node)
+            if d.kind != "fpga":
+                assert seconds >= w.macs / peak * (1 - 1e-9), (name, w.node)
