@@ -1,0 +1,33 @@
+"""hwsim calibrate: measure this machine (NumPy/BLAS GEMM per dtype, vector ops, popcount, memory copies
+per cache level) and write a ``kind: cpu`` device profile, e.g. ``hwsim calibrate -o devices/host.yaml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hwsim.errors import UsageError
+
+
+@click.command("calibrate")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="where to write the profile (e.g. devices/host.yaml)")
+@click.option("--quick", is_flag=True, help="a few seconds of measurement instead of about a minute (less exact)")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random GEMM operands")
+def command(output: Path, quick: bool, seed: int) -> None:
+    """Measure this machine and write its device profile (the 'host' device)."""
+    from hwsim.analysis.calibrate import measure, write_profile
+    from hwsim.hardware import load_device
+
+    if output.suffix not in (".yaml", ".yml"):
+        raise UsageError(f"the profile must be a .yaml file, got {str(output)!r}", source="--output")
+    if not output.parent.exists():
+        raise UsageError(f"directory {str(output.parent)!r} does not exist", source="--output")
+    cal = measure(quick=quick, seed=seed)
+    write_profile(cal, output)
+    profile = load_device(output)  # the file must load as a valid profile
+    fp32 = profile.cpu.macs_per_cycle_per_core["fp32"] if profile.cpu else 0.0
+    click.echo(f"wrote {output}: {cal.cpu_model}, {cal.cores} cores at {cal.clock_hz / 1e9:.3g} GHz, "
+               f"fp32 {fp32 * cal.clock_hz * cal.cores / 1e9:.3g} GMAC/s, "
+               f"DRAM {profile.dram.bandwidth_bytes_per_s / 1e9:.3g} GB/s")
