@@ -1,120 +1,22 @@
-"""ONNX op -> hwsim node converters (``CONVERTERS``, keyed by ONNX op type) and their shared context.
+"""ONNX op -> hwsim node converters (``CONVERTERS``, keyed by ONNX op type).
 
 Each converter reads one decoded ONNX node and emits hwsim nodes, turning constant operands into weight
 tensors in hwsim's layouts (linear weight [out, in], conv weight [out, in/groups, kh, kw]). Add, Sub,
-Mul and Div with a constant operand become pending "constant operand" nodes that
-``resolve_constant_operands`` folds into the producing conv / linear / batchnorm (bias, scale), because
-hwsim's add and mul take activations only; what cannot be folded is reported, never guessed.
+Mul and Div with a constant operand become pending nodes that ``onnx_constants`` folds into the producing
+conv / linear / batchnorm.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from hwsim.errors import ModelFormatError
+from hwsim.frontends.onnx_context import ADD_CONST, MUL_CONST, ReadContext
 from hwsim.frontends.onnx_fold import OnnxNode
 from hwsim.registry import Registry
-
-Shape = tuple[int, ...]
-ADD_CONST, MUL_CONST = "<add constant>", "<mul constant>"
-#: ops a positive or any scalar scale passes through unchanged (views and pure data movement)
-_SCALE_TRANSPARENT = {"reshape", "flatten", "transpose", "identity", "dropout"}
-
-
-@dataclass
-class ProtoNode:
-    """An hwsim node under construction (mutable until constant operands are folded)."""
-
-    name: str
-    op: str
-    inputs: list[str]
-    outputs: list[str]
-    attrs: dict[str, Any]
-    params: dict[str, str]
-    origin: OnnxNode
-
-
-@dataclass
-class ReadContext:
-    source: str
-    consts: dict[str, np.ndarray]
-    shapes: Mapping[str, Shape]
-    graph_inputs: frozenset[str]
-    graph_outputs: Sequence[str]
-    nodes: list[ProtoNode] = field(default_factory=list)
-    weights: dict[str, np.ndarray] = field(default_factory=dict)
-    node_names: set[str] = field(default_factory=set)
-    tensor_names: set[str] = field(default_factory=set)
-
-    # --- errors and inputs ----------------------------------------------------------------------
-    def error(self, node: OnnxNode, message: str) -> ModelFormatError:
-        return ModelFormatError(message, source=self.source, where=f"node {node.name!r} ({node.op_type})")
-
-    def const(self, name: str) -> np.ndarray | None:
-        return self.consts.get(name) if name else None
-
-    def need_const(self, node: OnnxNode, i: int, what: str) -> np.ndarray:
-        value = self.const(node.input(i))
-        if value is None:
-            raise self.error(node, f"{what} (input {i}, {node.input(i) or 'absent'!r}) must be a constant "
-                                   "(initializer or foldable subgraph)")
-        return value
-
-    def act(self, node: OnnxNode, i: int) -> str:
-        t = node.input(i)
-        if not t:
-            raise self.error(node, f"input {i} is missing")
-        if t in self.consts and t not in self.graph_inputs:
-            raise self.error(node, f"input {i} ({t!r}) is a constant; hwsim's op takes an activation there")
-        return t
-
-    def shape(self, node: OnnxNode, tensor: str) -> Shape:
-        if tensor in self.shapes:
-            return self.shapes[tensor]
-        raise self.error(node, f"the shape of {tensor!r} is unknown after ONNX shape inference")
-
-    def float_array(self, node: OnnxNode, value: np.ndarray, what: str) -> np.ndarray:
-        if not np.issubdtype(value.dtype, np.floating):
-            raise self.error(node, f"{what} has dtype {value.dtype}; hwsim reads float ONNX models "
-                                   "(quantized ONNX is not supported)")
-        return np.ascontiguousarray(value, dtype=np.float32)
-
-    # --- naming ---------------------------------------------------------------------------------
-    def _unique(self, base: str, taken: set[str]) -> str:
-        name, i = base, 1
-        while name in taken:
-            name, i = f"{base}_{i}", i + 1
-        taken.add(name)
-        return name
-
-    def node_name(self, node: OnnxNode, suffix: str = "") -> str:
-        base = (node.name or f"{node.op_type}_{len(self.nodes)}") + suffix
-        return self._unique(base, self.node_names)
-
-    def tmp(self, base: str) -> str:
-        return self._unique(base, self.tensor_names)
-
-    def weight(self, preferred: str, fallback: str, array: np.ndarray) -> str:
-        """Register a weight array; named after its ONNX initializer unless that name is taken."""
-        ok = preferred in self.consts and preferred not in self.weights
-        name = preferred if ok else self.tmp(fallback)
-        self.tensor_names.add(name)
-        self.weights[name] = np.ascontiguousarray(array, dtype=np.float32)
-        return name
-
-    # --- emitting -------------------------------------------------------------------------------
-    def emit(self, origin: OnnxNode, op: str, inputs: Sequence[str], outputs: Sequence[str],
-             attrs: dict[str, Any] | None = None, params: dict[str, str] | None = None,
-             name: str | None = None) -> ProtoNode:
-        pn = ProtoNode(name or self.node_name(origin), op, list(inputs), list(outputs), dict(attrs or {}),
-                       dict(params or {}), origin)
-        self.nodes.append(pn)
-        return pn
 
 
 Converter = Callable[[ReadContext, OnnxNode], None]
@@ -133,13 +35,6 @@ def _converter(*op_types: str) -> Callable[[Converter], Converter]:
 
 def supported_ops() -> list[str]:
     return sorted(CONVERTERS.keys())
-
-
-def _only_first_output(ctx: ReadContext, node: OnnxNode, used: set[str]) -> None:
-    extra = [t for t in node.outputs[1:] if t and t in used]
-    if extra:
-        raise ctx.error(node, f"outputs {extra} are used, but hwsim supports only the first output of "
-                              f"{node.op_type} (inference mode)")
 
 
 def _scalar(value: np.ndarray) -> float:
@@ -512,105 +407,3 @@ def _cast(ctx: ReadContext, node: OnnxNode) -> None:
 @_converter("fused.ChannelShuffle")
 def _shuffle(ctx: ReadContext, node: OnnxNode) -> None:
     ctx.emit(node, "channel_shuffle", [ctx.act(node, 0)], [node.outputs[0]], {"groups": int(node.attr("groups"))})
-
-
-# --- folding constant operands into producers -------------------------------------------------------
-
-def _per_channel(value: np.ndarray, out_shape: Shape, axis: int) -> np.ndarray | None:
-    """The constant as a vector over ``axis`` of ``out_shape``, if it varies only along that axis and
-    broadcasting it does not enlarge the tensor."""
-    rank = len(out_shape)
-    if value.ndim > rank:
-        return None
-    padded = value.reshape((1,) * (rank - value.ndim) + value.shape)
-    if any(d != 1 for i, d in enumerate(padded.shape) if i != axis) or padded.shape[axis] not in (1, out_shape[axis]):
-        return None
-    return np.broadcast_to(padded.reshape(-1), (out_shape[axis],)).astype(np.float32)
-
-
-def resolve_constant_operands(ctx: ReadContext) -> None:
-    """Fold every pending add/mul-by-constant into the conv / linear / batchnorm that produces its input,
-    then remove it (its input's producer now writes its output tensor)."""
-    producer = {t: pn for pn in ctx.nodes for t in pn.outputs}
-    uses: dict[str, int] = {}
-    for pn in ctx.nodes:
-        for t in pn.inputs:
-            uses[t] = uses.get(t, 0) + 1
-    for t in ctx.graph_outputs:
-        uses[t] = uses.get(t, 0) + 1
-    for pn in [p for p in ctx.nodes if p.op in (ADD_CONST, MUL_CONST)]:
-        x, out = pn.inputs[0], pn.outputs[0]
-        value: np.ndarray = pn.attrs["value"]
-        kind = "add" if pn.op == ADD_CONST else "mul"
-        try:
-            _fold(ctx, pn, producer, uses, value, kind)
-        except ModelFormatError:
-            neutral = np.all(value == (0.0 if kind == "add" else 1.0)) and ctx.shapes.get(out) == ctx.shapes.get(x)
-            if not neutral:
-                raise
-            # x + 0 or x * 1 where nothing can absorb it: drop it (or keep an identity below)
-        last = producer.get(x)
-        if last is None or uses.get(x, 0) != 1:  # a neutral constant on a graph input or shared tensor
-            pn.op, pn.attrs = "identity", {}
-            continue
-        last.outputs[last.outputs.index(x)] = out
-        producer[out] = last
-        del producer[x]
-        ctx.nodes.remove(pn)
-
-
-def _fold(ctx: ReadContext, pn: ProtoNode, producer: dict[str, ProtoNode], uses: dict[str, int],
-          value: np.ndarray, kind: str) -> None:
-    c_name = pn.attrs["const"]
-
-    def fail(reason: str) -> ModelFormatError:
-        return ctx.error(pn.origin, f"{pn.origin.op_type} with the constant operand {c_name!r} cannot be folded "
-                                    f"into a weight: {reason}. hwsim's add and mul take activations only; a constant "
-                                    "is folded into the bias or scale of the conv, linear or batchnorm producing "
-                                    "the other operand")
-
-    t = pn.inputs[0]
-    node = producer.get(t)
-    if node is None:
-        raise fail(f"the other operand {t!r} is a graph input")
-    if uses.get(t, 0) != 1:
-        raise fail(f"the other operand {t!r} is also used elsewhere")
-    scalar = value.size == 1
-    # a scalar scale passes through views (attention's q * 1/sqrt(d) after a reshape/transpose of q)
-    while kind == "mul" and scalar and node.op in _SCALE_TRANSPARENT:
-        t = node.inputs[0]
-        if uses.get(t, 0) != 1 or t not in producer:
-            break
-        node = producer[t]
-    if node.op not in ("conv2d", "linear", "batchnorm"):
-        raise fail(f"the other operand comes from a {node.op} node ({node.name!r})")
-    out_shape = ctx.shapes.get(node.outputs[0])
-    if out_shape is None:
-        raise fail(f"the shape of {node.outputs[0]!r} is unknown")
-    axis = len(out_shape) - 1 if node.op == "linear" else 1
-    if scalar:
-        vec: np.ndarray | None = np.full(out_shape[axis], float(value.reshape(-1)[0]), np.float32)
-    else:
-        same = ctx.shapes.get(pn.outputs[0]) == out_shape
-        vec = _per_channel(value, out_shape, axis) if same else None
-    if vec is None:
-        raise fail(f"its shape {list(value.shape)} is not one value per channel of {node.op} {node.name!r} "
-                   f"(output {list(out_shape)})")
-    w = ctx.weights
-    if kind == "add":
-        slot = "beta" if node.op == "batchnorm" else "bias"
-        if slot in node.params:
-            w[node.params[slot]] = w[node.params[slot]] + vec
-        else:
-            named = c_name if ctx.consts[c_name].size == vec.size else ""
-            node.params[slot] = ctx.weight(named, f"{node.name}.{slot}", vec)
-            node.attrs["bias"] = True
-        return
-    if node.op == "batchnorm":
-        for slot in ("gamma", "beta"):
-            w[node.params[slot]] = w[node.params[slot]] * vec
-        return
-    wname = node.params["weight"]
-    w[wname] = w[wname] * vec.reshape((-1,) + (1,) * (w[wname].ndim - 1))
-    if "bias" in node.params:
-        w[node.params["bias"]] = w[node.params["bias"]] * vec

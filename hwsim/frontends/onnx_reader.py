@@ -20,7 +20,9 @@ from onnx import numpy_helper
 
 from hwsim.errors import ModelFormatError, ShapeError
 from hwsim.frontends.onnx_fold import decode_node, fold_constants, fuse_patterns
-from hwsim.frontends.onnx_ops import CONVERTERS, FUSED, ReadContext, resolve_constant_operands, supported_ops
+from hwsim.frontends.onnx_constants import resolve_constant_operands
+from hwsim.frontends.onnx_context import ReadContext
+from hwsim.frontends.onnx_ops import CONVERTERS, FUSED, supported_ops
 from hwsim.ir.dtypes import FP32
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.tensor import TensorSpec
