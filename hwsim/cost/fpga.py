@@ -55,7 +55,7 @@ FPGA_DEFAULTS: Mapping[str, Any] = {
     "acc_bits": 0,  # fixed accumulator / threshold width; 0 = minimal width per layer (FINN); BNN-PYNQ: 16
     "overlay_pe": 0,  # 0 = auto (largest power-of-two engine that fits)
     "overlay_simd": 0,
-    "max_lanes": 4096,  # cap on PE x SIMD of one engine (ASSUMED; keeps the search finite)
+    "max_lanes": 65536,  # cap on PE x SIMD of one engine (ASSUMED: beyond this, routing, not LUTs, limits)
 }
 
 MAC_GROUPS = ("conv", "dense", "matmul")
