@@ -41,6 +41,8 @@ def _print_results(results: list[Any], model: str, inputs: int, seed: int) -> No
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # piped or captured: wide enough that no name or number is cut
+        console = Console(width=200)
     has_acc = any(r.accuracy is not None for r in results)
     table = Table(title=f"{model}: verification ({inputs} seeded inputs, seed {seed})")
     cols = ["method", "size", "kernels", "SQNR dB", "cosine", "top-1 agree"]
@@ -48,7 +50,7 @@ def _print_results(results: list[Any], model: str, inputs: int, seed: int) -> No
         cols += ["test acc fp32", "test acc", "delta pts"]
     cols.append("needs training")
     for c in cols:
-        table.add_column(c, justify="left" if c in ("method", "kernels") else "right")
+        table.add_column(c, justify="left" if c in ("method", "kernels") else "right", no_wrap=True)
     for r in results:
         f = r.fidelity
         checks = r.kernel_checks
