@@ -157,7 +157,8 @@ def break_even_density(device: DeviceProfile, encoding: str = "csr", *, m: int =
     Returns 0.0 when the sparse format never wins and 1.0 when it wins even fully dense; None when
     the device kind has no cost model. Solved by bisection on the device's own cost model.
     """
-    from hwsim.cost.registry import cost_model  # lazy: the registry imports the models
+    from hwsim.cost.registry import UnsupportedOpError, cost_model  # lazy: the registry imports the models
+    from hwsim.cost.work import Workload
     from hwsim.errors import UnknownNameError
 
     try:
@@ -166,10 +167,16 @@ def break_even_density(device: DeviceProfile, encoding: str = "csr", *, m: int =
         return None
 
     def latency(enc: str, d: float) -> int:
-        return model.cost_op(synthetic_linear(enc, d, m=m, n=n, k=k, weight_dtype=weight_dtype,
-                                              act_dtype=act_dtype), device).lower_bound_cycles
+        w = synthetic_linear(enc, d, m=m, n=n, k=k, weight_dtype=weight_dtype, act_dtype=act_dtype)
+        acts = w.act_in_bytes + w.out_bytes
+        one = Workload(model=w.node, ops=(w,), input_bytes=w.act_in_bytes, weight_bytes=w.param_bytes,
+                       live_after=(w.out_bytes,), peak_activation_bytes=acts, peak_step=0)
+        return model.cost_graph(one, device)[0].lower_bound_cycles  # whole-graph models (FPGA) too
 
-    dense = latency("dense", 1.0)
+    try:
+        dense = latency("dense", 1.0)
+    except UnsupportedOpError:
+        return None
     lo, hi = 1e-4, 1.0
     if latency(encoding, lo) >= dense:
         return 0.0

@@ -95,3 +95,12 @@ def test_simulate_applies_a_catalogue_method(lenet, capsys) -> None:
     assert q["weight_bytes"] < base["weight_bytes"] / 3 and q["seconds"] < base["seconds"]
     code, _, err = _run(["simulate", lenet, "-d", "cpu-a53", "--method", "no-such-method"], capsys)
     assert code == 2 and "no-such-method" in err
+
+
+@pytest.mark.parametrize("name", ["cpu-a53", "gpu-jetson-nano", "fpga-small", "systolic-32x32"])
+def test_devices_show_works_for_every_kind(name: str, capsys) -> None:
+    code, out, _ = _run(["devices", "show", name, "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["kind"] in ("cpu", "gpu", "fpga", "systolic") and doc["peaks_ops_per_s"]
+    be = doc["sparse_break_even_density"]["csr"]
+    assert be is None or 0.0 <= be <= 1.0
