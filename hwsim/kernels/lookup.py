@@ -19,6 +19,7 @@ from hwsim.kernels.registry import KernelCall, register_kernel
 
 
 def lookup_kernel(call: KernelCall) -> tuple[np.ndarray, ...]:
+    """Shared-weight product: codes looked up in their table (codebook centroids or hash buckets), then GEMM."""
     payload = need_payload(call, (CodebookPayload, HashedPayload), "codebook/hashed")
     groups, o, k = weight_matrix_shape(call)
     w = dense_codes(payload)[0].reshape(groups, o // groups, k)  # the lookup, on every call

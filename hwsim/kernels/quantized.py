@@ -33,6 +33,7 @@ def _weight(call: KernelCall) -> tuple[Any, np.ndarray, np.ndarray]:
 
 
 def quantized_kernel(call: KernelCall) -> tuple[np.ndarray, ...]:
+    """Integer weight product: int32-exact with quantized activations, else fp32 GEMM on the integer codes."""
     _, codes, w_scale = _weight(call)
     groups, o, k = weight_matrix_shape(call)
     w = codes.reshape(groups, o // groups, k)

@@ -20,6 +20,7 @@ SPARSE_FORMATS = ("csr", "csc", "coo", "bitmap", "relative_index")
 
 
 def sparse_kernel(call: KernelCall) -> tuple[np.ndarray, ...]:
+    """Sparse weight product: a CSR/CSC operator built from the payload's index streams, stored entries only."""
     payload = need_payload(call, STRUCTURE_PAYLOADS, "sparse")
     groups, _, k = weight_matrix_shape(call)
     m, scale = prepared(payload, f"sparse/{groups}", lambda: sparse_operator(payload, groups))

@@ -1,0 +1,78 @@
+"""hwsim verify: JSON and table output, exit 1 only for a kernel mismatch, and every bad input as one
+line naming the file and place with exit code 2."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from hwsim.cli import main
+from hwsim.frontends.model_json import parse_model, save_model_json
+
+from testutils import LENET5_DOC, WORKLOADS
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(e.value.code or 0), out, err
+
+
+def _lenet_with_weights(tmp_path, drop: str | None = None, poison: str | None = None):
+    g = parse_model(copy.deepcopy(LENET5_DOC)).materialize()
+    arrays = {t: np.array(g.weight(t), np.float32) for t in g.weight_names() if t != drop}
+    if poison:
+        arrays[poison].flat[3] = np.nan
+    np.savez(tmp_path / "w.npz", **arrays)
+    save_model_json(g, tmp_path / "m.json", weights_file="w.npz")
+    return tmp_path / "m.json"
+
+
+def test_json_output(tmp_path, capsys):
+    code, out, err = _run(["verify", str(_lenet_with_weights(tmp_path)), "-m", "prune-50,int8", "-n", "2", "--json"],
+                          capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [r["method"] for r in doc["results"]] == ["prune-50", "int8"]
+    assert doc["results"][0]["kernel_status"] == "exact"
+    assert doc["results"][1]["fidelity"]["inputs"] == 2
+
+
+def test_table_says_fidelity_is_not_accuracy(capsys):
+    code, out, _ = _run(["verify", str(WORKLOADS / "digits" / "mlp.json"), "-m", "ternary-twn", "-n", "1",
+                         "--data", "digits"], capsys)
+    assert code == 0
+    assert "NOT task accuracy" in out and "ternary-twn" in out and "540 test images" in out
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    (lambda p: _lenet_with_weights(p, drop="conv2.weight"), [], "conv2.weight"),
+    (lambda p: _lenet_with_weights(p, poison="ip1.weight"), [], "ip1.weight"),
+    (lambda p: p / "missing.json", [], "does not exist"),
+    (lambda p: _lenet_with_weights(p), ["-m", "no-such-method"], "no-such-method"),
+    (lambda p: _lenet_with_weights(p), ["-n", "0"], "--inputs"),
+    (lambda p: _lenet_with_weights(p), ["--data", "mnist"], "--data"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, setup, args, message):
+    path = setup(tmp_path)
+    code, out, err = _run(["verify", str(path), "-m", "prune-50", *args], capsys)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+
+
+def test_data_that_does_not_fit_the_model_is_an_error(tmp_path, capsys):
+    code, _, err = _run(["verify", str(_lenet_with_weights(tmp_path)), "-m", "baseline", "--data", "digits"], capsys)
+    assert code == 2 and "64 features" in err
+
+
+def test_onnxruntime_reference(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    code, out, err = _run(["verify", str(_lenet_with_weights(tmp_path)), "--reference", "onnxruntime", "-n", "2",
+                           "--json"], capsys)
+    assert code == 0, err
+    ref = json.loads(out)["reference"]
+    assert ref["engine"] == "onnxruntime" and ref["max_rel_diff"] < 1e-4
