@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,15 +38,28 @@ class Unavailable(Exception):
 # Config
 
 
+#: Models up to this many parameters are verified (and compressed with real weights) by default;
+#: larger ones need ``mode="full"``/``materialize="always"`` (minutes on ResNet-scale models).
+AUTO_MAX_PARAMS = 2_000_000
+#: The side of an image input in ``reduced`` verification (enough for every standard workload's strides).
+REDUCED_SIDE = 64
+
+
 class VerifyConfig(BaseModel):
-    """Verification: kernel exactness plus fidelity on ``inputs`` seeded inputs."""
+    """Verification: kernel exactness plus fidelity on ``inputs`` seeded inputs.
+
+    mode: ``full`` verifies every method on the model's own input; ``reduced`` on one input whose
+    image side is cut to 64 px (the same weights and kernels, fewer pixels: for speed; fidelity is then
+    measured on those smaller inputs); ``auto`` is ``full`` for models up to AUTO_MAX_PARAMS parameters
+    and skips larger ones, saying so; ``off`` skips. Methods verify in ``workers`` processes in parallel
+    with compression and simulation."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
+    mode: Literal["auto", "full", "reduced", "off"] = "auto"
     inputs: int = Field(2, ge=1, le=10_000)
     seed: int = 0
-    reduced: bool = True  # fewer inputs and per-kernel spot checks instead of every layer: for speed
+    workers: int = Field(2, ge=0, le=64)  # 0: verify in this process
 
 
 class PipelineConfig(BaseModel):
@@ -56,6 +69,7 @@ class PipelineConfig(BaseModel):
 
     model: str
     devices: list[str] = Field(min_length=1)
+    materialize: Literal["auto", "always", "never"] = "auto"  # real weights -> real encodings
     methods: list[str] | None = None  # None: the default catalogue
     methods_file: str | None = None
     engine: str = "analytic"
@@ -286,11 +300,81 @@ def step_simulate(graph: OpGraph, device: DeviceInfo, engine: str, method_name: 
 
 
 def step_verify(graph: OpGraph, method: Any, cfg: VerifyConfig) -> Any:
+    """Kernel exactness and fidelity of ``method`` on ``graph`` (already reduced when asked)."""
     if method is IDENTITY:
-        raise Unavailable("verification of the uncompressed model is trivially exact; nothing to verify")
+        raise Unavailable("verification needs the method catalogue (the uncompressed model is exact by definition)")
     verify_method = component("hwsim.analysis.verify", "verify_method", "verification")
-    inputs = 1 if cfg.reduced else cfg.inputs
-    return verify_method(graph, method, inputs, cfg.seed)
+    return verify_method(graph, method, cfg.inputs if cfg.mode != "reduced" else 1, cfg.seed)
+
+
+def reduced_graph(graph: OpGraph) -> tuple[OpGraph, str]:
+    """The graph with each image input's side cut to REDUCED_SIDE pixels, when its shapes allow it."""
+    specs, changed = [], False
+    for name in graph.inputs:
+        spec = graph.tensor(name)
+        if len(spec.shape) == 4 and min(spec.shape[2:]) > REDUCED_SIDE:
+            h, w = spec.shape[2:]
+            k = REDUCED_SIDE / min(h, w)
+            spec = spec.with_(shape=(spec.shape[0], spec.shape[1], max(1, round(h * k)), max(1, round(w * k))))
+            changed = True
+        specs.append(spec)
+    if not changed:
+        return graph, "full-size input (already small)"
+    try:
+        small = graph.rebuild(inputs=specs)
+    except HwsimError:
+        return graph, "full-size input (the model's shapes do not allow a smaller one)"
+    shape = "x".join(map(str, specs[0].shape))
+    return small, f"reduced input {shape} (fidelity measured on it, not on the model's full input)"
+
+
+def verify_plan(cfg: PipelineConfig, graph: OpGraph, params: int) -> tuple[OpGraph | None, str]:
+    """Which graph verification runs on, or None with the reason it is skipped."""
+    mode = cfg.verify.mode
+    if mode == "off":
+        return None, "verification not requested (--verify off)"
+    if mode == "auto" and params > AUTO_MAX_PARAMS:
+        return None, (f"verification skipped: {params / 1e6:.1f}M parameters is over the default limit of "
+                      f"{AUTO_MAX_PARAMS / 1e6:.0f}M (--verify reduced or --verify full runs it; minutes)")
+    if mode == "reduced":
+        return reduced_graph(graph)
+    return graph, "full-size input"
+
+
+def _verify_job(graph: OpGraph, method: Any, cfg: VerifyConfig, strict: bool) -> tuple[Any, Outcome]:
+    """One verification, in a worker process: (result, outcome), never an exception across the pipe."""
+    return _guard(PipelineConfig(model="", devices=["-"], strict=strict), lambda: step_verify(graph, method, cfg))
+
+
+class VerifyPool:
+    """Verifications running in worker processes while the main process compresses and simulates.
+
+    Results are collected in submission order, so the outcome does not depend on timing."""
+
+    def __init__(self, workers: int) -> None:
+        self._pool = None
+        self._jobs: dict[str, Any] = {}
+        if workers > 0:
+            import multiprocessing as mp
+
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            self._pool = mp.get_context(method).Pool(processes=workers)
+
+    def submit(self, name: str, graph: OpGraph, method: Any, cfg: VerifyConfig, strict: bool) -> None:
+        if self._pool is None:
+            self._jobs[name] = _verify_job(graph, method, cfg, strict)
+        else:
+            self._jobs[name] = self._pool.apply_async(_verify_job, (graph, method, cfg, strict))
+
+    def result(self, name: str) -> tuple[Any, Outcome]:
+        job = self._jobs[name]
+        return job if isinstance(job, tuple) else job.get()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
 
 
 def _guard(cfg: PipelineConfig, fn: Callable[[], Any]) -> tuple[Any, Outcome]:
@@ -319,8 +403,9 @@ def _pass_docs(results: Sequence[Any]) -> tuple[dict[str, Any], ...]:
 
 
 def run_method(cfg: PipelineConfig, graph: OpGraph, name: str, method: Any, devices: Sequence[DeviceInfo],
-               progress: Progress = _noop) -> MethodRun:
-    """Compress once, simulate on every device, verify once: one MethodRun."""
+               progress: Progress = _noop,
+               verified: Callable[[], tuple[Any, Outcome]] | None = None) -> MethodRun:
+    """Compress once, simulate on every device, collect the verification: one MethodRun."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     compressed, c_out = _guard(cfg, lambda: step_compress(graph, method))
@@ -341,13 +426,13 @@ def run_method(cfg: PipelineConfig, graph: OpGraph, name: str, method: Any, devi
         timings[f"simulate:{dev.name}"] = time.perf_counter() - t0
         progress(f"{name}: simulated on {dev.name}")
     t0 = time.perf_counter()
-    if not cfg.verify.enabled:
-        vres, v_out = None, Outcome("skipped", "verification not requested")
-    elif cgraph is None:
+    if cgraph is None:
         vres, v_out = None, Outcome("skipped", "compression did not produce a graph")
+    elif verified is None:
+        vres, v_out = None, Outcome("skipped", "verification not requested")
     else:
-        vres, v_out = _guard(cfg, lambda: step_verify(graph, method, cfg.verify))
-    timings["verify"] = time.perf_counter() - t0
+        vres, v_out = verified()
+    timings["verify_wait"] = time.perf_counter() - t0
     progress(f"{name}: verified")
     notes = tuple(getattr(compressed, "notes", ()) or ())
     for r in getattr(compressed, "results", ()) or ():
@@ -358,6 +443,10 @@ def run_method(cfg: PipelineConfig, graph: OpGraph, name: str, method: Any, devi
         needs_training=getattr(compressed, "needs_training", None),
         notes=notes, passes=_pass_docs(getattr(compressed, "results", ()) or ()), timings_s=timings,
     )
+
+
+def should_materialize(cfg: PipelineConfig, params: int) -> bool:
+    return cfg.materialize == "always" or (cfg.materialize == "auto" and params <= AUTO_MAX_PARAMS)
 
 
 def units_of_work(n_methods: int, n_devices: int) -> int:
@@ -404,26 +493,46 @@ def run_pipeline(cfg: PipelineConfig, progress: Progress = _noop, on_plan: Calla
         unavailable = None
     if on_plan is not None:
         on_plan(units_of_work(len(methods), len(devices)))
+    vgraph, vnote = verify_plan(cfg, graph, model.params)
+    cgraph_in = graph
+    if should_materialize(cfg, model.params):
+        t0 = time.perf_counter()
+        cgraph_in = graph.materialize()  # passes then encode the real (seeded or shipped) weights
+        timings["materialize"] = time.perf_counter() - t0
+    pool = VerifyPool(min(cfg.verify.workers, len(methods)) if vgraph is not None and unavailable is None else 0)
     runs = []
-    for name, method in methods:
-        if unavailable is not None and name == "baseline":
-            # The baseline is the model itself: it needs no compression catalogue to be simulated.
-            runs.append(run_method(cfg, graph, name, IDENTITY, devices, progress))
-            continue
-        if unavailable is not None:
-            runs.append(MethodRun(name, "", unavailable, None,
-                                  tuple(DeviceRun(d.name, cfg.engine, Outcome("skipped", unavailable.message))
-                                        for d in devices), Outcome("skipped", unavailable.message)))
-            for _ in range(2 + len(devices)):
-                progress(f"{name}: unavailable")
-            continue
-        runs.append(run_method(cfg, graph, name, method, devices, progress))
+    try:
+        if vgraph is not None and unavailable is None:
+            for name, method in methods:
+                pool.submit(name, vgraph, method, cfg.verify, cfg.strict)
+        for name, method in methods:
+            if unavailable is not None and name == "baseline":
+                # The baseline is the model itself: it needs no compression catalogue to be simulated.
+                runs.append(run_method(cfg, cgraph_in, name, IDENTITY, devices, progress,
+                                       lambda: (None, Outcome("unavailable", unavailable.message))))
+                continue
+            if unavailable is not None:
+                runs.append(MethodRun(name, "", unavailable, None,
+                                      tuple(DeviceRun(d.name, cfg.engine, Outcome("skipped", unavailable.message))
+                                            for d in devices), Outcome("skipped", unavailable.message)))
+                for _ in range(2 + len(devices)):
+                    progress(f"{name}: unavailable")
+                continue
+            if vgraph is None:
+                verified = (lambda: (None, Outcome("skipped", vnote)))
+            else:
+                verified = (lambda n=name: pool.result(n))
+            runs.append(run_method(cfg, cgraph_in, name, method, devices, progress, verified))
+    finally:
+        pool.close()
     comparison = compare(runs, cfg.baseline)
     focus = choose_focus(comparison, cfg.focus)
     extras = {d.name: device_extras(d, graph, runs) for d in devices if d.outcome.ok}
     timings["total"] = time.perf_counter() - t_start
     return PipelineResult(cfg, model, tuple(devices), tuple(runs), comparison, focus, timings, command,
-                          {k: v for k, v in extras.items() if v})
+                          {"devices": {k: v for k, v in extras.items() if v}, "verification": vnote,
+                           "weights": "materialized (real encodings)" if cgraph_in is not graph else
+                           "not materialized (sizes of encoded formats are formula estimates)"})
 
 
 def device_extras(device: DeviceInfo, graph: OpGraph, runs: Sequence[MethodRun]) -> dict[str, Any]:

@@ -62,16 +62,21 @@ def command_line(model: str, device: str, methods: str | None, output: str | Non
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a device profile key (all devices).")
 @click.option("--baseline", default=None, help="Reference method (default: baseline / the first).")
 @click.option("--focus", default=None, help="Method shown per layer (default: the fastest).")
+@click.option("--verify", "verify_mode", type=click.Choice(["auto", "full", "reduced", "off"]), default="auto",
+              show_default=True, help="Kernel exactness + fidelity: auto (models up to 2M params), full, reduced "
+              "(one 64-px input, for speed), off.")
 @click.option("--inputs", type=click.IntRange(1, 10_000), default=2, show_default=True,
-              help="Seeded inputs for fidelity (with --full-verify; otherwise 1).")
+              help="Seeded inputs for fidelity (full verification).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the verification inputs.")
-@click.option("--full-verify", is_flag=True, help="Verify on all --inputs (slower); default: one reduced input.")
-@click.option("--no-verify", is_flag=True, help="Skip kernel and fidelity verification.")
+@click.option("--materialize", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Compress real (seeded or shipped) weights so encoded sizes are real: auto = models up to 2M params.")
+@click.option("--workers", type=click.IntRange(0, 64), default=2, show_default=True,
+              help="Processes verifying in parallel with simulation (0: none).")
 @click.option("--strict", is_flag=True, help="Stop at the first failing method instead of reporting it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(model: str, device: str, methods: str | None, output: str | None, json_path: str | None, engine: str,
-            sets: tuple[str, ...], baseline: str | None, focus: str | None, inputs: int, seed: int,
-            full_verify: bool, no_verify: bool, strict: bool, quiet: bool) -> None:
+            sets: tuple[str, ...], baseline: str | None, focus: str | None, verify_mode: str, inputs: int, seed: int,
+            materialize: str, workers: int, strict: bool, quiet: bool) -> None:
     """Compare compression methods for MODEL on one or more devices: one HTML report."""
     from hwsim.hardware import parse_set_option
     from hwsim.pipeline import PipelineConfig, VerifyConfig, run_pipeline
@@ -93,14 +98,16 @@ def command(model: str, device: str, methods: str | None, output: str | None, js
                         ("--focus", focus), ("--seed", str(seed) if seed else None)):
         if value:
             extra += [flag, value]
-    if full_verify:
-        extra += ["--full-verify", "--inputs", str(inputs)]
-    if no_verify:
-        extra.append("--no-verify")
+    if verify_mode != "auto":
+        extra += ["--verify", verify_mode]
+    if inputs != 2:
+        extra += ["--inputs", str(inputs)]
+    if materialize != "auto":
+        extra += ["--materialize", materialize]
     cfg = PipelineConfig(
         model=model, devices=devices, methods=method_names, methods_file=methods_file, engine=engine,
-        device_overrides=parse_set_option(list(sets)),
-        verify=VerifyConfig(enabled=not no_verify, inputs=inputs, seed=seed, reduced=not full_verify),
+        materialize=materialize, device_overrides=parse_set_option(list(sets)),
+        verify=VerifyConfig(mode=verify_mode, inputs=inputs, seed=seed, workers=workers),
         baseline=baseline, focus=focus, strict=strict,
     )
     cmd = command_line(model, device, methods, output, json_path, extra)

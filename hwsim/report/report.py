@@ -231,7 +231,7 @@ def device_section(result: ResultLike, dev: Any) -> dict[str, Any]:
     else:
         section["roofline_missing"] = "the device's derived peaks are unavailable"
     section["fpga"] = plots.fpga_resources_svg(comparison, name) if dev.kind == "fpga" else None
-    extra = result.extras.get(name, {}).get("adder_savings") if result.extras else None
+    extra = (result.extras or {}).get("devices", {}).get(name, {}).get("adder_savings")
     section["savings"] = None
     section["savings_missing"] = "not an FPGA device" if dev.kind != "fpga" else "unavailable"
     if extra:
@@ -316,6 +316,8 @@ def build_context(result: ResultLike) -> dict[str, Any]:
         "details": _method_details(result),
         "timings": {k: f"{v:.2f} s" for k, v in sorted(result.timings_s.items())},
         "verify_cfg": cfg.verify,
+        "verification_note": (result.extras or {}).get("verification", ""),
+        "weights_note": (result.extras or {}).get("weights", ""),
     }
 
 

@@ -85,7 +85,7 @@ def test_broken_method_reads_unavailable_not_zero():
 
 def test_needs_training_said_plainly(fake_result):
     html = render_report(fake_result)
-    assert "task accuracy: unknown, needs retraining" in html
+    assert "accuracy unknown: needs retraining" in html
     assert "not task accuracy" in html
 
 
