@@ -38,6 +38,8 @@ def run_analytic(inp: EngineInput) -> RunResult:
             traffic[k] = traffic.get(k, 0) + b
         for k, n in c.resources.items():
             resources[k] = resources.get(k, 0) + n
+    if any(c.extra.get("pipeline_stage") for c in inp.costs):  # FPGA dataflow: stages overlap across frames
+        timings, t = _pipelined(inp, timings)
     seconds = t / device.clock_hz
     energy["static"] = energy.get("static", 0.0) + device.static_power_w * seconds * 1e12
     fp = footprint(inp.workload, device)
@@ -57,3 +59,15 @@ def run_analytic(inp: EngineInput) -> RunResult:
         fits_resources=fits_res, notes=tuple(sorted({n for c in inp.costs for n in c.notes})),
         extra={"overrides": dict(device.overrides)} if device.overrides else {},
     )
+
+
+def _pipelined(inp: EngineInput, timings: list[OpTiming]) -> tuple[list[OpTiming], int]:
+    """Re-time an FPGA dataflow design with the pipeline closed form (hwsim.sim.fpga_pipeline)."""
+    from dataclasses import replace
+
+    from hwsim.sim.fpga_pipeline import pipelined_spans
+
+    frames = inp.graph.tensor(inp.graph.inputs[0]).shape[0] if inp.graph.inputs else 1
+    spans, total = pipelined_spans([x.cycles for x in timings],
+                                   [bool(c.extra.get("pipeline_stage")) for c in inp.costs], max(int(frames), 1))
+    return [replace(x, start_cycle=s, end_cycle=e) for x, (s, e) in zip(timings, spans)], total

@@ -37,3 +37,24 @@ def frame_departures(stage_cycles: Sequence[int], frames: int) -> list[list[int]
             row.append(max(ready, free) + s)
         d.append(row)
     return d
+
+
+def pipelined_spans(lower_bounds: Sequence[int], is_stage: Sequence[bool], frames: int) -> tuple[list[tuple[int, int]], int]:
+    """(start, end) of each op of an FPGA dataflow design and the total, by the closed form.
+
+    Stages process ``frames`` frames at ``lower_bound / frames`` cycles each; a stage's span runs from
+    its first frame's start to its last frame's end. Ops that are not stages (fused thresholds, views)
+    sit at the end of the stage before them and take no time."""
+    per = [max(0, lb // max(frames, 1)) for lb, s in zip(lower_bounds, is_stage) if s]
+    dep = frame_departures(per, frames) if per else []
+    spans: list[tuple[int, int]] = []
+    k, t = 0, 0
+    for lb, s in zip(lower_bounds, is_stage):
+        if s:
+            first_end = dep[0][k]
+            spans.append((first_end - per[k], dep[-1][k]))
+            t = dep[-1][k]
+            k += 1
+        else:
+            spans.append((t, t))
+    return spans, (dep[-1][-1] if dep else 0)
