@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+import hwsim.analysis.act_calibration  # noqa: F401  (registers the kernels / digits calibrators)
 from hwsim.analysis.datasets import DATASETS, Dataset, accuracy, fit_to_input
 from hwsim.analysis.fidelity import Fidelity, measure
 from hwsim.compress.method import Method, apply_method

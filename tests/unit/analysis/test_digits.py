@@ -54,3 +54,9 @@ def test_binary_and_ternary_accuracy_is_measured(mlp, data, method):
     r = verify_method(mlp, method, inputs=1, data=data)
     assert 0.0 <= r.accuracy.compressed <= 1.0 and r.kernel_status == "exact"
     assert r.needs_training  # the catalogue says these need training; the number is what they give without
+
+
+def test_int8_with_activations_calibrated_on_training_data(mlp, data):
+    r = verify_method(mlp, str(DIGITS / "methods.yaml") + "#int8-digits-calibrated", inputs=1, data=data)
+    assert abs(r.accuracy.delta_points) <= 1.0 and r.compression_ratio > 3.5
+    assert any(c.requirement == "bit-exact" and c.passed for c in r.kernel_checks)  # integer activations

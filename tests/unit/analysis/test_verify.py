@@ -118,3 +118,13 @@ def test_custom_method_object(lenet5):
     m = Method("half", "prune fc only", (("prune", {"sparsity": 0.5, "layers": ["ip*"]}),), True)
     r = verify_method(lenet5, m, inputs=1)
     assert {c.node for c in r.kernel_checks} <= {"ip1", "ip2"} and r.method == "half"
+
+
+def test_kernels_calibrator_measures_ranges(lenet5):
+    from hwsim.compress.calibrate import CALIBRATORS
+
+    g = lenet5.materialize()
+    ranges = CALIBRATORS.get("kernels")(g, 16, 0)
+    assert set(ranges) >= {"x", "conv1", "pool2", "ip2"}
+    lo, hi = ranges["relu1"]
+    assert lo == 0.0 and hi > 0.0
