@@ -422,7 +422,8 @@ def run_method(cfg: PipelineConfig, graph: OpGraph, name: str, method: Any, devi
             runs.append(DeviceRun(dev.name, cfg.engine, dev.outcome))
         else:
             run, s_out = _guard(cfg, lambda: step_simulate(cgraph, dev, cfg.engine, name))
-            runs.append(DeviceRun(dev.name, cfg.engine, s_out, run))
+            savings = step_savings(cgraph, dev) if s_out.ok and dev.kind == "fpga" else ()
+            runs.append(DeviceRun(dev.name, cfg.engine, s_out, run, savings=savings))
         timings[f"simulate:{dev.name}"] = time.perf_counter() - t0
         progress(f"{name}: simulated on {dev.name}")
     t0 = time.perf_counter()
@@ -535,18 +536,32 @@ def run_pipeline(cfg: PipelineConfig, progress: Progress = _noop, on_plan: Calla
                            "not materialized (sizes of encoded formats are formula estimates)"})
 
 
+def step_savings(graph: OpGraph, device: DeviceInfo) -> tuple[dict[str, Any], ...]:
+    """FPGA: what each binary/ternary layer's engine uses against the same engine at int8 and fp16."""
+    try:
+        layer_savings = component("hwsim.cost.fpga", "layer_savings", "binary/ternary savings")
+        prepare = component("hwsim.cost.work", "prepare", "prepared workloads")
+    except Unavailable:
+        return ()
+    return tuple(jsonable(s.as_dict()) for s in layer_savings(prepare(graph), device.handle))
+
+
 def device_extras(device: DeviceInfo, graph: OpGraph, runs: Sequence[MethodRun]) -> dict[str, Any]:
     """Device-specific figures beside the table: on FPGAs, what binary/ternary arithmetic saves."""
     if device.kind != "fpga":
         return {}
     try:
-        savings = component("hwsim.cost.fpga_resources", "binary_ternary_savings", "binary/ternary savings")
+        component("hwsim.cost.fpga", "layer_savings", "binary/ternary savings")
     except Unavailable as e:
         return {"adder_savings": {"status": "unavailable", "message": str(e)}}
-    try:
-        return {"adder_savings": {"status": "ok", "data": jsonable(savings(graph, device.handle))}}
-    except HwsimError as e:
-        return {"adder_savings": {"status": "error", "message": str(e)}}
+    per_method = {}
+    for mr in runs:
+        dr = mr.run_on(device.name)
+        if dr is not None and dr.savings:
+            per_method[mr.method] = list(dr.savings)
+    if not per_method:
+        return {"adder_savings": {"status": "none", "message": "no compared method has binary or ternary layers"}}
+    return {"adder_savings": {"status": "ok", "methods": per_method}}
 
 
 def write_json(result: PipelineResult, path: str | Path) -> None:

@@ -297,6 +297,6 @@ def layer_points(mr: MethodRun, device: str) -> list[LayerPoint]:
         ops = mr.summary.layer_ops.get(op.node, 0)
         dram = int(op.transfer_bytes.get("dram", 0))
         secs = op.cycles / dr.run.clock_hz
-        if ops > 0 and dram > 0 and secs > 0:
+        if ops > 0 and secs > 0:  # dram == 0: on-chip only, infinite intensity (drawn at the edge)
             out.append(LayerPoint(op.node, mr.method, ops, dram, secs))
     return out

@@ -66,6 +66,8 @@ class DeviceRun:
     outcome: Outcome
     run: RunResult | None = None
     seconds_wall: float = 0.0
+    #: FPGA only: per binary/ternary layer, its engine's resources beside the same engine at int8 and fp16
+    savings: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

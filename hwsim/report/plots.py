@@ -119,7 +119,8 @@ def pareto_svg(comparison: Comparison, device: str) -> str | None:
     ax.set_title("Size vs latency vs fidelity (black rings: Pareto front)")
     sm = fig.colorbar(_mappable(cmap, norm), ax=ax, shrink=0.8)
     sm.set_label("output SQNR vs fp32 (dB; squares: unknown)")
-    ax.legend(loc="upper right")
+    ax.legend(loc="lower right")
+    ax.margins(x=0.12, y=0.12)
     return to_svg(fig, f"Pareto front of size, latency and fidelity on {device}")
 
 
@@ -184,26 +185,32 @@ def roofline_svg(device: str, peak_ops_per_s: float, bandwidth_bytes_per_s: floa
     if not pts or peak_ops_per_s <= 0 or bandwidth_bytes_per_s <= 0:
         return None
     ridge = peak_ops_per_s / bandwidth_bytes_per_s
-    xs = [p.intensity_ops_per_byte for p in pts]
-    lo = min(min(xs), ridge) / 4
-    hi = max(max(xs), ridge) * 4
+    xs = [p.intensity_ops_per_byte for p in pts if math.isfinite(p.intensity_ops_per_byte)]
+    lo = min(xs + [ridge]) / 4
+    hi = max(xs + [ridge]) * 4
+    edge = hi * 2  # layers with no DRAM traffic at all sit here
     fig, axes = new_figure(6.4, 4.2)
     ax = axes[0][0]
-    grid = np.logspace(math.log10(lo), math.log10(hi), 200)
+    grid = np.logspace(math.log10(lo), math.log10(edge), 200)
     ax.plot(grid, np.minimum(peak_ops_per_s, grid * bandwidth_bytes_per_s), color="black", lw=1.5,
             label=f"roof: {peak_label} {peak_ops_per_s / 1e9:.3g} GOP/s, DRAM {bandwidth_bytes_per_s / 1e9:.3g} GB/s")
     for name, peak in sorted((extra_peaks or {}).items()):
         if peak > 0 and not math.isclose(peak, peak_ops_per_s):
             ax.plot(grid, np.minimum(peak, grid * bandwidth_bytes_per_s), color="#999", lw=0.8, ls="--")
-            ax.text(hi, peak, f" {name}", fontsize=7, va="center", ha="right", color="#666")
+            ax.text(edge, peak, f" {name}", fontsize=7, va="center", ha="right", color="#666")
     ax.axvline(ridge, color="#bbb", lw=0.8, ls=":")
+    if any(not math.isfinite(p.intensity_ops_per_byte) for p in pts):
+        ax.axvspan(hi * 1.4, edge * 1.4, color="#f0f0f0", zorder=0)
+        ax.text(edge, 0.99, "no DRAM\ntraffic", fontsize=7, ha="center", va="top", color="#666",
+                transform=ax.get_xaxis_transform())
     series = list(dict.fromkeys(p.series for p in pts))
     colors = [BASE_COLOR, FOCUS_COLOR, ACCENT]
     markers = ["o", "^", "s"]
     for k, s in enumerate(series):
         sp = [p for p in pts if p.series == s]
-        ax.scatter([p.intensity_ops_per_byte for p in sp], [p.perf_ops_per_s for p in sp], s=22,
-                   c=colors[k % 3], marker=markers[k % 3], edgecolors="black", linewidths=0.4, label=s, zorder=3)
+        ax.scatter([p.intensity_ops_per_byte if math.isfinite(p.intensity_ops_per_byte) else edge for p in sp],
+                   [p.perf_ops_per_s for p in sp], s=22, c=colors[k % 3], marker=markers[k % 3],
+                   edgecolors="black", linewidths=0.4, label=s, zorder=3, alpha=0.85)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (ops per DRAM byte; log)")
@@ -265,25 +272,32 @@ def adder_savings_svg(bars: Sequence[SavingsBar], title: str) -> str | None:
         return None
     labels = list(dict.fromkeys(b.label for b in bars))
     forms = list(dict.fromkeys(b.form for b in bars))
-    palette = {"binary": "#54A24B", "ternary": "#B279A2", "int8": "#4C78A8", "int4": "#72B7B2",
-               "fp16": "#E45756", "fp32": "#9D9D9D"}
-    fig, axes = new_figure(3.4 * len(kinds), max(2.4, 0.6 + 0.3 * len(labels) * len(forms) / 2), ncols=len(kinds))
+    palette = {"as compressed": "#54A24B", "binary": "#54A24B", "ternary": "#B279A2", "int8": "#4C78A8",
+               "int4": "#72B7B2", "fp16": "#E45756", "fp32": "#9D9D9D"}
+    fig, axes = new_figure(3.6 * len(kinds), 3.4, ncols=len(kinds))
     x = np.arange(len(labels))
     w = 0.8 / max(1, len(forms))
     for ax, kind in zip(axes[0], kinds):
+        top = 1.0
         for j, form in enumerate(forms):
             vals = []
             for lab in labels:
                 b = next((b for b in bars if b.label == lab and b.form == form), None)
                 v = b.values.get(kind) if b else None
-                vals.append(v if _known(v) else 0)
-            ax.bar(x + (j - (len(forms) - 1) / 2) * w, vals, w, label=form, color=palette.get(form, ACCENT))
-        ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=7)
-        ax.set_yscale("symlog", linthresh=1)
-        ax.set_title(kind.upper() if kind != "adders" else "adders")
+                vals.append(float(v) if _known(v) else None)
+            xpos = x + (j - (len(forms) - 1) / 2) * w
+            ax.bar(xpos, [v if v else 0 for v in vals], w, label=form, color=palette.get(form, ACCENT))
+            for xp, v in zip(xpos, vals):
+                ax.text(xp, max(v or 0, 1), "n/a" if v is None else f"{v:,.0f}", ha="center", va="bottom",
+                        fontsize=6.5, rotation=90 if len(labels) * len(forms) > 6 else 0)
+                top = max(top, v or 0)
+        ax.set_yscale("log")
+        ax.set_ylim(0.8, top * 30)
+        ax.set_xticks(x, labels, fontsize=8)
+        ax.set_title({"adders": "adders", "lut": "LUTs", "dsp": "DSP slices"}[kind])
         ax.grid(axis="x", visible=False)
-    axes[0][0].legend(loc="upper right")
-    fig.suptitle(title, fontsize=10, fontweight="bold")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside upper center", ncols=len(forms), title=title, title_fontsize=9)
     return to_svg(fig, title)
 
 

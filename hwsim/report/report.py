@@ -179,24 +179,39 @@ def _per_layer_bars(rows: Sequence[LayerRow]) -> list[plots.LayerBar]:
     return [plots.LayerBar(r.layer, r.base_s, r.focus_s) for r in timed]
 
 
+SAVINGS_KEYS = ("adders", "lut", "dsp", "multipliers", "bram18")
+
+
+def savings_totals(layers: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Whole-model totals over a method's binary/ternary layers: as compressed, as int8, as fp16."""
+    out: dict[str, dict[str, int]] = {"as compressed": {}, "int8": {}, "fp16": {}}
+    for ly in layers:
+        for form, src in (("as compressed", ly["resources"]), ("int8", ly["int8"]), ("fp16", ly["fp16"])):
+            for k in SAVINGS_KEYS:
+                if k in src and src[k] is not None:
+                    out[form][k] = out[form].get(k, 0) + int(src[k])
+    return out
+
+
 def _savings_bars(extra: Mapping[str, Any]) -> tuple[list[plots.SavingsBar], str]:
-    """Bars from the FPGA savings figures: rows of {layer|label, form, adders, lut, dsp}."""
-    data = extra.get("data")
-    rows: list[Mapping[str, Any]] = []
-    if isinstance(data, Mapping):
-        rows = data.get("rows") or data.get("layers") or []
-    elif isinstance(data, list):
-        rows = data
     bars = []
-    for r in rows:
-        if not isinstance(r, Mapping):
-            continue
-        label = str(r.get("label") or r.get("layer") or "model")
-        form = str(r.get("form") or r.get("variant") or r.get("dtype") or "")
-        vals = {k: r[k] for k in ("adders", "lut", "dsp") if isinstance(r.get(k), (int, float))}
-        if form and vals:
-            bars.append(plots.SavingsBar(label, form, vals))
-    return bars, "Binary / ternary arithmetic against int8 and fp16 (FPGA resources)"
+    for method, layers in extra.get("methods", {}).items():
+        totals = savings_totals(layers)
+        for form, vals in totals.items():
+            bars.append(plots.SavingsBar(method, form, vals))
+    return bars, "Binary/ternary layers against the same engines at int8 and fp16 (whole model)"
+
+
+def _savings_rows(extra: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for method, layers in extra.get("methods", {}).items():
+        for ly in layers:
+            rows.append({"method": method, "node": ly["node"], "dtype": ly["dtype"],
+                         "fold": f"{ly['pe']} x {ly['simd']}",
+                         **{f"{k}_{form}": src.get(k) for form, src in
+                            (("mine", ly["resources"]), ("int8", ly["int8"]), ("fp16", ly["fp16"]))
+                            for k in ("adders", "lut", "dsp")}})
+    return rows
 
 
 def device_section(result: ResultLike, dev: Any) -> dict[str, Any]:
@@ -224,8 +239,9 @@ def device_section(result: ResultLike, dev: Any) -> dict[str, Any]:
             if mr is None:
                 continue
             for p in layer_points(mr, name):
-                if p.intensity_ops_per_byte and p.perf_ops_per_s:
-                    pts.append(plots.RooflinePoint(p.layer, mr.method, p.intensity_ops_per_byte, p.perf_ops_per_s))
+                if p.perf_ops_per_s:
+                    pts.append(plots.RooflinePoint(p.layer, mr.method, p.intensity_ops_per_byte or math.inf,
+                                                   p.perf_ops_per_s))
         section["roofline"] = plots.roofline_svg(name, roof[0], roof[1], pts, roof[2], roof[3])
         section["roofline_missing"] = "" if section["roofline"] else "no layer has both arithmetic and DRAM traffic"
     else:
@@ -234,11 +250,14 @@ def device_section(result: ResultLike, dev: Any) -> dict[str, Any]:
     extra = (result.extras or {}).get("devices", {}).get(name, {}).get("adder_savings")
     section["savings"] = None
     section["savings_missing"] = "not an FPGA device" if dev.kind != "fpga" else "unavailable"
+    section["savings_rows"] = []
     if extra:
         if extra.get("status") == "ok":
             bars, title = _savings_bars(extra)
             section["savings"] = plots.adder_savings_svg(bars, title)
-            section["savings_table"] = extra.get("data")
+            section["savings_rows"] = _savings_rows(extra)
+        elif extra.get("status") == "none":
+            section["savings_missing"] = extra.get("message", "")
         else:
             section["savings_missing"] = f"unavailable: {extra.get('message', '')}"
     section["profile"] = _flatten(dev.profile)
