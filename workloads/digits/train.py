@@ -195,7 +195,7 @@ def accuracy(kind, p, x, y):
 
 
 # --- model files ------------------------------------------------------------------------------------
-def model_doc(kind: str, weights_file: str) -> dict:
+def model_doc(kind: str, weights_file: str, name: str | None = None, meta: dict | None = None) -> dict:
     if kind == "mlp":
         nodes = [
             {"name": "fc1", "op": "linear", "attrs": {"out_features": 300}},
@@ -221,10 +221,10 @@ def model_doc(kind: str, weights_file: str) -> dict:
         ]
         inputs = [{"name": "x", "shape": [1, 1, 8, 8]}]
         desc = "small CNN for 8x8 digits: conv16-pool-conv32-pool-fc64-fc10"
-    return {"format": "hwsim-model", "version": 1, "name": f"digits_{kind}", "weights": weights_file,
+    return {"format": "hwsim-model", "version": 1, "name": name or f"digits_{kind}", "weights": weights_file,
             "inputs": inputs, "nodes": nodes,
             "meta": {"description": desc, "dataset": "digits", "preprocess": "x / 16, flattened 8x8 (row-major)",
-                     "trained_by": "workloads/digits/train.py"}}
+                     "trained_by": "workloads/digits/train.py", **(meta or {})}}
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -239,10 +239,11 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
-def write_model(kind: str, params: dict[str, np.ndarray], out_dir: Path = HERE, stem: str | None = None) -> Path:
+def write_model(kind: str, params: dict[str, np.ndarray], out_dir: Path = HERE, stem: str | None = None,
+                meta: dict | None = None) -> Path:
     stem = stem or kind
     write_npz(out_dir / f"{stem}.npz", params)
-    doc = model_doc(kind, f"{stem}.npz")
+    doc = model_doc(kind, f"{stem}.npz", f"digits_{stem}", meta)
     graph = parse_model(doc, source=str(out_dir / f"{stem}.json"), base_dir=out_dir)
     save_model_json(graph, out_dir / f"{stem}.json", weights_file=f"{stem}.npz")
     os.chmod(out_dir / f"{stem}.json", 0o644)
