@@ -2,8 +2,9 @@
 
 Each model is exported to ONNX (``hwsim.frontends.onnx_writer``, random weights as initializers) and
 run batch-1 fp32 by onnxruntime with ``intra_op_num_threads`` equal to the ``host`` profile's cores
-(one inter-op thread, full graph optimization). The prediction is ``simulate(graph, host)`` in the same
-process, right before the measurement. The error is predicted / measured - 1, where measured is the
+(one inter-op thread, full graph optimization). The prediction is ``simulate(runtime_graph(graph), host)``
+in the same process, right before the measurement: the graph after the fusions onnxruntime applies
+(batchnorm folded into the conv before it, ReLU/ReLU6 fused into it). The error is predicted / measured - 1, where measured is the
 best of the timed runs: ``hwsim calibrate`` also keeps the best of its repeats, so on a shared machine
 neither side carries the other programs' interference (the median is reported beside it).
 
@@ -24,7 +25,10 @@ import numpy as np
 
 from hwsim.analysis.onnx_reference import _onnxruntime, as_onnx_file
 from hwsim.hardware import DeviceProfile, load_device
-from hwsim.ir.graph import OpGraph
+from hwsim.ir.graph import Node, OpGraph
+
+#: Ops onnxruntime's CPU provider folds into the conv before them (BN folding, FusedConv activations).
+FUSED_AFTER_CONV = ("batchnorm", "relu", "relu6")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,34 @@ def measure_onnxruntime(path: Path, threads: int, runs: int, seed: int = 0, min_
     return times
 
 
+def runtime_graph(graph: OpGraph) -> OpGraph:
+    """The graph onnxruntime executes after its default fusions: a batchnorm right after a conv is folded
+    into the conv's weights and a ReLU / ReLU6 (Clip) after it runs inside the conv kernel (FusedConv).
+    Only single-consumer chains fuse. The prediction is made for this graph, since that is the work the
+    measured engine does; everything else (attention, GELU, LayerNorm) is costed as written."""
+    consumers: dict[str, int] = {}
+    for n in graph.nodes:
+        for t in n.inputs:
+            consumers[t] = consumers.get(t, 0) + 1
+    alias: dict[str, str] = {}
+    conv_out: set[str] = set()
+    kept: list[Node] = []
+    for n in graph.nodes:
+        ins = tuple(alias.get(t, t) for t in n.inputs)
+        src = n.inputs[0] if n.inputs else ""
+        if (n.op in FUSED_AFTER_CONV and ins and ins[0] in conv_out and consumers.get(src, 0) == 1
+                and src not in graph.outputs):
+            alias[n.outputs[0]] = ins[0]
+            continue
+        kept.append(Node(n.name, n.op, ins, n.outputs, n.attrs, n.params))
+        if n.op == "conv2d":
+            conv_out.add(n.outputs[0])
+    if len(kept) == len(graph.nodes):
+        return graph
+    outputs = [alias.get(t, t) for t in graph.outputs]
+    return graph.rebuild(kept, outputs=outputs)
+
+
 def check(graph: OpGraph, device: DeviceProfile | str = "host", engine: str = "analytic", runs: int = 20,
           seed: int = 0, threads: int | None = None) -> LatencyCheck:
     """Predict and measure one model on this machine."""
@@ -87,7 +119,7 @@ def check(graph: OpGraph, device: DeviceProfile | str = "host", engine: str = "a
 
     dev = device if isinstance(device, DeviceProfile) else load_device(device)
     n_threads = threads or (dev.cpu.cores if dev.cpu else 1)
-    predicted = simulate(graph, dev, engine=engine).seconds
+    predicted = simulate(runtime_graph(graph), dev, engine=engine).seconds
     with tempfile.TemporaryDirectory(prefix="hwsim-host-") as tmp:
         path = as_onnx_file(graph, Path(tmp))
         times = measure_onnxruntime(path, n_threads, runs, seed)
