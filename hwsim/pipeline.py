@@ -11,6 +11,7 @@ then says so instead of inventing a figure. ``strict=True`` re-raises instead (f
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import time
@@ -434,7 +435,8 @@ def run_method(cfg: PipelineConfig, graph: OpGraph, name: str, method: Any, devi
     else:
         vres, v_out = verified()
     timings["verify_wait"] = time.perf_counter() - t0
-    progress(f"{name}: verified")
+    if v_out != PENDING:
+        progress(f"{name}: verified")
     notes = tuple(getattr(compressed, "notes", ()) or ())
     for r in getattr(compressed, "results", ()) or ():
         notes += tuple(n for n in getattr(r, "notes", ()) if n not in notes)
@@ -444,6 +446,22 @@ def run_method(cfg: PipelineConfig, graph: OpGraph, name: str, method: Any, devi
         needs_training=getattr(compressed, "needs_training", None),
         notes=notes, passes=_pass_docs(getattr(compressed, "results", ()) or ()), timings_s=timings,
     )
+
+
+#: The verification outcome of a method whose verification is still running (collected after all methods).
+PENDING = Outcome("skipped", "verification pending")
+
+
+def collect_verification(mr: MethodRun, verified: Callable[[], tuple[Any, Outcome]],
+                         progress: Progress = _noop) -> MethodRun:
+    """``mr`` with its (pending) verification filled in."""
+    if mr.verify != PENDING:
+        return mr
+    t0 = time.perf_counter()
+    vres, v_out = verified()
+    progress(f"{mr.method}: verified")
+    return dataclasses.replace(mr, verify=v_out, verify_result=vres,
+                               timings_s={**mr.timings_s, "verify_wait": time.perf_counter() - t0})
 
 
 def should_materialize(cfg: PipelineConfig, params: int) -> bool:
@@ -520,10 +538,11 @@ def run_pipeline(cfg: PipelineConfig, progress: Progress = _noop, on_plan: Calla
                     progress(f"{name}: unavailable")
                 continue
             if vgraph is None:
-                verified = (lambda: (None, Outcome("skipped", vnote)))
-            else:
-                verified = (lambda n=name: pool.result(n))
-            runs.append(run_method(cfg, cgraph_in, name, method, devices, progress, verified))
+                runs.append(run_method(cfg, cgraph_in, name, method, devices, progress,
+                                       lambda: (None, Outcome("skipped", vnote))))
+            else:  # compress and simulate every method first; verifications run meanwhile in the pool
+                runs.append(run_method(cfg, cgraph_in, name, method, devices, progress, lambda: (None, PENDING)))
+        runs = [collect_verification(r, lambda n=r.method: pool.result(n), progress) for r in runs]
     finally:
         pool.close()
     comparison = compare(runs, cfg.baseline)

@@ -56,8 +56,6 @@ def test_no_console_errors_and_no_network(page):
 def test_every_plot_drawn(page):
     pg, _, _ = page
     missing = pg.locator("[data-missing-plot]").all_inner_texts()
-    if missing and all("not available in this build" in m for m in missing):
-        pytest.xfail(f"a component is still being built: {missing}")  # TODO(H6): drop once all have landed
     assert missing == [], f"plots not drawn: {missing}"
     boxes = pg.eval_on_selector_all("svg.plot", """els => els.map(e => {
         const r = e.getBoundingClientRect();
