@@ -246,8 +246,12 @@ def _base_layers(workload: Workload, spec: FpgaSpec, params: Mapping[str, Any]) 
             g = w.gemm
             thresholds = 1 if any(v == w.node for v in fused.values()) else 0
             lb = _line_buffer_bits(w) if w.group == "conv" else 0
+            notes: tuple[str, ...] = ()
+            if w.weight is not None and (w.weight.encoding != "dense" or w.weight.density < 1.0):
+                notes = (f"{w.weight.encoding} weights (density {w.weight.density:.2f}) run as a dense engine: "
+                         "folded lanes cannot skip zeros, PE memories hold the dense matrix",)
             layers.append(Layer(w.node, w.op, "mvau", pixels=g.m, mh=g.batch * g.n, mw=g.k, ops=operands(w),
-                                thresholds=thresholds, line_buffer_bits=lb))
+                                thresholds=thresholds, line_buffer_bits=lb, notes=notes))
             continue
         items = max(w.arith.values(), default=0)
         if w.macs:  # structured products without a GEMM: multiply-adds on stream lanes

@@ -97,6 +97,9 @@ def cost_gemm(work: OpWork, device: DeviceProfile) -> OpCost:
     assert spec is not None
     notes: list[str] = []
     rate, ekey = mac_rate(work, spec, notes)
+    if work.weight is not None and (work.weight.encoding != "dense" or work.weight.density < 1.0):
+        notes.append(f"{work.weight.encoding} weights (density {work.weight.density:.2f}): the array computes "
+                     "the dense GEMM (no zero skipping); DRAM moves the stored bytes")
     g = lower(work)
     m = map_gemm(g, spec.rows, spec.cols, spec.dataflow, rate)
     reads = sram_traffic(g, m)
