@@ -105,3 +105,22 @@ def test_host_check_on_a_tiny_model(tmp_path: Path) -> None:
     assert c.threads == 2 and c.measured_s > 0 and c.predicted_s > 0
     assert c.measured_s <= c.measured_median_s
     assert mean_abs_error([c]) == pytest.approx(abs(c.error))
+
+
+def test_runtime_graph_fuses_bn_and_relu_into_the_conv() -> None:
+    from hwsim.analysis.host_check import runtime_graph
+    from hwsim.ir import Node, OpGraph, TensorSpec
+
+    g = OpGraph.build("g", [TensorSpec("x", (1, 3, 8, 8))], [
+        Node("conv", "conv2d", ("x",), ("c",), {"out_channels": 4, "kernel": 3, "padding": 1}),
+        Node("bn", "batchnorm", ("c",), ("b",)), Node("relu", "relu", ("b",), ("r",)),
+        Node("pool", "maxpool", ("r",), ("p",), {"kernel": 2}),
+        Node("relu2", "relu", ("p",), ("y",)),  # not after a conv: stays
+    ], ["y"])
+    r = runtime_graph(g)
+    assert [n.name for n in r.nodes] == ["conv", "pool", "relu2"]
+    assert r.node("pool").inputs == ("c",) and r.tensor("y").shape == g.tensor("y").shape
+    branchy = OpGraph.build("b", [TensorSpec("x", (1, 3, 8, 8))], [
+        Node("conv", "conv2d", ("x",), ("c",), {"out_channels": 3, "kernel": 1}),
+        Node("relu", "relu", ("c",), ("r",)), Node("add", "add", ("r", "c"), ("y",))], ["y"])
+    assert runtime_graph(branchy) is branchy  # c has two readers: nothing fuses
