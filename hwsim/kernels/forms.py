@@ -1,7 +1,8 @@
 """Which form a node runs in: read from the annotations of its main weight (never from which pass ran).
 
-Rules, first match wins: a binary or ternary dtype; a non-dense encoding (the payload format, e.g.
-``csr``, ``relative_index``, ``codebook``, ``quantized_int``); an integer or fixed-point dtype stored
+Rules, first match wins: a non-dense encoding (the payload format, e.g. ``csr``, ``relative_index``,
+``codebook``, ``quantized_int``: a sparse structure executes whatever values it carries, ternary ones
+included); a binary or ternary dtype (bit-packed codes); an integer or fixed-point dtype stored
 densely (``quantized_int``: its kernel insists on a real integer payload); for a dense conv2d, its
 ``algorithm`` attribute; otherwise ``dense`` (fp16 / bf16 weights run as their float values).
 """
@@ -22,10 +23,10 @@ MAIN_SLOT = "weight"
 def weight_form(op: str, attrs: Mapping[str, Any], spec: TensorSpec | None) -> str:
     if spec is not None:
         kind = spec.dtype.kind
-        if kind in ("binary", "ternary"):
-            return kind
         if spec.encoding != "dense":
             return spec.encoding
+        if kind in ("binary", "ternary"):
+            return kind
         if kind in ("int", "uint", "fixed"):
             return "quantized_int"
     if op == "conv2d":
