@@ -185,3 +185,34 @@ def test_factorizing_twice_uses_fresh_tensor_names():
     twice = PASSES.get("svd").run(once, {"rank": 2, "layers": ["fc1"]}).graph
     assert twice.tensor(twice.node("fc1").params["weight"]).shape == (16, 2)
     assert twice.dense_weight(twice.node("fc1").params["weight"]).shape == (16, 2)
+
+
+def test_cp_als_matches_tensorly_parafac_and_recovers_an_exact_cp_kernel():
+    import warnings
+
+    from tensorly.cp_tensor import cp_to_tensor
+    from tensorly.decomposition import parafac
+
+    from hwsim.compress.lowrank import cp_als, cp_full
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((16, 12, 3, 3))
+    for rank in (4, 16):
+        ours = np.linalg.norm(w - cp_full(*cp_als(w, rank, 25))) / np.linalg.norm(w)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = parafac(w, rank=rank, init="svd", n_iter_max=25, random_state=0)
+        theirs = np.linalg.norm(w - cp_to_tensor(ref)) / np.linalg.norm(w)
+        assert ours <= 1.05 * theirs
+    exact = cp_full(*(rng.standard_normal((d, 5)) for d in (16, 12, 3, 3)))
+    assert np.linalg.norm(exact - cp_full(*cp_als(exact, 5, 200))) < 1e-6 * np.linalg.norm(exact)
+
+
+def test_thin_svd_equals_lapack():
+    from hwsim.compress.lowrank import thin_svd
+
+    m = np.random.default_rng(3).standard_normal((30, 50))
+    for a in (m, m.T):
+        u, s, vt = thin_svd(a)
+        np.testing.assert_allclose((u * s) @ vt, a, atol=1e-10)
+        np.testing.assert_allclose(s, np.linalg.svd(a, compute_uv=False), atol=1e-10)
