@@ -62,12 +62,13 @@ def run_analytic(inp: EngineInput) -> RunResult:
 
 
 def _pipelined(inp: EngineInput, timings: list[OpTiming]) -> tuple[list[OpTiming], int]:
-    """Re-time an FPGA dataflow design with the pipeline closed form (hwsim.sim.fpga_pipeline)."""
+    """Re-time an FPGA dataflow design: engines stream rows to each other (hwsim.sim.fpga_pipeline)."""
     from dataclasses import replace
 
-    from hwsim.sim.fpga_pipeline import pipelined_spans
+    from hwsim.sim.fpga_pipeline import streamed_spans
 
-    frames = inp.graph.tensor(inp.graph.inputs[0]).shape[0] if inp.graph.inputs else 1
-    spans, total = pipelined_spans([x.cycles for x in timings],
-                                   [bool(c.extra.get("pipeline_stage")) for c in inp.costs], max(int(frames), 1))
+    frames = max(int(inp.graph.tensor(inp.graph.inputs[0]).shape[0]) if inp.graph.inputs else 1, 1)
+    spans, total = streamed_spans(inp.graph, [c.node for c in inp.costs],
+                                  [bool(c.extra.get("pipeline_stage")) for c in inp.costs],
+                                  [x.cycles // frames for x in timings], frames)
     return [replace(x, start_cycle=s, end_cycle=e) for x, (s, e) in zip(timings, spans)], total

@@ -9,9 +9,11 @@ longer of the two), a store DMA engine writes its results back over the same bus
 (double buffering) let tile i+1 load while tile i computes. The bus serves one transfer at a time, so
 loads and stores contend for it.
 
-FPGA dataflow designs (costs marked ``pipeline_stage``): every stage is a simpy process handling one
-frame at a time, frames flow through unbounded FIFOs, and stages with off-chip traffic (the first
-layer's input, the last layer's output, weights that did not fit the BRAM) contend for the bus.
+FPGA dataflow designs (costs marked ``pipeline_stage``): every engine is a simpy process working row by
+row (output rows of its feature map; one row for vectors), starting a row as soon as the input rows its
+window needs have been produced, frames following each other through unbounded FIFOs; engines with
+off-chip traffic (the first layer's input, the last layer's output, weights that did not fit the BRAM)
+contend for the bus.
 
 The result is never below the analytic lower bound (each op is at least its overhead plus the longest
 of its compute, on-chip and DRAM time), and equals it when nothing overlaps. Simulated time is integer
@@ -20,6 +22,7 @@ cycles. ``run_events(..., trace=True)`` also returns the event log the story tes
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -31,6 +34,7 @@ from hwsim.cost.memory import footprint
 from hwsim.cost.types import OpCost
 from hwsim.cost.work import OpWork
 from hwsim.sim.engines import EngineInput, register_engine
+from hwsim.sim.fpga_pipeline import needed_row, split_rows, stream_stages
 from hwsim.sim.result import OpTiming, RunResult
 
 #: Most tiles one op is cut into (the fill of a double-buffered pipeline of n tiles costs ~1/n of it).
@@ -167,51 +171,81 @@ def _frames(inp: EngineInput) -> int:
     return int(shape[0]) if shape else 1
 
 
+class _Progress:
+    """Rows a stage has finished (all frames counted in order), and events for rows others wait on."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.count = 0
+        self._waiting: list[tuple[int, int, simpy.Event]] = []
+        self._seq = 0
+
+    def at_least(self, n: int) -> simpy.Event | None:
+        if self.count >= n:
+            return None
+        ev = self.env.event()
+        self._seq += 1
+        heapq.heappush(self._waiting, (n, self._seq, ev))
+        return ev
+
+    def advance(self) -> None:
+        self.count += 1
+        while self._waiting and self._waiting[0][0] <= self.count:
+            heapq.heappop(self._waiting)[2].succeed()
+
+
 def _pipeline(inp: EngineInput, trace: list[TraceEvent] | None) -> list[tuple[int, int]]:
-    """FPGA dataflow: one process per stage; frames through FIFOs; off-chip traffic on the shared bus."""
+    """FPGA dataflow: one process per engine, rows streaming between engines through FIFOs (an engine
+    starts a row as soon as the input rows its window needs exist), off-chip traffic on the shared bus."""
     device = inp.device
     offchip = [lv.name for lv in device.memory if not lv.on_chip]
     frames = _frames(inp)
     env = simpy.Environment()
     m = _Machine(env, offchip, trace)
     costs = list(inp.costs)
-    stages = [i for i, c in enumerate(costs) if c.extra.get("pipeline_stage")]
-    first_start: dict[int, int] = {}
-    last_end: dict[int, int] = {}
-    fifos = [simpy.Store(env) for _ in range(len(stages) + 1)]
-    for f in range(frames):
-        fifos[0].put(f)
+    is_stage = [bool(c.extra.get("pipeline_stage")) for c in costs]
+    per_frame = [c.lower_bound_cycles // frames for c in costs]
+    stages, index = stream_stages(inp.graph, [c.node for c in costs], is_stage, per_frame)
+    progress = [_Progress(env) for _ in stages]
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
 
-    def stage(k: int, idx: int):  # type: ignore[no-untyped-def]
-        c = costs[idx]
+    def run(k: int, c: OpCost):  # type: ignore[no-untyped-def]
+        st = stages[k]
         comp = split_even(c.compute_cycles, frames)
         onchip = split_even(max((v for n, v in c.transfer_cycles.items() if n not in offchip), default=0), frames)
         dram = split_even(sum(c.transfer_cycles.get(n, 0) for n in offchip), frames)
         for f in range(frames):
-            yield fifos[k].get()
-            start = int(env.now)
-            first_start.setdefault(idx, start)
-            m.log("stage_start", c.node, f)
-            work = [env.timeout(max(comp[f], onchip[f]))]
-            if dram[f]:
-                work.append(env.process(m.transfer(dram[f], "dram", c.node, f)))
-            yield env.all_of(work)
+            busy = split_rows(max(comp[f], onchip[f]), st.rows)
+            bus = split_rows(dram[f], st.rows)
+            for r in range(st.rows):
+                for p, p_rows, need, stride in st.inputs:
+                    ev = progress[p].at_least(f * p_rows + needed_row(r, p_rows, need, stride) + 1)
+                    if ev is not None:
+                        yield ev
+                first.setdefault(k, int(env.now))
+                if r == 0:
+                    m.log("stage_start", c.node, f)
+                work = [env.timeout(busy[r])]
+                if bus[r]:
+                    work.append(env.process(m.transfer(bus[r], "dram", c.node, f)))
+                yield env.all_of(work)
+                progress[k].advance()
             m.log("stage_end", c.node, f)
-            last_end[idx] = int(env.now)
-            yield fifos[k + 1].put(f)
+            last[k] = int(env.now)
 
-    for k, idx in enumerate(stages):
-        env.process(stage(k, idx))
+    for i, k in enumerate(index):
+        if k >= 0:
+            env.process(run(k, costs[i]))
     env.run()
-    # ops that are not stages (fused thresholds, views) take no time: they sit at their producer's end
     spans: list[tuple[int, int]] = []
     t = 0
-    for i, c in enumerate(costs):
-        if i in first_start:
-            spans.append((first_start[i], last_end[i]))
-            t = last_end[i]
-        else:
+    for k in index:
+        if k < 0:
             spans.append((t, t))
+        else:
+            spans.append((first[k], last[k]))
+            t = last[k]
     return spans
 
 
