@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.ir import Node, OpGraph, TensorSpec, WeightStore
+from hwsim.ir import Node, OpGraph, TensorSpec
 from hwsim.kernels.reference import run_reference
 
 

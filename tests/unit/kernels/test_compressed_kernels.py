@@ -10,8 +10,7 @@ import pytest
 from hwsim.compress.lowbit_payloads import BinaryPayload, TernaryPayload
 from hwsim.formats import annotate, encode, huffman_payload
 from hwsim.ir import BINARY, TERNARY, Node, OpGraph, TensorSpec, int_dtype
-from hwsim.kernels import KERNELS, execute
-from hwsim.kernels.executor import node_call
+from hwsim.kernels import execute
 from hwsim.kernels.forms import node_form
 
 LINEAR = ("linear", (3, 40), {"out_features": 12, "bias": True})
