@@ -33,52 +33,55 @@ def _known(v: object) -> bool:
 
 
 @styled
-def latency_energy_svg(comparison: Comparison, device: str) -> str | None:
-    """Latency per method beside energy per method stacked by component; baseline as a dashed line."""
-    rows = comparison.for_device(device)
-    if not any(_known(r.latency_s) for r in rows):
+def latency_energy_svg(comparison: Comparison, devices: Sequence[str]) -> str | None:
+    """Latency (top row) and energy stacked by component (bottom row) per method, one column per
+    device side by side, methods in the same order on every panel; the baseline as a dashed line."""
+    devices = [d for d in devices if any(_known(r.latency_s) for r in comparison.for_device(d))]
+    if not devices:
         return None
-    rows = rows[::-1]  # first method at the top
-    names = [r.method for r in rows]
-    y = np.arange(len(rows))
-    fig, axes = new_figure(9.0, _bar_height(len(rows)), ncols=2, sharey=True)
-    ax_l, ax_e = axes[0]
-    lat = [r.latency_s for r in rows]
-    t_scale, t_unit = scale_for([v for v in lat if _known(v)], "s")
-    base = comparison.baseline_row(device)
-    colors = [FOCUS_COLOR if r.method == comparison.baseline else ACCENT for r in rows]
-    ax_l.barh(y, [v * t_scale if _known(v) else 0 for v in lat], color=colors, height=0.65)
-    for yi, v in zip(y, lat):
-        ax_l.text(v * t_scale if _known(v) else 0, yi, f" {v * t_scale:.3g}" if _known(v) else " unavailable",
-                  va="center", fontsize=7.5, color="#333" if _known(v) else "#B00")
-    if base is not None and _known(base.latency_s):
-        ax_l.axvline(base.latency_s * t_scale, color="#555", ls="--", lw=0.8)
-    ax_l.set_yticks(y, names)
-    ax_l.set_xlabel(f"latency per inference ({t_unit})")
-    ax_l.set_title("Latency (lower is better)")
-    ax_l.margins(x=0.18)
-
-    e_all = [r.energy_j for r in rows]
-    e_scale, e_unit = scale_for([v for v in e_all if _known(v)], "J")
-    left = np.zeros(len(rows))
-    for part in ENERGY_PARTS:
-        vals = np.array([(getattr(r, f"energy_{part}_j") or 0.0) * e_scale for r in rows])
-        if not vals.any():
-            continue
-        ax_e.barh(y, vals, left=left, color=ENERGY_COLORS[part], height=0.65, label=ENERGY_LABELS[part])
-        left += vals
-    for yi, v in zip(y, e_all):
-        ax_e.text(v * e_scale if _known(v) else 0, yi, f" {v * e_scale:.3g}" if _known(v) else " unavailable",
-                  va="center", fontsize=7.5, color="#333" if _known(v) else "#B00")
-    if base is not None and _known(base.energy_j):
-        ax_e.axvline(base.energy_j * e_scale, color="#555", ls="--", lw=0.8)
-    ax_e.set_xlabel(f"energy per inference ({e_unit})")
-    ax_e.set_title("Energy by component (lower is better)")
-    ax_e.legend(loc="lower right", ncols=2)
-    ax_e.margins(x=0.18)
-    for ax in (ax_l, ax_e):
-        ax.grid(axis="y", visible=False)
-    return to_svg(fig, f"latency and energy per method on {device}")
+    methods = list(comparison.methods)[::-1]  # first method at the top
+    y = np.arange(len(methods))
+    n = len(devices)
+    fig, axes = new_figure(max(6.5, 4.4 * n + 1.2), 2 * _bar_height(len(methods)) + 0.4, ncols=n, nrows=2,
+                           sharey=True)
+    for col, dev in enumerate(devices):
+        ax_l, ax_e = axes[0][col], axes[1][col]
+        rows = [comparison.row(m, dev) for m in methods]
+        lat = [r.latency_s if r else None for r in rows]
+        t_scale, t_unit = scale_for([v for v in lat if _known(v)], "s")
+        base = comparison.baseline_row(dev)
+        colors = [FOCUS_COLOR if m == comparison.baseline else ACCENT for m in methods]
+        ax_l.barh(y, [v * t_scale if _known(v) else 0 for v in lat], color=colors, height=0.65)
+        for yi, v in zip(y, lat):
+            ax_l.text(v * t_scale if _known(v) else 0, yi, f" {v * t_scale:.3g}" if _known(v) else " unavailable",
+                      va="center", fontsize=7.5, color="#333" if _known(v) else "#B00")
+        if base is not None and _known(base.latency_s):
+            ax_l.axvline(base.latency_s * t_scale, color="#555", ls="--", lw=0.8)
+        ax_l.set_xlabel(f"latency per inference ({t_unit})")
+        ax_l.set_title(f"{dev}: latency (lower is better)")
+        ax_l.margins(x=0.2)
+        e_all = [r.energy_j if r else None for r in rows]
+        e_scale, e_unit = scale_for([v for v in e_all if _known(v)], "J")
+        left = np.zeros(len(methods))
+        for part in ENERGY_PARTS:
+            vals = np.array([((getattr(r, f"energy_{part}_j") if r else None) or 0.0) * e_scale for r in rows])
+            ax_e.barh(y, vals, left=left, color=ENERGY_COLORS[part], height=0.65, label=ENERGY_LABELS[part])
+            left += vals
+        for yi, v in zip(y, e_all):
+            ax_e.text(v * e_scale if _known(v) else 0, yi, f" {v * e_scale:.3g}" if _known(v) else " unavailable",
+                      va="center", fontsize=7.5, color="#333" if _known(v) else "#B00")
+        if base is not None and _known(base.energy_j):
+            ax_e.axvline(base.energy_j * e_scale, color="#555", ls="--", lw=0.8)
+        ax_e.set_xlabel(f"energy per inference ({e_unit})")
+        ax_e.set_title(f"{dev}: energy by component (lower is better)")
+        ax_e.margins(x=0.2)
+        for ax in (ax_l, ax_e):
+            ax.grid(axis="y", visible=False)
+    for row in axes:
+        row[0].set_yticks(y, methods)
+    handles, names = axes[1][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=4)
+    return to_svg(fig, "latency and energy per method on " + ", ".join(devices))
 
 
 def _sqnr_for_color(r: MethodMetrics) -> float | None:
@@ -106,12 +109,15 @@ def pareto_svg(comparison: Comparison, device: str) -> str | None:
     ys = np.array([r.latency_s * t_scale for r in rows])
     f2 = sorted(front2, key=lambda i: xs[i])
     ax.step(xs[f2], ys[f2], where="post", color="#888", lw=1, ls=":", label="size-latency front")
+    labels: dict[tuple[float, float], list[str]] = {}
     for i, (r, p) in enumerate(zip(rows, pts)):
         color = cmap(norm(p["sqnr"])) if p["sqnr"] is not None else "white"
         edge = "black" if i in front3 else "#999"
         ax.scatter([xs[i]], [ys[i]], s=70 if i in front3 else 40, c=[color], edgecolors=edge,
                    linewidths=1.4 if i in front3 else 0.8, zorder=3, marker="o" if p["sqnr"] is not None else "s")
-        ax.annotate(r.method, (xs[i], ys[i]), textcoords="offset points", xytext=(5, 4), fontsize=7.5)
+        labels.setdefault((round(float(xs[i]), 9), round(float(ys[i]), 12)), []).append(r.method)
+    for (x, yv), names in labels.items():  # methods at the same point share one label
+        ax.annotate(", ".join(names), (x, yv), textcoords="offset points", xytext=(5, 4), fontsize=7.5)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("model size (MiB, stored weights; log)")

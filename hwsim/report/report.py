@@ -223,7 +223,6 @@ def device_section(result: ResultLike, dev: Any) -> dict[str, Any]:
         return section
     section["findings"] = findings(comparison, name)
     section["table"] = summary_table(comparison, name, dev.kind)
-    section["latency_energy"] = plots.latency_energy_svg(comparison, name)
     section["pareto"] = plots.pareto_svg(comparison, name)
     base = next((m for m in result.methods if m.method == comparison.baseline), None)
     focus = next((m for m in result.methods if m.method == result.focus), None)
@@ -331,6 +330,7 @@ def build_context(result: ResultLike) -> dict[str, Any]:
         "methods": list(comparison.methods),
         "devices": devices,
         "ncols": max(1, min(len(devices), 3)),
+        "latency_energy": plots.latency_energy_svg(comparison, [d.name for d in result.devices if d.outcome.ok]),
         "cross": cross_device_table(comparison) if len(devices) > 1 else None,
         "details": _method_details(result),
         "timings": {k: f"{v:.2f} s" for k, v in sorted(result.timings_s.items())},

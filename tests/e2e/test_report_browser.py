@@ -60,8 +60,8 @@ def test_every_plot_drawn(page):
     boxes = pg.eval_on_selector_all("svg.plot", """els => els.map(e => {
         const r = e.getBoundingClientRect();
         return [r.width, r.height, e.querySelectorAll('path, rect, use').length]; })""")
-    # per device: latency+energy, Pareto, per layer, roofline; per FPGA: resources and savings
-    assert len(boxes) == 4 * len(DEVICES) + 2
+    # latency+energy (devices side by side); per device: Pareto, per layer, roofline; per FPGA: resources, savings
+    assert len(boxes) == 1 + 3 * len(DEVICES) + 2
     for w, h, marks in boxes:
         assert w > 200 and h > 100 and marks > 10
 

@@ -62,8 +62,8 @@ def test_one_summary_row_per_method_and_device(html, fake_result):
 
 
 def test_every_plot_is_inline_svg_without_network(html):
-    # latency/energy, pareto, per-layer, roofline for 2 devices; FPGA resources for the FPGA
-    assert html.count('<svg role="img"') == 9
+    # latency/energy (one figure, devices side by side); pareto, per-layer, roofline per device; FPGA resources
+    assert html.count('<svg role="img"') == 1 + 3 * 2 + 1
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from a network
     assert "<script src" not in html and "<link" not in html and "<metadata>" not in html
 
