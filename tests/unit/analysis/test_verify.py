@@ -128,3 +128,13 @@ def test_kernels_calibrator_measures_ranges(lenet5):
     assert set(ranges) >= {"x", "conv1", "pool2", "ip2"}
     lo, hi = ranges["relu1"]
     assert lo == 0.0 and hi > 0.0
+
+
+def test_graphs_that_bake_in_their_batch_run_one_batch_at_a_time():
+    g = OpGraph.build("folded", [TensorSpec("x", (1, 4, 4), role="input")], [
+        Node("r1", "reshape", ("x",), ("a",), {"shape": [4, 4]}),  # the batch axis disappears
+        Node("fc", "linear", ("a",), ("b",), {"out_features": 3}),
+        Node("r2", "reshape", ("b",), ("y",), {"shape": [1, 4, 3]}),
+    ], ["y"])
+    r = verify_method(g, "prune-50", inputs=3)
+    assert r.fidelity.inputs == 3 and r.kernel_status == "exact"
