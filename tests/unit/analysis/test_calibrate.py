@@ -71,6 +71,19 @@ def test_profile_is_valid_and_traces_every_number(tmp_path: Path) -> None:
     assert "Example CPU 9000" in text and "2026-01-01" in text
 
 
+def test_fp32_rate_is_the_conv_shaped_median(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    c = synthetic()
+    convs = tuple(cal.GemmPoint("fp32", n, m * k * n / r, 1, (m, k, n))
+                  for (m, k, n), r in zip(cal.CONV_SHAPES[:3], (10e9, 12e9, 30e9)))
+    c = replace(c, gemm=c.gemm + convs)
+    assert c.conv_gemm_rate() == pytest.approx(12e9)
+    cal.write_profile(c, tmp_path / "h.yaml")
+    dev = load_device(tmp_path / "h.yaml")
+    assert dev.cpu.macs_per_cycle_per_core["fp32"] == pytest.approx(12e9 / 2.5e9, rel=1e-5)
+
+
 def test_calibrate_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setattr(cal, "measure", lambda quick=False, seed=0: synthetic())
     out = tmp_path / "host.yaml"
