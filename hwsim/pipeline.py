@@ -78,6 +78,7 @@ class PipelineConfig(BaseModel):
     verify: VerifyConfig = VerifyConfig()
     baseline: str | None = None
     focus: str | None = None  # the method whose per-layer figures the report shows
+    add_baseline: bool = True  # put "baseline" first when the methods do not include it
     strict: bool = False
 
 
@@ -218,12 +219,27 @@ def step_resolve_methods(cfg: PipelineConfig) -> list[tuple[str, Any]]:
         load_file = component("hwsim.compress.catalogue", "load_methods_file", "methods files")
         methods = load_file(cfg.methods_file)
         items = methods.items() if isinstance(methods, Mapping) else [(_name_of(m), m) for m in methods]
-        return [(str(n), m) for n, m in items]
+        return _with_baseline(cfg, [(str(n), m) for n, m in items])
     get_method = component("hwsim.compress.catalogue", "get_method", "the method catalogue")
     names = cfg.methods if cfg.methods is not None else default_method_names()
     if not names:
         raise UsageError("no methods to compare", where="--methods")
-    return [(n, get_method(n)) for n in names]
+    return _with_baseline(cfg, [(n, get_method(n)) for n in names])
+
+
+def _with_baseline(cfg: PipelineConfig, methods: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The reference first: a comparison without the uncompressed model has nothing to compare against
+    (unless ``baseline`` names another method of the list, or ``add_baseline`` is off)."""
+    names = [n for n, _ in methods]
+    if cfg.baseline is not None:
+        if cfg.baseline not in names:
+            raise UsageError(f"baseline {cfg.baseline!r} is not among the methods ({', '.join(names)})",
+                             where="--baseline")
+        return methods
+    if not cfg.add_baseline or "baseline" in names:
+        return methods
+    get_method = component("hwsim.compress.catalogue", "get_method", "the method catalogue")
+    return [("baseline", get_method("baseline")), *methods]
 
 
 def _name_of(method: Any) -> str:
@@ -510,6 +526,9 @@ def run_pipeline(cfg: PipelineConfig, progress: Progress = _noop, on_plan: Calla
         unavailable = Outcome("unavailable", str(e))
     else:
         unavailable = None
+    if cfg.focus is not None and cfg.focus not in [n for n, _ in methods]:
+        raise UsageError(f"focus method {cfg.focus!r} is not among the compared methods "
+                         f"({', '.join(n for n, _ in methods)})", where="--focus")
     if on_plan is not None:
         on_plan(units_of_work(len(methods), len(devices)))
     vgraph, vnote = verify_plan(cfg, graph, model.params)
@@ -654,7 +673,7 @@ def run_sweep_config(cfg: SweepConfig, progress: Callable[[int], None] | None = 
     specs, points, base_raw, info, graph = prepared or prepare_sweep(cfg)
     names = cfg.methods or ["baseline"]
     methods_cfg = PipelineConfig(model=cfg.model, devices=[cfg.device], methods=names,
-                                 methods_file=cfg.methods_file)
+                                 methods_file=cfg.methods_file, add_baseline=False)
     try:
         methods = step_resolve_methods(methods_cfg)
     except Unavailable as e:

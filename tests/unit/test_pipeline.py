@@ -128,3 +128,22 @@ def test_cli_unwritable_output_exit_2(tmp_path, capsys):
     assert _report(tmp_path, "--device", "cpu-a53", "--methods", "baseline", "-o", str(blocker / "r.html")) == 2
     assert "cannot write" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_baseline_added_as_reference(tmp_path):
+    js = tmp_path / "r.json"
+    assert _report(tmp_path, "--device", "cpu-a53", "--methods", "int8", "--verify", "off", "-o",
+                   str(tmp_path / "r.html"), "--json", str(js)) == 0
+    doc = json.loads(js.read_text())
+    assert [r["method"] for r in doc["table"]] == ["baseline", "int8"] and doc["baseline"] == "baseline"
+    assert doc["table"][1]["latency_s_vs_baseline"] is not None
+
+
+def test_cli_unknown_focus_or_baseline_exit_2(tmp_path, capsys):
+    assert _report(tmp_path, "--device", "cpu-a53", "--methods", "int8", "--focus", "nope",
+                   "-o", str(tmp_path / "r.html")) == 2
+    assert _report(tmp_path, "--device", "cpu-a53", "--methods", "int8", "--baseline", "fp16",
+                   "-o", str(tmp_path / "r.html")) == 2
+    err = capsys.readouterr().err
+    assert "--focus" in err and "--baseline" in err
+    assert list(tmp_path.iterdir()) == []
