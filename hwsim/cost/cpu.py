@@ -52,7 +52,7 @@ class CpuCostModel(RooflineModel):
         lanes = max(1, spec.simd_width_bits // DTYPE_BITS[used])
         util = best_lane_utilization(g, lanes)
         util *= work_utilization(split_items(g, BLOCK_VECTORS, lanes, cores), cores)
-        return MacUnit(f"cpu.simd.{used}", rate * cores, lanes, cores, util, notes)
+        return MacUnit(f"cpu.simd.{used}", rate * cores, lanes, cores, util, notes, energy_key=used)
 
     def vector_rates(self, device: DeviceProfile) -> tuple[Mapping[str, float], int]:
         spec = device.cpu

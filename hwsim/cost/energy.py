@@ -14,13 +14,15 @@ from hwsim.cost.common import RATE_FALLBACK, ComputeClass
 from hwsim.hardware.profile import DeviceProfile
 
 
-def mac_energy_pj(device: DeviceProfile, cc: ComputeClass) -> float:
-    """Energy of one MAC of this compute class (xnor: per bit-plane product)."""
+def mac_energy_pj(device: DeviceProfile, cc: ComputeClass, unit_key: str | None = None) -> float:
+    """Energy of one MAC of this compute class (xnor: per bit-plane product). ``unit_key`` names what
+    the unit really executes when it is wider than the class (int8 products on a 16-bit multiplier
+    pay the int16 MAC energy)."""
     table = device.energy.mac_pj
     if cc.mode == "addsub" and cc.key in ("fp32", "fp16", "bf16", "tf32"):
         # a float add replaces the multiply-accumulate: fp32 add, fp16 ~ half (Horowitz 0.9 vs 0.4 pJ)
         return device.energy.op_pj["add"] * (0.45 if cc.key in ("fp16", "bf16") else 1.0)
-    key = cc.energy_key
+    key = unit_key if (unit_key and cc.mode == "mac") else cc.energy_key
     for k in RATE_FALLBACK.get(key, (key,)):
         if k in table:
             return table[k]
@@ -53,9 +55,10 @@ def memory_energy_pj(device: DeviceProfile, bytes_by_level: Mapping[str, float])
 
 
 def op_energy(device: DeviceProfile, *, macs: float, cc: ComputeClass | None, arith: Mapping[str, int],
-              data_bits: int, bytes_by_level: Mapping[str, float], extra_compute_pj: float = 0.0) -> dict[str, float]:
+              data_bits: int, bytes_by_level: Mapping[str, float], extra_compute_pj: float = 0.0,
+              energy_key: str | None = None) -> dict[str, float]:
     compute = extra_compute_pj + arith_energy_pj(device, arith, data_bits)
     if cc is not None and macs:
-        compute += macs * cc.planes * mac_energy_pj(device, cc)
+        compute += macs * cc.planes * mac_energy_pj(device, cc, energy_key)
     on, off = memory_energy_pj(device, bytes_by_level)
     return {"compute": compute, "onchip": on, "dram": off}

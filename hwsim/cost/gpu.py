@@ -67,7 +67,7 @@ class GpuCostModel(RooflineModel):
             notes: tuple[str, ...] = () if used == cc.key else (f"{cc.key} runs at the {used} rate",)
             util = best_lane_utilization(g, WARP) * wave
             candidates.append(MacUnit(f"gpu.cuda.{used}", rate * spec.cuda_cores, WARP, warps, util,
-                                      notes + (f"CTA tile {tile}",)))
+                                      notes + (f"CTA tile {tile}",), energy_key=used))
         return max(candidates, key=lambda u: u.macs_per_cycle * u.utilization)
 
     def vector_rates(self, device: DeviceProfile) -> tuple[Mapping[str, float], int]:

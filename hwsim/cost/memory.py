@@ -1,5 +1,6 @@
-"""Memory footprint: weights in their real stored format, peak live activations over the schedule,
-and the total against the device's memories."""
+"""Memory footprint: weights in their real stored format (at rest) and as held in memory while running
+(Huffman stages decoded at load unless the device decodes them on the fly), peak live activations
+over the schedule, and the total against the device's memories."""
 
 from __future__ import annotations
 
@@ -17,27 +18,33 @@ class ModelDoesNotFitError(HwsimError):
 
 @dataclass(frozen=True)
 class Footprint:
-    weight_bytes: int  # stored size (encoded formats at their real size)
+    weight_bytes: int  # size at rest (encoded formats at their real size, Huffman stages coded)
     peak_activation_bytes: int  # liveness over the topological schedule
-    total_bytes: int
+    total_bytes: int  # in memory while running: run-time weights + peak activations
     capacity_bytes: int  # the largest memory level (where the model must live)
     fits: bool
     fits_on_chip: bool  # weights + peak activations fit the on-chip levels together
+    runtime_weight_bytes: int = -1  # in memory while running (Huffman decoded at load unless on the fly)
+
+    def __post_init__(self) -> None:
+        if self.runtime_weight_bytes < 0:
+            object.__setattr__(self, "runtime_weight_bytes", self.weight_bytes)
 
 
 def footprint(workload: Workload, device: DeviceProfile) -> Footprint:
-    total = workload.weight_bytes + workload.peak_activation_bytes
+    live = workload.weight_bytes if device.sparse.huffman_on_the_fly else workload.runtime_weight_bytes
+    total = live + workload.peak_activation_bytes
     capacity = int(max(lv.total_bytes for lv in device.memory))
     on_chip = int(sum(lv.total_bytes for lv in device.on_chip_levels))
     return Footprint(workload.weight_bytes, workload.peak_activation_bytes, total, capacity,
-                     fits=total <= capacity, fits_on_chip=total <= on_chip)
+                     fits=total <= capacity, fits_on_chip=total <= on_chip, runtime_weight_bytes=live)
 
 
 def check_fits(workload: Workload, device: DeviceProfile) -> Footprint:
     fp = footprint(workload, device)
-    if workload.weight_bytes > fp.capacity_bytes:
+    if fp.runtime_weight_bytes > fp.capacity_bytes:
         raise ModelDoesNotFitError(
-            f"the stored weights of {workload.model!r} ({format_bytes(workload.weight_bytes)}) do not fit any memory "
+            f"the weights of {workload.model!r} ({format_bytes(fp.runtime_weight_bytes)} in memory) do not fit any memory "
             f"of {device.name} (largest: {max(device.memory, key=lambda lv: lv.total_bytes).name} "
             f"{format_bytes(fp.capacity_bytes)})", source=device.source or device.name)
     return fp

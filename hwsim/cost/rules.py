@@ -9,6 +9,16 @@ Rules by op group:
   norm, activation, pool, elementwise, data, control
                        vector arithmetic by kind, streaming traffic
   view                 free: a reinterpretation moves no data (explicit rule, zero cost)
+
+Fusion (profile key ``<kind>.fusion``, on by default, as TFLite, ONNX Runtime, TensorRT and ncnn do):
+an inference batchnorm right after a conv / linear is folded into its weights and bias when the model
+is loaded (no work at run time), and a pointwise activation runs in its producer's epilogue while the
+output tile is still in registers (its arithmetic is paid, its memory traffic and dispatch are not).
+``hwsim.cost.work`` marks which ops may fuse (the tensor between them has no other reader).
+
+Efficiency (profile key ``<kind>.efficiency``): the named share of a unit's peak that real kernels of a
+class reach (gemm, depthwise, vector), each value citing a measurement; compute cycles are divided by
+it. Missing keys are 1.0: the roofline peak.
 """
 
 from __future__ import annotations
@@ -22,10 +32,10 @@ from hwsim.cost.common import (
 )
 from hwsim.cost.energy import op_energy
 from hwsim.cost.registry import CostModel, Rule
-from hwsim.cost.sparse import sparse_cycles, sparse_view
+from hwsim.cost.sparse import SparseView, dense_fallback, sparse_cycles, sparse_view
 from hwsim.cost.types import OpCost
-from hwsim.cost.work import OpWork
-from hwsim.hardware.profile import DeviceProfile
+from hwsim.cost.work import OpWork, Workload
+from hwsim.hardware.profile import DeviceProfile, Fusion
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,9 @@ class MacUnit:
     workers: int
     utilization: float
     notes: tuple[str, ...] = ()
+    #: the energy-table key of what this unit really executes per MAC (int8 products on a 16-bit
+    #: multiply-add pay the 16-bit MAC energy); None: the compute class's own key
+    energy_key: str | None = None
 
 
 class RooflineModel(CostModel):
@@ -70,14 +83,39 @@ class RooflineModel(CostModel):
     def overhead_cycles(self, work: OpWork, device: DeviceProfile, bytes_by_level: Mapping[str, float]) -> int:
         return 0
 
+    @staticmethod
+    def efficiency(device: DeviceProfile, key: str) -> float:
+        """The profile's named kernel efficiency for a kernel class (1.0 when not given)."""
+        return float(getattr(device.spec, "efficiency", {}).get(key, 1.0))
+
+    @staticmethod
+    def fusion(device: DeviceProfile) -> Fusion:
+        return getattr(device.spec, "fusion", None) or Fusion()
+
+    def cost_graph(self, workload: Workload, device: DeviceProfile) -> tuple[OpCost, ...]:
+        """Every op's cost; ops the device's engine fuses into their producer get the fused rule."""
+        fusion = self.fusion(device)
+        out = []
+        for w in workload.ops:
+            if (w.fuse_kind == "batchnorm" and fusion.batchnorm) or (w.fuse_kind == "activation" and fusion.activation):
+                out.append(self.fused_rule(w, device))
+            else:
+                out.append(self.cost_op(w, device))
+        return tuple(out)
+
     # --- rules -------------------------------------------------------------------------------------
     def _finish(self, work: OpWork, device: DeviceProfile, unit: str, compute: float,
                 bytes_by_level: Mapping[str, float], energy: dict[str, float], notes: list[str],
-                ops: Mapping[str, int], extra: Mapping[str, object] | None = None) -> OpCost:
+                ops: Mapping[str, int], extra: Mapping[str, object] | None = None, *, issuers: int = 1) -> OpCost:
         tb = {k: int(math.ceil(v)) for k, v in bytes_by_level.items()}
+        cycles = int(math.ceil(compute))
+        tc = transfer_cycles(device, tb)
+        overhead = self.overhead_cycles(work, device, tb)
+        busy = max(cycles, max(tc.values(), default=0)) + overhead
+        energy = {**energy, "compute": energy.get("compute", 0.0) + self._core_pj(device, busy, issuers)}
         return OpCost(
-            node=work.node, op=work.op, unit=unit, compute_cycles=int(math.ceil(compute)), transfer_bytes=tb,
-            transfer_cycles=transfer_cycles(device, tb), overhead_cycles=self.overhead_cycles(work, device, tb),
+            node=work.node, op=work.op, unit=unit, compute_cycles=cycles, transfer_bytes=tb,
+            transfer_cycles=tc, overhead_cycles=overhead,
             energy_pj=energy, ops=dict(ops), source=f"hwsim.cost.{self.kind}", notes=tuple(dict.fromkeys(notes)),
             extra=dict(extra or {}),
         )
@@ -86,18 +124,39 @@ class RooflineModel(CostModel):
         if not work.arith:
             return 0.0
         rates, units = self.vector_rates(device)
-        return vector_cycles(work.arith, rates, self.lane_scale(device, cc), units, notes)
+        return vector_cycles(work.arith, rates, self.lane_scale(device, cc), units, notes) / self.efficiency(
+            device, "vector")
 
     def gemm_rule(self, work: OpWork, device: DeviceProfile) -> OpCost:
         if work.gemm is None:
             return self.structured_rule(work, device)
+        rhs_act = work.group == "matmul"
+        huffman_live = device.sparse.huffman_on_the_fly
+        view = None if rhs_act else sparse_view(work.weight, huffman_on_the_fly=huffman_live)
+        wpe = work.weight.stored_bytes_per_element if (work.weight and huffman_live and not rhs_act) else None
+        cost = self._gemm_cost(work, device, view, wpe)
+        if view is not None and view.skips_zeros and device.sparse.dense_fallback and work.weight is not None:
+            dview, dwpe = dense_fallback(work.weight)
+            dense = self._gemm_cost(work, device, dview, dwpe, (
+                f"sparse {view.structure} would be slower than dense here: expanded to dense "
+                f"{'codes' if dview is not None else 'values'} at load time",))
+            if dense.lower_bound_cycles < cost.lower_bound_cycles:
+                return dense
+        return cost
+
+    def _gemm_cost(self, work: OpWork, device: DeviceProfile, view: SparseView | None, wpe: float | None,
+                   more_notes: tuple[str, ...] = ()) -> OpCost:
+        """A GEMM-shaped op with its weights executed as ``view`` says, read at ``wpe`` bytes per element
+        (None: the weight's run-time bytes)."""
         g = work.gemm
+        assert g is not None
         rhs_act = work.group == "matmul"
         wdt = work.rhs_dtype if rhs_act else (work.weight.dtype if work.weight else None)
         cc = compute_class(wdt, work.act_dtype)
         mu = self.mac_unit(work, cc, device)
-        notes = list(mu.notes)
-        mac_cycles = work.macs * cc.planes / (mu.macs_per_cycle * mu.utilization)
+        notes = [*more_notes, *mu.notes]
+        eff = self.efficiency(device, "depthwise" if work.depthwise else "gemm")
+        mac_cycles = work.macs * cc.planes / (mu.macs_per_cycle * mu.utilization * eff)
         extra_cycles = self._arith(work, device, cc, notes)
         extra_pj = 0.0
         rates, units = self.vector_rates(device)
@@ -107,7 +166,6 @@ class RooflineModel(CostModel):
         if cc.dequant and work.weight is not None:  # integer weights scaled to the float compute dtype
             extra_cycles += work.weight.numel / (rates["mul"] * units)
             notes.append(f"{work.weight.dtype.name} weights dequantized to {cc.key}")
-        view = None if rhs_act else sparse_view(work.weight)
         sp_imb = 1.0
         if view is not None:
             sc = sparse_cycles(view, mac_cycles, g, device, lanes=mu.lanes, workers=mu.workers)
@@ -118,14 +176,14 @@ class RooflineModel(CostModel):
             # one 32-bit integer add per decoded index (the "ternary" table entry is an int32 add)
             extra_pj += view.index_decodes * math.ceil(g.m / max(mu.lanes, 1)) * device.energy.mac_pj["ternary"]
         effectual = work.macs * (view.effectual_fraction if view is not None and view.skips_zeros else 1.0)
-        bytes_by_level = gemm_level_bytes(work, device, self.innermost_capacity(device), rhs_is_activation=rhs_act)
-        extra_pj += self._instruction_pj(device, mac_cycles + extra_cycles, mu.workers)
+        bytes_by_level = gemm_level_bytes(work, device, self.innermost_capacity(device), rhs_is_activation=rhs_act,
+                                          weight_bytes_per_element=wpe)
         energy = op_energy(device, macs=effectual, cc=cc, arith=work.arith, data_bits=work.act_dtype.bits,
-                           bytes_by_level=bytes_by_level, extra_compute_pj=extra_pj)
+                           bytes_by_level=bytes_by_level, extra_compute_pj=extra_pj, energy_key=mu.energy_key)
         return self._finish(work, device, mu.name, mac_cycles + extra_cycles, bytes_by_level, energy, notes,
                             {"mac": int(effectual), **work.arith},
                             {"compute_class": cc.name, "utilization": round(mu.utilization, 4),
-                             "sparse_imbalance": round(sp_imb, 4)})
+                             "efficiency": eff, "sparse_imbalance": round(sp_imb, 4)}, issuers=mu.workers)
 
     def vector_rule(self, work: OpWork, device: DeviceProfile) -> OpCost:
         cc = compute_class(None, work.act_dtype)
@@ -135,10 +193,10 @@ class RooflineModel(CostModel):
             cycles += self._vector_macs(work, device, cc)
         bytes_by_level = streaming_level_bytes(work, device)
         energy = op_energy(device, macs=work.macs, cc=cc if work.macs else None, arith=work.arith,
-                           data_bits=work.act_dtype.bits, bytes_by_level=bytes_by_level,
-                           extra_compute_pj=self._instruction_pj(device, cycles, self.vector_rates(device)[1]))
+                           data_bits=work.act_dtype.bits, bytes_by_level=bytes_by_level)
         return self._finish(work, device, f"{self.kind}.vector", cycles, bytes_by_level, energy, notes,
-                            {"mac": work.macs, **work.arith} if work.macs else work.arith)
+                            {"mac": work.macs, **work.arith} if work.macs else work.arith,
+                            issuers=self.vector_rates(device)[1])
 
     def structured_rule(self, work: OpWork, device: DeviceProfile) -> OpCost:
         wdt = work.weight.dtype if work.weight else None
@@ -147,14 +205,15 @@ class RooflineModel(CostModel):
         cycles = self._arith(work, device, cc, notes) + self._vector_macs(work, device, cc)
         bytes_by_level = streaming_level_bytes(work, device)
         energy = op_energy(device, macs=work.macs, cc=cc, arith=work.arith, data_bits=work.act_dtype.bits,
-                           bytes_by_level=bytes_by_level,
-                           extra_compute_pj=self._instruction_pj(device, cycles, self.vector_rates(device)[1]))
+                           bytes_by_level=bytes_by_level)
         return self._finish(work, device, f"{self.kind}.vector", cycles, bytes_by_level, energy, notes,
-                            {"mac": work.macs, **work.arith})
+                            {"mac": work.macs, **work.arith}, issuers=self.vector_rates(device)[1])
 
     @staticmethod
-    def _instruction_pj(device: DeviceProfile, busy_cycles: float, issuers: int) -> float:
-        """Front-end energy: one vector (warp) instruction per issuer per busy compute cycle."""
+    def _core_pj(device: DeviceProfile, busy_cycles: float, issuers: int) -> float:
+        """Core energy beyond the arithmetic and the memory accesses (front end, out-of-order machinery,
+        register file, clock tree): the profile's ``energy.instruction`` per issuer per cycle the op
+        keeps the cores busy, stalled on memory or not (one vector / warp instruction slot per cycle)."""
         return device.energy.instruction_pj * busy_cycles * issuers
 
     def _vector_macs(self, work: OpWork, device: DeviceProfile, cc: ComputeClass) -> float:
@@ -162,7 +221,31 @@ class RooflineModel(CostModel):
             return 0.0
         rates, units = self.vector_rates(device)
         fma = min(rates.get("mul", rates["add"]), rates["add"]) * self.lane_scale(device, cc)
-        return work.macs * cc.planes / (fma * units)
+        return work.macs * cc.planes / (fma * units * self.efficiency(device, "vector"))
+
+    def fused_rule(self, work: OpWork, device: DeviceProfile) -> OpCost:
+        """An op run inside its producer's kernel: no memory traffic of its own, no dispatch.
+
+        A folded batchnorm leaves one bias add per output (its scale is in the producer's weights); a
+        fused activation's arithmetic runs on the vector units in the epilogue."""
+        zero = {lv.name: 0 for lv in device.memory}
+        cc = compute_class(None, work.act_dtype)
+        notes: list[str] = []
+        if work.fuse_kind == "batchnorm":  # what remains of it: the bias add, one per output
+            arith: Mapping[str, int] = {"add": work.out_numel}
+            notes.append(f"batchnorm folded into {work.fuse_into}'s weights and bias at load time")
+        else:
+            arith = work.arith
+            notes.append(f"{work.op} applied in {work.fuse_into}'s epilogue")
+        rates, units = self.vector_rates(device)
+        cycles = vector_cycles(arith, rates, self.lane_scale(device, cc), units, notes) / self.efficiency(
+            device, "vector")
+        energy = op_energy(device, macs=0, cc=None, arith=arith, data_bits=work.act_dtype.bits, bytes_by_level={})
+        energy["compute"] += self._core_pj(device, math.ceil(cycles), units)
+        return OpCost(node=work.node, op=work.op, unit=f"{self.kind}.vector", compute_cycles=int(math.ceil(cycles)),
+                      transfer_bytes=zero, transfer_cycles=dict(zero), energy_pj=energy, ops=dict(arith),
+                      source=f"hwsim.cost.{self.kind}", notes=tuple(dict.fromkeys(notes)),
+                      extra={"fused_into": work.fuse_into})
 
     def view_rule(self, work: OpWork, device: DeviceProfile) -> OpCost:
         zero = {lv.name: 0 for lv in device.memory}

@@ -11,11 +11,15 @@ The model (documented in docs/devices.md):
          + entries x index_decode_cycles x ceil(m / lanes) / workers      (index decoding)
          + values x codebook_lookup_cycles / (lanes x workers)             (shared-value lookup)
          + coded symbols x huffman_decode_cycles_per_symbol / workers      (entropy decoding)
+(the entropy term only on a device with ``sparse.huffman_decode: on_the_fly``; by default Huffman stages
+are decoded once at model load and weights are read in their inner fixed-width encoding)
 where entries = stored non-zeros plus filler zeros (relative indexing), m = rows the weights are
 applied to (batch x output pixels), and imbalance = expected max / mean non-zeros per worker for
 uniformly random positions (normal approximation of the binomial): 1 + sqrt(2 ln P) sd / mean.
 Dense storage of a pruned tensor (encoding dense, density < 1) gets no speed-up: dense kernels
-multiply the zeros.
+multiply the zeros. Where the sparse form would be slower than dense on a CPU/GPU
+(``sparse.dense_fallback``, on by default), the engine expands it to dense at load time
+(``dense_fallback``) and the op is costed that way, as a runtime would choose.
 """
 
 from __future__ import annotations
@@ -49,8 +53,12 @@ class SparseView:
         return self.structure in SPARSE_STRUCTURES
 
 
-def sparse_view(w: WeightInfo | None) -> SparseView | None:
-    """None for plain dense weights (nothing to add to the dense cost)."""
+def sparse_view(w: WeightInfo | None, *, huffman_on_the_fly: bool = False) -> SparseView | None:
+    """None for plain dense weights (nothing to add to the dense cost).
+
+    Huffman-coded streams cost decoding cycles only on a device that decodes them on every inference
+    (``huffman_on_the_fly``); by default they are decoded once at model load and kernels run on the
+    inner encoding (see ``hwsim.cost.work.WeightInfo``)."""
     if w is None:
         return None
     meta = w.meta
@@ -59,7 +67,8 @@ def sparse_view(w: WeightInfo | None) -> SparseView | None:
         structure = w.encoding
     value_format = meta.get("value_format")
     codebook = w.encoding == "codebook" or value_format == "codebook"
-    huffman = w.encoding == "huffman" or meta.get("value_coding") == "huffman" or meta.get("index_coding") == "huffman"
+    huffman = huffman_on_the_fly and (w.encoding == "huffman" or meta.get("value_coding") == "huffman"
+                                      or meta.get("index_coding") == "huffman")
     if structure not in SPARSE_STRUCTURES and not codebook and not huffman:
         return None
     nnz = int(meta.get("nnz", w.nonzeros))
@@ -77,6 +86,24 @@ def sparse_view(w: WeightInfo | None) -> SparseView | None:
         symbols = values + (decodes if meta.get("index_coding") == "huffman" or w.encoding == "huffman" else 0.0)
     return SparseView(structure if structure in SPARSE_STRUCTURES else "dense", frac, decodes,
                       values if codebook else 0.0, symbols, w.density)
+
+
+def dense_fallback(w: WeightInfo) -> tuple[SparseView | None, float]:
+    """How a sparse weight runs when the engine expands it to dense storage at load time (what TFLite's
+    Densify does with a sparse tensor a dense kernel beats): its values at their stored width for
+    every element, zeros included. Shared-value codes stay codes (a codebook lookup per weight per
+    pass, in the kernel); float and integer values are plain dense weights.
+
+    Returns (view, bytes per element): the view is None for plain dense values."""
+    meta = w.meta
+    numel = max(w.numel, 1)
+    if meta.get("value_format") == "codebook":
+        bits = int(meta.get("value_bits", 8))
+        table = int(meta.get("codebook_size", 2 ** bits)) * int(meta.get("codebook_bits", 32))
+        view = SparseView("dense", 1.0, 0.0, float(w.numel), 0.0, w.density)
+        return view, (w.numel * bits + table) / 8 / numel
+    bits = int(meta.get("value_bits", w.dtype.bits))
+    return None, bits / 8
 
 
 def imbalance(density: float, positions: float, workers: int) -> float:

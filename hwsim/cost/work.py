@@ -38,7 +38,15 @@ class Gemm:
 
 @dataclass(frozen=True)
 class WeightInfo:
-    """The main weight tensor as stored: encoding, density and the real encoded size."""
+    """The main weight tensor: encoding, density, its size at rest and its size at run time.
+
+    ``stored_bytes`` is the real encoded size at rest (what "model size" shows: Huffman-coded streams
+    at their Huffman size, code tables included). ``runtime_bytes`` is what kernels read on every
+    inference: the same, except that Huffman stages are decoded once at model load (Deep Compression's
+    and EIE's execution format: codebook indices and relative indices at their fixed widths), from the
+    payload's ``fixed_width_bits``. A device with an on-the-fly Huffman decoder
+    (``sparse.huffman_decode: on_the_fly``) reads ``stored_bytes`` instead.
+    """
 
     dtype: DType
     encoding: str
@@ -47,6 +55,11 @@ class WeightInfo:
     nonzeros: int
     stored_bytes: int
     meta: Mapping[str, Any]
+    runtime_bytes: int = -1  # -1: same as stored_bytes
+
+    def __post_init__(self) -> None:
+        if self.runtime_bytes < 0:
+            object.__setattr__(self, "runtime_bytes", self.stored_bytes)
 
     @property
     def dense_bytes(self) -> int:
@@ -54,8 +67,17 @@ class WeightInfo:
 
     @property
     def bytes_per_element(self) -> float:
-        """Stored bytes per dense element (indices and codebooks included)."""
+        """Run-time bytes per dense element (indices and codebooks included, Huffman decoded)."""
+        return self.runtime_bytes / max(self.numel, 1)
+
+    @property
+    def stored_bytes_per_element(self) -> float:
+        """At-rest bytes per dense element (Huffman stages at their coded size)."""
         return self.stored_bytes / max(self.numel, 1)
+
+    @property
+    def huffman_coded(self) -> bool:
+        return self.runtime_bytes != self.stored_bytes
 
 
 @dataclass(frozen=True)
@@ -77,10 +99,25 @@ class OpWork:
     attrs: Mapping[str, Any] = field(default_factory=dict)
     #: second operand of an activation x activation product (matmul): its dtype
     rhs_dtype: DType | None = None
+    #: structural fusion: this op can run inside the kernel of node ``fuse_into`` ("batchnorm": an
+    #: inference batchnorm folded into the conv / linear before it; "activation": a pointwise
+    #: activation applied in its producer's epilogue). Devices decide whether they fuse (profile key
+    #: ``fusion``); None when the op must run on its own.
+    fuse_kind: str | None = None
+    fuse_into: str | None = None
+    #: a grouped conv with one input channel per group (depthwise): its own kernel class
+    depthwise: bool = False
 
     @property
     def param_bytes(self) -> int:
+        """Parameter bytes read at run time (Huffman stages decoded at load; see WeightInfo)."""
+        return (self.weight.runtime_bytes if self.weight else 0) + self.other_param_bytes
+
+    @property
+    def stored_param_bytes(self) -> int:
+        """Parameter bytes at rest."""
         return (self.weight.stored_bytes if self.weight else 0) + self.other_param_bytes
+
 
     @property
     def act_in_bytes(self) -> int:
@@ -95,11 +132,16 @@ class Workload:
     model: str
     ops: tuple[OpWork, ...]
     input_bytes: int
-    weight_bytes: int
+    weight_bytes: int  # at rest (what "model size" shows)
     #: tensor bytes produced by each step and freed after each step (index = step)
     live_after: tuple[int, ...]
     peak_activation_bytes: int
     peak_step: int
+    runtime_weight_bytes: int = -1  # in memory while running (Huffman decoded at load); -1: weight_bytes
+
+    def __post_init__(self) -> None:
+        if self.runtime_weight_bytes < 0:
+            object.__setattr__(self, "runtime_weight_bytes", self.weight_bytes)
 
 
 _CACHE: "weakref.WeakKeyDictionary[OpGraph, Workload]" = weakref.WeakKeyDictionary()
@@ -114,9 +156,45 @@ def prepare(graph: OpGraph) -> Workload:
     return w
 
 
+def _runtime_bytes(spec: TensorSpec) -> int:
+    """Bytes of the tensor once Huffman stages are decoded (formats' ``fixed_width_bits``)."""
+    fixed = spec.meta_dict().get("fixed_width_bits")
+    return (int(fixed) + 7) // 8 if fixed is not None else spec.size_bytes
+
+
 def _weight_info(spec: TensorSpec) -> WeightInfo:
     return WeightInfo(dtype=spec.dtype, encoding=spec.encoding, density=spec.density, numel=spec.numel,
-                      nonzeros=spec.nonzeros, stored_bytes=spec.size_bytes, meta=spec.meta_dict())
+                      nonzeros=spec.nonzeros, stored_bytes=spec.size_bytes, meta=spec.meta_dict(),
+                      runtime_bytes=_runtime_bytes(spec))
+
+
+#: Op groups whose kernel can fold a following inference batchnorm into its weights and bias.
+BN_FOLD_INTO = frozenset({"conv", "dense"})
+#: Op groups whose kernel can apply a following pointwise activation in its epilogue.
+ACT_FUSE_INTO = frozenset({"conv", "dense", "matmul", "norm", "elementwise"})
+#: Activations that are not pointwise (a reduction over an axis): never fused.
+NOT_POINTWISE = frozenset({"softmax"})
+
+
+def _fusion(graph: OpGraph, node: Node, group: str) -> tuple[str | None, str | None]:
+    """(kind, producer) when ``node`` can run inside its producer's kernel, else (None, None).
+
+    The tensor between them must have no other reader and not be a graph output (it is never
+    written to memory when fused)."""
+    if group not in ("norm", "activation") or not node.inputs:
+        return None, None
+    if group == "norm" and node.op != "batchnorm":
+        return None, None
+    if group == "activation" and node.op in NOT_POINTWISE:
+        return None, None
+    t = node.inputs[0]
+    producer = graph.producer(t)
+    if producer is None or t in graph.outputs or len(graph.consumers(t)) != 1:
+        return None, None
+    pgroup = producer.opdef.group.value
+    if group == "norm":
+        return ("batchnorm", producer.name) if pgroup in BN_FOLD_INTO else (None, None)
+    return ("activation", producer.name) if pgroup in ACT_FUSE_INTO else (None, None)
 
 
 def _gemm(graph: OpGraph, node: Node, group: str, macs: int, out_numel: int) -> Gemm | None:
@@ -158,6 +236,7 @@ def _prepare(graph: OpGraph) -> Workload:
         weight = _weight_info(pspecs["weight"]) if "weight" in pspecs else None
         other = sum(s.size_bytes for slot, s in pspecs.items() if slot != "weight")
         out_numel = sum(s.numel for s in out_specs)
+        fuse_kind, fuse_into = _fusion(graph, node, group)
         ops.append(OpWork(
             node=node.name, op=node.op, group=group, macs=oc.macs, arith=dict(oc.arith),
             gemm=_gemm(graph, node, group, oc.macs, out_specs[0].numel),
@@ -166,11 +245,15 @@ def _prepare(graph: OpGraph) -> Workload:
             out_bytes=sum(s.size_bytes for s in out_specs), in_numel=sum(s.numel for s in in_specs),
             out_numel=out_numel, attrs=dict(node.attrs),
             rhs_dtype=in_specs[1].dtype if group == "matmul" and len(in_specs) > 1 else None,
+            fuse_kind=fuse_kind, fuse_into=fuse_into,
+            depthwise=(group == "conv" and int(node.attrs.get("groups", 1)) > 1 and "weight" in pspecs
+                       and len(pspecs["weight"].shape) == 4 and pspecs["weight"].shape[1] == 1),
         ))
     live, peak, peak_step = _liveness(graph)
-    weight_bytes = sum(graph.tensor(t).size_bytes for t in graph.weight_names())
+    wspecs = [graph.tensor(t) for t in graph.weight_names()]
     return Workload(model=graph.name, ops=tuple(ops), input_bytes=sum(graph.tensor(i).size_bytes for i in graph.inputs),
-                    weight_bytes=weight_bytes, live_after=live, peak_activation_bytes=peak, peak_step=peak_step)
+                    weight_bytes=sum(s.size_bytes for s in wspecs), live_after=live, peak_activation_bytes=peak,
+                    peak_step=peak_step, runtime_weight_bytes=sum(_runtime_bytes(s) for s in wspecs))
 
 
 def _liveness(graph: OpGraph) -> tuple[tuple[int, ...], int, int]:

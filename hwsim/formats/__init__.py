@@ -53,6 +53,9 @@ dtype and stored_bits):
   width (relative_index)), ``index_coding`` (fixed | huffman), ``index_stored_bits`` (all index and
   pointer streams, as stored); csr/csc add ``pointer_bits``;
 - relative_index: ``filler_zeros``, ``entries`` (non-zeros + fillers);
+- any payload with a Huffman-coded stream: ``fixed_width_bits`` (the stored bits with every Huffman
+  stream back at its fixed width, without code tables: the inner encoding kernels execute when the
+  Huffman stage is decoded at load time, as Deep Compression and EIE do);
 - hashed: ``buckets``, ``seed_bits``, ``signed``;
 - passes may add their own (``pruned_density``, ``rank``, ...) beside these.
 """

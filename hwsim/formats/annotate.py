@@ -21,7 +21,22 @@ def is_payload(value: Any) -> bool:
 
 
 def payload_meta(payload: Any) -> dict[str, Any]:
-    return dict(payload.meta())
+    meta = dict(payload.meta())
+    fixed = fixed_width_bits(payload)
+    if fixed is not None:
+        meta["fixed_width_bits"] = fixed
+    return meta
+
+
+def fixed_width_bits(payload: Any) -> int | None:
+    """Stored bits with every Huffman-coded stream back at its fixed width (no code table, no block
+    offsets): the inner encoding a kernel executes once the Huffman stage is decoded at load time.
+    None when no stream is Huffman-coded (the stored bits are already that)."""
+    streams = payload.int_streams() if hasattr(payload, "int_streams") else {}
+    coded = [s for s in streams.values() if getattr(s, "coding", "fixed") == "huffman"]
+    if not coded:
+        return None
+    return int(payload.stored_bits) - sum(int(s.stored_bits) - int(s.n) * int(s.bits) for s in coded)
 
 
 def value_dtype(payload: Any) -> DType:

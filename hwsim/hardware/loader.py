@@ -19,7 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from hwsim.errors import DeviceProfileError, UnknownNameError
 from hwsim.hardware import energy_tables as et
 from hwsim.hardware.profile import (
-    CpuSpec, DeviceProfile, EnergyTable, FpgaSpec, GpuSpec, MemoryLevel, SparseTraits, SystolicSpec,
+    CpuSpec, DeviceProfile, EnergyTable, FpgaSpec, Fusion, GpuSpec, MemoryLevel, SparseTraits, SystolicSpec,
 )
 from hwsim.hardware.schema import KIND_MODEL, DeviceModel, _DeviceBase
 
@@ -247,7 +247,7 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
                          instruction_pj=model.energy.instruction)
     sp = model.sparse
     sparse = SparseTraits(sp.index_decode_cycles, sp.gather_efficiency, sp.codebook_lookup_cycles,
-                          sp.huffman_decode_cycles_per_symbol)
+                          sp.huffman_decode_cycles_per_symbol, sp.huffman_decode, sp.dense_fallback)
     kw: dict[str, Any] = {}
     kind = model.kind  # type: ignore[attr-defined]
     if kind == "cpu":
@@ -258,6 +258,7 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
             vector_ops_per_cycle_per_core=MappingProxyType(dict(c.vector_ops_per_cycle_per_core)),
             popcount_word_bits=c.popcount.word_bits, popcount_cycles_per_word=c.popcount.cycles_per_word,
             register_file_bytes=c.register_file, op_overhead_s=c.op_overhead,
+            efficiency=MappingProxyType(dict(c.efficiency)), fusion=Fusion(c.fusion.batchnorm, c.fusion.activation),
         )
     elif kind == "gpu":
         g = model.gpu  # type: ignore[attr-defined]
@@ -268,7 +269,8 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
             vector_ops_per_cycle_per_sm=MappingProxyType(dict(g.vector_ops_per_cycle_per_sm)),
             popcount_per_cycle_per_sm=g.popcount_per_cycle_per_sm,
             register_file_bytes_per_sm=g.register_file_per_sm, launch_overhead_s=g.launch_overhead,
-            cta_tile=g.cta_tile,
+            cta_tile=g.cta_tile, efficiency=MappingProxyType(dict(g.efficiency)),
+            fusion=Fusion(g.fusion.batchnorm, g.fusion.activation),
         )
     elif kind == "fpga":
         f = model.fpga  # type: ignore[attr-defined]

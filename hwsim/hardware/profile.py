@@ -64,6 +64,23 @@ class SparseTraits:
     gather_efficiency: float  # fraction of the dense MAC rate reached when operands are gathered
     codebook_lookup_cycles: float  # cycles per weight to look a shared value up (per lane group)
     huffman_decode_cycles_per_symbol: float  # serial entropy decoding, per coded symbol
+    #: "load_time": Huffman streams are decoded once when the model is loaded and kernels read the
+    #: inner fixed-width encoding; "on_the_fly": every inference reads and decodes the Huffman bits
+    huffman_decode: str = "load_time"
+    #: CPU/GPU: a sparse weight slower than its dense expansion is expanded at load time
+    dense_fallback: bool = True
+
+    @property
+    def huffman_on_the_fly(self) -> bool:
+        return self.huffman_decode == "on_the_fly"
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """What the inference engine fuses into the producing kernel (CPU/GPU cost models)."""
+
+    batchnorm: bool = True  # batchnorm after conv / linear folded into its weights at load time
+    activation: bool = True  # pointwise activations applied in the producer's epilogue
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,9 @@ class CpuSpec:
     popcount_cycles_per_word: float  # cycles for XNOR + popcount + accumulate of one word
     register_file_bytes: float
     op_overhead_s: float  # dispatching one op (thread wake-up, loop setup)
+    #: share of the unit's peak real kernels reach, by kernel class (gemm, depthwise, vector); 1.0 if absent
+    efficiency: Mapping[str, float] = field(default_factory=dict)
+    fusion: Fusion = Fusion()
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,8 @@ class GpuSpec:
     register_file_bytes_per_sm: float
     launch_overhead_s: float
     cta_tile: int  # output tile edge one thread block computes (wave quantization)
+    efficiency: Mapping[str, float] = field(default_factory=dict)  # as CpuSpec.efficiency
+    fusion: Fusion = Fusion()
 
 
 @dataclass(frozen=True)

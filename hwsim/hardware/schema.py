@@ -78,6 +78,8 @@ Fraction = Annotated[float, Field(gt=0, le=1)]
 RATE_DTYPES = ("fp32", "fp16", "bf16", "tf32", "int32", "int16", "int8", "int4", "binary", "ternary")
 #: Non-MAC arithmetic kinds (hwsim.ir counting) a vector-op table may name.
 OP_KINDS = ("add", "mul", "cmp", "div", "sqrt", "exp", "erf", "fft", "transform_filter", "move")
+#: Kernel classes a CPU/GPU efficiency factor may name (hwsim.cost.rules.efficiency_key).
+EFFICIENCY_KEYS = ("gemm", "depthwise", "vector")
 
 
 class _Strict(BaseModel):
@@ -122,6 +124,26 @@ class SparseModel(_Strict):
     gather_efficiency: Fraction = 0.5
     codebook_lookup_cycles: Annotated[float, Field(ge=0)] = 1.0
     huffman_decode_cycles_per_symbol: Annotated[float, Field(ge=0)] = 8.0
+    #: when Huffman-coded weights are decoded: once at model load (weights then sit in memory in their
+    #: inner fixed-width encoding, as Deep Compression and EIE use them), or on every inference by an
+    #: on-the-fly decoder (traffic at the Huffman size, decode cycles per symbol)
+    huffman_decode: Literal["load_time", "on_the_fly"] = "load_time"
+    #: CPU/GPU engines expand a sparse weight to dense at load time when sparse kernels would be slower
+    #: (TFLite densifies sparse tensors; cuSPARSE beats cuDNN only at high sparsity)
+    dense_fallback: bool = True
+
+
+class FusionModel(_Strict):
+    """What the inference engine fuses into the kernel that produces a tensor (docs/devices.md)."""
+
+    #: inference batchnorm right after a conv / linear: folded into its weights and bias at load time
+    batchnorm: bool = True
+    #: pointwise activations (relu, relu6, sigmoid, ...) applied in the producer's epilogue
+    activation: bool = True
+
+
+def _check_efficiency(table: dict[str, float]) -> None:
+    _check_keys(table, EFFICIENCY_KEYS, "efficiency key")
 
 
 class PopcountModel(_Strict):
@@ -137,11 +159,16 @@ class CpuModel(_Strict):
     popcount: PopcountModel = PopcountModel()
     register_file: Bytes = 512.0
     op_overhead: Seconds = 0.0
+    #: named kernel efficiency (share of the unit's peak real kernels reach) by kernel class; each value
+    #: must cite a measurement. Missing keys are 1.0 (the roofline peak).
+    efficiency: dict[str, Fraction] = Field(default_factory=dict)
+    fusion: FusionModel = FusionModel()
 
     @model_validator(mode="after")
     def _rates(self) -> "CpuModel":
         _check_keys(self.macs_per_cycle_per_core, RATE_DTYPES, "dtype")
         _check_keys(self.vector_ops_per_cycle_per_core, OP_KINDS, "op kind")
+        _check_efficiency(self.efficiency)
         if "fp32" not in self.macs_per_cycle_per_core:
             raise ValueError("macs_per_cycle_per_core needs an fp32 entry (the fallback for other dtypes)")
         return self
@@ -158,9 +185,12 @@ class GpuModel(_Strict):
     register_file_per_sm: Bytes = 65536.0
     launch_overhead: Seconds = 5e-6
     cta_tile: PositiveInt = 64
+    efficiency: dict[str, Fraction] = Field(default_factory=dict)  # as CpuModel.efficiency
+    fusion: FusionModel = FusionModel()
 
     @model_validator(mode="after")
     def _rates(self) -> "GpuModel":
+        _check_efficiency(self.efficiency)
         _check_keys(self.cuda_core_macs_per_cycle, RATE_DTYPES, "dtype")
         _check_keys(self.tensor_core_macs_per_cycle, RATE_DTYPES, "dtype")
         _check_keys(self.vector_ops_per_cycle_per_sm, OP_KINDS, "op kind")

@@ -73,10 +73,10 @@ def test_a_model_whose_weights_fit_no_memory_is_refused() -> None:
 
 def test_overrides_change_the_result_and_are_recorded() -> None:
     g = conv_graph(c=64, k=64, h=56)
-    slow = simulate(g, "cpu-a53", overrides={"memory.dram.bandwidth": "0.1 GB/s"})
+    slow = simulate(g, "cpu-a53", overrides={"memory.dram.bandwidth": "0.01 GB/s"})
     fast = simulate(g, "cpu-a53")
     assert slow.total_cycles > fast.total_cycles
-    assert slow.extra["overrides"] == {"memory.dram.bandwidth": "0.1 GB/s"}
+    assert slow.extra["overrides"] == {"memory.dram.bandwidth": "0.01 GB/s"}
     assert simulate(g, "cpu-a53", overrides={"clock": "2.8 GHz"}).seconds < fast.seconds
 
 
