@@ -294,9 +294,23 @@ def reshape(attrs, inputs, params):
     return [inputs[0].reshape(attrs["shape"])]
 
 
-@_ref("identity", "dropout")
+@_ref("identity", "dropout", "exit")
 def identity(attrs, inputs, params):
+    """identity, dropout at inference, and an early exit (its logits pass through)."""
     return [inputs[0]]
+
+
+@_ref("circulant", "fastfood")
+def structured_matrix(attrs, inputs, params):
+    """The dense [out, in] matrix the structured layer defines (``hwsim.ir.opdefs.structured``), then linear."""
+    from hwsim.ir.opdefs.structured import circulant_matrix, fastfood_matrix
+
+    x = inputs[0]
+    if "s" in params:
+        w = fastfood_matrix(params["s"], params["g"], params["b"], attrs, x.shape[-1])
+    else:
+        w = circulant_matrix(params["weight"], attrs, x.shape[-1])
+    return linear(attrs, [x], {"weight": w.astype(x.dtype), **({"bias": params["bias"]} if "bias" in params else {})})
 
 
 def run_reference(op: str, attrs: Mapping[str, Any], inputs: Sequence[np.ndarray],

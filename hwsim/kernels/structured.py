@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwsim.ir.opdefs.structured import (
-    blocks, circulant_matrix, circulant_signs, fastfood_matrix, fastfood_permutations,
-)
-from hwsim.kernels.reference import linear_sequential
+from hwsim.ir.opdefs.structured import blocks, circulant_signs, fastfood_permutations
+from hwsim.kernels.reference import run_reference
 from hwsim.kernels.registry import KernelCall, register_kernel
 
 STRUCTURED_RTOL = 1e-4
@@ -27,17 +25,10 @@ def _bias(y: np.ndarray, call: KernelCall) -> np.ndarray:
     return y if b is None else y + np.asarray(b, y.dtype)
 
 
-def structured_dense_matrix(call: KernelCall) -> np.ndarray:
-    n = call.inputs[0].shape[-1]
-    if call.node.op == "circulant":
-        return circulant_matrix(np.asarray(call.weight("weight")), call.attrs, n)
-    return fastfood_matrix(*(np.asarray(call.weight(k)) for k in ("s", "g", "b")), call.attrs, n)
-
-
 def structured_reference(call: KernelCall) -> tuple[np.ndarray, ...]:
-    """The dense matrix the op defines, applied by the sequential reference (float64)."""
-    y = linear_sequential(call.inputs[0].astype(np.float64), structured_dense_matrix(call))
-    return (_bias(y, call),)
+    """The dense matrix the op defines, applied by the sequential reference in float64."""
+    params = {slot: np.asarray(v, np.float64) for slot, v in call.weights.items()}
+    return tuple(run_reference(call.node.op, call.attrs, [call.inputs[0].astype(np.float64)], params))
 
 
 @register_kernel("circulant", "dense", "tolerance", rtol=STRUCTURED_RTOL, reference=structured_reference)
