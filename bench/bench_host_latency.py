@@ -31,6 +31,9 @@ def main() -> None:
     ap.add_argument("--engine", default="analytic")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="run onnxruntime on this many threads and predict with cpu.cores set to it "
+                         "(default: the profile's cores)")
     ap.add_argument("--calibrate", type=Path, default=None,
                     help="first run `hwsim calibrate` into this file and predict with it (same run)")
     args = ap.parse_args()
@@ -41,6 +44,10 @@ def main() -> None:
         write_profile(measure(), args.calibrate)
         device = str(args.calibrate)
         print(f"calibrated: {args.calibrate}")
+    if args.threads:
+        from hwsim.hardware import load_device
+
+        device = load_device(device, {"cpu.cores": str(args.threads)})
     rows = []
     print(f"{'model':18s} {'predicted ms':>12s} {'best ms':>9s} {'median ms':>10s} {'error':>8s} {'vs median':>10s}")
     for name in args.models:
