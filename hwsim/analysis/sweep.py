@@ -97,7 +97,8 @@ def parse_vary(item: str) -> VarySpec:
         if hi < lo:
             raise UsageError(f"empty range: hi {parts[1]!r} is below lo {parts[0]!r}", where=where)
         nums = [lo] if n == 1 else list(np.geomspace(lo, hi, n))
-        integer = all(x == int(x) for x in (lo, hi)) and all(abs(v - round(v)) < 1e-9 for v in nums)
+        # bounds written as whole numbers ask for whole values (counts: LUTs, rows); duplicates collapse
+        integer = all(re.fullmatch(r"[-+]?\d+", _NUM_UNIT.match(p).group(1)) for p in parts[:2])
         values = tuple(dict.fromkeys(_fmt(v, integer, unit) for v in nums))
         return VarySpec(key, values, tuple(_split_number(v, where)[0] for v in values), unit, log=True)
     if ":" in spec:

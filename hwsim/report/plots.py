@@ -360,7 +360,7 @@ def sweep_pareto_svg(points: Sequence[Mapping[str, Any]], x: str, y: str, x_labe
     ax.set_xlabel(f"{x_label} ({xu}; log)")
     ax.set_ylabel(f"{y_label} ({yu}; log)")
     ax.set_title(title)
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper left")
     return to_svg(fig, title)
 
 

@@ -152,3 +152,8 @@ def test_unwritable_output_exit_2(tmp_path, capsys):
     assert e.value.code == 2
     assert "cannot write" in capsys.readouterr().err
     assert blocker.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_log_range_of_counts_is_whole():
+    s = parse_vary("fpga.lut=log:20000:200000:4")
+    assert s.values == ("20000", "43089", "92832", "200000")
