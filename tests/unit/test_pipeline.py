@@ -64,7 +64,8 @@ def test_result_json_is_deterministic(result):
 
 
 def test_parallel_verification_equals_in_process(result):
-    cfg = result.config.model_copy(update={"verify": VerifyConfig(workers=2), "devices": ["cpu-a53"]})
+    cfg = result.config.model_copy(update={"verify": VerifyConfig(workers=2), "devices": ["cpu-a53"],
+                                           "methods": ["baseline", "binary-xnor"]})
     par = run_pipeline(cfg)
     serial = run_pipeline(cfg.model_copy(update={"verify": VerifyConfig(workers=0)}))
     a, b = json.loads(par.result_json()), json.loads(serial.result_json())
