@@ -110,3 +110,15 @@ def test_unknown_model_param_names_the_known_ones() -> None:
         op_costs(lfc(), dev)
     with pytest.raises(DeviceProfileError, match="architecture must be"):
         op_costs(lfc(), load_device("fpga-small", {"fpga.model_params.architecture": "systolic"}))
+
+
+def test_savings_for_the_report_via_analysis() -> None:
+    from hwsim.analysis.fpga_savings import fpga_layer_savings
+    from hwsim.errors import UsageError
+
+    doc = fpga_layer_savings(lfc(), "fpga-small")
+    assert doc["fits"] and doc["limits"]["dsp"] == 220
+    assert [x["node"] for x in doc["layers"]] == ["fc0", "fc1", "fc2", "fc3"]
+    assert all(x["saved_vs_int8"]["dsp"] > 0 for x in doc["layers"])
+    with pytest.raises(UsageError):
+        fpga_layer_savings(lfc(), "cpu-a53")
