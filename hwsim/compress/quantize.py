@@ -12,9 +12,10 @@
 * ``mixed_precision`` with a budget follows Lin, Talathi and Annapureddy (ICML 2016, "Fixed point
   quantization of deep convolutional networks"): the network's output noise-to-signal ratio is the
   sum of the layers' (1/SQNR_total = sum_i 1/SQNR_i), so the allocator greedily buys the bit that
-  lowers that sum most per stored bit, using each layer's *measured* SQNR at every candidate width
-  (real quantization of the real weights; the ~6 dB/bit model when weights are not materialized),
-  until the weight-size budget is spent.
+  lowers that sum most per stored bit (after a Lagrangian sweep; see ``allocate_bits``), using each
+  layer's *measured* SQNR at every candidate width: real quantization of the real weights, on up to
+  2^18 of them per layer (whole output channels, seeded choice, scales from the full tensor); the
+  ~6 dB/bit model when weights are not materialized. The size budget is never exceeded.
 """
 
 from __future__ import annotations
@@ -236,6 +237,32 @@ def _layer_bits_cost(spec: TensorSpec, bits: int, per_channel: bool) -> int:
     return spec.numel * bits + (spec.shape[0] if per_channel else 1) * SCALE_BITS
 
 
+SQNR_SAMPLE = 1 << 18  # weights per layer the allocator quantizes to measure SQNR (whole output channels)
+
+
+def _sqnr_sample(w: np.ndarray, per_channel: bool, layer: str) -> tuple[np.ndarray, Any]:
+    """Whole output channels of ``w`` (seeded choice, at most ``SQNR_SAMPLE`` weights) and the scale each
+    width would use on the *full* tensor, so the sampled SQNR is that of the real quantizer."""
+    import zlib
+
+    rows = w.shape[0] if w.ndim > 1 else 1
+    flat = w.reshape(rows, -1)
+    keep = max(1, min(rows, SQNR_SAMPLE // max(flat.shape[1], 1)))
+    if keep < rows:
+        idx = np.sort(np.random.default_rng(zlib.crc32(layer.encode())).choice(rows, keep, replace=False))
+        sample = flat[idx]
+    else:
+        sample = flat
+    amax = float(np.abs(w).max()) if w.size else 0.0
+
+    def scale_of(bits: int) -> np.ndarray | None:
+        if per_channel:
+            return None  # per-channel scales of the sampled rows are the full quantizer's
+        return np.array([amax / (2 ** (bits - 1) - 1) if amax > 0 else 1.0], np.float32)
+
+    return sample, scale_of
+
+
 def allocate_bits(graph: OpGraph, nodes: list[Node], candidates: list[int], budget_bits: int, per_channel: bool,
                   fixed: dict[str, int]) -> tuple[dict[str, int], dict[str, dict[int, float]]]:
     """SQNR allocation (Lin et al. 2016): minimize sum_i 1/SQNR_i (the output noise-to-signal ratio)
@@ -249,7 +276,9 @@ def allocate_bits(graph: OpGraph, nodes: list[Node], candidates: list[int], budg
         t = node.params["weight"]
         if is_materialized(graph, [t]):
             w = graph.dense_weight(t).astype(np.float32)
-            sqnr[node.name] = {b: _sqnr_db(w, quantize_array(w, b, True, per_channel).decode()) or 0.0
+            sample, scale_of = _sqnr_sample(w, per_channel, node.name)
+            sqnr[node.name] = {b: _sqnr_db(sample, quantize_array(sample, b, True, per_channel,
+                                                                  scale=scale_of(b)).decode()) or 0.0
                                for b in sorted(set(cands) | ({fixed[node.name]} if node.name in fixed else set()))}
         else:
             sqnr[node.name] = {b: 6.02 * b - 7.27 for b in cands}  # uniform quantizer on Gaussian weights

@@ -84,27 +84,29 @@ def canonical_codes(lengths: np.ndarray) -> np.ndarray:
 
 
 def _encode_bits(symbols: np.ndarray, codes: np.ndarray, lengths: np.ndarray) -> tuple[bytes, int]:
-    """The concatenated code words (MSB first, big-endian bit order) and their total bit count."""
-    pieces: list[np.ndarray] = []
-    carry = np.zeros(0, np.uint8)
-    total = 0
+    """The concatenated code words (MSB first, big-endian bit order) and their total bit count.
+
+    Each code (at most ``MAX_CODE_BITS`` bits) starting at bit offset o within its first byte fits in a
+    32-bit window of 4 bytes; code words never share a bit, so the windows' bytes can simply be *added*
+    into the output (``np.bincount`` with weights), with no per-bit expansion."""
+    ln_all = lengths[symbols]
+    total = int(ln_all.sum())
+    out = np.zeros((total + 7) // 8 + 4, np.float64)
+    offset = 0
     for start in range(0, symbols.size, _CHUNK):
-        s = symbols[start:start + _CHUNK]
-        ln = lengths[s]
-        cw = codes[s]
-        t = int(ln.sum())
-        total += t
-        owner = np.repeat(np.arange(s.size), ln)
-        first = np.cumsum(ln) - ln
-        k = np.arange(t) - first[owner]
-        bits = ((cw[owner] >> (ln[owner] - 1 - k)) & 1).astype(np.uint8)
-        flat = np.concatenate([carry, bits])
-        whole = flat.size - flat.size % 8
-        pieces.append(np.packbits(flat[:whole]))
-        carry = flat[whole:]
-    if carry.size:
-        pieces.append(np.packbits(carry))
-    return b"".join(p.tobytes() for p in pieces), total
+        ln = ln_all[start:start + _CHUNK]
+        cw = codes[symbols[start:start + _CHUNK]]
+        first = offset + np.cumsum(ln) - ln
+        offset = int(first[-1] + ln[-1]) if ln.size else offset
+        byte = first >> 3
+        window = cw << (32 - (first & 7) - ln)
+        lo = int(byte[0]) if byte.size else 0
+        span = int(byte[-1]) - lo + 4 if byte.size else 0
+        rel = byte - lo
+        for k in range(4):
+            part = ((window >> (24 - 8 * k)) & 0xFF).astype(np.float64)
+            out[lo:lo + span] += np.bincount(rel + k, weights=part, minlength=span)[:span]
+    return out[:(total + 7) // 8].astype(np.uint8).tobytes(), total
 
 
 @dataclass(frozen=True, eq=False)

@@ -79,6 +79,8 @@ BAD_METHODS = {
                           "'conv7' names no layer"),
     "unknown_key": ("methods:\n  m:\n    stepz: []\n", "methods.m.stepz"),
     "bad_yaml": ("methods:\n  m: [\n", "malformed YAML"),
+    "rank_too_large": ("methods:\n  m:\n    steps:\n      - pass: svd\n        params: {rank: 5000}\n",
+                       "rank 5000 is larger than the weight matrix"),
 }
 
 
@@ -101,3 +103,14 @@ def test_bad_methods_files_exit_2_with_one_line(case, tmp_path: Path, capsys):
 def test_bad_arguments_exit_2(argv, needle, tmp_path: Path, capsys):
     code, _, err = _run(["compress", LENET300, *argv, "-o", str(tmp_path / "o.json")], capsys)
     assert code == 2 and needle in err and "Traceback" not in err
+
+
+def test_kernels_calibrator_measures_real_activation_ranges(tmp_path: Path, capsys):
+    f = tmp_path / "m.yaml"
+    f.write_text("methods:\n  q:\n    steps:\n      - pass: quantize\n"
+                 "        params: {bits: 8, activations: true, calibration: kernels, calibration_samples: 2}\n")
+    code, stdout, err = _run(["compress", LENET300, "-m", str(f), "-o", str(tmp_path / "q.json"), "--json"], capsys)
+    assert code == 0, err
+    g = load_model(tmp_path / "q.json")
+    relu = g.tensor("relu1").meta_dict()
+    assert relu["calibration"] == "kernels" and relu["range_min"] == 0.0 and relu["range_max"] > 0
