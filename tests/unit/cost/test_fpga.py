@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from finn_models import lfc
 
-from hwsim.cost.fpga import layer_savings, plan, plan_dataflow, plan_overlay
+from hwsim.cost.fpga import layer_savings, plan, plan_dataflow
 from hwsim.cost.registry import cost_model
 from hwsim.cost.work import prepare
 from hwsim.errors import DeviceProfileError
