@@ -19,7 +19,7 @@ from hwsim.analysis.compare import Comparison
 from hwsim.analysis.metrics import ENERGY_PARTS, MethodMetrics
 from hwsim.analysis.pareto import pareto_front
 from hwsim.report.format import fmt_bytes, fmt_seconds, scale_for
-from hwsim.report.svg import ACCENT, BASE_COLOR, ENERGY_COLORS, FOCUS_COLOR, new_figure, styled, to_svg
+from hwsim.report.svg import ACCENT, BASE_COLOR, ENERGY_COLORS, FOCUS_COLOR, new_figure, plain_log, styled, to_svg
 
 ENERGY_LABELS = {"compute": "compute", "onchip": "on-chip memory", "dram": "DRAM", "static": "static"}
 
@@ -127,6 +127,7 @@ def pareto_svg(comparison: Comparison, device: str) -> str | None:
     sm.set_label("output SQNR vs fp32 (dB; squares: unknown)")
     ax.legend(loc="lower right")
     ax.margins(x=0.12, y=0.12)
+    plain_log(ax)
     return to_svg(fig, f"Pareto front of size, latency and fidelity on {device}")
 
 
@@ -222,6 +223,7 @@ def roofline_svg(device: str, peak_ops_per_s: float, bandwidth_bytes_per_s: floa
     ax.set_xlabel("arithmetic intensity (ops per DRAM byte; log)")
     ax.set_ylabel("achieved ops/s (log)")
     ax.set_title(f"Roofline of {device}: each layer placed")
+    plain_log(ax)
     ax.legend(loc="lower right")
     return to_svg(fig, f"roofline of {device} with each layer")
 
@@ -299,6 +301,7 @@ def adder_savings_svg(bars: Sequence[SavingsBar], title: str) -> str | None:
                 top = max(top, v or 0)
         ax.set_yscale("log")
         ax.set_ylim(0.8, top * 30)
+        plain_log(ax)
         ax.set_xticks(x, labels, fontsize=8)
         ax.set_title({"adders": "adders", "lut": "LUTs", "dsp": "DSP slices"}[kind])
         ax.grid(axis="x", visible=False)
@@ -325,6 +328,7 @@ def sweep_metric_svg(xs_by_method: Mapping[str, tuple[Sequence[float], Sequence[
         ax.set_xticks(range(len(ticklabels)), ticklabels, rotation=30, ha="right")
     elif log_x:
         ax.set_xscale("log")
+        plain_log(ax)
     ax.set_xlabel(key)
     ax.set_ylabel(f"{metric} ({unit})" if unit else metric)
     ax.set_title(f"{metric} vs {key.split(' (')[0]}")
@@ -360,6 +364,7 @@ def sweep_pareto_svg(points: Sequence[Mapping[str, Any]], x: str, y: str, x_labe
     ax.set_xlabel(f"{x_label} ({xu}; log)")
     ax.set_ylabel(f"{y_label} ({yu}; log)")
     ax.set_title(title)
+    plain_log(ax)
     ax.legend(loc="upper left")
     return to_svg(fig, title)
 
