@@ -6,7 +6,6 @@ tests/golden/test_latency_figures.py, with every figure's error and the engine s
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
