@@ -303,7 +303,7 @@ def _verify_summary(m: MethodRun) -> str:
     f = fidelity_of(m.verify, m.verify_result)
     if f.kernel_status in ("unavailable", "error"):
         return f"{f.kernel_status}: {f.detail}" if f.detail else f.kernel_status
-    parts = [f"kernels {f.kernel_status}"]
+    parts = [f.kernel_status if f.kernel_status.startswith("no ") else f"kernels {f.kernel_status}"]
     if f.sqnr_db is not None:
         parts.append("SQNR " + ("∞ (exact)" if math.isinf(f.sqnr_db) else f"{f.sqnr_db:.1f} dB"))
     if f.cosine is not None:
