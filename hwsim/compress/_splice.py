@@ -6,7 +6,8 @@ Everything returns new graphs (``OpGraph.rebuild``); nothing here mutates its in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -79,3 +80,21 @@ def rel_error(original: np.ndarray, approx: np.ndarray) -> float:
     num = float(np.linalg.norm(np.asarray(original, np.float64) - np.asarray(approx, np.float64)))
     den = float(np.linalg.norm(np.asarray(original, np.float64)))
     return num / den if den > 0 else (0.0 if num == 0 else float("inf"))
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the enclosed decompositions with one BLAS thread.
+
+    The matrices of per-layer decompositions (kernel unfoldings, Gram matrices of a few hundred
+    rows) gain little from threads, but OpenBLAS's spinning threads lose 10x or more as soon as the
+    cores are shared (measured: ResNet-50 cp-lowrank 11 s with one thread, 180 s with the default
+    two on a loaded 2-core machine). Without threadpoolctl (a scikit-learn dependency) it does
+    nothing."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield

@@ -46,9 +46,11 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from hwsim.compress._splice import dense, materialized, node_weight_bytes, rel_error, splice, unique_name
-from hwsim.compress.base import LayerChange, PassParams, PassResult, layer_params, register_pass, select_layers
-from hwsim.compress.lowrank import _conv
+from hwsim.compress._splice import (
+    dense, materialized, node_weight_bytes, one_blas_thread, rel_error, splice, unique_name,
+)
+from hwsim.compress.base import LayerChange, PassParams, PassResult, register_pass, select_layers
+from hwsim.compress.lowrank import conv_node
 from hwsim.errors import CompressionError, HwsimError
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.ops import OpGroup
@@ -104,14 +106,15 @@ def depthwise_separable(graph: OpGraph, params: DepthwiseSeparableParams) -> Pas
         dw = unique_name(graph, f"{node.name}.dw", taken)
         pw = unique_name(graph, f"{node.name}.pw", taken)
         last_params = {"weight": f"{pw}.weight", **({"bias": node.params["bias"]} if "bias" in node.params else {})}
-        nodes = [_conv(dw, node.inputs[0], dw, s_in, a["kernel"], stride=a["stride"], padding=a["padding"],
+        nodes = [conv_node(dw, node.inputs[0], dw, s_in, a["kernel"], stride=a["stride"], padding=a["padding"],
                        dilation=a["dilation"], groups=s_in),
-                 _conv(node.name, dw, node.outputs[0], t_out, (1, 1), bias=a["bias"], params=last_params)]
+                 conv_node(node.name, dw, node.outputs[0], t_out, (1, 1), bias=a["bias"], params=last_params)]
         details: dict[str, Any] = {"into": [dw, node.name], "mac_ratio": 1 / t_out + 1 / (kh * kw),
                                    "materialized": materialized(graph, node)}
         if details["materialized"]:
             w = dense(graph, node)
-            d, p, approx = rank1_depthwise(w)
+            with one_blas_thread():
+                d, p, approx = rank1_depthwise(w)
             weights[f"{dw}.weight"] = d.astype(np.float32)
             weights[f"{pw}.weight"] = p.astype(np.float32)
             details["reconstruction_error"] = rel_error(w, approx)

@@ -45,7 +45,9 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from hwsim.compress._splice import dense, materialized, node_weight_bytes, rel_error, splice, unique_name
+from hwsim.compress._splice import (
+    dense, materialized, node_weight_bytes, one_blas_thread, rel_error, splice, unique_name,
+)
 from hwsim.compress.base import LayerChange, PassParams, PassResult, layer_params, register_pass, select_layers
 from hwsim.errors import CompressionError
 from hwsim.ir.graph import Node, OpGraph
@@ -147,7 +149,7 @@ def _rank_rule(p: _LowRankParams | CpParams) -> str:
 
 
 # --- node builders -------------------------------------------------------------------------------
-def _conv(name: str, src: str, out: str, out_channels: int, kernel: Sequence[int], *, stride=(1, 1),
+def conv_node(name: str, src: str, out: str, out_channels: int, kernel: Sequence[int], *, stride=(1, 1),
           padding=(0, 0, 0, 0), dilation=(1, 1), groups: int = 1, bias: bool = False,
           params: dict[str, str] | None = None, algorithm: str = "direct") -> Node:
     attrs = {"out_channels": out_channels, "kernel": list(kernel), "stride": list(stride),
@@ -260,10 +262,10 @@ def _plan_tucker2(graph: OpGraph, node: Node, p: Tucker2Params, taken: set[str])
     a = node.attrs
     first, core, last = _names(graph, node, ["tucker_in", "tucker_core", "tucker_out"], taken)
     w_last = f"{last}.weight"
-    nodes = (_conv(first, node.inputs[0], first, r3, (1, 1)),
-             _conv(core, first, core, r4, a["kernel"], stride=a["stride"], padding=a["padding"],
+    nodes = (conv_node(first, node.inputs[0], first, r3, (1, 1)),
+             conv_node(core, first, core, r4, a["kernel"], stride=a["stride"], padding=a["padding"],
                    dilation=a["dilation"]),
-             _conv(node.name, core, node.outputs[0], t_out, (1, 1), bias=a["bias"], params=_last_params(node, w_last)))
+             conv_node(node.name, core, node.outputs[0], t_out, (1, 1), bias=a["bias"], params=_last_params(node, w_last)))
     if w is None:
         details["reconstruction_error"] = None
         return Plan(nodes, None, details)
@@ -304,10 +306,10 @@ def _plan_cp(graph: OpGraph, node: Node, p: CpParams, taken: set[str]) -> Plan:
     pt, pl, pb, pr = a["padding"]
     n_in, n_v, n_h, n_out = _names(graph, node, ["cp_in", "cp_v", "cp_h", "cp_out"], taken)
     w_last = f"{n_out}.weight"
-    nodes = (_conv(n_in, node.inputs[0], n_in, r, (1, 1)),
-             _conv(n_v, n_in, n_v, r, (kh, 1), stride=(sh, 1), padding=(pt, 0, pb, 0), dilation=(dh, 1), groups=r),
-             _conv(n_h, n_v, n_h, r, (1, kw), stride=(1, sw), padding=(0, pl, 0, pr), dilation=(1, dw), groups=r),
-             _conv(node.name, n_h, node.outputs[0], t_out, (1, 1), bias=a["bias"], params=_last_params(node, w_last)))
+    nodes = (conv_node(n_in, node.inputs[0], n_in, r, (1, 1)),
+             conv_node(n_v, n_in, n_v, r, (kh, 1), stride=(sh, 1), padding=(pt, 0, pb, 0), dilation=(dh, 1), groups=r),
+             conv_node(n_h, n_v, n_h, r, (1, kw), stride=(1, sw), padding=(0, pl, 0, pr), dilation=(1, dw), groups=r),
+             conv_node(node.name, n_h, node.outputs[0], t_out, (1, 1), bias=a["bias"], params=_last_params(node, w_last)))
     if not materialized(graph, node):
         details["reconstruction_error"] = None
         return Plan(nodes, None, details)
@@ -416,8 +418,8 @@ def _plan_separable(graph: OpGraph, node: Node, p: SeparableParams, taken: set[s
     pt, pl, pb, pr = a["padding"]
     n_v, n_h = _names(graph, node, ["sep_v", "sep_h"], taken)
     w_last = f"{n_h}.weight"
-    nodes = (_conv(n_v, node.inputs[0], n_v, k, (kh, 1), stride=(sh, 1), padding=(pt, 0, pb, 0), dilation=(dh, 1)),
-             _conv(node.name, n_v, node.outputs[0], t_out, (1, kw), stride=(1, sw), padding=(0, pl, 0, pr),
+    nodes = (conv_node(n_v, node.inputs[0], n_v, k, (kh, 1), stride=(sh, 1), padding=(pt, 0, pb, 0), dilation=(dh, 1)),
+             conv_node(node.name, n_v, node.outputs[0], t_out, (1, kw), stride=(1, sw), padding=(0, pl, 0, pr),
                    dilation=(1, dw), bias=a["bias"], params=_last_params(node, w_last)))
     if not decompose:
         details["reconstruction_error"] = None
@@ -442,8 +444,9 @@ def apply_plans(graph: OpGraph, params: PassParams, ops: Sequence[str], pass_nam
     """Plan every selected layer, splice all replacements at once, and report bytes per layer."""
     taken: set[str] = set()
     plans: dict[str, Plan] = {}
-    for node in select_layers(graph, params, ops, pass_name):
-        plans[node.name] = plan(graph, node, layer_params(params, node.name), taken)
+    with one_blas_thread():
+        for node in select_layers(graph, params, ops, pass_name):
+            plans[node.name] = plan(graph, node, layer_params(params, node.name), taken)
     done = {k: v for k, v in plans.items() if v.skipped is None}
     changes: list[LayerChange] = []
     if not done:

@@ -23,12 +23,14 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from hwsim.compress._splice import dense, materialized, node_weight_bytes, rel_error, splice, unique_name
+from hwsim.compress._splice import (
+    dense, materialized, node_weight_bytes, one_blas_thread, rel_error, splice, unique_name,
+)
 from hwsim.compress.base import LayerChange, PassParams, PassResult, layer_params, register_pass, select_layers
 from hwsim.ir.counting import count_node
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.opdefs.structured import (
-    circulant_matrix, circulant_signs, fastfood_matrix, fastfood_permutations, hadamard, next_pow2,
+    circulant_matrix, circulant_signs, fastfood_matrix, fastfood_permutations, fwht, hadamard, next_pow2,
 )
 
 _NOTE = ("structured-matrix layers need (re)training for task accuracy: the tool does not train; accuracy unknown",)
@@ -67,7 +69,7 @@ def fit_fastfood(w: np.ndarray, attrs: dict[str, Any], seed: int) -> tuple[np.nd
     h = hadamard(d)
     perms = fastfood_permutations(attrs["seed"], k, d)
     for blk in range(k):
-        m = h @ (g[blk][:, None] * (h * b[blk][None, :])[perms[blk]])  # H G Pi H B, [d, d]
+        m = fwht(g[blk][:, None] * (h * b[blk][None, :])[perms[blk]])  # H G Pi H B, [d, d]
         rows = slice(blk * d, min((blk + 1) * d, out_f))
         target = w[rows]
         mm = m[: target.shape[0], :in_f]
@@ -77,6 +79,11 @@ def fit_fastfood(w: np.ndarray, attrs: dict[str, Any], seed: int) -> tuple[np.nd
 
 
 def _replace(graph: OpGraph, params: PassParams, kind: str, seed_of: Any) -> PassResult:
+    with one_blas_thread():
+        return _replace_layers(graph, params, kind, seed_of)
+
+
+def _replace_layers(graph: OpGraph, params: PassParams, kind: str, seed_of: Any) -> PassResult:
     taken: set[str] = set()
     replacements: dict[str, list[Node]] = {}
     weights: dict[str, Any] = {}

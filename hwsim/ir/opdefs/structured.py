@@ -144,6 +144,22 @@ def hadamard(d: int) -> np.ndarray:
     return h
 
 
+def fwht(a: np.ndarray) -> np.ndarray:
+    """H @ a for the Sylvester Walsh-Hadamard matrix H, along axis 0 (length a power of two), in
+    d log2 d additions per column (the butterfly a kernel runs)."""
+    out = np.asarray(a, np.float64)
+    d = out.shape[0]
+    if d & (d - 1):
+        raise ValueError(f"Walsh-Hadamard length must be a power of two, got {d}")
+    rest = out.shape[1:]
+    h = 1
+    while h < d:
+        v = out.reshape(d // (2 * h), 2, h, -1)
+        out = np.stack([v[:, 0] + v[:, 1], v[:, 0] - v[:, 1]], axis=1)
+        h *= 2
+    return out.reshape((d, *rest))
+
+
 def circulant_matrix(weight: np.ndarray, attrs: Mapping[str, Any], in_features: int) -> np.ndarray:
     """The dense [out, in] matrix a circulant layer applies (bias excluded)."""
     d = attrs["size"]
@@ -161,9 +177,8 @@ def fastfood_matrix(s: np.ndarray, g: np.ndarray, b: np.ndarray, attrs: Mapping[
     perms = fastfood_permutations(attrs["seed"], k, d)
     rows = []
     for i in range(k):
-        hb = h * np.asarray(b[i], np.float64)[None, :]  # H B
-        phb = hb[perms[i]]  # Pi H B
-        rows.append(np.asarray(s[i], np.float64)[:, None] * (h @ (np.asarray(g[i], np.float64)[:, None] * phb)))
+        phb = (h * np.asarray(b[i], np.float64)[None, :])[perms[i]]  # Pi H B
+        rows.append(np.asarray(s[i], np.float64)[:, None] * fwht(np.asarray(g[i], np.float64)[:, None] * phb))
     return np.concatenate(rows, axis=0)[: attrs["out_features"], :in_features]
 
 

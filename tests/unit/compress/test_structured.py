@@ -142,3 +142,11 @@ def test_fastfood_pass_fits_s_and_reports_the_error():
 def test_unknown_layer_pattern_is_an_error():
     with pytest.raises(CompressionError, match="names no layer"):
         PASSES.get("circulant").run(_mlp(), {"layers": ["fc3"]})
+
+
+def test_fwht_is_the_hadamard_product():
+    from hwsim.ir.opdefs.structured import fwht, hadamard
+
+    a = np.random.default_rng(4).standard_normal((32, 5))
+    np.testing.assert_allclose(fwht(a), hadamard(32) @ a, atol=1e-12)
+    np.testing.assert_allclose(fwht(a[:, 0]), hadamard(32) @ a[:, 0], atol=1e-12)
