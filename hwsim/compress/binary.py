@@ -81,6 +81,11 @@ def _targets(graph: OpGraph, params: PassParams, keep_first_last: bool, name: st
     return [n for n in nodes if n.name not in keep]
 
 
+def _kept_note(graph: OpGraph, keep_first_last: bool) -> tuple[str, ...]:
+    kept = sorted(first_last_layers(graph)) if keep_first_last else []
+    return (f"kept at full precision (keep_first_last): {', '.join(kept)}",) if kept else ()
+
+
 def _scales(w: np.ndarray, how: str, mask: np.ndarray | None = None) -> np.ndarray | None:
     """alpha = mean |W| over the tensor (layer) or each output channel; over ``mask`` only if given."""
     if how == "none":
@@ -165,17 +170,11 @@ def binarize(graph: OpGraph, params: BinarizeParams) -> PassResult:
         changes.append(_binarize_layer(graph, node, p, taken, sign_of, replacements, specs, weights))
     if not changes:
         return PassResult(graph, False, (), ("no layer to binarize",))
-    # sign outputs: shape is re-inferred, the annotation only sets the dtype
-    new = _rebuild(graph, replacements, specs, weights)
+    # the sign outputs' annotations carry no shape (inferred on rebuild): they only set the dtype
+    new = splice(graph, replacements, weights=weights, annotations=specs)
     notes = ("binary networks need training (or fine-tuning) for task accuracy: the tool does not train; "
-             "accuracy unknown",)
+             "accuracy unknown", *_kept_note(graph, params.keep_first_last))
     return PassResult(new, True, tuple(changes), notes)
-
-
-def _rebuild(graph: OpGraph, replacements: dict[str, list[Node]], specs: dict[str, TensorSpec],
-             weights: dict[str, Any]) -> OpGraph:
-    # Annotations for new tensors (sign outputs) carry an empty shape: rebuild infers it.
-    return splice(graph, replacements, weights=weights, annotations=specs)
 
 
 def ternarize_array(w: np.ndarray, factor: float, how: str) -> tuple[np.ndarray, np.ndarray, float]:
@@ -229,5 +228,6 @@ def ternarize(graph: OpGraph, params: TernarizeParams) -> PassResult:
     if not changes:
         return PassResult(graph, False, (), ("no layer to ternarize",))
     new = graph.with_specs(specs, weights)
-    notes = ("ternary weights need training (TWN) for task accuracy: the tool does not train; accuracy unknown",)
+    notes = ("ternary weights need training (TWN) for task accuracy: the tool does not train; accuracy unknown",
+             *_kept_note(graph, params.keep_first_last))
     return PassResult(new, True, tuple(changes), notes)
