@@ -71,6 +71,16 @@ def _fmt(v: float, integer: bool, unit: str) -> str:
     return f"{text} {unit}" if unit else text
 
 
+def _canonical(text: str) -> str:
+    """One spelling per quantity ("8GB/s" and "8 GB/s" -> "8 GB/s"), so cache keys and plots agree
+    however a value was typed; text that is not a number with a unit is kept as written."""
+    m = _NUM_UNIT.match(text)
+    if not m:
+        return text
+    number = m.group(1)
+    return f"{number} {m.group(2)}" if m.group(2) else number
+
+
 def parse_vary(item: str) -> VarySpec:
     """``KEY=VALUES`` -> VarySpec. Raises UsageError (exit 2) on a malformed item or an empty range."""
     key, sep, spec = item.partition("=")
@@ -121,7 +131,7 @@ def parse_vary(item: str) -> VarySpec:
     raw = [v.strip() for v in spec.split(",")]
     if any(not v for v in raw):
         raise UsageError("an empty value in the list", where=where)
-    values = tuple(dict.fromkeys(raw))
+    values = tuple(dict.fromkeys(_canonical(v) for v in raw))
     nums: list[float | None] = []
     units = []
     for v in values:

@@ -22,7 +22,7 @@ VARY = ["--vary", "clock=200:800:200MHz", "--vary", "memory.dram.bandwidth=2GB/s
 def test_list_with_units():
     s = parse_vary("memory.dram.bandwidth=4GB/s, 8 GB/s,16GB/s")
     assert s.key == "memory.dram.bandwidth"
-    assert s.values == ("4GB/s", "8 GB/s", "16GB/s")
+    assert s.values == ("4 GB/s", "8 GB/s", "16 GB/s")
     assert s.numbers == (4.0, 8.0, 16.0) and s.unit == "GB/s" and s.label == "memory.dram.bandwidth (GB/s)"
 
 
@@ -106,7 +106,7 @@ def test_serial_sweep_writes_csv_parquet_html_and_resumes(tmp_path, capsys):
     html = (out / "sweep.html").read_text()
     assert html.count('<svg role="img"') >= 6 and "Cheapest configuration" in html
     # latency falls as the clock rises at a fixed bandwidth
-    fixed = df[df["memory.dram.bandwidth"] == "8GB/s"].sort_values("clock [MHz]")
+    fixed = df[df["memory.dram.bandwidth"] == "8 GB/s"].sort_values("clock [MHz]")
     assert list(fixed["latency_s"]) == sorted(fixed["latency_s"], reverse=True)
     capsys.readouterr()
     code, out2 = _sweep(tmp_path, "s", "--scheduler", "serial")
@@ -157,3 +157,16 @@ def test_unwritable_output_exit_2(tmp_path, capsys):
 def test_log_range_of_counts_is_whole():
     s = parse_vary("fpga.lut=log:20000:200000:4")
     assert s.values == ("20000", "43089", "92832", "200000")
+
+
+def test_interrupted_sweep_resumes_with_only_the_missing_points(tmp_path, capsys):
+    out = tmp_path / "r"
+    with pytest.raises(SystemExit):  # a first, partial sweep (as if interrupted after two clocks)
+        main(["sweep", LENET, "--device", DEVICE, "--vary", "clock=200MHz,400MHz", "--vary",
+              "memory.dram.bandwidth=2 GB/s,8GB/s", "-o", str(out), "--quiet", "--scheduler", "serial"])
+    capsys.readouterr()
+    code, out2 = _sweep(tmp_path, "r", "--scheduler", "serial")
+    assert code == 0
+    assert "4 computed, 4 cached" in capsys.readouterr().out
+    partial = ResultCache(out / "cache" / "results.jsonl")
+    assert len(partial) == 8
