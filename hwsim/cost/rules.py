@@ -12,8 +12,9 @@ Rules by op group:
 
 Fusion (profile key ``<kind>.fusion``, on by default, as TFLite, ONNX Runtime, TensorRT and ncnn do):
 an inference batchnorm right after a conv / linear is folded into its weights and bias when the model
-is loaded (no work at run time), and a pointwise activation runs in its producer's epilogue while the
-output tile is still in registers (its arithmetic is paid, its memory traffic and dispatch are not).
+is loaded (a bias add per output remains), and a pointwise activation runs in its producer's epilogue
+while the output tile is still in registers (its arithmetic is paid, its memory traffic and dispatch
+are not).
 ``hwsim.cost.work`` marks which ops may fuse (the tensor between them has no other reader).
 
 Efficiency (profile key ``<kind>.efficiency``): the named share of a unit's peak that real kernels of a
