@@ -180,13 +180,13 @@ class PruneChannelsParams(PassParams):
 
 
 def _importance(graph: OpGraph, cm: _channels.ChannelMap, comp_members: dict[int, list[tuple[str, int]]],
-                comps: list[int], criterion: str, seed: int, materialized: bool) -> np.ndarray:
-    """Importance of each component; unknown weights rank later channels lowest (structure only)."""
+                comps: list[int], criterion: str, seed: int, materialized: bool, lead: str) -> np.ndarray:
+    """Importance of each component (a channel of a group); the lowest are removed. Without weights the
+    later channels rank lowest (structure only); ``random`` is seeded per group (by its lead layer)."""
     if not materialized:
         return -np.arange(len(comps), dtype=np.float64)
     if criterion == "random":
-        rng = np.random.default_rng([seed, len(comps), zlib.crc32(repr(comps[:4]).encode())])
-        return rng.random(len(comps))
+        return np.random.default_rng([seed, zlib.crc32(lead.encode())]).random(len(comps))
     if criterion == "consumer_l1":
         score = np.zeros(len(comps))
         index = {c: i for i, c in enumerate(comps)}
@@ -241,7 +241,7 @@ def _structured(graph: OpGraph, params: Any, name: str, criterion: str, residual
         n_prune = min(int(np.floor(ratio * len(comps))), len(comps) - 1)
         if n_prune <= 0:
             continue
-        score = _importance(graph, cm, members, sorted(comps), criterion, seed, materialized)
+        score = _importance(graph, cm, members, sorted(comps), criterion, seed, materialized, lead)
         drop = np.argsort(score, kind="stable")[:n_prune]
         chosen = [sorted(comps)[i] for i in drop]
         pruned.update(chosen)

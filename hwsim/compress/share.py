@@ -107,8 +107,9 @@ def kmeans_sklearn(values: np.ndarray, k: int, init: str, max_iter: int, seed: i
 
 
 def _sqnr_db(w: np.ndarray, wq: np.ndarray) -> float | None:
-    signal = float(np.sum(np.asarray(w, np.float64) ** 2))
-    noise = float(np.sum((np.asarray(w, np.float64) - np.asarray(wq, np.float64)) ** 2))
+    a = np.asarray(w, np.float32).ravel()
+    d = a - np.asarray(wq, np.float32).ravel()
+    signal, noise = float(np.dot(a, a)), float(np.dot(d, d))
     if signal == 0:
         return None
     return round(10 * np.log10(signal / noise), 3) if noise > 0 else float("inf")

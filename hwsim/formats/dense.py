@@ -80,6 +80,12 @@ class CodebookPayload(_DenseBase):
         return "codebook"
 
     @property
+    def nnz(self) -> int:
+        """Elements whose centroid is not 0 (a histogram of the codes; no decode needed)."""
+        counts = np.bincount(self.values.codes.values(), minlength=self.centroids.size)
+        return int(counts[: self.centroids.size][self.centroids != 0].sum())
+
+    @property
     def centroids(self) -> np.ndarray:
         return self.values.centroids
 
