@@ -97,8 +97,11 @@ def pareto_svg(comparison: Comparison, device: str) -> str | None:
     if len(rows) < 1:
         return None
     pts = [{"size": r.model_size_bytes, "lat": r.latency_s, "sqnr": _sqnr_for_color(r)} for r in rows]
-    front3 = set(pareto_front(pts, [("size", "min"), ("lat", "min"), ("sqnr", "max")]))
     front2 = pareto_front(pts, [("size", "min"), ("lat", "min")])
+    fidelity_known = any(p["sqnr"] is not None for p in pts)
+    # Without any fidelity figure (verification skipped) the front is the size-latency one.
+    front3 = set(pareto_front(pts, [("size", "min"), ("lat", "min"), ("sqnr", "max")]) if fidelity_known
+                 else front2)
     t_scale, t_unit = scale_for([r.latency_s for r in rows], "s")
     fig, axes = new_figure(6.4, 4.2)
     ax = axes[0][0]
@@ -122,7 +125,8 @@ def pareto_svg(comparison: Comparison, device: str) -> str | None:
     ax.set_yscale("log")
     ax.set_xlabel("model size (MiB, stored weights; log)")
     ax.set_ylabel(f"latency ({t_unit}; log)")
-    ax.set_title("Size vs latency vs fidelity (black rings: Pareto front)")
+    ax.set_title("Size vs latency vs fidelity (black rings: Pareto front)" if fidelity_known else
+                 "Size vs latency (fidelity unknown: not verified)")
     sm = fig.colorbar(_mappable(cmap, norm), ax=ax, shrink=0.8)
     sm.set_label("output SQNR vs fp32 (dB; squares: unknown)")
     ax.legend(loc="lower right")
