@@ -68,11 +68,15 @@ def _keep_top(w: np.ndarray, sparsity: float) -> np.ndarray:
     """Exactly round(n (1 - sparsity)) largest-magnitude weights kept (ties by position, deterministic)."""
     flat = np.abs(w).ravel()
     keep = int(round(flat.size * (1.0 - sparsity)))
-    mask = np.zeros(flat.size, bool)
     if keep >= flat.size:
-        mask[:] = True
-    elif keep > 0:
-        mask[np.argpartition(-flat, keep - 1, kind="introselect")[:keep]] = True
+        return np.ones(w.shape, bool)
+    if keep <= 0:
+        return np.zeros(w.shape, bool)
+    threshold = np.partition(flat, flat.size - keep)[flat.size - keep]  # the keep-th largest magnitude
+    mask = flat > threshold
+    short = keep - int(np.count_nonzero(mask))
+    if short > 0:  # ties at the threshold: the first ones in flat order
+        mask[np.flatnonzero(flat == threshold)[:short]] = True
     return mask.reshape(w.shape)
 
 

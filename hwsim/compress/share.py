@@ -69,9 +69,8 @@ def kmeans_1d(values: np.ndarray, k: int, init: str = "linear", max_iter: int = 
     x = np.sort(np.asarray(values, np.float32).ravel())
     if x.size == 0:
         return np.zeros(0), 0
-    distinct = np.flatnonzero(np.diff(x)) + 1
-    if distinct.size + 1 <= k:
-        return x[np.concatenate([[0], distinct])].astype(np.float64), 0
+    if int(np.count_nonzero(np.diff(x))) + 1 <= k:  # few distinct values: they are the centroids
+        return np.unique(x).astype(np.float64), 0
     prefix = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
     c = initial_centroids(x, k, init, np.random.default_rng(seed))
     span = float(x[-1] - x[0]) or 1.0
@@ -143,7 +142,7 @@ def share_kmeans(graph: OpGraph, params: ShareKmeansParams) -> PassResult:
         if structure not in ("dense", "csr", "csc", "coo", "bitmap", "relative_index"):
             raise CompressionError(f"pass 'share_kmeans': weights stored as {structure!r} cannot be shared",
                                    where=f"layer {node.name!r}")
-        w = graph.dense_weight(t).astype(np.float32)
+        w = np.asarray(graph.dense_weight(t), np.float32)
         flat = w.ravel()
         has_zero = bool(np.any(flat == 0))
         fit = flat[flat != 0] if has_zero else flat
