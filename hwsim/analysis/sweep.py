@@ -13,7 +13,6 @@ results are identical either way, in point order. Every finished chunk goes to t
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import re

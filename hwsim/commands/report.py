@@ -79,7 +79,7 @@ def command(model: str, device: str, methods: str | None, output: str | None, js
             materialize: str, workers: int, strict: bool, quiet: bool) -> None:
     """Compare compression methods for MODEL on one or more devices: one HTML report."""
     from hwsim.hardware import parse_set_option
-    from hwsim.pipeline import PipelineConfig, VerifyConfig, run_pipeline
+    from hwsim.pipeline import PipelineConfig, VerifyConfig
     from hwsim.report.html import atomic_write, check_writable
     from hwsim.report.report import render_report
 
