@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     before = weight_bytes(graph)
     params = sum(graph.tensor(t).numel for t in graph.weight_names())
     print(f"{graph.name}: {params:,} weights materialized in {load_s:.2f} s; {before / 2**20:.1f} MiB fp32")
-    print(f"{'method':22} {'seconds':>8} {'MiB after':>10} {'ratio':>8}")
+    print(f"{'method':22} {'family':16} {'seconds':>8} {'MiB after':>10} {'ratio':>8}")
     rows = []
     total = 0.0
     for name in names:
@@ -50,10 +50,15 @@ def main(argv: list[str] | None = None) -> int:
         dt = time.perf_counter() - t
         total += dt
         after = weight_bytes(cm.graph)
-        rows.append({"method": name, "seconds": round(dt, 3), "bytes_before": before, "bytes_after": after,
-                     "ratio": round(before / after, 3) if after else None})
-        print(f"{name:22} {dt:8.2f} {after / 2**20:10.2f} {before / after:8.2f}x", flush=True)
-    print(f"{'total':22} {total:8.2f}   (target < 60 s; {len(names)} methods)")
+        family = METHODS.get(name).family if name in METHODS else "file"
+        rows.append({"method": name, "family": family, "seconds": round(dt, 3), "bytes_before": before,
+                     "bytes_after": after, "ratio": round(before / after, 3) if after else None})
+        print(f"{name:22} {family:16} {dt:8.2f} {after / 2**20:10.2f} {before / after:8.2f}x", flush=True)
+    print(f"{'total':22} {'':16} {total:8.2f}   (target < 60 s; {len(names)} methods)")
+    by_family: dict[str, float] = {}
+    for r in rows:
+        by_family[r["family"]] = by_family.get(r["family"], 0.0) + r["seconds"]
+    print("by family: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(by_family.items(), key=lambda kv: -kv[1])))
     if args.json:
         Path(args.json).write_text(json.dumps({"model": graph.name, "total_seconds": round(total, 3),
                                                "methods": rows}, indent=1) + "\n")
