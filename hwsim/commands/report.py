@@ -111,15 +111,15 @@ def command(model: str, device: str, methods: str | None, output: str | None, js
         baseline=baseline, focus=focus, strict=strict,
     )
     cmd = command_line(model, device, methods, output, json_path, extra)
-    result = _run_with_progress(cfg, cmd, quiet)
-    html = render_report(result)
+    result, html = _run_with_progress(cfg, cmd, quiet, render_report)
     atomic_write(out, html)
     if json_path:
         atomic_write(json_path, result.result_json())
     _print_summary(result, out, json_path)
 
 
-def _run_with_progress(cfg, cmd: str, quiet: bool):
+def _run_with_progress(cfg, cmd: str, quiet: bool, render):
+    """Run the pipeline and render the page, with a progress bar on a terminal."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -127,18 +127,23 @@ def _run_with_progress(cfg, cmd: str, quiet: bool):
 
     console = Console(stderr=True)
     if quiet or not console.is_terminal:
-        return run_pipeline(cfg, command=cmd)
+        result = run_pipeline(cfg, command=cmd)
+        return result, render(result)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[step]}"), console=console, transient=False) as bar:
         task = bar.add_task("hwsim report", total=None, step="loading")
 
         def on_plan(total: int) -> None:
-            bar.update(task, total=total)
+            bar.update(task, total=total + 1)  # + rendering the page
 
         def progress(step: str) -> None:
             bar.update(task, advance=1, step=step)
 
-        return run_pipeline(cfg, progress=progress, on_plan=on_plan, command=cmd)
+        result = run_pipeline(cfg, progress=progress, on_plan=on_plan, command=cmd)
+        bar.update(task, step="rendering the report (plots)")
+        html = render(result)
+        bar.update(task, advance=1, step="done")
+        return result, html
 
 
 def _print_summary(result, out: Path, json_path: str | None) -> None:
