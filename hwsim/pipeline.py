@@ -629,6 +629,7 @@ class SweepConfig(BaseModel):
     scheduler: str = "local"  # local | serial | a Dask scheduler address
     workers: int | None = None
     output: str = "reports/sweep"
+    materialize: Literal["auto", "always", "never"] = "auto"  # as in PipelineConfig
     target_latency_s: float | None = None
     target_energy_j: float | None = None
 
@@ -686,12 +687,14 @@ def run_sweep_config(cfg: SweepConfig, progress: Callable[[int], None] | None = 
     graphs: dict[str, OpGraph] = {}
     defs: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
+    guard_cfg = PipelineConfig(model=cfg.model, devices=[cfg.device], materialize=cfg.materialize)
+    params = count_graph(graph).params
+    source = graph.materialize() if should_materialize(guard_cfg, params) else graph  # as the report does
     for name, method in methods:
         if method is None:
             graphs[name], defs[name] = graph, {"name": name, "identity": True}
             continue
-        compressed, outcome = _guard(PipelineConfig(model=cfg.model, devices=[cfg.device]),
-                                     lambda: step_compress(graph, method))
+        compressed, outcome = _guard(guard_cfg, lambda: step_compress(source, method))
         if compressed is None:
             unavailable[name] = outcome.message
             continue
