@@ -87,7 +87,7 @@ def summary_table(comparison: Comparison, device: str, kind: str | None) -> dict
     cols = [c for c in comparison.columns(fpga=fpga) if c.key not in _FOLDED]
     header = [{"label": c.label, "doc": c.doc, "better": c.better, "text": c.unit == "text"} for c in cols]
     at = next(i for i, c in enumerate(cols) if c.key == "energy_j") + 1
-    header.insert(at, {"label": "energy split", "doc": "compute / on-chip / DRAM / static; hover for figures",
+    header.insert(at, {"label": "split", "doc": "compute / on-chip / DRAM / static; hover for figures",
                        "better": None, "text": True})
     rows = []
     for r in comparison.for_device(device):

@@ -90,7 +90,7 @@ def test_broken_method_reads_unavailable_not_zero():
 
 
 def test_needs_training_said_plainly(html):
-    assert "accuracy unknown: needs retraining" in html
+    assert "needs retraining</span>" in html and "task accuracy unknown" in html
     assert "not task accuracy" in html
 
 
