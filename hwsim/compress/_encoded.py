@@ -32,6 +32,26 @@ FORMULA_NOTE = ("weights not materialized: sizes are formula estimates (run on a
                 "materialize seeded ones, for real encodings)")
 
 
+#: Encodings whose values are element-wise (one value per element or per stored entry): the passes of
+#: this family can re-encode them. Others (hashed, binary / ternary, negated halves...) are skipped.
+ELEMENTWISE_ENCODINGS = frozenset({"dense", "codebook", "quantized_int", "csr", "csc", "coo", "bitmap",
+                                   "relative_index"})
+
+
+def split_encodable(graph: OpGraph, nodes: list[Node], pass_name: str) -> tuple[list[Node], list[str]]:
+    """(nodes whose weight this family can re-encode, a note naming the others if any)."""
+    ok, skipped = [], []
+    for node in nodes:
+        spec = graph.tensor(node.params["weight"])
+        if spec.encoding in ELEMENTWISE_ENCODINGS and spec.dtype.kind not in ("binary", "ternary"):
+            ok.append(node)
+        else:
+            skipped.append(f"{node.name} ({spec.dtype.name if spec.dtype.kind in ('binary', 'ternary') else spec.encoding})")
+    notes = [f"{pass_name}: skipped {len(skipped)} layer(s) whose weights are not stored element-wise: "
+             + ", ".join(skipped[:6]) + (" ..." if len(skipped) > 6 else "")] if skipped else []
+    return ok, notes
+
+
 def is_materialized(graph: OpGraph, tensors: Iterable[str]) -> bool:
     return all(graph.weights.provided(t) for t in tensors)
 

@@ -30,7 +30,7 @@ from pydantic import Field
 from hwsim.compress import _channels
 from hwsim.compress._encoded import (
     FORMULA_NOTE, WEIGHTED_OPS, carry_meta, change, formula_spec, is_materialized, overridden_keys, real_spec,
-    reencode, value_repr,
+    reencode, split_encodable, value_repr,
 )
 from hwsim.compress.base import LayerChange, PassParams, PassResult, layer_params, register_pass, select_layers
 from hwsim.errors import CompressionError
@@ -89,11 +89,11 @@ def _keep_random(w: np.ndarray, sparsity: float, seed: int, layer: str) -> np.nd
 
 
 def _apply_masks(graph: OpGraph, nodes: list[Node], masks: dict[str, np.ndarray | float], criterion: str,
-                 name: str) -> PassResult:
+                 name: str, skipped: list[str]) -> PassResult:
     """Zero the masked weights (or annotate the target density when not materialized)."""
     specs: dict[str, TensorSpec] = {}
     weights: dict[str, Any] = {}
-    notes = [FINETUNE_NOTE]
+    notes = [FINETUNE_NOTE, *skipped]
     details: dict[str, dict[str, Any]] = {}
     for node in nodes:
         t = node.params["weight"]
@@ -130,7 +130,7 @@ def _apply_masks(graph: OpGraph, nodes: list[Node], masks: dict[str, np.ndarray 
 @register_pass("prune", PruneParams, family="prune")
 def prune(graph: OpGraph, params: PruneParams) -> PassResult:
     """Unstructured magnitude pruning of conv / linear weights, per layer or with a global threshold."""
-    nodes = select_layers(graph, params, WEIGHTED_OPS, "prune")
+    nodes, skipped = split_encodable(graph, select_layers(graph, params, WEIGHTED_OPS, "prune"), "prune")
     masks: dict[str, np.ndarray | float] = {}
     global_nodes: list[Node] = []
     for node in nodes:
@@ -150,13 +150,14 @@ def prune(graph: OpGraph, params: PruneParams) -> PassResult:
         threshold = np.inf if keep == 0 else float(np.partition(mags, mags.size - keep)[mags.size - keep])
         for node in global_nodes:
             masks[node.name] = np.abs(graph.dense_weight(node.params["weight"])) >= threshold
-    return _apply_masks(graph, nodes, masks, "magnitude", "prune")
+    return _apply_masks(graph, nodes, masks, "magnitude", "prune", skipped)
 
 
 @register_pass("prune_random", PruneRandomParams, family="prune")
 def prune_random(graph: OpGraph, params: PruneRandomParams) -> PassResult:
     """Random unstructured pruning (seeded): the baseline criterion of Mittal et al. (2018)."""
-    nodes = select_layers(graph, params, WEIGHTED_OPS, "prune_random")
+    nodes, skipped = split_encodable(graph, select_layers(graph, params, WEIGHTED_OPS, "prune_random"),
+                                     "prune_random")
     masks: dict[str, np.ndarray | float] = {}
     for node in nodes:
         p = layer_params(params, node.name)
@@ -166,7 +167,7 @@ def prune_random(graph: OpGraph, params: PruneRandomParams) -> PassResult:
             masks[node.name] = 1.0 - s
         else:
             masks[node.name] = _keep_random(graph.dense_weight(t), s, p.seed, node.name)
-    return _apply_masks(graph, nodes, masks, "random", "prune_random")
+    return _apply_masks(graph, nodes, masks, "random", "prune_random", skipped)
 
 
 # --- structured pruning -----------------------------------------------------------------------------

@@ -27,8 +27,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from hwsim.compress._encoded import (
-    FORMULA_NOTE, WEIGHTED_OPS, ValueRepr, carry_meta, change, formula_spec, is_materialized, real_spec, structure_of,
-    structure_options,
+    FORMULA_NOTE, WEIGHTED_OPS, ValueRepr, carry_meta, change, formula_spec, is_materialized, real_spec,
+    split_encodable, structure_of, structure_options,
 )
 from hwsim.compress.base import PassParams, PassResult, layer_params, register_pass, select_layers
 from hwsim.compress.calibrate import CALIBRATORS
@@ -173,11 +173,11 @@ def _activation_specs(graph: OpGraph, params: QuantizeParams, nodes: list[Node])
 @register_pass("quantize", QuantizeParams, family="quantize")
 def quantize(graph: OpGraph, params: QuantizeParams) -> PassResult:
     """fp16 / bf16 / int<b> quantization of weights (per tensor or channel) and optionally activations."""
-    nodes = select_layers(graph, params, WEIGHTED_OPS, "quantize")
+    nodes, skipped = split_encodable(graph, select_layers(graph, params, WEIGHTED_OPS, "quantize"), "quantize")
     specs: dict[str, TensorSpec] = {}
     weights: dict[str, Any] = {}
     details: dict[str, dict[str, Any]] = {}
-    notes = [ACCURACY_NOTE]
+    notes = [ACCURACY_NOTE, *skipped]
     formula = False
     if params.weights:
         for node in nodes:
@@ -350,7 +350,8 @@ def mixed_precision(graph: OpGraph, params: MixedPrecisionParams) -> PassResult:
     """Per-layer integer weight widths: given per layer, or allocated for a size budget by SQNR."""
     import fnmatch
 
-    nodes = select_layers(graph, params, WEIGHTED_OPS, "mixed_precision")
+    nodes, skipped = split_encodable(graph, select_layers(graph, params, WEIGHTED_OPS, "mixed_precision"),
+                                     "mixed_precision")
     names = [n.name for n in graph.nodes]
     for pattern in params.bits:
         if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
@@ -395,7 +396,7 @@ def mixed_precision(graph: OpGraph, params: MixedPrecisionParams) -> PassResult:
             details[node.name]["sqnr_db_by_bits"] = {str(b): round(v, 2) for b, v in sqnr[node.name].items()}
     out = graph.with_specs(specs, weights)
     changes = tuple(change(graph, out, n, "quantized", **details[n.name]) for n in nodes)
-    notes = [ACCURACY_NOTE]
+    notes = [ACCURACY_NOTE, *skipped]
     if budget is not None:
         spent = sum(s.size_bits for s in specs.values())
         notes.append(f"bit allocation by SQNR (Lin et al. 2016) within {budget} bits: used {spent} bits")

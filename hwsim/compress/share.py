@@ -29,7 +29,7 @@ from pydantic import Field
 
 from hwsim.compress._encoded import (
     FORMULA_NOTE, WEIGHTED_OPS, ValueRepr, carry_meta, change, default_by_op, formula_spec, is_materialized,
-    real_spec, structure_of, structure_options,
+    real_spec, split_encodable, structure_of, structure_options,
 )
 from hwsim.compress.base import PassParams, PassResult, layer_params, register_pass, select_layers
 from hwsim.errors import CompressionError
@@ -117,7 +117,8 @@ def _sqnr_db(w: np.ndarray, wq: np.ndarray) -> float | None:
 @register_pass("share_kmeans", ShareKmeansParams, family="share")
 def share_kmeans(graph: OpGraph, params: ShareKmeansParams) -> PassResult:
     """Deep Compression weight sharing: per-layer k-means codebooks of 2^b fp32 centroids + b-bit codes."""
-    nodes = select_layers(graph, params, WEIGHTED_OPS, "share_kmeans")
+    nodes, skipped = split_encodable(graph, select_layers(graph, params, WEIGHTED_OPS, "share_kmeans"),
+                                     "share_kmeans")
     specs: dict[str, TensorSpec] = {}
     weights: dict[str, Any] = {}
     details: dict[str, dict[str, Any]] = {}
@@ -163,7 +164,7 @@ def share_kmeans(graph: OpGraph, params: ShareKmeansParams) -> PassResult:
                               "format": new.format, "materialized": True}
     out = graph.with_specs(specs, weights)
     changes = tuple(change(graph, out, n, "shared", **details[n.name]) for n in nodes)
-    notes = [RETRAIN_NOTE] + ([FORMULA_NOTE] if formula else [])
+    notes = [RETRAIN_NOTE, *skipped] + ([FORMULA_NOTE] if formula else [])
     return PassResult(out, bool(nodes), changes, tuple(notes))
 
 
@@ -178,7 +179,8 @@ class ShareHashParams(PassParams):
 @register_pass("share_hash", ShareHashParams, family="share")
 def share_hash(graph: OpGraph, params: ShareHashParams) -> PassResult:
     """HashedNets (Chen et al. 2015): each layer's weights become K shared values picked by a seeded hash."""
-    nodes = select_layers(graph, params, tuple(params.ops), "share_hash")
+    nodes, skipped = split_encodable(graph, select_layers(graph, params, tuple(params.ops), "share_hash"),
+                                     "share_hash")
     specs: dict[str, TensorSpec] = {}
     weights: dict[str, Any] = {}
     details: dict[str, dict[str, Any]] = {}
@@ -210,7 +212,7 @@ def share_hash(graph: OpGraph, params: ShareHashParams) -> PassResult:
     out = graph.with_specs(specs, weights)
     changes = tuple(change(graph, out, n, "hashed", **details[n.name]) for n in nodes)
     notes = ["HashedNets trains the shared weights; here they are the least-squares fit of the given weights: "
-             "task accuracy unknown"] + ([FORMULA_NOTE] if formula else [])
+             "task accuracy unknown", *skipped] + ([FORMULA_NOTE] if formula else [])
     return PassResult(out, bool(nodes), changes, tuple(notes))
 
 

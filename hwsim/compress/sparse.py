@@ -16,8 +16,8 @@ import numpy as np
 from pydantic import Field
 
 from hwsim.compress._encoded import (
-    FORMULA_NOTE, WEIGHTED_OPS, carry_meta, change, formula_spec, is_materialized, real_spec, structure_of,
-    value_repr,
+    FORMULA_NOTE, WEIGHTED_OPS, carry_meta, change, formula_spec, is_materialized, real_spec, split_encodable,
+    structure_of, value_repr,
 )
 from hwsim.compress.base import PassParams, PassResult, layer_params, register_pass, select_layers
 from hwsim.errors import CompressionError
@@ -120,7 +120,8 @@ def _relative_floor(source: Any, nnz: int, index_bits: int) -> int | None:
 @register_pass("sparse_format", SparseFormatParams, family="sparse", lossless=True)
 def sparse_format(graph: OpGraph, params: SparseFormatParams) -> PassResult:
     """Encode weights as dense / CSR / CSC / COO / bitmap / relative index, or the smallest (auto)."""
-    nodes = select_layers(graph, params, WEIGHTED_OPS, "sparse_format")
+    nodes, skipped = split_encodable(graph, select_layers(graph, params, WEIGHTED_OPS, "sparse_format"),
+                                     "sparse_format")
     specs: dict[str, TensorSpec] = {}
     weights: dict[str, Any] = {}
     details: dict[str, dict[str, Any]] = {}
@@ -169,7 +170,7 @@ def sparse_format(graph: OpGraph, params: SparseFormatParams) -> PassResult:
         details[node.name] = {**weight_info, "sparsity": round(1.0 - graph.tensor(node.params["weight"]).density, 6)}
     out = graph.with_specs(specs, weights)
     changes = tuple(change(graph, out, n, "encoded", **details[n.name]) for n in nodes)
-    notes = (FORMULA_NOTE,) if formula else ()
+    notes = tuple(skipped) + ((FORMULA_NOTE,) if formula else ())
     return PassResult(out, any(c.bytes_before != c.bytes_after or c.details.get("format") != "dense"
                                for c in changes), changes, notes)
 

@@ -124,3 +124,15 @@ def test_apply_errors_name_method_step_and_layer(tmp_path: Path):
     assert "'nolayer' names no layer" in e.value.message
     with pytest.raises(CompressionError, match="does not exist"):
         load_methods_file(tmp_path / "missing.yaml")
+
+
+def test_element_wise_passes_skip_weights_stored_otherwise_and_say_so():
+    """After binarize (or share_hash) the Deep Compression passes leave those layers alone, with a note."""
+    from hwsim.compress.method import Method
+
+    steps = (("binarize", {"keep_first_last": False}), ("prune", {"sparsity": 0.5}), ("sparse_format", {}),
+             ("quantize", {}), ("share_kmeans", {}), ("huffman", {}))
+    cm = apply_method(mlp(), Method("x", "", steps))
+    for pass_name in ("prune", "sparse_format", "quantize", "share_kmeans"):
+        assert any(n.startswith(f"{pass_name}: skipped 3 layer(s)") and "ip1 (binary)" in n for n in cm.notes)
+    assert cm.graph.tensor("ip1.weight").dtype.name == "binary"
