@@ -64,7 +64,8 @@ def huffman(graph: OpGraph, params: HuffmanParams) -> PassResult:
         coded = huffman_payload(value, names, p.only_if_smaller, p.block_symbols) if names else value
         streams = coded.int_streams()
         done = [k for k, s in streams.items() if s.coding == "huffman"]
-        d: dict[str, Any] = {"coded_streams": done}
+        d: dict[str, Any] = {"coded_streams": done,
+                             "format": f"{coded.format}+huffman" if done else coded.format}
         for k in done:
             s = streams[k]
             d[f"{k}_bits_per_symbol"] = round(s.mean_code_bits, 3)

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from hwsim.compress import _channels
 from hwsim.compress._encoded import (
-    FORMULA_NOTE, WEIGHTED_OPS, carry_meta, change, formula_spec, is_materialized, overridden_keys, real_spec,
+    FORMULA_NOTE, WEIGHTED_OPS, change, formula_spec, is_materialized, overridden_keys, real_spec,
     reencode, split_encodable, value_repr,
 )
 from hwsim.compress.base import LayerChange, PassParams, PassResult, layer_params, register_pass, select_layers
@@ -438,4 +438,4 @@ def remove_layers(graph: OpGraph, params: RemoveLayersParams) -> PassResult:
 
 
 __all__ = ["PruneParams", "PruneRandomParams", "PruneFiltersParams", "PruneChannelsParams", "RemoveLayersParams",
-           "prune", "prune_random", "prune_filters", "prune_channels", "remove_layers", "carry_meta"]
+           "prune", "prune_random", "prune_filters", "prune_channels", "remove_layers"]

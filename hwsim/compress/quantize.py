@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from typing import Any, Literal
 
 import numpy as np
@@ -33,7 +34,7 @@ from hwsim.compress._encoded import (
 from hwsim.compress.base import PassParams, PassResult, layer_params, register_pass, select_layers
 from hwsim.compress.calibrate import CALIBRATORS
 from hwsim.errors import CompressionError
-from hwsim.formats import DensePayload, densify, encode, quantize_array
+from hwsim.formats import encode, quantize_array
 from hwsim.formats.dense import encode_dense
 from hwsim.formats.values import SCALE_BITS
 from hwsim.ir.dtypes import BF16, FP16, int_dtype
@@ -120,8 +121,6 @@ def _sqnr_db(w: np.ndarray, wq: np.ndarray) -> float | None:
 def _rng(p: Any, node: Node) -> np.random.Generator | None:
     if p.rounding != "stochastic":
         return None
-    import zlib
-
     return np.random.default_rng([p.seed, zlib.crc32(node.name.encode())])
 
 
@@ -244,8 +243,6 @@ SQNR_SAMPLE = 1 << 18  # weights per layer the allocator quantizes to measure SQ
 def _sqnr_sample(w: np.ndarray, per_channel: bool, layer: str) -> tuple[np.ndarray, Any]:
     """Whole output channels of ``w`` (seeded choice, at most ``SQNR_SAMPLE`` weights) and the scale each
     width would use on the *full* tensor, so the sampled SQNR is that of the real quantizer."""
-    import zlib
-
     rows = w.shape[0] if w.ndim > 1 else 1
     flat = w.reshape(rows, -1)
     keep = max(1, min(rows, SQNR_SAMPLE // max(flat.shape[1], 1)))
@@ -406,4 +403,4 @@ def mixed_precision(graph: OpGraph, params: MixedPrecisionParams) -> PassResult:
 
 
 __all__ = ["QuantizeParams", "MixedPrecisionParams", "quantize", "mixed_precision", "allocate_bits",
-           "quantize_weight", "DensePayload", "densify"]
+           "quantize_weight"]

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from hwsim.compress._encoded import (
     FORMULA_NOTE, WEIGHTED_OPS, carry_meta, change, formula_spec, is_materialized, real_spec, split_encodable,
-    structure_of, value_repr,
+    value_repr,
 )
 from hwsim.compress.base import PassParams, PassResult, layer_params, register_pass, select_layers
 from hwsim.errors import CompressionError
@@ -175,4 +175,4 @@ def sparse_format(graph: OpGraph, params: SparseFormatParams) -> PassResult:
                                for c in changes), changes, notes)
 
 
-__all__ = ["SparseFormatParams", "sparse_format", "DC_INDEX_BITS", "structure_of"]
+__all__ = ["SparseFormatParams", "sparse_format", "DC_INDEX_BITS"]
