@@ -99,6 +99,13 @@ def test_dense_codebook_quantized_estimators_exact():
     assert FORMATS["quantized_int"].estimate(w.shape, 1.0, 8, channels=64) == q.stored_bits
     cb = encode("codebook", np.clip(np.round(w * 2) / 2, -3.5, 3.5), bits=4)
     assert FORMATS["codebook"].estimate(w.shape, 1.0, 4, table_bits=cb.values.table_bits) == cb.stored_bits
+    assert FORMATS["hashed"].estimate(w.shape, 1.0, 32, buckets=500) == encode("hashed", w, buckets=500).stored_bits
+    huff = encode("huffman", cb)
+    counts = np.bincount(cb.indices().ravel(), minlength=16)
+    probs = counts[counts > 0] / counts.sum()
+    entropy = float(-(probs * np.log2(probs)).sum())
+    est = FORMATS["huffman"].estimate(w.shape, 1.0, 4, table_bits=cb.values.table_bits, entropy_bits=entropy)
+    assert est <= huff.stored_bits <= est + w.size  # the real code is within one bit per symbol of the entropy
 
 
 def test_relative_index_fillers_follow_the_paper_figure():
