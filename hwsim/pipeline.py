@@ -39,9 +39,12 @@ class Unavailable(Exception):
 # Config
 
 
-#: Models up to this many parameters are verified (and compressed with real weights) by default;
-#: larger ones need ``mode="full"``/``materialize="always"`` (minutes on ResNet-scale models).
+#: Models up to this many parameters are verified on their full input (and compressed with real
+#: weights) by default; ``materialize="always"`` encodes real weights of larger ones too.
 AUTO_MAX_PARAMS = 2_000_000
+#: Models up to this many parameters are verified on a reduced input by default (ResNet-18: ~20 s for
+#: the whole catalogue on 2 cores); larger ones are skipped unless ``mode`` asks (minutes).
+AUTO_REDUCED_MAX_PARAMS = 15_000_000
 #: The side of an image input in ``reduced`` verification (enough for every standard workload's strides).
 REDUCED_SIDE = 64
 
@@ -51,8 +54,8 @@ class VerifyConfig(BaseModel):
 
     mode: ``full`` verifies every method on the model's own input; ``reduced`` on one input whose
     image side is cut to 64 px (the same weights and kernels, fewer pixels: for speed; fidelity is then
-    measured on those smaller inputs); ``auto`` is ``full`` for models up to AUTO_MAX_PARAMS parameters
-    and skips larger ones, saying so; ``off`` skips. Methods verify in ``workers`` processes in parallel
+    measured on those smaller inputs); ``auto`` is ``full`` up to AUTO_MAX_PARAMS parameters,
+    ``reduced`` up to AUTO_REDUCED_MAX_PARAMS, and skips larger models, saying so; ``off`` skips. Methods verify in ``workers`` processes in parallel
     with compression and simulation."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -321,7 +324,7 @@ def step_verify(graph: OpGraph, method: Any, cfg: VerifyConfig) -> Any:
     if method is IDENTITY:
         raise Unavailable("verification needs the method catalogue (the uncompressed model is exact by definition)")
     verify_method = component("hwsim.analysis.verify", "verify_method", "verification")
-    return verify_method(graph, method, cfg.inputs if cfg.mode != "reduced" else 1, cfg.seed)
+    return verify_method(graph, method, cfg.inputs, cfg.seed)
 
 
 def reduced_graph(graph: OpGraph) -> tuple[OpGraph, str]:
@@ -342,7 +345,7 @@ def reduced_graph(graph: OpGraph) -> tuple[OpGraph, str]:
     except HwsimError:
         return graph, "full-size input (the model's shapes do not allow a smaller one)"
     shape = "x".join(map(str, specs[0].shape))
-    return small, f"reduced input {shape} (fidelity measured on it, not on the model's full input)"
+    return small, f"one reduced input {shape} (fidelity measured on it, not on the model's full input)"
 
 
 def verify_plan(cfg: PipelineConfig, graph: OpGraph, params: int) -> tuple[OpGraph | None, str]:
@@ -350,12 +353,12 @@ def verify_plan(cfg: PipelineConfig, graph: OpGraph, params: int) -> tuple[OpGra
     mode = cfg.verify.mode
     if mode == "off":
         return None, "verification not requested (--verify off)"
-    if mode == "auto" and params > AUTO_MAX_PARAMS:
+    if mode == "auto" and params > AUTO_REDUCED_MAX_PARAMS:
         return None, (f"verification skipped: {params / 1e6:.1f}M parameters is over the default limit of "
-                      f"{AUTO_MAX_PARAMS / 1e6:.0f}M (--verify reduced or --verify full runs it; minutes)")
-    if mode == "reduced":
+                      f"{AUTO_REDUCED_MAX_PARAMS / 1e6:.0f}M (--verify reduced or --verify full runs it; minutes)")
+    if mode == "reduced" or (mode == "auto" and params > AUTO_MAX_PARAMS):
         return reduced_graph(graph)
-    return graph, "full-size input"
+    return graph, f"full-size input, {cfg.verify.inputs} seeded input(s)"
 
 
 def _verify_job(graph: OpGraph, method: Any, cfg: VerifyConfig, strict: bool) -> tuple[Any, Outcome]:
@@ -540,9 +543,11 @@ def run_pipeline(cfg: PipelineConfig, progress: Progress = _noop, on_plan: Calla
     pool = VerifyPool(min(cfg.verify.workers, len(methods)) if vgraph is not None and unavailable is None else 0)
     runs = []
     try:
+        # a reduced input is one input; the full-size one takes the configured number
+        vcfg = cfg.verify if vgraph is graph else cfg.verify.model_copy(update={"inputs": 1})
         if vgraph is not None and unavailable is None:
             for name, method in methods:
-                pool.submit(name, vgraph, method, cfg.verify, cfg.strict)
+                pool.submit(name, vgraph, method, vcfg, cfg.strict)
         for name, method in methods:
             if unavailable is not None and name == "baseline":
                 # The baseline is the model itself: it needs no compression catalogue to be simulated.

@@ -63,8 +63,8 @@ def command_line(model: str, device: str, methods: str | None, output: str | Non
 @click.option("--baseline", default=None, help="Reference method (default: baseline / the first).")
 @click.option("--focus", default=None, help="Method shown per layer (default: the fastest).")
 @click.option("--verify", "verify_mode", type=click.Choice(["auto", "full", "reduced", "off"]), default="auto",
-              show_default=True, help="Kernel exactness + fidelity: auto (models up to 2M params), full, reduced "
-              "(one 64-px input, for speed), off.")
+              show_default=True, help="Kernel exactness + fidelity: full, reduced (one 64-px input, for speed), off; auto = full "
+              "up to 2M parameters, reduced up to 15M, off above.")
 @click.option("--inputs", type=click.IntRange(1, 10_000), default=2, show_default=True,
               help="Seeded inputs for fidelity (full verification).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the verification inputs.")
