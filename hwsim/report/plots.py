@@ -42,8 +42,11 @@ def latency_energy_svg(comparison: Comparison, devices: Sequence[str]) -> str | 
     methods = list(comparison.methods)[::-1]  # first method at the top
     y = np.arange(len(methods))
     n = len(devices)
-    fig, axes = new_figure(max(6.5, 4.4 * n + 1.2), 2 * _bar_height(len(methods)) + 0.4, ncols=n, nrows=2,
-                           sharey=True)
+    if n == 1:  # one device: latency and energy side by side
+        fig, grid = new_figure(10.0, _bar_height(len(methods)) + 0.4, ncols=2, nrows=1, sharey=True)
+        axes = [[grid[0][0]], [grid[0][1]]]
+    else:
+        fig, axes = new_figure(4.4 * n + 1.2, 2 * _bar_height(len(methods)) + 0.4, ncols=n, nrows=2, sharey=True)
     for col, dev in enumerate(devices):
         ax_l, ax_e = axes[0][col], axes[1][col]
         rows = [comparison.row(m, dev) for m in methods]
@@ -79,6 +82,8 @@ def latency_energy_svg(comparison: Comparison, devices: Sequence[str]) -> str | 
             ax.grid(axis="y", visible=False)
     for row in axes:
         row[0].set_yticks(y, methods)
+        if n == 1:
+            break  # shared y axis: the energy panel sits to the right of the latency panel
     handles, names = axes[1][0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncols=4)
     return to_svg(fig, "latency and energy per method on " + ", ".join(devices))
@@ -170,9 +175,9 @@ def per_layer_svg(layers: Sequence[LayerBar], base: str, focus: str, device: str
     ax.bar(x + w / 2, [(lb.focus_s or 0) * t_scale for lb in layers], w, color=FOCUS_COLOR, label=focus)
     ax.set_xticks(x, [lb.layer for lb in layers], rotation=90, fontsize=7)
     ax.set_ylabel(f"latency ({t_unit})")
-    ax.set_title(f"Per-layer latency on {device}: {focus} vs {base}")
+    ax.set_title(f"Per-layer latency on {device}: {focus} vs {base}", loc="left")
     ax.grid(axis="x", visible=False)
-    ax.legend(loc="upper right")
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2)
     ax.set_xlim(-0.6, n - 0.4)
     return to_svg(fig, f"per-layer latency of {focus} against {base} on {device}")
 

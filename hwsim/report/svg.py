@@ -102,6 +102,9 @@ def to_svg(fig: Figure, label: str) -> str:
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = _SVG_START.sub(r"\1", buf.getvalue(), count=1)
     text = _METADATA.sub("", text, count=1)
-    text = _SIZE.sub(r'<svg\1 width="100%"', text, count=1)
+    # Scale with the container, but never beyond 1.4x the figure's natural size (a lone figure in a
+    # wide page would otherwise blow its text up).
+    natural_px = fig.get_figwidth() * 96
+    text = _SIZE.sub(rf'<svg\1 width="100%" style="max-width: {1.4 * natural_px:.0f}px"', text, count=1)
     label = label.replace('"', "'").replace("<", "(").replace(">", ")")
     return text.replace("<svg", f'<svg role="img" aria-label="{label}" class="plot"', 1)
