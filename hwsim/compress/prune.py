@@ -430,7 +430,10 @@ def remove_layers(graph: OpGraph, params: RemoveLayersParams) -> PassResult:
             notes.append(f"removed {node.name!r}: the network's function changes; task accuracy unknown")
     if not changes:
         return PassResult(graph, False, (), ("no redundant layers found",))
-    nodes = [replace.get(n.name, n) for n in nodes]
+    # Keep each folded-into layer's *current* inputs: an earlier bypass may have rewired them (a conv that
+    # reads a folded batchnorm's output, as in MobileNetV2's linear bottlenecks).
+    nodes = [Node(n.name, n.op, n.inputs, n.outputs, replace[n.name].attrs, replace[n.name].params)
+             if n.name in replace else n for n in nodes]
     out = graph.rebuild(nodes, weights=weights)
     if folded_into and not materialized:
         notes.append(FORMULA_NOTE)

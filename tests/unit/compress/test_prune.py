@@ -221,3 +221,31 @@ def test_remove_layers_drops_noops_and_folds_batchnorm_exactly():
     assert actions == {"bn": "folded", "drop": "removed", "id": "removed"}
     with pytest.raises(CompressionError, match="cannot be removed"):
         run("remove_layers", mlp(), layers=["ip1"])
+
+
+def test_fold_batchnorm_when_a_folded_bn_feeds_the_next_conv_directly():
+    """Regression (MobileNetV2's linear bottleneck, `fold-bn` raised 'features.1.conv.2 is produced by no
+    node'): conv1 -> bn1 -> conv2 -> bn2, so conv2's input is rewired by bn1's fold before bn2 folds into
+    conv2; the folded conv2 must keep the rewired input."""
+    from hwsim.ir import Node, OpGraph, TensorSpec, WeightStore
+
+    g = OpGraph.build("t", [TensorSpec("x", (1, 3, 6, 6), role="input")], [
+        Node("c1", "conv2d", ("x",), ("h1",), {"out_channels": 4, "kernel": 3, "padding": 1, "bias": False}),
+        Node("bn1", "batchnorm", ("h1",), ("b1",)),
+        Node("c2", "conv2d", ("b1",), ("h2",), {"out_channels": 5, "kernel": 1, "bias": False}),
+        Node("bn2", "batchnorm", ("h2",), ("b2",)),
+        Node("act", "relu", ("b2",), ("y",)),
+    ], ["y"], weights=WeightStore(seed=3)).materialize()
+    rng = np.random.default_rng(4)
+    stats = {}
+    for bn, c in (("bn1", 4), ("bn2", 5)):
+        stats |= {f"{bn}.gamma": rng.uniform(0.5, 2, c), f"{bn}.beta": rng.normal(0, 1, c),
+                  f"{bn}.mean": rng.normal(0, 1, c), f"{bn}.var": rng.uniform(0.5, 2, c)}
+    g = g.with_weights({k: v.astype(np.float32) for k, v in stats.items()})
+    r = run("remove_layers", g)
+    assert [(n.name, n.inputs) for n in r.graph.nodes] == [("c1", ("x",)), ("c2", ("h1",)), ("act", ("h2",))]
+    x = rng.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    np.testing.assert_allclose(execute(r.graph, {"x": x}).output, execute(g, {"x": x}).output, rtol=1e-4, atol=1e-5)
+    unmat = run("remove_layers", OpGraph.build("t", [TensorSpec("x", (1, 3, 6, 6), role="input")], list(g.nodes),
+                                               ["y"]))
+    assert [n.inputs for n in unmat.graph.nodes] == [("x",), ("h1",), ("h2",)]
