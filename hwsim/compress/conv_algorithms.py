@@ -164,4 +164,20 @@ def conv_algorithm(graph: OpGraph, params: ConvAlgorithmParams) -> PassResult:
         changes.append(LayerChange(name, "algorithm" if alg != old_node.attrs["algorithm"] else "kept", b, b, details))
     if not chosen:
         return PassResult(graph, False, (), ("conv_algorithm: no conv2d selected",))
-    return PassResult(new.with_specs(specs), bool(replacements) or bool(specs), tuple(changes))
+    return PassResult(new.with_specs(specs), bool(replacements) or bool(specs), tuple(changes),
+                      _kept_note(chosen))
+
+
+def _kept_note(chosen: dict[str, tuple[str, str | None]]) -> tuple[str, ...]:
+    """Say how many convs could not run the requested algorithm and why (a model without 3x3 stride-1
+    convs gets Winograd nowhere: the reader must see that, not an unexplained 1.0x)."""
+    why: dict[str, int] = {}
+    for _, reason in chosen.values():
+        if reason:
+            why[reason] = why.get(reason, 0) + 1
+    if not why:
+        return ()
+    n = sum(why.values())
+    head = ("no conv2d can run the requested algorithm" if n == len(chosen)
+            else f"{n} of {len(chosen)} conv2d layers kept their algorithm")
+    return (f"conv_algorithm: {head}: " + "; ".join(f"{r} ({k})" for r, k in sorted(why.items())),)

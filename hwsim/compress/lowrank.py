@@ -453,7 +453,9 @@ def apply_plans(graph: OpGraph, params: PassParams, ops: Sequence[str], pass_nam
         for name, pl in plans.items():
             before = node_weight_bytes(graph, [graph.node(name)])
             changes.append(LayerChange(name, "skipped", before, before, {**pl.details, "reason": pl.skipped}))
-        return PassResult(graph, False, tuple(changes), (f"{pass_name}: no layer rewritten",))
+        reasons = sorted({str(pl.skipped) for pl in plans.values()})
+        why = "; ".join(reasons[:4]) if plans else f"no {' or '.join(ops)} layer selected"
+        return PassResult(graph, False, tuple(changes), (f"{pass_name}: no layer rewritten ({why})",))
     weights: dict[str, Any] = {}
     for pl in done.values():
         weights.update(pl.weights or {})

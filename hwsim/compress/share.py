@@ -164,6 +164,9 @@ def share_kmeans(graph: OpGraph, params: ShareKmeansParams) -> PassResult:
                               "format": new.format, "materialized": True}
     out = graph.with_specs(specs, weights)
     changes = tuple(change(graph, out, n, "shared", **details[n.name]) for n in nodes)
+    if not nodes:
+        return PassResult(graph, False, (), ("share_kmeans: no conv2d or linear layer to share; graph unchanged",
+                                             *skipped))
     notes = [RETRAIN_NOTE, *skipped] + ([FORMULA_NOTE] if formula else [])
     return PassResult(out, bool(nodes), changes, tuple(notes))
 
@@ -211,6 +214,9 @@ def share_hash(graph: OpGraph, params: ShareHashParams) -> PassResult:
             details[node.name] = {"buckets": k, "materialized": False}
     out = graph.with_specs(specs, weights)
     changes = tuple(change(graph, out, n, "hashed", **details[n.name]) for n in nodes)
+    if not nodes:
+        return PassResult(graph, False, (), (f"share_hash: no {' or '.join(params.ops)} layer to hash; graph "
+                                             "unchanged", *skipped))
     notes = ["HashedNets trains the shared weights; here they are the least-squares fit of the given weights: "
              "task accuracy unknown", *skipped] + ([FORMULA_NOTE] if formula else [])
     return PassResult(out, bool(nodes), changes, tuple(notes))
