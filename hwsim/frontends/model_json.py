@@ -8,14 +8,13 @@ Save writes the canonical, fully explicit form, so load -> save -> load gives an
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hwsim.errors import HwsimError, ModelFormatError
+from hwsim.fileio import atomic_write
 from hwsim.ir.dtypes import FP32, dtype
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.tensor import TensorSpec, frozen_meta
@@ -202,22 +201,7 @@ def _jsonable(v: Any) -> Any:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a file so that readers never see a half-written one (temp file + rename)."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as e:
-        raise ModelFormatError(f"cannot write output: {e.strerror or e}", source=str(path)) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, text, ModelFormatError)
 
 
 def save_model_json(graph: OpGraph, path: str | Path, weights_file: str | None = None) -> None:

@@ -19,8 +19,6 @@ values. Activations must be fp32 (ONNX export covers fp32 graphs).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from hwsim.fileio import atomic_write
 from hwsim.errors import ModelFormatError
 from hwsim.ir.dtypes import FP32
 from hwsim.ir.graph import Node, OpGraph
@@ -289,24 +288,7 @@ def graph_to_onnx(graph: OpGraph) -> onnx.ModelProto:
 
 def save_onnx(graph: OpGraph, path: str | Path) -> None:
     """Export and write atomically (temp file + rename: readers never see a half-written model)."""
-    data = graph_to_onnx(graph).SerializeToString()
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as err:
-        raise ModelFormatError(f"cannot write output: {err.strerror or err}", source=str(path)) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, graph_to_onnx(graph).SerializeToString(), ModelFormatError)
 
 
 __all__ = ["EXPORTERS", "OPSET", "graph_to_onnx", "save_onnx"]

@@ -8,7 +8,6 @@ report made itself are marked safe.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from hwsim.fileio import atomic_write as write_atomically
 from hwsim.errors import UsageError
 from hwsim.report.format import fmt_bytes, fmt_count, fmt_joules, fmt_ratio_to_baseline, fmt_seconds, fmt_value, sort_key
 
@@ -56,22 +56,7 @@ def check_writable(path: str | Path, what: str = "output") -> Path:
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:
-    """Write through a temporary file in the same directory and rename: readers never see half a file,
-    and a failure leaves nothing behind."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise UsageError(f"cannot write output: {e.strerror or e}", source=str(path)) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write through a temporary file and rename (see hwsim.fileio): no half-written report."""
+    write_atomically(path, data, UsageError)
+
+
