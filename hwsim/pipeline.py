@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hwsim import __version__
 from hwsim.analysis.compare import Comparison, compare
-from hwsim.analysis.metrics import DeviceRun, MethodRun, ModelSummary, Outcome, jsonable
+from hwsim.analysis.metrics import (DeviceRun, EarlyExitCost, MethodRun, ModelSummary, Outcome, early_exit_cost,
+                                    jsonable)
 from hwsim.errors import HwsimError, UsageError
 from hwsim.frontends import load_model
 from hwsim.ir.counting import count_graph
@@ -145,7 +146,8 @@ def _method_doc(m: MethodRun) -> dict[str, Any]:
         "compress": m.compress, "verify": m.verify, "verify_result": m.verify_result,
         "needs_training": m.needs_training, "notes": m.notes, "passes": m.passes, "summary": m.summary,
         "runs": [{"device": r.device, "engine": r.engine, "status": r.outcome.status, "message": r.outcome.message,
-                  "result": r.run.as_dict() if r.run else None} for r in m.runs],
+                  "result": r.run.as_dict() if r.run else None,
+                  "early_exit": r.early_exit.as_dict() if r.early_exit else None} for r in m.runs],
     }
 
 
@@ -227,7 +229,10 @@ def step_resolve_methods(cfg: PipelineConfig) -> list[tuple[str, Any]]:
     names = cfg.methods if cfg.methods is not None else default_method_names()
     if not names:
         raise UsageError("no methods to compare", where="--methods")
-    return _with_baseline(cfg, [(n, get_method(n)) for n in names])
+    resolved = [(n, get_method(n)) for n in names]
+    # a method from a file (``file.yaml#name``) is shown by its own name, unless that name is taken
+    short = [_name_of(m) if m is not None else n for n, m in resolved]
+    return _with_baseline(cfg, [(s if short.count(s) == 1 else n, m) for (n, m), s in zip(resolved, short)])
 
 
 def _with_baseline(cfg: PipelineConfig, methods: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
@@ -317,6 +322,11 @@ def step_compress(graph: OpGraph, method: Any) -> Any:
 def step_simulate(graph: OpGraph, device: DeviceInfo, engine: str, method_name: str) -> Any:
     simulate = component("hwsim.sim.engines", "simulate", "the simulator")
     return simulate(graph, device.handle, engine, method_name)
+
+
+def step_early_exit(graph: OpGraph, run: Any, summary: ModelSummary) -> EarlyExitCost | None:
+    """Expected (over the exit probabilities) and worst-case cost of a model with early exits; None without."""
+    return early_exit_cost(graph, run, summary.layer_macs, summary.batch)
 
 
 def step_verify(graph: OpGraph, method: Any, cfg: VerifyConfig) -> Any:
@@ -443,7 +453,12 @@ def run_method(cfg: PipelineConfig, graph: OpGraph, name: str, method: Any, devi
         else:
             run, s_out = _guard(cfg, lambda: step_simulate(cgraph, dev, cfg.engine, name))
             savings = step_savings(cgraph, dev) if s_out.ok and dev.kind == "fpga" else ()
-            runs.append(DeviceRun(dev.name, cfg.engine, s_out, run, savings=savings))
+            exits = None
+            if s_out.ok:
+                exits, e_out = _guard(cfg, lambda: step_early_exit(cgraph, run, summary))
+                if not e_out.ok:  # a run whose expected cost is unknown must not pass for one without exits
+                    run, s_out = None, Outcome(e_out.status, f"early-exit cost: {e_out.message}")
+            runs.append(DeviceRun(dev.name, cfg.engine, s_out, run, savings=savings, early_exit=exits))
         timings[f"simulate:{dev.name}"] = time.perf_counter() - t0
         progress(f"{name}: simulated on {dev.name}")
     t0 = time.perf_counter()

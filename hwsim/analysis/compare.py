@@ -32,17 +32,23 @@ COLUMNS: tuple[Column, ...] = (
     Column("method", "method", "text", group="method"),
     Column("device", "device", "text", group="method"),
     Column("model_size_bytes", "model size", "bytes", "min", "model", "stored weights in their real encoding"),
-    Column("macs", "MACs", "count", "min", "model", "multiply-accumulates of conv/linear/matmul"),
+    Column("macs", "MACs", "count", "min", "model", "multiply-accumulates of conv/linear/matmul (expected, with "
+           "early exits)"),
+    Column("macs_worst", "MACs worst", "count", "min", "model", "MACs when no input leaves at an early exit"),
     Column("other_ops", "other ops", "count", "min", "model", "other arithmetic (adds, compares, xnor, ...)"),
-    Column("latency_s", "latency", "s", "min", "speed", "one inference"),
+    Column("latency_s", "latency", "s", "min", "speed", "one inference (expected over the exit probabilities, "
+           "with early exits)"),
+    Column("latency_worst_s", "latency worst", "s", "min", "speed", "latency when no input leaves at an early exit"),
     Column("throughput_inf_per_s", "throughput", "inf/s", "max", "speed", "inferences per second"),
-    Column("energy_j", "energy", "J", "min", "energy", "per inference, all components"),
+    Column("energy_j", "energy", "J", "min", "energy", "per inference, all components (expected, with early exits)"),
+    Column("energy_worst_j", "energy worst", "J", "min", "energy", "energy when no input leaves at an early exit"),
     Column("energy_compute_j", "E compute", "J", "min", "energy"),
     Column("energy_onchip_j", "E on-chip", "J", "min", "energy"),
     Column("energy_dram_j", "E DRAM", "J", "min", "energy"),
     Column("energy_static_j", "E static", "J", "min", "energy"),
     Column("peak_memory_bytes", "peak mem.", "bytes", "min", "memory", "largest live activations"),
-    Column("dram_bytes", "DRAM", "bytes", "min", "memory"),
+    Column("dram_bytes", "DRAM", "bytes", "min", "memory", "DRAM traffic of one run (with early exits: every branch "
+           "run, the worst case)"),
     Column("fits_memory", "fits", "bool", None, "memory", "weights and activations fit the device memory"),
     Column("lut", "LUT", "resource", "min", "fpga"),
     Column("dsp", "DSP", "resource", "min", "fpga"),
@@ -144,7 +150,7 @@ def to_records(comparison: Comparison) -> list[dict[str, Any]]:
     out = []
     for r in comparison.rows:
         d = r.as_dict()
-        for key in ("model_size_bytes", "latency_s", "energy_j", "dram_bytes"):
+        for key in ("model_size_bytes", "latency_s", "energy_j", "dram_bytes", "latency_worst_s", "energy_worst_j"):
             d[f"{key}_vs_baseline"] = comparison.ratio_to_baseline(r, key)
         d["is_baseline"] = r.method == comparison.baseline
         d["best"] = sorted(k for k, ms in comparison.best.get(r.device, {}).items() if r.method in ms)

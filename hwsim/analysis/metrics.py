@@ -5,6 +5,12 @@ device (a ``RunResult`` or why there is none), and the verification outcome. ``m
 a (MethodRun, DeviceRun) pair into a ``MethodMetrics`` row with units in every name; a figure the tool
 could not obtain stays None, and the row's ``status`` says why, so a report can print "unavailable"
 instead of inventing a number.
+
+Early exits (``hwsim.compress.early_exit``): a model whose inputs may leave at exit branches has two
+costs, the *expected* one (weighted by the exit probabilities) and the *worst case* (no input leaves
+early: the whole network and every exit branch run). ``early_exit_cost`` derives both from the
+simulated run; a row's headline latency, throughput, energy and MACs are the expected ones and the
+``*_worst`` fields the worst case (equal to the headline for a model without exits).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hwsim.compress.early_exit import exit_costs, expected_and_worst_case
+from hwsim.ir.graph import OpGraph
 from hwsim.sim.result import RunResult
 
 Status = Literal["ok", "unavailable", "error", "skipped"]
@@ -58,6 +66,109 @@ class ModelSummary:
 
 
 @dataclass(frozen=True)
+class ExitCost:
+    """What one input that leaves at one exit costs: the exit's ancestors plus the branches of the
+    earlier exits (it was tested there and stayed). Energy per inference; latency and MACs per run."""
+
+    exit: str
+    after: str
+    probability: float
+    latency_s: float
+    energy_j: float
+    macs: float
+
+
+@dataclass(frozen=True)
+class EarlyExitCost:
+    """Expected (weighted by exit probabilities) and worst-case (no early exit) cost of one run.
+
+    ``expected = sum_i p_i cost_i + (1 - sum_i p_i) worst``. Latency and MACs per run as simulated (the
+    batch, as the rest of a row), energies per inference. The probabilities are stated assumptions
+    of the method, not measured."""
+
+    exits: tuple[ExitCost, ...]
+    full_probability: float  # share of inputs that run the whole network
+    expected_latency_s: float
+    worst_latency_s: float
+    expected_energy_j: Mapping[str, float]  # per energy part (compute / onchip / dram / static)
+    worst_energy_j: Mapping[str, float]
+    expected_macs: float
+    worst_macs: float
+    note: str = ""
+
+    @property
+    def expected_energy_total_j(self) -> float:
+        return float(sum(self.expected_energy_j.values()))
+
+    @property
+    def worst_energy_total_j(self) -> float:
+        return float(sum(self.worst_energy_j.values()))
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["expected_energy_total_j"] = self.expected_energy_total_j
+        d["worst_energy_total_j"] = self.worst_energy_total_j
+        return d
+
+
+def early_exit_cost(graph: OpGraph, run: RunResult, macs: Mapping[str, float], batch: int = 1) -> EarlyExitCost | None:
+    """The expected and worst-case cost of ``run`` (a simulation of ``graph``), or None without exits.
+
+    Per node, the cost is what the engine spent on it (cycles and energy of its op timings; a node the
+    engine did not schedule spent nothing). The worst case is the run as simulated. Energy the engine
+    books outside the ops (static leakage, proportional to time) is split by the latency fraction. When
+    the engine overlaps ops (FPGA dataflow, the event engine), the run's latency is not the sum of its
+    ops' cycles; the expected latency is then the run's latency scaled by the expected share of op
+    cycles, and the note says so."""
+    if not graph.meta.get("early_exits"):
+        return None
+    names = [n.name for n in graph.nodes]
+    known = set(names)
+    stray = sorted({op.node for op in run.ops} - known)
+    if stray:
+        raise ValueError(f"run of {run.model!r} has op timings for nodes outside the graph: {stray[:5]}")
+    cycles = dict.fromkeys(names, 0.0)
+    parts = {p: dict.fromkeys(names, 0.0) for p in run.energy_pj}
+    for op in run.ops:
+        cycles[op.node] += op.cycles
+        for p, v in op.energy_pj.items():
+            parts.setdefault(p, dict.fromkeys(names, 0.0))[op.node] += float(v)
+    exp_c, worst_c = expected_and_worst_case(cycles, graph)
+    exit_c = exit_costs(cycles, graph)
+    node_macs = {n: float(macs.get(n, 0)) for n in names}
+    exp_m, worst_m = expected_and_worst_case(node_macs, graph)
+    exit_m = exit_costs(node_macs, graph)
+    # seconds per op cycle: 1/clock for engines that run ops one after another
+    op_total = sum(cycles.values())
+    s_per_cycle = (run.seconds / op_total) if op_total else 0.0
+    if op_total and run.total_cycles == op_total:
+        s_per_cycle = 1.0 / run.clock_hz
+    note = ""
+    if op_total and run.total_cycles != op_total:
+        note = (f"the {run.engine} engine overlaps ops ({run.total_cycles} cycles for {int(op_total)} op cycles): "
+                "expected latency is the simulated latency scaled by the expected share of op cycles")
+    frac = lambda c: (c / worst_c) if worst_c else 1.0  # noqa: E731 - share of the run's time
+    exp_e: dict[str, float] = {}
+    worst_e: dict[str, float] = {}
+    exit_e = [0.0] * len(exit_c)
+    for p, per_node in parts.items():
+        e_exp, e_worst = expected_and_worst_case(per_node, graph)
+        rest = float(run.energy_pj.get(p, 0.0)) - e_worst  # booked outside the ops: proportional to time
+        exp_e[p] = (e_exp + rest * frac(exp_c)) * 1e-12 / batch
+        worst_e[p] = (e_worst + rest) * 1e-12 / batch
+        for i, (c, e) in enumerate(zip(exit_c, exit_costs(per_node, graph))):
+            exit_e[i] += (e + rest * frac(c)) * 1e-12 / batch
+    meta = list(graph.meta["early_exits"])
+    exits = tuple(ExitCost(str(m["exit"]), str(m["after"]), float(m["probability"]), c * s_per_cycle, e, mm)
+                  for m, c, e, mm in zip(meta, exit_c, exit_e, exit_m))
+    return EarlyExitCost(
+        exits=exits, full_probability=1.0 - sum(x.probability for x in exits),
+        expected_latency_s=exp_c * s_per_cycle, worst_latency_s=run.seconds,
+        expected_energy_j=exp_e, worst_energy_j=worst_e, expected_macs=exp_m, worst_macs=worst_m,
+        note=note)
+
+
+@dataclass(frozen=True)
 class DeviceRun:
     """One simulated inference of one method on one device, or why there is none."""
 
@@ -68,6 +179,8 @@ class DeviceRun:
     seconds_wall: float = 0.0
     #: FPGA only: per binary/ternary layer, its engine's resources beside the same engine at int8 and fp16
     savings: tuple[Mapping[str, Any], ...] = ()
+    #: models with early exits: the expected and the worst-case cost (None without exits)
+    early_exit: EarlyExitCost | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +226,7 @@ class MethodMetrics:
     status_message: str
     model_size_bytes: int | None
     params: int | None
-    macs: int | None
+    macs: int | float | None  # expected MACs (a float) with early exits
     other_ops: int | None
     latency_s: float | None
     throughput_inf_per_s: float | None
@@ -141,9 +254,20 @@ class MethodMetrics:
     top1_agreement: float | None
     needs_training: bool | None
     notes: tuple[str, ...]
+    #: worst case (no input leaves at an early exit); equal to the headline figures without exits
+    latency_worst_s: float | None = None
+    energy_worst_j: float | None = None
+    macs_worst: int | None = None
+    #: share of inputs leaving at each early exit, in trunk order (empty without exits)
+    exit_probabilities: tuple[float, ...] = ()
+
+    @property
+    def has_early_exits(self) -> bool:
+        return bool(self.exit_probabilities)
 
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        d["exit_probabilities"] = list(self.exit_probabilities)
         d["notes"] = list(self.notes)
         return d
 
@@ -218,19 +342,28 @@ def method_metrics(mr: MethodRun, dr: DeviceRun) -> MethodMetrics:
     res = dict(run.resources) if run else {}
     lim = dict(run.resource_limits) if run else {}
     latency = run.seconds if run else None
+    energy = {p: _energy(run, p, batch) for p in ENERGY_PARTS} if run else dict.fromkeys(ENERGY_PARTS)
+    energy_total = (run.energy_total_pj * 1e-12 / batch) if run else None
+    macs: float | None = s.macs if s else None
+    worst = (latency, energy_total, s.macs if s else None)
+    ee = dr.early_exit if run else None
+    if ee is not None:  # headline: expected over the exit probabilities; worst case beside it
+        latency, energy_total, macs = ee.expected_latency_s, ee.expected_energy_total_j, ee.expected_macs
+        energy = {p: ee.expected_energy_j.get(p) if energy[p] is not None else None for p in ENERGY_PARTS}
+        worst = (ee.worst_latency_s, ee.worst_energy_total_j, int(round(ee.worst_macs)))
     return MethodMetrics(
         method=mr.method, device=dr.device, engine=dr.engine, status=status, status_message=message,
         model_size_bytes=s.weight_bytes if s else None,
         params=s.params if s else None,
-        macs=s.macs if s else None,
+        macs=macs,
         other_ops=s.other_ops if s else None,
         latency_s=latency,
         throughput_inf_per_s=(batch / latency) if latency else None,
-        energy_j=(run.energy_total_pj * 1e-12 / batch) if run else None,
-        energy_compute_j=_energy(run, "compute", batch) if run else None,
-        energy_onchip_j=_energy(run, "onchip", batch) if run else None,
-        energy_dram_j=_energy(run, "dram", batch) if run else None,
-        energy_static_j=_energy(run, "static", batch) if run else None,
+        energy_j=energy_total,
+        energy_compute_j=energy["compute"],
+        energy_onchip_j=energy["onchip"],
+        energy_dram_j=energy["dram"],
+        energy_static_j=energy["static"],
         peak_memory_bytes=run.peak_activation_bytes if run else None,
         footprint_bytes=run.footprint_bytes if run else None,
         fits_memory=run.fits_memory if run else None,
@@ -242,7 +375,9 @@ def method_metrics(mr: MethodRun, dr: DeviceRun) -> MethodMetrics:
         kernel_status=fid.kernel_status, sqnr_db=fid.sqnr_db, cosine=fid.cosine,
         top1_agreement=fid.top1_agreement,
         needs_training=mr.needs_training,
-        notes=tuple(mr.notes) + ((dr.run.notes if dr.run else ())),
+        notes=tuple(mr.notes) + ((dr.run.notes if dr.run else ())) + ((ee.note,) if ee and ee.note else ()),
+        latency_worst_s=worst[0], energy_worst_j=worst[1], macs_worst=worst[2],
+        exit_probabilities=tuple(x.probability for x in ee.exits) if ee else (),
     )
 
 

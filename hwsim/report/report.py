@@ -58,13 +58,22 @@ def _cell(comparison: Comparison, row: MethodMetrics, col: Column, fpga: bool) -
     if vs:
         ratio = comparison.ratio_to_baseline(row, col.key)
         good = (ratio < 1) == (col.better == "min")
+    sub, title = "", col.doc
+    if col.key in _WORST and row.has_early_exits:  # expected on top, the worst case beneath
+        worst = getattr(row, _WORST[col.key])
+        sub = f"worst {fmt_value(worst, col.unit)}"
+        probs = ", ".join(f"{100 * p:.0f}%" for p in row.exit_probabilities)
+        title = (f"expected over the early-exit probabilities ({probs} of inputs leave at the exits); worst case "
+                 f"(no early exit, every branch run): {fmt_value(worst, col.unit)}")
     return {"text": text, "sort": sort_key(value), "best": comparison.is_best(row, col.key) and row.status == "ok",
             "vs": vs, "good": good, "missing": value is None,
-            "bad": col.unit == "bool" and value is False, "title": col.doc}
+            "bad": col.unit == "bool" and value is False, "title": title, "sub": sub}
 
 
+#: Cells that show an early-exit method's expected figure with its worst case beneath.
+_WORST = {"latency_s": "latency_worst_s", "energy_j": "energy_worst_j", "macs": "macs_worst"}
 #: Columns the HTML summary folds into other cells to stay readable (the JSON and DataFrame keep them).
-_FOLDED = ("energy_compute_j", "energy_onchip_j", "energy_dram_j", "energy_static_j", "device")
+_FOLDED = ("energy_compute_j", "energy_onchip_j", "energy_dram_j", "energy_static_j", "device", *_WORST.values())
 
 
 def _breakdown_cell(row: MethodMetrics) -> dict[str, Any]:
@@ -73,13 +82,13 @@ def _breakdown_cell(row: MethodMetrics) -> dict[str, Any]:
     total = sum(v for _, v in parts if v)
     if not total:
         return {"text": "unavailable" if row.status == "ok" else "—", "sort": "", "best": False, "vs": "",
-                "good": None, "missing": True, "bad": False, "title": "", "bar": []}
+                "good": None, "missing": True, "bad": False, "title": "", "bar": [], "sub": ""}
     bar = [{"part": p, "pct": 100 * v / total, "color": ENERGY_COLORS[p],
             "title": f"{plots.ENERGY_LABELS[p]}: {fmt_value(v, 'J')} ({100 * v / total:.0f}%)"} for p, v in parts if v]
     top = max(bar, key=lambda b: b["pct"])
     return {"text": f"{plots.ENERGY_LABELS[top['part']]} {top['pct']:.0f}%", "sort": sort_key(top["pct"]),
             "best": False, "vs": "", "good": None, "missing": False, "bad": False,
-            "title": "; ".join(b["title"] for b in bar), "bar": bar}
+            "title": "; ".join(b["title"] for b in bar), "bar": bar, "sub": ""}
 
 
 def summary_table(comparison: Comparison, device: str, kind: str | None) -> dict[str, Any]:
@@ -108,8 +117,10 @@ def cross_device_table(comparison: Comparison) -> dict[str, Any]:
             r = comparison.row(m, d)
             for key, unit in (("latency_s", "s"), ("energy_j", "J")):
                 v = getattr(r, key) if r else None
+                worst = getattr(r, _WORST[key]) if r and r.has_early_exits else None
                 cells.append({"text": fmt_value(v, unit, "unavailable" if r and r.status == "ok" else "—"),
-                              "sort": sort_key(v), "best": bool(r and comparison.is_best(r, key))})
+                              "sort": sort_key(v), "best": bool(r and comparison.is_best(r, key)),
+                              "sub": f"worst {fmt_value(worst, unit)}" if worst is not None else ""})
         rows.append({"method": m, "baseline": m == comparison.baseline, "cells": cells})
     return {"devices": list(comparison.devices), "rows": rows}
 
@@ -137,7 +148,11 @@ def findings(comparison: Comparison, device: str) -> list[str]:
         ratio = comparison.ratio_to_baseline(r, key)
         rel = f" ({fmt_ratio_to_baseline(ratio, 'min')} than {comparison.baseline})" if ratio else ""
         unit = {"latency_s": "s", "energy_j": "J", "model_size_bytes": "bytes"}[key]
-        out.append(f"{what}: {r.method}, {fmt_value(getattr(r, key), unit)}{rel}")
+        worst = getattr(r, _WORST[key]) if key in _WORST and r.has_early_exits else None
+        shown = fmt_value(getattr(r, key), unit)
+        if worst is not None:
+            shown = f"{shown} expected ({fmt_value(worst, unit)} worst case, no early exit)"
+        out.append(f"{what}: {r.method}, {shown}{rel}")
     if base is not None and base.latency_s:
         out.append(f"reference {base.method}: {fmt_value(base.latency_s, 's')}, {fmt_value(base.energy_j, 'J')}, "
                    f"{fmt_value(base.model_size_bytes, 'bytes')}")
