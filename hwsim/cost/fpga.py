@@ -109,11 +109,12 @@ class Layer:
     line_buffer_bits: int = 0
     resources: Resources = field(default_factory=Resources)
     notes: tuple[str, ...] = ()
+    passes: int = 1  # overlay: passes over operands wider than the engine's (see ``overlay_passes``)
 
     @property
     def cycles(self) -> int:
         if self.kind == "mvau":
-            return self.pixels * math.ceil(self.mh / self.pe) * math.ceil(self.mw / self.simd)
+            return self.pixels * math.ceil(self.mh / self.pe) * math.ceil(self.mw / self.simd) * self.passes
         if self.kind == "stream":
             return math.ceil(self.work_items / self.lanes) if self.work_items else 0
         return 0
@@ -299,14 +300,24 @@ def _options(ly: Layer, max_lanes: int) -> _Options:
     return _Options(list(cycles), list(folds))
 
 
+def _fold_widths(n: int) -> list[int]:
+    """Lane counts tried for an extent of ``n``: its divisors (FINN's rule: PE | MH, SIMD | MW) and the
+    powers of two below it. A power of two that does not divide ``n`` pads the extent up to
+    ``lanes x ceil(n / lanes)`` with zero rows / columns, as a designer pads a pruned layer (45 or 90
+    channels) to a foldable size; the padded lanes compute zeros (counted in the cycles and in the
+    weight memory). With them a layer pruned from a power-of-two width can always take the original
+    layer's folding, so pruning never forces a slower design."""
+    return sorted(set(_divisors(n)) | {1 << k for k in range(max(n, 1).bit_length()) if (1 << k) < n})
+
+
 @functools.lru_cache(maxsize=4096)
 def _pareto(mh: int, mw: int, pixels: int, max_lanes: int) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
     cands: list[tuple[int, int, int, int]] = []
-    for pe in _divisors(mh):
-        for simd in _divisors(mw):
+    for pe in _fold_widths(mh):
+        for simd in _fold_widths(mw):
             if pe * simd > max_lanes:
-                continue
-            cyc = pixels * (mh // pe) * (mw // simd)
+                break
+            cyc = pixels * math.ceil(mh / pe) * math.ceil(mw / simd)
             cands.append((pe * simd, -simd, cyc, pe))  # fewer lanes first; FINN widens SIMD before PE
     cands.sort()
     cycles: list[int] = []
@@ -329,8 +340,12 @@ def _stream_lanes(ly: Layer, target: int, max_lanes: int) -> int:
 class _Planner:
     """Folds the layers of one workload for one part; per-layer resources are cached by folding."""
 
-    def __init__(self, workload: Workload, spec: FpgaSpec, params: Mapping[str, Any]) -> None:
+    def __init__(self, workload: Workload, spec: FpgaSpec, params: Mapping[str, Any],
+                 device: DeviceProfile | None = None) -> None:
         self.spec, self.params = spec, params
+        #: cycles to stream each MAC layer's weights from DRAM once (external weights, per inference)
+        self.stream_cycles = {w.node: (transfer_cycles(device, {device.dram.name: w.param_bytes})[device.dram.name]
+                                       if device is not None else 0) for w in workload.ops}
         self.base = _base_layers(workload, spec, params)
         works = {w.node: w for w in workload.ops}
         self.units = {ly.node: _stream_unit(works[ly.node], params, spec) for ly in self.base if ly.kind == "stream"}
@@ -401,46 +416,69 @@ class _Planner:
         return out, self.total(target, external)
 
 
+def _external_set(pl: "_Planner", target: int, budget: float) -> frozenset[str]:
+    """Weights that stream from DRAM at ``target``: none if the design's BRAM fits ``budget``, else the
+    layers with the most weight BRAM first until it does (FINN's "external" weights)."""
+    total = pl.total(target, frozenset())
+    if total.bram18 <= budget:
+        return frozenset()
+    bram = total.bram18
+    ext: set[str] = set()
+    gains = []
+    for ly in pl.base:
+        if ly.kind != "mvau":
+            continue
+        pe, simd = pl.opts[ly.node].pick(target)
+        folded = replace(ly, pe=pe, simd=simd)
+        gains.append((pl._mvau(folded).bram18 - pl._mvau(replace(folded, external_weights=True)).bram18, ly.node))
+    bus = 0  # the layers streaming weights share the DRAM bus: together within one interval
+    for gain, node in sorted(gains, reverse=True):
+        if bram <= budget or gain <= 0:
+            break
+        if bus + pl.stream_cycles[node] > target:
+            continue  # streaming this layer's weights would make the DRAM bus the bottleneck
+        ext.add(node)
+        bus += pl.stream_cycles[node]
+        bram -= gain
+    return frozenset(ext)
+
+
 def plan_dataflow(workload: Workload, device: DeviceProfile) -> Design:
-    """Fold every layer for the smallest initiation interval whose design fits the part."""
+    """Fold every layer for the smallest initiation interval whose design fits the part.
+
+    At every candidate interval the weights that do not fit the BRAM stream from DRAM (largest first),
+    so a faster design may trade on-chip weights for wider engines."""
     spec = device.fpga
     assert spec is not None
     params = params_of(spec, device.source)
     limits = limits_of(spec)
     share = float(params["target_utilization"])
-    pl = _Planner(workload, spec, params)
+    pl = _Planner(workload, spec, params, device)
     candidates = pl.candidates()
     notes: list[str] = []
-    external: frozenset[str] = frozenset()
-    slowest = candidates[-1]
-    layers, total = pl.build(slowest, external)
     budget = share * limits["bram18"]
-    if total.bram18 > budget:
-        # weights that cannot fit even at the most folded design stream from DRAM, largest layers first
-        bram = total.bram18
-        ext: set[str] = set()
-        for ly in sorted((ly for ly in layers if ly.kind == "mvau"), key=lambda ly: ly.resources.bram18,
-                         reverse=True):
-            if bram <= budget:
-                break
-            ext.add(ly.node)
-            bram -= ly.resources.bram18 - pl._mvau(replace(ly, external_weights=True)).bram18
-        external = frozenset(ext)
-        layers, total = pl.build(slowest, external)
-        notes.append(f"{len(external)} layers stream their weights from DRAM every frame (BRAM too small)")
+
+    def at(target: int) -> tuple[Resources, frozenset[str]]:
+        ext = _external_set(pl, target, budget)
+        return pl.total(target, ext), ext
+
+    total, external = at(candidates[-1])
     if _fits(total, limits, share):
         lo, hi = 0, len(candidates) - 1
         while lo < hi:  # smallest target that fits (resources shrink as the target grows)
             mid = (lo + hi) // 2
-            if _fits(pl.total(candidates[mid], external), limits, share):
+            if _fits(at(candidates[mid])[0], limits, share):
                 hi = mid
             else:
                 lo = mid + 1
         target = candidates[lo]
-        layers, total = pl.build(target, external)
+        total, external = at(target)
     else:
-        target = slowest
+        target = candidates[-1]
         notes.append(f"the design exceeds {share:.0%} of the part even fully folded")
+    layers, total = pl.build(target, external)
+    if external:
+        notes.append(f"{len(external)} layers stream their weights from DRAM every frame (BRAM too small)")
     return Design("dataflow", tuple(layers), target, total, limits, _fits(total, limits, 1.0), tuple(notes),
                   shared=pl.fifo, meets_target=_fits(total, limits, share))
 
@@ -472,6 +510,58 @@ def design_for_folding(workload: Workload, device: DeviceProfile, folding: Mappi
                   shared=pl.fifo)
 
 
+#: significant bits of an operand as a multiplier sees it (floats: the mantissa with its hidden bit)
+_MANTISSA = {"fp32": 24, "fp16": 11, "bf16": 8}
+
+
+def _eff_bits(kind: str, bits: int, name: str) -> int:
+    if kind == "float":
+        return _MANTISSA.get(name, 24 if bits > 16 else 11)
+    return 1 if kind in ("binary", "ternary") else bits
+
+
+def overlay_passes(layer: Operands, engine: Operands) -> int:
+    """Passes the overlay engine needs for a layer whose operands are wider than its own: each
+    operand is split into engine-width pieces (a 24-bit fp32 mantissa on an 8-bit engine: 3 pieces),
+    one pass per pair of pieces (ASSUMED: the engine composes partial products; in practice the
+    host quantizes such a layer's input instead). A float engine runs integers exactly: one pass."""
+    wl = _eff_bits(layer.w_kind, layer.w_bits, layer.w_name)
+    al = _eff_bits(layer.a_kind, layer.a_bits, layer.a_name)
+    we = _eff_bits(engine.w_kind, engine.w_bits, engine.w_name)
+    ae = _eff_bits(engine.a_kind, engine.a_bits, engine.a_name)
+    return math.ceil(wl / max(we, 1)) * math.ceil(al / max(ae, 1))
+
+
+def _size_overlay(macs: Sequence[Layer], engine: Any, limits: Mapping[str, int], share: float,
+                  max_lanes: int) -> tuple[int, int]:
+    """The PE x SIMD of the one overlay engine: the shape with the fewest compute cycles over the
+    graph's MAC layers among those whose datapath fits ``share`` of the DSPs and half that share of
+    the LUTs / FFs (the other half: DMA, address generation, im2col and buffer control, ASSUMED).
+    SIMD is a power of two (the reduction tree), PE any count (layers pad to a multiple of it)."""
+    def fits(r: Resources) -> bool:
+        return (r.dsp <= share * limits["dsp"] and r.lut <= share / 2 * limits["lut"]
+                and r.ff <= share / 2 * limits["ff"])
+
+    best: tuple[int, int, int] | None = None
+    simd = 1
+    while simd <= max_lanes:
+        if not fits(engine(1, simd)):
+            break
+        lo, hi = 1, max(1, max_lanes // simd)
+        while lo < hi:  # widest PE that fits at this SIMD (resources grow with PE)
+            mid = (lo + hi + 1) // 2
+            if fits(engine(mid, simd)):
+                lo = mid
+            else:
+                hi = mid - 1
+        pe = lo
+        cycles = sum(ly.pixels * math.ceil(ly.mh / pe) * math.ceil(ly.mw / simd) for ly in macs)
+        if best is None or (cycles, pe * simd) < (best[0], best[1] * best[2]):
+            best = (cycles, pe, simd)
+        simd *= 2
+    return (best[1], best[2]) if best else (1, 1)
+
+
 def plan_overlay(workload: Workload, device: DeviceProfile) -> Design:
     """One PE x SIMD engine for all layers, sized to the part unless the profile fixes it."""
     spec = device.fpga
@@ -481,9 +571,16 @@ def plan_overlay(workload: Workload, device: DeviceProfile) -> Design:
     share = float(params["target_utilization"])
     base = _base_layers(workload, spec, params)
     macs = [ly for ly in base if ly.kind == "mvau"]
-    # the engine must run the widest operand types in the graph
-    widest = max((ly.ops for ly in macs if ly.ops), default=Operands("int", 8, "int", 8),
-                 key=lambda o: (o.lane_kind == "float", o.w_bits + o.a_bits))
+    # the engine is built for the operand types that carry most of the MACs; layers with wider
+    # operands take several passes (``overlay_passes``)
+    share_of: dict[Operands, int] = {}
+    for ly in macs:
+        if ly.ops:
+            share_of[ly.ops] = share_of.get(ly.ops, 0) + ly.pixels * ly.mh * ly.mw
+    widest = max(share_of, key=lambda o: (share_of[o], o.lane_kind == "float", o.w_bits + o.a_bits),
+                 default=Operands("int", 8, "int", 8))
+    macs = [replace(ly, passes=overlay_passes(ly.ops, widest)) if ly.ops else ly for ly in macs]
+    passes = {ly.node: ly.passes for ly in macs}
     pe, simd = int(params["overlay_pe"]), int(params["overlay_simd"])
 
     def engine(p: int, s: int) -> Resources:
@@ -492,17 +589,12 @@ def plan_overlay(workload: Workload, device: DeviceProfile) -> Design:
         return bill.parts["datapath"]
 
     if not pe or not simd:
-        pe = simd = 1
-        while True:
-            nxt = (pe * 2, simd) if pe < simd else (pe, simd * 2)
-            if nxt[0] * nxt[1] > int(params["max_lanes"]) or not _fits(engine(*nxt), limits, share / 2):
-                break
-            pe, simd = nxt
+        pe, simd = _size_overlay(macs, engine, limits, share, int(params["max_lanes"]))
     core = engine(pe, simd)
     # on-chip buffers: the rest of the BRAM budget holds weight and activation tiles
     buf_bram = max(0, int(share * limits["bram18"]) - core.bram18)
     total = core + Resources(bram18=buf_bram)
-    layers = tuple(replace(ly, pe=pe, simd=simd) if ly.kind == "mvau" else
+    layers = tuple(replace(ly, pe=pe, simd=simd, passes=passes[ly.node]) if ly.kind == "mvau" else
                    replace(ly, lanes=pe * simd) if ly.kind == "stream" else ly for ly in base)
     notes = (f"overlay engine {pe} PE x {simd} SIMD for {widest.w_bits}-bit x {widest.a_bits}-bit operands",)
     return Design("overlay", layers, 0, total, limits, _fits(total, limits, 1.0), notes)
@@ -525,12 +617,44 @@ def plan(workload: Workload, device: DeviceProfile) -> Design:
         design = plan_overlay(workload, device)
     else:
         design = plan_dataflow(workload, device)
-        if arch == "auto" and not design.meets_target:
+        if arch == "auto":
             over = plan_overlay(workload, device)
-            why = "does not fit the part" if not design.fits else "fits only fully folded"
-            design = replace(over, notes=over.notes + (f"the dataflow design {why}: overlay used",))
+            if not design.meets_target:
+                why = "does not fit the part" if not design.fits else "fits only fully folded"
+                design = replace(over, notes=over.notes + (f"the dataflow design {why}: overlay used",))
+            else:
+                df_cyc, ov_cyc = _latency_bound(design, workload, device), _latency_bound(over, workload, device)
+                if ov_cyc < df_cyc:
+                    design = replace(over, notes=over.notes + (
+                        f"overlay used: ~{ov_cyc:.3g} cycles per frame against the dataflow design's "
+                        f"<= {df_cyc:.3g} (a per-layer pipeline this deep is folded too far to win)",))
     per[key] = design
     return design
+
+
+def _latency_bound(design: Design, workload: Workload, device: DeviceProfile) -> float:
+    """One frame's cycles with no overlap between ops: each op max(compute, its slowest transfer).
+
+    Exact for the overlay (layers run one after another); for a dataflow design an upper bound (its
+    engines stream rows to each other and overlap). ``auto`` keeps the dataflow design unless the
+    overlay beats this bound: it never swaps a pipeline for a slower overlay."""
+    layers = {ly.node: ly for ly in design.layers}
+    stages = [ly.node for ly in design.layers if ly.kind in ("mvau", "stream")]
+    first, last = (stages[0], stages[-1]) if stages else (None, None)
+    times: list[float] = []
+    for w in workload.ops:
+        ly = layers[w.node]
+        if ly.kind in ("fused", "view"):
+            continue
+        c = (_cost_dataflow_layer(ly, w, device, w.node == first, w.node == last) if design.architecture == "dataflow"
+             else _cost_overlay_layer(ly, w, device, design))
+        times.append(max([float(c.compute_cycles), *map(float, c.transfer_cycles.values())]))
+    if design.architecture != "dataflow" or not times:
+        return sum(times)
+    # frames in flight: every MAC layer's output vectors are frames x pixels (the gcd recovers frames)
+    frames = max(1, math.gcd(*[ly.pixels for ly in design.layers if ly.kind == "mvau"] or [1]))
+    per = [t / frames for t in times]
+    return sum(per) + (frames - 1) * max(per)  # pipeline closed form, frames streaming whole
 
 
 #: designs per workload object (by identity: workloads hash by value) and part: sweeps re-cost the same

@@ -38,8 +38,9 @@ def test_folding_balances_the_pipeline_within_the_part() -> None:
     mvaus = [ly for ly in d.layers if ly.kind == "mvau"]
     assert d.fits and d.meets_target
     assert max(ly.cycles for ly in mvaus) <= d.target_cycles
-    for ly in mvaus:  # FINN folding: PE divides MH, SIMD divides MW
-        assert ly.mh % ly.pe == 0 and ly.mw % ly.simd == 0
+    for ly in mvaus:  # FINN folding: PE divides MH, SIMD divides MW (or a power of two pads them)
+        assert ly.mh % ly.pe == 0 or ly.pe & (ly.pe - 1) == 0
+        assert ly.mw % ly.simd == 0 or ly.simd & (ly.simd - 1) == 0
     # a larger part reaches a shorter (or equal) initiation interval
     assert plan_dataflow(prepare(mlp()), load_device("fpga-large")).target_cycles <= d.target_cycles
 
@@ -122,3 +123,13 @@ def test_savings_for_the_report_via_analysis() -> None:
     assert all(x["saved_vs_int8"]["dsp"] > 0 for x in doc["layers"])
     with pytest.raises(UsageError):
         fpga_layer_savings(lfc(), "cpu-a53")
+
+
+def test_a_pruned_layer_can_pad_to_the_original_folding() -> None:
+    """45 output channels (64 pruned by 30%) may take PE = 16 by padding to 48: never more folds
+    than the 64-channel original at the same lanes."""
+    from hwsim.cost.fpga import _pareto
+    for lanes_cap in (16, 64, 256):
+        c64, _ = _pareto(64, 576, 100, lanes_cap)
+        c45, _ = _pareto(45, 576, 100, lanes_cap)
+        assert -c45[-1] <= -c64[-1]
