@@ -23,7 +23,8 @@ from hwsim.cost.common import compute_class, lookup_rate, streaming_level_bytes,
 from hwsim.cost.registry import CostModel, Rule, register_cost_model
 from hwsim.cost.systolic_math import ArrayMapping, Gemm, map_gemm, sram_traffic
 from hwsim.cost.types import OpCost
-from hwsim.cost.work import OpWork
+from hwsim.cost.work import OpWork, Workload
+from hwsim.errors import DeviceProfileError
 from hwsim.hardware.profile import DeviceProfile, SystolicSpec
 
 SOURCE = "hwsim.cost.systolic (SCALE-Sim compute model, Samajdar et al. ISPASS 2020)"
@@ -33,14 +34,34 @@ def _params(spec: SystolicSpec) -> Mapping[str, object]:
     return spec.model_params or {}
 
 
-def lower(work: OpWork) -> Gemm:
+#: How a depthwise conv (one input channel per group) uses the array (``array.model_params.depthwise``):
+#: ``channel_parallel`` (default): channels across the columns, output pixels down the rows, the kh x kw
+#: window through time; each column is fed its own channel's input (a per-column input feed instead of
+#: one broadcast row, ASSUMED: the Edge TPU's depthwise datapath is not published, but a 64 x 64 array
+#: that ran depthwise on one column would take ~13 ms for MobileNetV2 against the ~2.5 ms Coral
+#: publishes). ``per_group``: SCALE-Sim's own convention, one single-filter GEMM per channel (one column).
+DEPTHWISE_MODES = ("channel_parallel", "per_group")
+
+
+def depthwise_mode(spec: SystolicSpec) -> str:
+    mode = str(_params(spec).get("depthwise", "channel_parallel"))
+    if mode not in DEPTHWISE_MODES:
+        raise DeviceProfileError(f"depthwise must be one of {', '.join(DEPTHWISE_MODES)}, got {mode!r}",
+                                 where="array.model_params.depthwise")
+    return mode
+
+
+def lower(work: OpWork, spec: SystolicSpec | None = None) -> Gemm:
     """The GEMM the array runs: output pixels x filters x window, repeated per group / batched product.
 
-    A grouped (depthwise) conv runs one small GEMM per group, as SCALE-Sim runs a depthwise layer as
-    one single-channel layer per channel.
+    A grouped conv runs one small GEMM per group, as SCALE-Sim runs a depthwise layer as one
+    single-channel layer per channel; a depthwise conv in ``channel_parallel`` mode (the default) runs
+    as one GEMM whose filters are the channels (see ``DEPTHWISE_MODES``).
     """
     g = work.gemm
     assert g is not None, work.node
+    if work.depthwise and g.n == 1 and spec is not None and depthwise_mode(spec) == "channel_parallel":
+        return Gemm(pixels=g.m, filters=g.batch, window=g.k, repeats=1)
     return Gemm(pixels=g.m, filters=g.n, window=g.k, repeats=g.batch)
 
 
@@ -100,7 +121,7 @@ def cost_gemm(work: OpWork, device: DeviceProfile) -> OpCost:
     if work.weight is not None and (work.weight.encoding != "dense" or work.weight.density < 1.0):
         notes.append(f"{work.weight.encoding} weights (density {work.weight.density:.2f}): the array computes "
                      "the dense GEMM (no zero skipping); DRAM moves the stored bytes")
-    g = lower(work)
+    g = lower(work, spec)
     m = map_gemm(g, spec.rows, spec.cols, spec.dataflow, rate)
     reads = sram_traffic(g, m)
     a_b = work.in_bytes[0] / max(work.in_numel, 1) if len(work.in_bytes) == 1 else work.act_dtype.bits / 8
@@ -174,8 +195,46 @@ def cost_array_or_vector(work: OpWork, device: DeviceProfile) -> OpCost:
     return cost_gemm(work, device) if work.gemm is not None else cost_vector(work, device)
 
 
+def _fuses(spec: SystolicSpec, kind: str) -> bool:
+    v = _params(spec).get(f"fuse_{kind}", True)
+    return str(v).lower() not in ("false", "0", "no", "off")
+
+
+def cost_fused(work: OpWork, device: DeviceProfile) -> OpCost:
+    """An op run in its producer's output path (``hwsim.cost.rules``' fusion, mirrored): a batchnorm
+    after a conv / linear is folded into its weights and bias at compile time (one bias add per output
+    remains), a pointwise activation is applied by the vector unit as the array's outputs drain; no
+    memory traffic of its own."""
+    spec = device.systolic
+    assert spec is not None
+    zero = {lv.name: 0 for lv in device.memory}
+    notes: list[str] = []
+    if work.fuse_kind == "batchnorm":
+        arith: Mapping[str, int] = {"add": work.out_numel}
+        notes.append(f"batchnorm folded into {work.fuse_into}'s weights and bias at compile time")
+    else:
+        arith = dict(work.arith)
+        notes.append(f"{work.op} applied on {work.fuse_into}'s outputs as they leave the array")
+    cycles = vector_cycles(arith, _vector_rates(spec), 1.0, _vector_lanes(spec), notes)
+    energy = {"compute": float(sum(n * device.energy.op_pj.get(k, device.energy.op_pj.get("add", 0.0))
+                                   for k, n in arith.items())), "onchip": 0.0, "dram": 0.0}
+    return OpCost(node=work.node, op=work.op, unit="vector", compute_cycles=int(math.ceil(cycles)),
+                  transfer_bytes=dict(zero), transfer_cycles=dict(zero), energy_pj=energy, ops=dict(arith),
+                  source=SOURCE, notes=tuple(dict.fromkeys(notes)), extra={"fused_into": work.fuse_into})
+
+
 class SystolicCostModel(CostModel):
+    """Ops marked fusable (``OpWork.fuse_kind``) are fused unless ``array.model_params.fuse_batchnorm``
+    / ``fuse_activation`` is false (the Edge TPU compiler fuses them, as TFLite does)."""
+
     kind = "systolic"
+
+    def cost_graph(self, workload: Workload, device: DeviceProfile) -> tuple[OpCost, ...]:
+        spec = device.systolic
+        assert spec is not None
+        return tuple(cost_fused(w, device) if w.fuse_kind and _fuses(spec, w.fuse_kind) else self.cost_op(w, device)
+                     for w in workload.ops)
+
     group_rules: Mapping[str, Rule] = {
         "conv": cost_array_or_vector, "dense": cost_array_or_vector, "matmul": cost_array_or_vector,
         "structured": cost_vector, "norm": cost_vector, "activation": cost_vector, "pool": cost_vector,

@@ -74,12 +74,35 @@ def test_profile_dataflow_and_override_change_cycles() -> None:
     assert os_.unit.endswith("-os") and ws.unit.endswith("-ws")
 
 
-def test_depthwise_conv_runs_one_gemm_per_channel() -> None:
+def test_depthwise_conv_runs_one_gemm_per_channel_in_scalesim_mode() -> None:
     g = conv_graph(h=14, c=32, k=32, groups=32)
-    c = op_costs(g, load_device("systolic-32x32"))[0]
+    c = op_costs(g, load_device("systolic-32x32", {"array.model_params.depthwise": "per_group"}))[0]
     per = map_gemm(Gemm(14 * 14, 1, 9), 32, 32, "os").compute_cycles
     assert c.extra["array_cycles"] == 32 * per
     assert c.extra["mapping_efficiency"] < 0.05  # one filter column of 32 used
+
+
+def test_depthwise_conv_is_channel_parallel_by_default() -> None:
+    """Channels across the columns, pixels down the rows, the 3x3 window through time: one GEMM."""
+    g = conv_graph(h=14, c=32, k=32, groups=32)
+    c = op_costs(g, load_device("systolic-32x32"))[0]
+    assert c.extra["array_cycles"] == map_gemm(Gemm(14 * 14, 32, 9), 32, 32, "os").compute_cycles
+    slow = op_costs(g, load_device("systolic-32x32", {"array.model_params.depthwise": "per_group"}))[0]
+    assert c.compute_cycles * 10 < slow.compute_cycles
+
+
+def test_fused_batchnorm_and_activation_move_no_data_unless_switched_off() -> None:
+    from hwsim.ir import Node, OpGraph, TensorSpec
+    from hwsim.ir.dtypes import dtype
+    nodes = [Node("c", "conv2d", ("x",), ("a",), {"out_channels": 16, "kernel": 3, "padding": 1}),
+             Node("bn", "batchnorm", ("a",), ("b",)), Node("r", "relu", ("b",), ("y",))]
+    g = OpGraph.build("cbr", [TensorSpec("x", (1, 8, 16, 16), dtype("fp32"), "input")], nodes, ["y"])
+    fused = {c.node: c for c in op_costs(g, load_device("systolic-32x32"))}
+    assert all(sum(fused[n].transfer_bytes.values()) == 0 for n in ("bn", "r"))
+    assert fused["r"].extra["fused_into"] in ("c", "bn")
+    off = {c.node: c for c in op_costs(g, load_device("systolic-32x32", {
+        "array.model_params.fuse_batchnorm": "false", "array.model_params.fuse_activation": "false"}))}
+    assert all(sum(off[n].transfer_bytes.values()) > 0 for n in ("bn", "r"))
 
 
 def test_linear_and_roofline_on_the_array() -> None:
