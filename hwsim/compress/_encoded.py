@@ -38,6 +38,12 @@ ELEMENTWISE_ENCODINGS = frozenset({"dense", "codebook", "quantized_int", "csr", 
                                    "relative_index"})
 
 
+def stored_as(spec: TensorSpec) -> str:
+    """How a weight is stored, for messages: its encoding, or its dtype when that is what makes it
+    special (binary / ternary weights keep encoding 'dense')."""
+    return spec.dtype.name if spec.dtype.kind in ("binary", "ternary") else spec.encoding
+
+
 def split_encodable(graph: OpGraph, nodes: list[Node], pass_name: str) -> tuple[list[Node], list[str]]:
     """(nodes whose weight this family can re-encode, a note naming the others if any)."""
     ok, skipped = [], []
@@ -46,7 +52,7 @@ def split_encodable(graph: OpGraph, nodes: list[Node], pass_name: str) -> tuple[
         if spec.encoding in ELEMENTWISE_ENCODINGS and spec.dtype.kind not in ("binary", "ternary"):
             ok.append(node)
         else:
-            skipped.append(f"{node.name} ({spec.dtype.name if spec.dtype.kind in ('binary', 'ternary') else spec.encoding})")
+            skipped.append(f"{node.name} ({stored_as(spec)})")
     notes = [f"{pass_name}: skipped {len(skipped)} layer(s) whose weights are not stored element-wise: "
              + ", ".join(skipped[:6]) + (" ..." if len(skipped) > 6 else "")] if skipped else []
     return ok, notes

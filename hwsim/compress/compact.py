@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from hwsim.compress._encoded import stored_as
 from hwsim.compress._splice import (
     dense, materialized, node_weight_bytes, one_blas_thread, rel_error, splice, unique_name,
 )
@@ -366,7 +367,7 @@ def width_multiplier(graph: OpGraph, params: WidthMultiplierParams) -> PassResul
     for old, new_name in renamed.items():
         spec = graph.tensor(old)
         if spec.encoding != "dense" or spec.stored_bits is not None:
-            raise CompressionError(f"pass 'width_multiplier': weight {old!r} is already encoded ({spec.encoding}); "
+            raise CompressionError(f"pass 'width_multiplier': weight {old!r} is already encoded ({stored_as(spec)}); "
                                    "apply width_multiplier before encoding passes")
         if spec.dtype.name != "fp32" or spec.meta:
             annotations[new_name] = TensorSpec(new_name, (), spec.dtype, "weight", meta=spec.meta)

@@ -30,7 +30,7 @@ from pydantic import Field
 from hwsim.compress import _channels
 from hwsim.compress._encoded import (
     FORMULA_NOTE, WEIGHTED_OPS, change, formula_spec, is_materialized, overridden_keys, real_spec,
-    reencode, split_encodable, value_repr,
+    reencode, split_encodable, stored_as, value_repr,
 )
 from hwsim.compress.base import LayerChange, PassParams, PassResult, layer_params, register_pass, select_layers
 from hwsim.errors import CompressionError
@@ -307,7 +307,7 @@ def _shrink(graph: OpGraph, cm: _channels.ChannelMap, keep: dict[str, np.ndarray
                 arr = graph.weight(t)
                 if not isinstance(arr, np.ndarray):
                     raise CompressionError(f"pass {name!r}: weight {t!r} is already encoded "
-                                           f"({graph.tensor(t).encoding}); run structured pruning before "
+                                           f"({stored_as(graph.tensor(t))}); run structured pruning before "
                                            "quantize / share / sparse_format", where=f"layer {node.name!r}")
                 for axis, s in enumerate(idx):
                     if isinstance(s, np.ndarray):

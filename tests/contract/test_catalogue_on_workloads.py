@@ -5,8 +5,9 @@ bytes than the baseline when the method exists to shrink the model, or produce a
 model of a cheap device cannot cost.
 
 Cost-only (unmaterialized weights: the passes annotate sizes by formula) for all twelve workloads, and
-with seeded materialized weights for the small ones (real k-means, SVD, Tucker, CP on real arrays). The
-whole file takes about 30 s on the 2-core machine; the materialized half is marked ``slow``.
+with seeded materialized weights for the small ones (real k-means, SVD, Tucker, CP on real arrays). Also
+every method after four common first methods (composition). The whole file takes about 30 s on the
+2-core machine; the materialized and composition sweeps are marked ``slow``.
 """
 
 from __future__ import annotations
@@ -45,8 +46,13 @@ def _device():
     return load_device("cpu-a53")
 
 
-def _check(workload: str, method: str, materialized: bool) -> None:
-    g = _graph(workload, materialized)
+@cache
+def _compressed(workload: str, first: str, materialized: bool) -> OpGraph:
+    return apply_method(_graph(workload, materialized), first).graph
+
+
+def _check(workload: str, method: str, materialized: bool, after: str | None = None) -> None:
+    g = _graph(workload, materialized) if after is None else _compressed(workload, after, materialized)
     m = METHODS.get(method)
     try:
         cm = apply_method(g, method)
@@ -54,17 +60,17 @@ def _check(workload: str, method: str, materialized: bool) -> None:
         assert e.where and f"method {method!r}" in e.where, f"{method} on {workload}: unlocated refusal: {e}"
         assert e.message.strip(), f"{method} on {workload}: empty message"
         return
-    _check_result(workload, m.family, g, cm)
+    _check_result(workload, m.family, g, cm, size_check=after is None)
 
 
-def _check_result(workload: str, family: str, g: OpGraph, cm: CompressedModel) -> None:
+def _check_result(workload: str, family: str, g: OpGraph, cm: CompressedModel, size_check: bool) -> None:
     method = cm.method.name
     base = count_graph(g)
     counts = count_graph(cm.graph)
     assert counts.macs > 0 and counts.weight_bytes > 0, f"{method} on {workload}: empty counts"
     out0, out1 = g.tensor(g.outputs[0]), cm.graph.tensor(cm.graph.outputs[0])
     assert out1.shape == out0.shape, f"{method} on {workload}: output shape {out1.shape} != {out0.shape}"
-    if family not in NOT_SIZE_REDUCING:
+    if size_check and family not in NOT_SIZE_REDUCING:
         assert counts.weight_bytes <= base.weight_bytes, \
             f"{method} on {workload}: {counts.weight_bytes} weight bytes > baseline {base.weight_bytes}"
     if method != "baseline" and not any(r.changed for r in cm.results):
@@ -90,6 +96,21 @@ def test_method_on_workload_materialized(workload: str, method: str) -> None:
     _check(workload, method, materialized=True)
 
 
+#: methods a deployment chains others after (folding first, quantizing, Deep Compression, binarizing)
+FIRSTS = ("fold-bn", "int8-weights", "deep-compression", "binary-xnor")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", METHOD_NAMES)
+@pytest.mark.parametrize("first", FIRSTS)
+@pytest.mark.parametrize(("workload", "materialized"), [("lenet5", True), ("mobilenet_v2", False),
+                                                          ("resnet18", False)])
+def test_method_after_another(workload: str, materialized: bool, first: str, method: str) -> None:
+    """Composition: every method on an already-compressed graph rewrites it, or refuses with a located
+    error (structured pruning after quantization, say); it never crashes."""
+    _check(workload, method, materialized, after=first)
+
+
 def test_every_shipped_workload_is_swept() -> None:
     assert len(WORKLOADS) >= 12 and set(MATERIALIZED) <= set(WORKLOADS)
 
@@ -111,3 +132,10 @@ def test_a_method_that_finds_nothing_to_do_says_so(workload: str, method: str, s
     cm = apply_method(_graph(workload, False), method)
     assert not any(r.changed for r in cm.results)
     assert any(says in n for n in cm.notes), cm.notes
+
+
+def test_refusing_to_restructure_binary_weights_names_the_dtype() -> None:
+    g = _compressed("lenet5", "binary-xnor", True)
+    with pytest.raises(HwsimError, match=r"already encoded \(binary\)") as e:
+        apply_method(g, "filter-prune-30")
+    assert "method 'filter-prune-30'" in (e.value.where or "")
