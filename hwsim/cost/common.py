@@ -259,3 +259,77 @@ def work_utilization(items: int, workers: int) -> float:
     if items <= 0 or workers <= 1:
         return 1.0
     return items / (math.ceil(items / workers) * workers)
+
+
+# --- transform-domain convolutions (Winograd, FFT) ------------------------------------------------
+WINOGRAD_ALGORITHMS = frozenset({"winograd_f2x2_3x3", "winograd_f4x4_3x3"})
+TRANSFORM_ALGORITHMS = WINOGRAD_ALGORITHMS | {"fft"}
+#: algorithms with a workspace: the transform-domain ones and im2col (its lowered input matrix)
+BUFFERED_ALGORITHMS = TRANSFORM_ALGORITHMS | {"im2col"}
+
+
+def transform_bytes_per_element(dt: DType) -> float:
+    """Bytes of one transform-domain value: the dtype's own width for floats; integer data widens
+    (a Winograd / FFT transform of b-bit integers needs more than b bits: twice the width, at most 32)."""
+    if dt.is_float:
+        return dt.bits / 8
+    return min(32, 2 * max(dt.bits, 1)) / 8
+
+
+@dataclass(frozen=True)
+class ConvBuffers:
+    """What a Winograd / FFT convolution holds beyond its operands, from the ``conv_algorithm`` pass's
+    weight-tensor meta (``conv_transformed_filter_elems``, ``conv_workspace_elems``).
+
+    Winograd keeps its transformed filter U (transformed once at load, as ncnn, XNNPACK and the Arm
+    Compute Library do; the GEMM reads U as its weights), so its filter transform is no per-inference
+    work. FFT transforms the filters on every call (the IR's ``fft`` count includes their FFTs, as
+    cuDNN's FFT convolution does into its workspace), so the filter spectra are workspace.
+    ``workspace_bytes`` is the per-inference temporary: transformed inputs and products (+ filter
+    spectra for FFT; im2col: its lowered input matrix). The whole layer's workspace is materialized
+    between phases, as the Arm Compute Library's Winograd layer (input transform, batched GEMM,
+    output transform over full intermediate tensors) and cuDNN's workspace API do; a library that
+    transforms tile blocks inside the cache moves less."""
+
+    algorithm: str
+    filter_bytes: int
+    workspace_bytes: int
+    filter_kept: bool
+
+    @property
+    def label(self) -> str:
+        labels = {"fft": "FFT", "im2col": "im2col", "winograd_f2x2_3x3": "Winograd F(2x2,3x3)",
+                  "winograd_f4x4_3x3": "Winograd F(4x4,3x3)"}
+        return labels.get(self.algorithm, self.algorithm)
+
+
+def conv_buffers(work: OpWork) -> ConvBuffers | None:
+    """The buffers of a transform-domain conv, or None (another op or algorithm, or no buffer meta)."""
+    if work.group != "conv" or work.weight is None:
+        return None
+    meta = work.weight.meta
+    alg = meta.get("conv_algorithm", work.attrs.get("algorithm"))
+    if alg not in BUFFERED_ALGORITHMS or not meta.get("conv_workspace_elems"):
+        return None
+    if alg == "im2col":  # the lowered input matrix, at the activation's own width
+        return ConvBuffers(alg, 0, int(math.ceil(int(meta["conv_workspace_elems"]) * work.act_dtype.bits / 8)), False)
+    ws_b = transform_bytes_per_element(work.act_dtype)
+    filt = int(meta.get("conv_transformed_filter_elems", 0))
+    ws = int(meta["conv_workspace_elems"])
+    if alg in WINOGRAD_ALGORITHMS:
+        return ConvBuffers(alg, int(math.ceil(filt * work.weight.bytes_per_element)), int(math.ceil(ws * ws_b)), True)
+    return ConvBuffers(alg, int(math.ceil(filt * ws_b)), int(math.ceil((ws + filt) * ws_b)), False)
+
+
+def workspace_level_bytes(device: DeviceProfile, innermost_capacity: float, buffers: ConvBuffers) -> dict[str, float]:
+    """Extra bytes per memory level for a transform-domain conv's workspace: each phase (input
+    transform, transform-domain products, inverse transform) writes its result and the next reads it
+    back, so a workspace that does not fit the capacity just inside a level (as in
+    ``gemm_level_bytes``) crosses that level twice; one that fits stays inside it."""
+    out: dict[str, float] = {}
+    inner = innermost_capacity
+    ws = float(buffers.workspace_bytes)
+    for lv in device.memory:
+        out[lv.name] = 2.0 * ws if ws > inner else 0.0
+        inner = lv.usable_bytes
+    return out

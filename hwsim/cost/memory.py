@@ -1,13 +1,15 @@
 """Memory footprint: weights in their real stored format (at rest) and as held in memory while running
-(Huffman stages decoded at load unless the device decodes them on the fly), peak live activations
-over the schedule, and the total against the device's memories."""
+(Huffman stages decoded at load unless the device decodes them on the fly; Winograd layers hold their
+transformed filters U instead of the 3x3 ones), peak live activations over the schedule, the largest
+per-layer workspace (Winograd / FFT / im2col buffers), and the total against the device's memories."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hwsim.errors import HwsimError
+from hwsim.cost.common import conv_buffers
 from hwsim.cost.work import Workload
+from hwsim.errors import HwsimError
 from hwsim.hardware.profile import DeviceProfile
 from hwsim.units import format_bytes
 
@@ -25,19 +27,36 @@ class Footprint:
     fits: bool
     fits_on_chip: bool  # weights + peak activations fit the on-chip levels together
     runtime_weight_bytes: int = -1  # in memory while running (Huffman decoded at load unless on the fly)
+    workspace_bytes: int = 0  # the largest layer workspace (transform-domain / im2col buffers), live during it
 
     def __post_init__(self) -> None:
         if self.runtime_weight_bytes < 0:
             object.__setattr__(self, "runtime_weight_bytes", self.weight_bytes)
 
 
+def buffer_bytes(workload: Workload) -> tuple[int, int]:
+    """(extra run-time weight bytes of kept transformed filters, largest layer workspace)."""
+    extra, workspace = 0, 0
+    for w in workload.ops:
+        b = conv_buffers(w)
+        if b is None:
+            continue
+        if b.filter_kept and w.weight is not None:
+            extra += b.filter_bytes - w.weight.runtime_bytes
+        workspace = max(workspace, b.workspace_bytes)
+    return extra, workspace
+
+
 def footprint(workload: Workload, device: DeviceProfile) -> Footprint:
     live = workload.weight_bytes if device.sparse.huffman_on_the_fly else workload.runtime_weight_bytes
-    total = live + workload.peak_activation_bytes
+    extra, workspace = buffer_bytes(workload)
+    live += extra
+    total = live + workload.peak_activation_bytes + workspace
     capacity = int(max(lv.total_bytes for lv in device.memory))
     on_chip = int(sum(lv.total_bytes for lv in device.on_chip_levels))
     return Footprint(workload.weight_bytes, workload.peak_activation_bytes, total, capacity,
-                     fits=total <= capacity, fits_on_chip=total <= on_chip, runtime_weight_bytes=live)
+                     fits=total <= capacity, fits_on_chip=total <= on_chip, runtime_weight_bytes=live,
+                     workspace_bytes=workspace)
 
 
 def check_fits(workload: Workload, device: DeviceProfile) -> Footprint:

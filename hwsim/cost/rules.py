@@ -29,8 +29,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hwsim.cost.common import (
-    ComputeClass, compute_class, gemm_level_bytes, streaming_level_bytes, transfer_cycles, vector_cycles,
+    ComputeClass, compute_class, conv_buffers, gemm_level_bytes, streaming_level_bytes, transfer_cycles,
+    vector_cycles, workspace_level_bytes,
 )
+from hwsim.units import format_bytes
 from hwsim.cost.energy import op_energy
 from hwsim.cost.registry import CostModel, Rule
 from hwsim.cost.sparse import SparseView, dense_fallback, sparse_cycles, sparse_view
@@ -121,11 +123,13 @@ class RooflineModel(CostModel):
             extra=dict(extra or {}),
         )
 
-    def _arith(self, work: OpWork, device: DeviceProfile, cc: ComputeClass, notes: list[str]) -> float:
-        if not work.arith:
+    def _arith(self, work: OpWork, device: DeviceProfile, cc: ComputeClass, notes: list[str],
+               arith: Mapping[str, int] | None = None) -> float:
+        arith = work.arith if arith is None else arith
+        if not arith:
             return 0.0
         rates, units = self.vector_rates(device)
-        return vector_cycles(work.arith, rates, self.lane_scale(device, cc), units, notes) / self.efficiency(
+        return vector_cycles(arith, rates, self.lane_scale(device, cc), units, notes) / self.efficiency(
             device, "vector")
 
     def gemm_rule(self, work: OpWork, device: DeviceProfile) -> OpCost:
@@ -158,7 +162,13 @@ class RooflineModel(CostModel):
         notes = [*more_notes, *mu.notes]
         eff = self.efficiency(device, "depthwise" if work.depthwise else "gemm")
         mac_cycles = work.macs * cc.planes / (mu.macs_per_cycle * mu.utilization * eff)
-        extra_cycles = self._arith(work, device, cc, notes)
+        arith = work.arith
+        buffers = None if rhs_act else conv_buffers(work)
+        if buffers is not None and buffers.filter_kept and arith.get("transform_filter"):
+            arith = {k: v for k, v in arith.items() if k != "transform_filter"}
+            notes.append(f"{buffers.label}: filter transformed once at load (U, {format_bytes(buffers.filter_bytes)}, "
+                         "read as the weights); its transform is no per-inference work")
+        extra_cycles = self._arith(work, device, cc, notes, arith)
         extra_pj = 0.0
         rates, units = self.vector_rates(device)
         if cc.mode == "xnor":  # binarize and bit-pack the input activations (XNOR-Net's N_I term)
@@ -177,12 +187,19 @@ class RooflineModel(CostModel):
             # one 32-bit integer add per decoded index (the "ternary" table entry is an int32 add)
             extra_pj += view.index_decodes * math.ceil(g.m / max(mu.lanes, 1)) * device.energy.mac_pj["ternary"]
         effectual = work.macs * (view.effectual_fraction if view is not None and view.skips_zeros else 1.0)
-        bytes_by_level = gemm_level_bytes(work, device, self.innermost_capacity(device), rhs_is_activation=rhs_act,
+        inner = self.innermost_capacity(device)
+        bytes_by_level = gemm_level_bytes(work, device, inner, rhs_is_activation=rhs_act,
                                           weight_bytes_per_element=wpe)
-        energy = op_energy(device, macs=effectual, cc=cc, arith=work.arith, data_bits=work.act_dtype.bits,
+        if buffers is not None:  # the transform phases' workspace, where it does not fit
+            spill = workspace_level_bytes(device, inner, buffers)
+            bytes_by_level = {k: v + spill.get(k, 0.0) for k, v in bytes_by_level.items()}
+            crossed = [k for k, v in spill.items() if v]
+            notes.append(f"{buffers.label} workspace {format_bytes(buffers.workspace_bytes)} per inference, written and "
+                         f"read back through {', '.join(crossed) if crossed else 'no memory level'}")
+        energy = op_energy(device, macs=effectual, cc=cc, arith=arith, data_bits=work.act_dtype.bits,
                            bytes_by_level=bytes_by_level, extra_compute_pj=extra_pj, energy_key=mu.energy_key)
         return self._finish(work, device, mu.name, mac_cycles + extra_cycles, bytes_by_level, energy, notes,
-                            {"mac": int(effectual), **work.arith},
+                            {"mac": int(effectual), **arith},
                             {"compute_class": cc.name, "utilization": round(mu.utilization, 4),
                              "efficiency": eff, "sparse_imbalance": round(sp_imb, 4)}, issuers=mu.workers)
 
