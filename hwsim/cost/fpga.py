@@ -13,9 +13,11 @@
   engine (FINN's streamlining), so they cost only comparators and threshold memory.
   The op's compute cycles are its engine's cycles per frame; engines run concurrently, so the design's
   initiation interval is the slowest engine and one frame's latency the sum (``hwsim.sim.fpga_pipeline``).
-* **overlay**: one generic PE x SIMD engine (``overlay_pe`` x ``overlay_simd``, default: the largest
-  power-of-two engine that fits) runs the layers one after another; weights and activations that do
-  not fit the BRAM stream from DRAM, tiled like any accelerator (``hwsim.cost.common``).
+* **overlay**: generic PE x SIMD engines (``overlay_pe`` x ``overlay_simd``, default: the shape with the
+  fewest cycles that fits) run the layers one after another, one engine per class of products the
+  graph uses (``ENGINE_CLASSES``: float/int on multipliers, binary/ternary on LUTs; a popcount engine
+  cannot compute fp32 products); weights and activations that do not fit the BRAM stream from DRAM,
+  tiled like any accelerator (``hwsim.cost.common``).
 
 Resources per op (LUT, FF, DSP, BRAM18) come from ``hwsim.cost.fpga_resources``. ``layer_savings``
 reports what each binary / ternary layer saves against its int8 and fp16 versions at the same folding.
@@ -110,6 +112,7 @@ class Layer:
     resources: Resources = field(default_factory=Resources)
     notes: tuple[str, ...] = ()
     passes: int = 1  # overlay: passes over operands wider than the engine's (see ``overlay_passes``)
+    engine: str = ""  # overlay: the engine class running this layer (``ENGINE_CLASSES``)
 
     @property
     def cycles(self) -> int:
@@ -133,6 +136,7 @@ class Design:
     notes: tuple[str, ...] = ()
     shared: Resources = field(default_factory=Resources)  # FIFOs, DMA buffers: booked on the first stage
     meets_target: bool = True  # within target_utilization of every resource
+    engines: tuple["OverlayEngine", ...] = ()  # overlay: one engine per class of products
 
     def layer(self, node: str) -> Layer:
         for ly in self.layers:
@@ -532,15 +536,13 @@ def overlay_passes(layer: Operands, engine: Operands) -> int:
     return math.ceil(wl / max(we, 1)) * math.ceil(al / max(ae, 1))
 
 
-def _size_overlay(macs: Sequence[Layer], engine: Any, limits: Mapping[str, int], share: float,
+def _size_overlay(macs: Sequence[Layer], engine: Any, budget: Mapping[str, float],
                   max_lanes: int) -> tuple[int, int]:
-    """The PE x SIMD of the one overlay engine: the shape with the fewest compute cycles over the
-    graph's MAC layers among those whose datapath fits ``share`` of the DSPs and half that share of
-    the LUTs / FFs (the other half: DMA, address generation, im2col and buffer control, ASSUMED).
-    SIMD is a power of two (the reduction tree), PE any count (layers pad to a multiple of it)."""
+    """The PE x SIMD of one overlay engine: the shape with the fewest compute cycles over its MAC
+    layers among those whose datapath fits ``budget`` (DSP, LUT, FF). SIMD is a power of two (the
+    reduction tree), PE any count (layers pad to a multiple of it)."""
     def fits(r: Resources) -> bool:
-        return (r.dsp <= share * limits["dsp"] and r.lut <= share / 2 * limits["lut"]
-                and r.ff <= share / 2 * limits["ff"])
+        return r.dsp <= budget["dsp"] and r.lut <= budget["lut"] and r.ff <= budget["ff"]
 
     best: tuple[int, int, int] | None = None
     simd = 1
@@ -555,49 +557,124 @@ def _size_overlay(macs: Sequence[Layer], engine: Any, limits: Mapping[str, int],
             else:
                 hi = mid - 1
         pe = lo
-        cycles = sum(ly.pixels * math.ceil(ly.mh / pe) * math.ceil(ly.mw / simd) for ly in macs)
+        cycles = sum(ly.pixels * math.ceil(ly.mh / pe) * math.ceil(ly.mw / simd) * ly.passes for ly in macs)
         if best is None or (cycles, pe * simd) < (best[0], best[1] * best[2]):
             best = (cycles, pe, simd)
         simd *= 2
     return (best[1], best[2]) if best else (1, 1)
 
 
+#: overlay engine classes: products that need multipliers (float / int: DSPs or LUT multipliers) and
+#: products that need none (binary / ternary: XNOR-popcount or add / subtract lanes in LUTs). A binary
+#: engine cannot compute a float or int product by repeating passes, so a graph mixing the two gets
+#: one engine of each.
+ENGINE_CLASSES = {"int": "float/int", "float": "float/int", "xnor": "binary/ternary", "addsub": "binary/ternary"}
+
+#: LUT / FF shares of the multiply engine tried when two engines split the budget
+_SPLITS = tuple(i / 20 for i in range(1, 20))
+
+
+@dataclass(frozen=True)
+class OverlayEngine:
+    """One engine of an overlay: the class of products it computes, its operand types, shape and datapath."""
+
+    name: str  # float/int | binary/ternary
+    ops: Operands
+    pe: int
+    simd: int
+    resources: Resources
+    nodes: tuple[str, ...]
+
+
+def _engine_ops(layers: Sequence[Layer]) -> Operands:
+    """The operand types carrying most of these layers' MACs (ties: float, then the wider)."""
+    share_of: dict[Operands, int] = {}
+    for ly in layers:
+        if ly.ops:
+            share_of[ly.ops] = share_of.get(ly.ops, 0) + ly.pixels * ly.mh * ly.mw
+    return max(share_of, key=lambda o: (share_of[o], o.lane_kind == "float", o.w_bits + o.a_bits),
+               default=Operands("int", 8, "int", 8))
+
+
 def plan_overlay(workload: Workload, device: DeviceProfile) -> Design:
-    """One PE x SIMD engine for all layers, sized to the part unless the profile fixes it."""
+    """Layer-sequential engines sized to the part (unless the profile fixes PE x SIMD).
+
+    MAC layers are grouped by ``ENGINE_CLASSES``; each group present gets one engine built for the
+    operand types carrying most of its MACs (layers with wider operands take passes, see
+    ``overlay_passes``). The datapaths share ``target_utilization`` of the DSPs and half of it of the
+    LUTs / FFs (the other half: DMA, address generation, buffer control, ASSUMED). With two engines the
+    multiply engine may use all of that DSP share and a fraction f of the LUT / FF share, the
+    binary/ternary engine the rest; f is the one of 0.05, 0.10 ... 0.95 whose engines give the fewest
+    compute cycles over the graph."""
     spec = device.fpga
     assert spec is not None
     params = params_of(spec, device.source)
     limits = limits_of(spec)
     share = float(params["target_utilization"])
+    acc = int(params["acc_bits"]) or None
+    max_lanes = int(params["max_lanes"])
     base = _base_layers(workload, spec, params)
     macs = [ly for ly in base if ly.kind == "mvau"]
-    # the engine is built for the operand types that carry most of the MACs; layers with wider
-    # operands take several passes (``overlay_passes``)
-    share_of: dict[Operands, int] = {}
+    groups: dict[str, list[Layer]] = {}
     for ly in macs:
-        if ly.ops:
-            share_of[ly.ops] = share_of.get(ly.ops, 0) + ly.pixels * ly.mh * ly.mw
-    widest = max(share_of, key=lambda o: (share_of[o], o.lane_kind == "float", o.w_bits + o.a_bits),
-                 default=Operands("int", 8, "int", 8))
-    macs = [replace(ly, passes=overlay_passes(ly.ops, widest)) if ly.ops else ly for ly in macs]
-    passes = {ly.node: ly.passes for ly in macs}
-    pe, simd = int(params["overlay_pe"]), int(params["overlay_simd"])
+        groups.setdefault(ENGINE_CLASSES[ly.ops.lane_kind] if ly.ops else "float/int", []).append(ly)
+    if not groups:
+        groups["float/int"] = []
+    names = sorted(groups, key=lambda n: n != "float/int")  # the multiply engine first
+    ops_of = {n: _engine_ops(groups[n]) for n in names}
+    groups = {n: [replace(ly, passes=overlay_passes(ly.ops, ops_of[n]), engine=n) if ly.ops else
+                  replace(ly, engine=n) for ly in groups[n]] for n in names}
 
-    def engine(p: int, s: int) -> Resources:
+    @functools.lru_cache(maxsize=None)
+    def engine(name: str, p: int, s: int) -> Resources:
         shape = EngineShape(mh=p, mw=s, pe=p, simd=s)
-        bill = engine_resources(shape, widest, spec.dsp_mult_bits, params, acc_bits=int(params["acc_bits"]) or None)
-        return bill.parts["datapath"]
+        return engine_resources(shape, ops_of[name], spec.dsp_mult_bits, params, acc_bits=acc).parts["datapath"]
 
-    if not pe or not simd:
-        pe, simd = _size_overlay(macs, engine, limits, share, int(params["max_lanes"]))
-    core = engine(pe, simd)
+    full = {"dsp": share * limits["dsp"], "lut": share / 2 * limits["lut"], "ff": share / 2 * limits["ff"]}
+    fixed_pe, fixed_simd = int(params["overlay_pe"]), int(params["overlay_simd"])
+
+    def sized(name: str, budget: Mapping[str, float]) -> tuple[int, int]:
+        if fixed_pe and fixed_simd:
+            return fixed_pe, fixed_simd
+        return _size_overlay(groups[name], functools.partial(engine, name), budget, max_lanes)
+
+    def cycles(name: str, fold: tuple[int, int]) -> int:
+        return sum(replace(ly, pe=fold[0], simd=fold[1]).cycles for ly in groups[name])
+
+    if len(names) == 1:
+        folds = {names[0]: sized(names[0], full)}
+    else:
+        mul, low = names
+        best: tuple[int, dict[str, tuple[int, int]]] | None = None
+        for f in _SPLITS:
+            fm = sized(mul, {"dsp": full["dsp"], "lut": f * full["lut"], "ff": f * full["ff"]})
+            used = engine(mul, *fm)
+            fl = sized(low, {"dsp": full["dsp"] - used.dsp, "lut": (1 - f) * full["lut"],
+                             "ff": (1 - f) * full["ff"]})
+            total_cycles = cycles(mul, fm) + cycles(low, fl)
+            if best is None or total_cycles < best[0]:
+                best = (total_cycles, {mul: fm, low: fl})
+        assert best is not None
+        folds = best[1]
+    engines = tuple(OverlayEngine(n, ops_of[n], *folds[n], engine(n, *folds[n]),
+                                  tuple(ly.node for ly in groups[n])) for n in names)
+    core = Resources()
+    for e in engines:
+        core = core + e.resources
     # on-chip buffers: the rest of the BRAM budget holds weight and activation tiles
     buf_bram = max(0, int(share * limits["bram18"]) - core.bram18)
     total = core + Resources(bram18=buf_bram)
-    layers = tuple(replace(ly, pe=pe, simd=simd, passes=passes[ly.node]) if ly.kind == "mvau" else
-                   replace(ly, lanes=pe * simd) if ly.kind == "stream" else ly for ly in base)
-    notes = (f"overlay engine {pe} PE x {simd} SIMD for {widest.w_bits}-bit x {widest.a_bits}-bit operands",)
-    return Design("overlay", layers, 0, total, limits, _fits(total, limits, 1.0), notes)
+    by_node = {ly.node: ly for n in names for ly in groups[n]}
+    primary = engines[0] if len(engines) == 1 else max(
+        engines, key=lambda e: sum(by_node[x].pixels * by_node[x].mh * by_node[x].mw for x in e.nodes))
+    layers = tuple(replace(by_node[ly.node], pe=folds[by_node[ly.node].engine][0],
+                           simd=folds[by_node[ly.node].engine][1]) if ly.kind == "mvau" else
+                   replace(ly, lanes=primary.pe * primary.simd) if ly.kind == "stream" else ly for ly in base)
+    notes = tuple(f"overlay engine {e.pe} PE x {e.simd} SIMD for {e.ops.w_bits}-bit x {e.ops.a_bits}-bit "
+                  f"{e.ops.lane_kind} operands ({e.name}, {len(e.nodes)} layers, {e.resources.dsp} DSP, "
+                  f"{e.resources.lut} LUT)" for e in engines)
+    return Design("overlay", layers, 0, total, limits, _fits(total, limits, 1.0), notes,
+                  shared=Resources(bram18=buf_bram), engines=engines)
 
 
 def plan(workload: Workload, device: DeviceProfile) -> Design:
@@ -721,11 +798,14 @@ def _cost_overlay_layer(ly: Layer, w: OpWork, device: DeviceProfile, design: Des
                        data_bits=w.act_dtype.bits, bytes_by_level=by_level)
     cycles = ly.cycles if ly.kind != "fused" else 0
     return OpCost(
-        node=w.node, op=w.op, unit=f"overlay {ly.pe}PEx{ly.simd}SIMD" if ly.kind == "mvau" else ly.kind,
+        node=w.node, op=w.op,
+        unit=(f"overlay {ly.pe}PEx{ly.simd}SIMD" + (f" {ly.engine}" if ly.engine else "")) if ly.kind == "mvau"
+        else ly.kind,
         compute_cycles=cycles, transfer_bytes={k: int(round(v)) for k, v in by_level.items()},
         transfer_cycles=transfer_cycles(device, by_level), energy_pj=energy,
         ops={"macs": w.macs, **{k: int(v) for k, v in arith.items()}}, source=SOURCE, notes=tuple(notes),
-        extra={"architecture": "overlay", "pe": ly.pe, "simd": ly.simd, "pipeline_stage": False},
+        extra={"architecture": "overlay", "pe": ly.pe, "simd": ly.simd, "pipeline_stage": False,
+               "overlay_engine": ly.engine or None, "passes": ly.passes},
     )
 
 
@@ -751,9 +831,20 @@ class FpgaCostModel(CostModel):
                 c = _cost_overlay_layer(ly, w, device, design)
             costs.append(c)
         if design.architecture == "overlay" and costs:
-            # the one shared engine's resources, booked once on the first op
-            res = {k: v for k, v in design.totals.as_dict().items() if k in ("lut", "ff", "dsp", "bram18")}
-            costs[0] = replace(costs[0], resources=res, notes=costs[0].notes + design.notes)
+            # each engine's datapath booked once on its first layer, the tile buffers on the first op:
+            # the ops' resources add up to the design's totals
+            keys = ("lut", "ff", "dsp", "bram18")
+            index = {w.node: k for k, w in enumerate(workload.ops)}
+            booked: dict[int, dict[str, int]] = {0: {k: v for k, v in design.shared.as_dict().items() if k in keys}}
+            for e in design.engines:
+                i = index[e.nodes[0]] if e.nodes else 0
+                res = booked.setdefault(i, {})
+                for k, v in e.resources.as_dict().items():
+                    if k in keys:
+                        res[k] = res.get(k, 0) + v
+            for i, res in booked.items():
+                costs[i] = replace(costs[i], resources=res)
+            costs[0] = replace(costs[0], notes=costs[0].notes + design.notes)
         elif costs:
             i = next((k for k, w in enumerate(workload.ops) if layers[w.node].kind in ("mvau", "stream")), 0)
             res = dict(costs[i].resources)
