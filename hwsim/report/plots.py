@@ -117,15 +117,11 @@ def pareto_svg(comparison: Comparison, device: str) -> str | None:
     ys = np.array([r.latency_s * t_scale for r in rows])
     f2 = sorted(front2, key=lambda i: xs[i])
     ax.step(xs[f2], ys[f2], where="post", color="#888", lw=1, ls=":", label="size-latency front")
-    labels: dict[tuple[float, float], list[str]] = {}
     for i, (r, p) in enumerate(zip(rows, pts)):
         color = cmap(norm(p["sqnr"])) if p["sqnr"] is not None else "white"
         edge = "black" if i in front3 else "#999"
         ax.scatter([xs[i]], [ys[i]], s=70 if i in front3 else 40, c=[color], edgecolors=edge,
                    linewidths=1.4 if i in front3 else 0.8, zorder=3, marker="o" if p["sqnr"] is not None else "s")
-        labels.setdefault((round(float(xs[i]), 9), round(float(ys[i]), 12)), []).append(r.method)
-    for (x, yv), names in labels.items():  # methods at the same point share one label
-        ax.annotate(", ".join(names), (x, yv), textcoords="offset points", xytext=(5, 4), fontsize=7.5)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("model size (MiB, stored weights; log)")
@@ -137,7 +133,170 @@ def pareto_svg(comparison: Comparison, device: str) -> str | None:
     ax.legend(loc="lower right")
     ax.margins(x=0.12, y=0.12)
     plain_log(ax)
+    _label_points(fig, ax, xs, ys, [r.method for r in rows])
     return to_svg(fig, f"Pareto front of size, latency and fidelity on {device}")
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in display pixels
+
+
+def _overlaps(a: Box, b: Box, pad: float = 0.0) -> bool:
+    return a[0] < b[2] + pad and b[0] < a[2] + pad and a[1] < b[3] + pad and b[1] < a[3] + pad
+
+
+def _dist_to_box(p: tuple[float, float], b: Box) -> float:
+    dx = max(b[0] - p[0], 0.0, p[0] - b[2])
+    dy = max(b[1] - p[1], 0.0, p[1] - b[3])
+    return math.hypot(dx, dy)
+
+
+def cluster_points(anchors: Sequence[tuple[float, float]], radius_px: float) -> list[list[int]]:
+    """Indices of points grouped transitively when within ``radius_px`` of each other (display pixels):
+    such points are indistinguishable on screen, so they share one label."""
+    parent = list(range(len(anchors)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, (xi, yi) in enumerate(anchors):
+        for j in range(i):
+            xj, yj = anchors[j]
+            if math.hypot(xi - xj, yi - yj) <= radius_px:
+                parent[find(i)] = find(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(anchors)):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+
+
+def place_labels(anchors: Sequence[tuple[float, float]], sizes: Sequence[tuple[float, float]],
+                 bounds: Box | None = None, obstacles: Sequence[Box] = (), gap_px: float = 2.0,
+                 start_px: float = 6.0) -> list[Box]:
+    """Greedy non-overlapping label boxes (display pixels, y up) beside their anchor points.
+
+    Each label tries positions on rings of growing radius around its anchor (right, left, above, below
+    and the diagonals first) and takes the first one that overlaps neither a placed label nor an
+    obstacle (the markers), preferring positions inside ``bounds``. The search always ends with a free
+    box: far enough out every ring has room, so labels never overlap whatever the crowding."""
+    placed: list[Box] = []
+    order = sorted(range(len(anchors)), key=lambda i: (-anchors[i][1], anchors[i][0]))
+    out: dict[int, Box] = {}
+    for i in order:
+        ax_, ay = anchors[i]
+        w, h = sizes[i]
+        step = h + gap_px
+        fallback: Box | None = None
+        found: Box | None = None
+        for ring in range(0, 400):
+            r = start_px + ring * step * 0.5
+            cands = []
+            for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1)):
+                cx = ax_ + dx * r
+                cy = ay + dy * r
+                y0 = cy if dy > 0 else (cy - h if dy < 0 else cy - h / 2)
+                # Straight above/below: centred, else flush left or right (room near the plot's edges).
+                x0s = [cx] if dx > 0 else ([cx - w] if dx < 0 else [cx - w / 2, ax_ - 4, ax_ + 4 - w])
+                cands.extend((x0, y0, x0 + w, y0 + h) for x0 in x0s)
+            for b in cands:
+                if any(_overlaps(b, o, gap_px) for o in placed) or any(_overlaps(b, o) for o in obstacles):
+                    continue
+                # Near its point, a label must not sit closer to another point: it would name that one.
+                own = _dist_to_box((ax_, ay), b)
+                if ring < 24 and any(_dist_to_box(q, b) < own for j, q in enumerate(anchors) if j != i):
+                    continue
+                inside = bounds is None or (b[0] >= bounds[0] and b[1] >= bounds[1] and b[2] <= bounds[2]
+                                            and b[3] <= bounds[3])
+                if inside:
+                    found = b
+                    break
+                if fallback is None:
+                    fallback = b
+            if found is not None:
+                break
+            if fallback is not None and ring > 60:
+                break
+        box = found or fallback
+        if box is None:  # unreachable in practice: stack above everything placed
+            top = max([b[3] for b in placed] + [ay]) + gap_px
+            box = (ax_, top, ax_ + w, top + h)
+        placed.append(box)
+        out[i] = box
+    return [out[i] for i in range(len(anchors))]
+
+
+def _wrap_names(names: Sequence[str], width: int = 28) -> str:
+    lines: list[str] = []
+    for n in names:
+        if lines and len(lines[-1]) + 2 + len(n) <= width:
+            lines[-1] += ", " + n
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(n)
+    return "\n".join(lines)
+
+
+def _label_points(fig, ax, xs: np.ndarray, ys: np.ndarray, names: Sequence[str], fontsize: float = 7.5) -> None:
+    """Label every point without overlaps: points a few pixels apart share one label; labels are placed
+    greedily in display space and joined to their point by a thin leader line when moved away."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)  # a canvas with a renderer to measure text (the SVG is written the same way)
+    fig.draw_without_rendering()  # settle the constrained layout and the autoscaled limits
+    fig.set_layout_engine("none")  # and freeze them: labels are placed in these pixel coordinates
+    ax.set_xlim(ax.get_xlim())
+    ax.set_ylim(ax.get_ylim())
+    to_px = ax.transData.transform
+    anchors = [tuple(map(float, to_px((x, y)))) for x, y in zip(xs, ys)]
+    groups = cluster_points(anchors, radius_px=6.0)
+    renderer = fig.canvas.get_renderer()
+    texts, sizes, g_anchors = [], [], []
+    for g in groups:
+        gx = sum(anchors[i][0] for i in g) / len(g)
+        gy = sum(anchors[i][1] for i in g) / len(g)
+        t = ax.text(0.5, 0.5, _wrap_names([names[i] for i in g]), fontsize=fontsize, transform=ax.transAxes,
+                    va="bottom", ha="left", zorder=4, linespacing=1.1)
+        bb = t.get_window_extent(renderer)
+        texts.append(t)
+        sizes.append((bb.width * 1.1 + 4, bb.height + 1))  # room for a browser font wider than Agg's
+        g_anchors.append((gx, gy))
+    marker_r = 7.0  # the ringed markers' radius with their edge, in display pixels
+    obstacles = [(x - marker_r, y - marker_r, x + marker_r, y + marker_r) for x, y in anchors]
+    bb = ax.get_window_extent(renderer)
+    # Labels may use the margin up to the colour bar (if any) but stay clear of it.
+    right = min([o.get_window_extent(renderer).x0 - 6 for o in fig.axes if o is not ax] + [bb.x1])
+    boxes = place_labels(g_anchors, sizes, bounds=(bb.x0, bb.y0, max(bb.x1, right), bb.y1), obstacles=obstacles,
+                         start_px=marker_r + 2)
+    inv = ax.transData.inverted().transform
+    for t, (gx, gy), box in zip(texts, g_anchors, boxes):
+        # Anchor the text on the box side facing its point: a browser font wider or narrower than the
+        # one measured here then grows away from the point instead of into its marker.
+        if box[2] <= gx:
+            ha, tx = "right", box[2] - 1
+        elif box[0] >= gx:
+            ha, tx = "left", box[0] + 1
+        else:
+            ha, tx = "center", (box[0] + box[2]) / 2
+        if box[3] <= gy:
+            va, ty = "top", box[3]
+        elif box[1] >= gy:
+            va, ty = "bottom", box[1]
+        else:
+            va, ty = "center", (box[1] + box[3]) / 2
+        t.set_horizontalalignment(ha)
+        t.set_verticalalignment(va)
+        t.set_multialignment(ha if ha != "center" else "center")
+        t.set_transform(ax.transData)
+        t.set_position(tuple(inv((tx, ty))))
+        t.set_clip_on(False)
+        t.set_in_layout(False)
+        cx, cy = min(max(gx, box[0]), box[2]), min(max(gy, box[1]), box[3])
+        if math.hypot(cx - gx, cy - gy) > 10.0:  # moved away: a leader line says which point it names
+            (lx0, ly0), (lx1, ly1) = inv((gx, gy)), inv((cx, cy))
+            ax.plot([lx0, lx1], [ly0, ly1], color="#888", lw=0.6, zorder=2.5)
 
 
 def _mappable(cmap, norm):
@@ -379,5 +538,5 @@ def sweep_pareto_svg(points: Sequence[Mapping[str, Any]], x: str, y: str, x_labe
 
 
 __all__ = ["LayerBar", "RooflinePoint", "SavingsBar", "adder_savings_svg", "fmt_bytes", "fmt_seconds",
-           "fpga_resources_svg", "latency_energy_svg", "pareto_svg", "per_layer_svg", "roofline_svg",
+           "cluster_points", "fpga_resources_svg", "latency_energy_svg", "pareto_svg", "place_labels", "per_layer_svg", "roofline_svg",
            "sweep_metric_svg", "sweep_pareto_svg"]
