@@ -1,4 +1,5 @@
-"""Atomic file output shared by every writer (model files, ONNX, reports, sweeps, npz).
+"""File input and atomic output shared by every reader and writer (model files, methods files,
+device profiles, ONNX, reports).
 
 Write to a temporary file in the target directory, then rename: readers never see half a file and
 a failure leaves nothing behind. An unwritable destination is bad input (exit 2), not a crash.
@@ -40,3 +41,14 @@ def _discard(tmp: str) -> None:
         os.unlink(tmp)
     except OSError:
         pass
+
+
+def read_text(path: str | Path, error: type[HwsimError] = UsageError, what: str = "file") -> str:
+    """Read a UTF-8 text file; a missing or unreadable file is bad input naming the path."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{what} does not exist", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f"cannot read {what}: {e}", source=str(path)) from None

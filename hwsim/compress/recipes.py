@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hwsim.compress.base import PASSES
 from hwsim.compress.method import Method
 from hwsim.errors import CompressionError, HwsimError
+from hwsim.fileio import read_text
 
 
 class _Strict(BaseModel):
@@ -133,12 +134,7 @@ def parse_methods(data: Any, source: str) -> dict[str, Method]:
 def load_methods_file(path: str | Path) -> dict[str, Method]:
     """Read and validate a YAML methods file; returns its methods by name, in file order."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CompressionError("methods file does not exist", source=str(p)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise CompressionError(f"cannot read methods file: {e}", source=str(p)) from None
+    text = read_text(p, CompressionError, "methods file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hwsim.errors import HwsimError, ModelFormatError
-from hwsim.fileio import atomic_write
+from hwsim.fileio import atomic_write, read_text
 from hwsim.ir.dtypes import FP32, dtype
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.tensor import TensorSpec, frozen_meta
@@ -137,12 +137,7 @@ def parse_model(data: Any, source: str = "<model>", base_dir: Path | None = None
 
 def load_model_json(path: str | Path) -> OpGraph:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelFormatError("file does not exist", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ModelFormatError(f"cannot read file: {e}", source=str(path)) from None
+    text = read_text(path, ModelFormatError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from hwsim.errors import DeviceProfileError, UnknownNameError
+from hwsim.fileio import read_text
 from hwsim.hardware import energy_tables as et
 from hwsim.hardware.profile import (
     CpuSpec, DeviceProfile, EnergyTable, FpgaSpec, Fusion, GpuSpec, MemoryLevel, SparseTraits, SystolicSpec,
@@ -72,12 +73,11 @@ def load_device(name_or_path: str | os.PathLike[str], overrides: Mapping[str, st
 
 
 def read_raw(path: Path) -> dict[str, Any]:
+    text = read_text(path, DeviceProfileError, "device file")
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise DeviceProfileError(f"not valid YAML: {e}", source=str(path)) from None
-    except OSError as e:
-        raise DeviceProfileError(f"cannot read: {e.strerror}", source=str(path)) from None
     if not isinstance(doc, dict):
         raise DeviceProfileError("a device file must be a mapping (kind, clock, memory, ...)", source=str(path))
     return doc
