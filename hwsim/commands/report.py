@@ -125,11 +125,13 @@ def _run_with_progress(cfg, cmd: str, quiet: bool, render):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from hwsim.pipeline.report import run_pipeline
+    from hwsim.report.report import simulation_plots
 
     console = Console(stderr=True)
     if quiet or not console.is_terminal:
-        result = run_pipeline(cfg, command=cmd)
-        return result, render(result)
+        quiet_drawn = []
+        result = run_pipeline(cfg, command=cmd, while_verifying=lambda r: quiet_drawn.append(simulation_plots(r)))
+        return result, render(result, quiet_drawn[0] if quiet_drawn else None)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[step]}"), console=console, transient=False) as bar:
         task = bar.add_task("hwsim report", total=None, step="loading")
@@ -140,9 +142,16 @@ def _run_with_progress(cfg, cmd: str, quiet: bool, render):
         def progress(step: str) -> None:
             bar.update(task, advance=1, step=step)
 
-        result = run_pipeline(cfg, progress=progress, on_plan=on_plan, command=cmd)
-        bar.update(task, step="rendering the report (plots)")
-        html = render(result)
+        drawn = []
+
+        def draw(provisional) -> None:  # the simulation plots, while the verifications run
+            bar.update(task, step="drawing the plots while verification runs")
+            drawn.append(simulation_plots(provisional))
+            bar.update(task, step="waiting for verification")
+
+        result = run_pipeline(cfg, progress=progress, on_plan=on_plan, command=cmd, while_verifying=draw)
+        bar.update(task, step="rendering the report (Pareto plots, tables)")
+        html = render(result, drawn[0] if drawn else None)
         bar.update(task, advance=1, step="done")
         return result, html
 

@@ -199,9 +199,24 @@ def _check_focus(cfg: PipelineConfig, methods: Sequence[NamedMethod]) -> None:
                          f"({', '.join(n for n, _ in methods)})", where="--focus")
 
 
+def _assemble(cfg: PipelineConfig, model: ModelSummary, devices: Sequence[DeviceInfo], runs: Sequence[MethodRun],
+              timings: Mapping[str, float], command: str, verification: str, materialized: bool) -> PipelineResult:
+    comparison = compare(list(runs), cfg.baseline)
+    focus = choose_focus(comparison, cfg.focus)
+    extras = {d.name: device_extras(d, runs) for d in devices if d.outcome.ok}
+    return PipelineResult(cfg, model, tuple(devices), tuple(runs), comparison, focus, dict(timings), command,
+                          {"devices": {k: v for k, v in extras.items() if v}, "verification": verification,
+                           "weights": "materialized (real encodings)" if materialized else
+                           "not materialized (sizes of encoded formats are formula estimates)"})
+
+
 def run_pipeline(cfg: PipelineConfig, progress: Progress = no_progress, on_plan: Callable[[int], None] | None = None,
-                 command: str = "") -> PipelineResult:
-    """Run every step for every method and device; see the module docstring for failure handling."""
+                 command: str = "", while_verifying: Callable[[PipelineResult], None] | None = None) -> PipelineResult:
+    """Run every step for every method and device; see the module docstring for failure handling.
+
+    ``while_verifying`` is called once every method is compressed and simulated, with the result so far
+    (verification pending), while the verifications still run in the pool: the report draws its
+    simulation plots there instead of after verification."""
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -233,17 +248,15 @@ def run_pipeline(cfg: PipelineConfig, progress: Progress = no_progress, on_plan:
                                        lambda: (None, Outcome("skipped", vnote))))
             else:  # compress and simulate every method first; verifications run meanwhile in the pool
                 runs.append(run_method(cfg, cgraph_in, name, method, devices, progress, lambda: (None, PENDING)))
+        if while_verifying is not None:
+            t0 = time.perf_counter()
+            while_verifying(_assemble(cfg, model, devices, runs, timings, command, vnote, cgraph_in is not graph))
+            timings["while_verifying"] = time.perf_counter() - t0
         runs = [collect_verification(r, partial(pool.result, r.method), progress) for r in runs]
     finally:
         pool.close()
-    comparison = compare(runs, cfg.baseline)
-    focus = choose_focus(comparison, cfg.focus)
-    extras = {d.name: device_extras(d, runs) for d in devices if d.outcome.ok}
     timings["total"] = time.perf_counter() - t_start
-    return PipelineResult(cfg, model, tuple(devices), tuple(runs), comparison, focus, timings, command,
-                          {"devices": {k: v for k, v in extras.items() if v}, "verification": vnote,
-                           "weights": "materialized (real encodings)" if cgraph_in is not graph else
-                           "not materialized (sizes of encoded formats are formula estimates)"})
+    return _assemble(cfg, model, devices, runs, timings, command, vnote, cgraph_in is not graph)
 
 
 def write_json(result: PipelineResult, path: str | Path) -> None:

@@ -116,7 +116,8 @@ def pareto_svg(comparison: Comparison, device: str) -> str | None:
     xs = np.array([r.model_size_bytes / 2**20 for r in rows])
     ys = np.array([r.latency_s * t_scale for r in rows])
     f2 = sorted(front2, key=lambda i: xs[i])
-    ax.step(xs[f2], ys[f2], where="post", color="#888", lw=1, ls=":", label="size-latency front")
+    if len(f2) > 1:  # one point is no line: a legend entry for it would name something not drawn
+        ax.step(xs[f2], ys[f2], where="post", color="#888", lw=1, ls=":", label="size-latency front")
     for i, (r, p) in enumerate(zip(rows, pts)):
         color = cmap(norm(p["sqnr"])) if p["sqnr"] is not None else "white"
         edge = "black" if i in front3 else "#999"
@@ -130,7 +131,8 @@ def pareto_svg(comparison: Comparison, device: str) -> str | None:
                  "Size vs latency (fidelity unknown: not verified)")
     sm = fig.colorbar(_mappable(cmap, norm), ax=ax, shrink=0.8)
     sm.set_label("output SQNR vs fp32 (dB; squares: unknown)")
-    ax.legend(loc="lower right")
+    if len(f2) > 1:
+        ax.legend(loc="lower right")
     ax.margins(x=0.12, y=0.12)
     plain_log(ax)
     _label_points(fig, ax, xs, ys, [r.method for r in rows])

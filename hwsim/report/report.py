@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hwsim import __version__
@@ -19,6 +20,7 @@ from hwsim.analysis.metrics import ENERGY_PARTS, MethodMetrics, MethodRun, jsona
 from hwsim.report import plots
 from hwsim.report.format import fmt_ratio_to_baseline, fmt_value, sort_key
 from hwsim.report.html import atomic_write, render
+from hwsim.report.notes import group_notes
 from hwsim.report.svg import ENERGY_COLORS
 
 #: How many layers the per-layer plot shows at most (the slowest ones, kept in model order).
@@ -91,7 +93,9 @@ def _breakdown_cell(row: MethodMetrics) -> dict[str, Any]:
             "title": "; ".join(b["title"] for b in bar), "bar": bar, "sub": ""}
 
 
-def summary_table(comparison: Comparison, device: str, kind: str | None) -> dict[str, Any]:
+def summary_table(comparison: Comparison, device: str, kind: str | None, layers: Iterable[str] = ()) -> dict[str, Any]:
+    """The device's summary table; ``layers``: the layer names notes may mention (grouped by kind)."""
+    layers = tuple(layers)
     fpga = kind == "fpga"
     cols = [c for c in comparison.columns(fpga=fpga) if c.key not in _FOLDED]
     header = [{"label": c.label, "doc": c.doc, "better": c.better, "text": c.unit == "text"} for c in cols]
@@ -103,9 +107,26 @@ def summary_table(comparison: Comparison, device: str, kind: str | None) -> dict
         cells = [_cell(comparison, r, c, fpga) for c in cols]
         cells.insert(at, _breakdown_cell(r))
         rows.append({"method": r.method, "baseline": r.method == comparison.baseline, "status": r.status,
-                     "message": r.status_message, "notes": list(r.notes), "needs_training": r.needs_training,
+                     "message": r.status_message, "notes": group_notes(fidelity_caveats(r) + r.notes, layers),
+                     "needs_training": r.needs_training,
                      "cells": cells})
     return {"device": device, "columns": header, "rows": rows}
+
+
+#: Below this output SQNR a method "usually within noise of fp32" has visibly lost the signal.
+LOST_SIGNAL_DB = 3.0
+FP16_RANGE = ("fp16 keeps about 3 significant digits between 6.1e-5 and 65504; smaller values lose precision "
+              "and those under 6e-8 flush to zero (underflow), larger ones overflow")
+
+
+def fidelity_caveats(row: MethodMetrics) -> tuple[str, ...]:
+    """Caveats the measured fidelity adds to the method's own notes (shown first)."""
+    if row.sqnr_db is None or math.isinf(row.sqnr_db) or row.sqnr_db >= LOST_SIGNAL_DB:
+        return ()
+    if not any("fp16" in n for n in row.notes):
+        return ()
+    return (f"measured output SQNR {row.sqnr_db:.1f} dB: fp16 lost the signal on this model, so "
+            f"'within noise of fp32' does not hold here; check its activations' range ({FP16_RANGE})",)
 
 
 def cross_device_table(comparison: Comparison) -> dict[str, Any]:
@@ -229,20 +250,40 @@ def _savings_rows(extra: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def device_section(result: ResultLike, dev: Any) -> dict[str, Any]:
+def layer_names(result: ResultLike) -> set[str]:
+    """Every layer name of the model and of each compressed model (what notes may name)."""
+    names = set(result.model.layer_op)
+    for m in result.methods:
+        if m.summary is not None:
+            names |= set(m.summary.layer_op)
+    return names
+
+
+@dataclass(frozen=True)
+class SimulationPlots:
+    """The plots drawn from simulated figures alone (not from verification), so they can be rendered
+    while verification still runs: per device (per layer, roofline, FPGA resources, savings) and the
+    latency/energy plot. The Pareto plot is coloured by fidelity and is drawn afterwards."""
+
+    latency_energy: str | None
+    devices: Mapping[str, Mapping[str, Any]]
+
+
+def simulation_plots(result: ResultLike) -> SimulationPlots:
+    """Every plot that does not depend on verification (see ``SimulationPlots``)."""
+    return SimulationPlots(
+        latency_energy=plots.latency_energy_svg(result.comparison,
+                                                [d.name for d in result.devices if d.outcome.ok]),
+        devices={d.name: _device_plots(result, d) for d in result.devices if d.outcome.ok})
+
+
+def _device_plots(result: ResultLike, dev: Any) -> dict[str, Any]:
     comparison = result.comparison
     name = dev.name
-    section: dict[str, Any] = {"name": name, "kind": dev.kind, "status": dev.outcome.status,
-                               "message": dev.outcome.message, "description": dev.description}
-    if not dev.outcome.ok:
-        return section
-    section["findings"] = findings(comparison, name)
-    section["table"] = summary_table(comparison, name, dev.kind)
-    section["pareto"] = plots.pareto_svg(comparison, name)
+    section: dict[str, Any] = {}
     base = next((m for m in result.methods if m.method == comparison.baseline), None)
     focus = next((m for m in result.methods if m.method == result.focus), None)
     rows = layer_rows(base, focus, name) if base and focus else []
-    section["layers"] = rows
     section["per_layer"] = (plots.per_layer_svg(_per_layer_bars(rows), base.method, focus.method, name)
                             if base and focus else None)
     roof = _roof(dev.peaks, dev.kind)
@@ -263,12 +304,32 @@ def device_section(result: ResultLike, dev: Any) -> dict[str, Any]:
     section["fpga"] = plots.fpga_resources_svg(comparison, name) if dev.kind == "fpga" else None
     extra = (result.extras or {}).get("devices", {}).get(name, {}).get("adder_savings")
     section["savings"] = None
+    if extra and extra.get("status") == "ok":
+        bars, title = _savings_bars(extra)
+        section["savings"] = plots.adder_savings_svg(bars, title)
+    return section
+
+
+def device_section(result: ResultLike, dev: Any, drawn: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the page shows for one device; ``drawn``: its plots already rendered (``simulation_plots``)."""
+    comparison = result.comparison
+    name = dev.name
+    section: dict[str, Any] = {"name": name, "kind": dev.kind, "status": dev.outcome.status,
+                               "message": dev.outcome.message, "description": dev.description}
+    if not dev.outcome.ok:
+        return section
+    section["findings"] = findings(comparison, name)
+    section["table"] = summary_table(comparison, name, dev.kind, layer_names(result))
+    section["pareto"] = plots.pareto_svg(comparison, name)
+    base = next((m for m in result.methods if m.method == comparison.baseline), None)
+    focus = next((m for m in result.methods if m.method == result.focus), None)
+    section["layers"] = layer_rows(base, focus, name) if base and focus else []
+    section.update(drawn if drawn is not None else _device_plots(result, dev))
+    extra = (result.extras or {}).get("devices", {}).get(name, {}).get("adder_savings")
     section["savings_missing"] = "not an FPGA device" if dev.kind != "fpga" else "unavailable"
     section["savings_rows"] = []
     if extra:
         if extra.get("status") == "ok":
-            bars, title = _savings_bars(extra)
-            section["savings"] = plots.adder_savings_svg(bars, title)
             section["savings_rows"] = _savings_rows(extra)
         elif extra.get("status") == "none":
             section["savings_missing"] = extra.get("message", "")
@@ -300,6 +361,7 @@ def _flatten(doc: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 def _method_details(result: ResultLike) -> list[dict[str, Any]]:
     out = []
+    layers = layer_names(result)
     for m in result.methods:
         changes = sum(len(p.get("changes", ())) for p in m.passes)
         out.append({
@@ -308,6 +370,7 @@ def _method_details(result: ResultLike) -> list[dict[str, Any]]:
             "passes": [p.get("pass", "") for p in m.passes], "changes": changes,
             "runs": [(r.device, r.outcome.status, r.outcome.message) for r in m.runs],
             "verify_summary": _verify_summary(m),
+            "device_notes": [(r.device, group_notes(r.run.notes, layers)) for r in m.runs if r.run and r.run.notes],
         })
     return out
 
@@ -330,9 +393,11 @@ def _verify_summary(m: MethodRun) -> str:
     return ", ".join(parts)
 
 
-def build_context(result: ResultLike) -> dict[str, Any]:
+def build_context(result: ResultLike, drawn: SimulationPlots | None = None) -> dict[str, Any]:
+    """The template's context; ``drawn``: the simulation plots rendered earlier (while verification ran)."""
     comparison = result.comparison
-    devices = [device_section(result, d) for d in result.devices]
+    drawn = drawn if drawn is not None else simulation_plots(result)
+    devices = [device_section(result, d, drawn.devices.get(d.name)) for d in result.devices]
     cfg = result.config
     return {
         "title": f"hwsim report: {result.model.name} on {', '.join(d.name for d in result.devices)}",
@@ -345,7 +410,7 @@ def build_context(result: ResultLike) -> dict[str, Any]:
         "methods": list(comparison.methods),
         "devices": devices,
         "ncols": max(1, min(len(devices), 3)),
-        "latency_energy": plots.latency_energy_svg(comparison, [d.name for d in result.devices if d.outcome.ok]),
+        "latency_energy": drawn.latency_energy,
         "cross": cross_device_table(comparison) if len(devices) > 1 else None,
         "details": _method_details(result),
         "timings": {k: f"{v:.2f} s" for k, v in sorted(result.timings_s.items())},
@@ -355,8 +420,8 @@ def build_context(result: ResultLike) -> dict[str, Any]:
     }
 
 
-def render_report(result: ResultLike) -> str:
-    return render("report.html.j2", build_context(result))
+def render_report(result: ResultLike, drawn: SimulationPlots | None = None) -> str:
+    return render("report.html.j2", build_context(result, drawn))
 
 
 def write_report(result: ResultLike, path: str) -> None:

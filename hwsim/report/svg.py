@@ -36,6 +36,8 @@ STYLE = {
     "legend.fontsize": 8,
     "legend.frameon": False,
     "figure.dpi": 100,
+    # names are text, never TeX: a "$" in a model or method name must not start mathtext (a parse error)
+    "text.parse_math": False,
 }
 
 #: Colours of the energy components and of the baseline/method pair, used by every plot.

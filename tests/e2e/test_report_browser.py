@@ -19,7 +19,7 @@ INSTALL_HINT = ("install one: 'apt-get install chromium' (Debian) or 'python -m 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 METHODS = ["baseline", "int8", "prune-90", "binary-xnor", "ternary-twn"]
-DEVICES = ["fpga-small", "cpu-a53"]
+DEVICES = ["fpga-small", "cpu-a53", "gpu-jetson-nano"]
 
 
 def _find_chromium(sync_api) -> str | None:
@@ -56,20 +56,89 @@ def report(chromium, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(chromium, report):
+def one_device_report(chromium, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report1") / "lenet5-1.html"
+    with pytest.raises(SystemExit) as e:
+        main(["report", str(ROOT / "workloads" / "lenet5.json"), "--device", "cpu-a53",
+              "--methods", "baseline,int8,prune-90", "--verify", "off", "-o", str(out), "--quiet"])
+    assert e.value.code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=ARGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors: list[str] = []
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        failed: list[str] = []
-        pg.on("requestfailed", lambda r: failed.append(r.url))
-        pg.goto(report.as_uri())
-        pg.wait_for_load_state("load")
-        yield pg, errors, failed
-        browser.close()
+        b = p.chromium.launch(executable_path=chromium, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _open(browser, path: Path):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    failed: list[str] = []
+    pg.on("requestfailed", lambda r: failed.append(r.url))
+    pg.goto(path.as_uri())
+    pg.wait_for_load_state("load")
+    return pg, errors, failed
+
+
+@pytest.fixture(scope="module")
+def page(browser, report):
+    return _open(browser, report)
+
+
+@pytest.fixture(scope="module")
+def one_device_page(browser, one_device_report):
+    return _open(browser, one_device_report)
+
+
+#: What a plot's text must measure on screen at 1400 px to be read without zooming (CSS px; the
+#: page's body text is 14 px, table text 11-12 px).
+MIN_TEXT_PX = 10.0
+#: Per-device plots are drawn one per row: at 1400 px each is at least this wide.
+MIN_PLOT_WIDTH_PX = 600
+
+
+def _plot_geometry(pg, section: str) -> list[dict]:
+    """Per plot of a section (h2 id): its rendered width and the median height of its text elements."""
+    return pg.evaluate("""id => {
+        const out = [];
+        let el = document.getElementById(id).nextElementSibling;
+        while (el && el.tagName !== 'H2') {
+            for (const svg of el.querySelectorAll('svg.plot')) {
+                const hs = [...svg.querySelectorAll('text')].map(t => t.getBoundingClientRect().height)
+                    .filter(h => h > 0).sort((a, b) => a - b);
+                out.push({width: svg.getBoundingClientRect().width, text: hs[Math.floor(hs.length / 2)] || 0,
+                          smallest: hs[0] || 0, texts: hs.length});
+            }
+            el = el.nextElementSibling;
+        }
+        return out; }""", section)
+
+
+@pytest.mark.parametrize("which", ["one", "three"])
+def test_per_device_plots_are_full_width_with_readable_text(which, page, one_device_page):
+    pg = (one_device_page if which == "one" else page)[0]
+    n_devices = 1 if which == "one" else len(DEVICES)
+    for section in ("pareto", "per-layer", "roofline"):
+        plots = _plot_geometry(pg, section)
+        assert len(plots) == n_devices, section
+        for p in plots:
+            assert p["width"] >= MIN_PLOT_WIDTH_PX, (section, p)
+            assert p["texts"] > 5 and p["text"] >= MIN_TEXT_PX, (section, p)
+    widths = [p["width"] for s in ("pareto", "roofline") for p in _plot_geometry(pg, s)]
+    assert max(widths) <= 1400
+
+
+def test_pareto_log_axes_have_several_labels(page):
+    pg = page[0]
+    counts = pg.evaluate("""() => [...document.querySelectorAll('#pareto ~ .grid svg.plot')].slice(0, 3).map(svg =>
+        [...svg.querySelectorAll('g[id^="xtick"] text, g[id^="ytick"] text')].filter(t => t.textContent.trim()).length)""")
+    assert counts and all(c >= 4 for c in counts), counts
 
 
 def test_no_console_errors_and_no_network(page):

@@ -151,3 +151,20 @@ def test_cli_unknown_focus_or_baseline_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--focus" in err and "--baseline" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_plots_drawn_while_verifying_are_the_plots_of_the_final_result():
+    from hwsim.report.report import render_report, simulation_plots
+
+    seen = []
+    cfg = PipelineConfig(model=LENET, devices=["cpu-a53", "fpga-small"], methods=["baseline", "int8", "binary-xnor"],
+                         verify=VerifyConfig(workers=0))
+
+    def draw(provisional):
+        assert all(m.verify.message == "verification pending" for m in provisional.methods)
+        seen.append(simulation_plots(provisional))
+
+    final = run_pipeline(cfg, while_verifying=draw)
+    assert len(seen) == 1 and all(m.verify.ok for m in final.methods)
+    assert seen[0].devices["fpga-small"]["savings"] and seen[0].latency_energy
+    assert render_report(final, seen[0]) == render_report(final)
