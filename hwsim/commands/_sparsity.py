@@ -31,3 +31,16 @@ def apply_density_options(graph: OpGraph, data: str | None, images: int, act_den
     from hwsim.analysis.act_density import with_density_options  # lazy: runs the executor
 
     return with_density_options(graph, data, images, act_density)
+
+
+def attach_effective_macs(doc: dict[str, Any], graph: OpGraph) -> dict[str, Any]:
+    """``doc["sparsity"]``: dense and effective MAC totals with the activation densities' sources; every
+    entry of ``doc["ops"]`` (if present) whose node performs MACs gets its own ``sparsity`` record."""
+    from hwsim.ir.sparsity import effective_counts, effective_totals
+
+    rows = {r.node: r for r in effective_counts(graph)}
+    doc["sparsity"] = effective_totals(tuple(rows.values())).as_dict()
+    for op in doc.get("ops", ()):
+        if op.get("node") in rows:
+            op["sparsity"] = rows[op["node"]].as_dict()
+    return doc

@@ -71,7 +71,8 @@ def command(model: str, per_layer: bool, as_json: bool, data: str | None, images
         total.add_row(f"other ops: {kind}", f"{value:,}", format_si(value))
     console.print(total)
     console.print("Effective MACs = dense MACs x weight density x density of the activations read (Han et al. 2015; "
-                  "zero positions assumed independent). Activation densities: " + "; ".join(eff.sources) + ".")
+                  "zero positions assumed independent). Activation densities: " + "; ".join(eff.sources) + ".",
+                  soft_wrap=True)
 
 
 def _sources(r: EffectiveMacs) -> str:
