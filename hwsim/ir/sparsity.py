@@ -226,7 +226,9 @@ def assume_activation_density(graph: OpGraph, value: float, detail: str = "user 
         if node.opdef.group not in MAC_GROUPS:
             continue
         for t in (node.inputs if node.opdef.group is OpGroup.MATMUL else node.inputs[:1]):
-            if t in graph.inputs or activation_density(graph, t).source != "assumed":
+            producer = graph.producer(t)
+            if (t in graph.inputs or (producer is not None and not producer.inputs)  # a constant operand
+                    or activation_density(graph, t).source != "assumed"):
                 continue
             targets[t] = value
     return with_activation_densities(graph, targets, "assumed", detail)
