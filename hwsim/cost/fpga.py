@@ -67,6 +67,7 @@ FPGA_DEFAULTS: Mapping[str, Any] = {
 }
 
 MAC_GROUPS = ("conv", "dense", "matmul")
+BRAM18_BITS = 18 * 1024  # one BRAM18 block
 
 #: DPU-like overlay presets (Xilinx DPUCZDX8G "B<ops per cycle>" sizes): pixel x input-channel x
 #: output-channel parallelism, mapped onto hwsim's engine as PE = pixel x output channels, SIMD = input
@@ -690,8 +691,12 @@ def plan_overlay(workload: Workload, device: DeviceProfile) -> Design:
     core = Resources()
     for e in engines:
         core = core + e.resources
-    # on-chip buffers: the rest of the BRAM budget holds weight and activation tiles
-    buf_bram = max(0, int(share * limits["bram18"]) - core.bram18)
+    # on-chip buffers: as many BRAM18 as the largest MAC layer's weights + input + output need, within
+    # the rest of the BRAM budget (a design that needs less instantiates less: a quantized or pruned
+    # model uses fewer blocks; tiles beyond the budget stream from DRAM, see ``_cost_overlay_layer``)
+    need = max((w.param_bytes + sum(w.in_bytes) + w.out_bytes for w in workload.ops if w.gemm is not None),
+               default=0)
+    buf_bram = max(0, min(int(share * limits["bram18"]) - core.bram18, math.ceil(need * 8 / BRAM18_BITS)))
     total = core + Resources(bram18=buf_bram)
     by_node = {ly.node: ly for n in names for ly in groups[n]}
     primary = engines[0] if len(engines) == 1 else max(
