@@ -16,7 +16,7 @@ from hwsim.errors import UsageError
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="where to write the profile [default: ~/.config/hwsim/devices/host.yaml, found as 'host']")
 @click.option("--quick", is_flag=True, help="a few seconds of measurement instead of about a minute (less exact)")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random GEMM operands")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="seed of the random GEMM operands")
 @click.option("--quiet", is_flag=True, help="no progress on stderr")
 def command(output: Path | None, quick: bool, seed: int, quiet: bool) -> None:
     """Measure this machine and write its device profile (the 'host' device)."""

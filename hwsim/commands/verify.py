@@ -82,7 +82,7 @@ def _print_results(results: list[Any], model: str, inputs: int, seed: int) -> No
                    "(default: the report's default catalogue).")
 @click.option("--inputs", "-n", type=click.IntRange(min=1), default=8, show_default=True,
               help="Seeded N(0,1) inputs for fidelity.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic inputs.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of the synthetic inputs.")
 @click.option("--data", type=click.Choice(["digits"]), default=None,
               help="Also measure task accuracy on a bundled labelled test set.")
 @click.option("--reference", type=click.Choice(["onnxruntime"]), default=None,
