@@ -102,7 +102,10 @@ def command(model: str, methods: tuple[str, ...], inputs: int, seed: int, data: 
     if not names:
         raise UsageError("no method to verify")
     from hwsim.analysis.verify import verify_method
+    from hwsim.compress.catalogue import get_method
 
+    for name in names:  # every name resolves before any work (an unknown one is the only line printed)
+        get_method(name)
     results = []
     with steps("hwsim verify", len(names) + (1 if reference else 0), quiet) as step:
         if reference == "onnxruntime":

@@ -8,6 +8,8 @@ Save writes the canonical, fully explicit form, so load -> save -> load gives an
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,7 +37,8 @@ Name = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\x00-\x1
 
 class InputSpec(_Strict):
     name: Name
-    shape: list[int] = Field(min_length=1, description="with the batch dimension, NCHW for images")
+    shape: list[Annotated[int, Field(strict=True)]] = Field(
+        min_length=1, description="with the batch dimension, NCHW for images")
     dtype: str = "fp32"
 
     @field_validator("dtype")
@@ -139,12 +142,27 @@ def parse_model(data: Any, source: str = "<model>", base_dir: Path | None = None
                                    "pass it explicitly to use it", source=source, where="weights")
     if weights_path is not None and not weights_path.is_file():
         raise ModelFormatError(f"weights file {str(weights_path)!r} does not exist", source=source, where="weights")
+    if weights_path is not None:
+        check_weights_archive(weights_path)
     store = WeightStore(seed=mf.seed, npz_path=weights_path)
     meta = dict(mf.meta)
     meta["seed"] = mf.seed
     graph = OpGraph.build(mf.name, inputs, nodes, outputs, store, annotations,
                           meta, source)
     return graph
+
+
+def check_weights_archive(path: Path) -> None:
+    """A weights file must be an intact .npz archive (every member's CRC checked, streamed: no array is
+    built), so a damaged file is refused when the model is read, not by whichever command first needs
+    a value."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, zlib.error) as e:
+        raise ModelFormatError(f"weights file is not a readable .npz archive: {e}", source=str(path)) from None
+    if bad is not None:
+        raise ModelFormatError(f"weights file is damaged: member {bad!r} fails its checksum", source=str(path))
 
 
 def load_model_json(path: str | Path, weights_path: str | Path | None = None) -> OpGraph:

@@ -205,7 +205,7 @@ def _child_type(model_cls: Any, part: str) -> Any:
 def validate(doc: Mapping[str, Any], source: str) -> _DeviceBase:
     if "kind" not in doc:
         raise DeviceProfileError("missing 'kind' (one of: cpu, gpu, fpga, systolic)", source=source, where="kind")
-    if doc["kind"] not in KIND_MODEL:
+    if not isinstance(doc["kind"], str) or doc["kind"] not in KIND_MODEL:
         raise DeviceProfileError(f"unknown kind {doc['kind']!r}; known: {', '.join(KIND_MODEL)}",
                                  source=source, where="kind")
     try:
