@@ -15,6 +15,9 @@ from hwsim.errors import UsageError
 #: The file that says which sweep a folder's outputs belong to (written with them, atomically).
 MANIFEST = "sweep.json"
 OUTPUTS = ("results.csv", "results.parquet", "sweep.html", MANIFEST)
+#: What must match for a folder's outputs to be replaced by a new run (its grid may differ: a resumed or
+#: extended sweep); a different model, device, method list, fixed override or engine is refused.
+SAME_SWEEP_KEYS = ("model_sha256", "device", "methods", "methods_file", "set", "engine")
 
 
 def _target(value: str | None, dimension: str, option: str) -> float | None:
@@ -105,7 +108,8 @@ def sweep_identity(cfg: Any) -> dict[str, Any]:
 
 
 def check_same_sweep(out: Path, identity: dict[str, Any]) -> None:
-    """Refuse to write a sweep's outputs over a different sweep's (they would mix in one folder)."""
+    """Refuse to write a sweep's outputs over those of a sweep of another model, device, methods, fixed
+    overrides or engine (their points would mix in one folder's cache and outputs)."""
     manifest = out / MANIFEST
     if not manifest.is_file():
         return
@@ -113,8 +117,10 @@ def check_same_sweep(out: Path, identity: dict[str, Any]) -> None:
         previous = json.loads(manifest.read_text(encoding="utf-8")).get("sweep")
     except (OSError, ValueError, AttributeError):
         previous = None
-    if previous != identity:
-        diff = sorted(k for k in identity if not isinstance(previous, dict) or previous.get(k) != identity[k])
+    # the same model, device, methods, fixed overrides and engine may grow or change its grid (the point
+    # cache is shared, the outputs are replaced as a whole); anything else is another sweep
+    diff = sorted(k for k in SAME_SWEEP_KEYS if not isinstance(previous, dict) or previous.get(k) != identity[k])
+    if diff:
         raise UsageError(f"the folder holds the outputs of a different sweep (differs in: {', '.join(diff)}); "
                          "choose another -o or remove the folder", source=str(out))
 
