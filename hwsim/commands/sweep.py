@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shlex
 from pathlib import Path
@@ -57,7 +56,7 @@ def command(model: str, device: str, vary: tuple[str, ...], methods: str | None,
     """Vary device profile keys for MODEL: CSV, Parquet and an HTML page of plots."""
     from hwsim.commands.report import methods_option
     from hwsim.hardware import parse_set_option
-    from hwsim.pipeline import SweepConfig, prepare_sweep
+    from hwsim.pipeline.sweep import SweepConfig, prepare_sweep, write_sweep_outputs
     from hwsim.report.html import check_writable
 
     if not Path(model).is_file():
@@ -88,7 +87,7 @@ def command(model: str, device: str, vary: tuple[str, ...], methods: str | None,
         parts += ["--set", s]
     cmd = shlex.join(parts)
     run = _run(cfg, cmd, prepared, quiet)
-    paths = write_outputs(run, identity)
+    paths = write_sweep_outputs(run, {"sweep": identity, "outputs": list(OUTPUTS[:3])})
     res = run.result
     click.echo(f"{len(res.points)} points x {len(res.rows) // max(1, len(res.points))} method(s): "
                f"{res.computed} computed, {res.cached} cached, in {res.seconds:.1f} s ({res.scheduler})")
@@ -125,31 +124,11 @@ def check_same_sweep(out: Path, identity: dict[str, Any]) -> None:
                          "choose another -o or remove the folder", source=str(out))
 
 
-def write_outputs(run: Any, identity: dict[str, Any]) -> dict[str, Path]:
-    """results.csv, results.parquet, sweep.html and sweep.json, rendered first and written together: a
-    failure (rendering, disk) leaves the folder as it was, never CSV/Parquet without their page."""
-    from hwsim.fileio import atomic_write_many
-    from hwsim.report.sweep_report import render_sweep
-
-    out = Path(run.config.output)
-    df = run.result.dataframe()
-    html = render_sweep(run).encode("utf-8")
-    csv = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    parquet = buf.getvalue()
-    manifest = (json.dumps({"sweep": identity, "outputs": list(OUTPUTS[:3])}, indent=1) + "\n").encode("utf-8")
-    paths = {"csv": out / "results.csv", "parquet": out / "results.parquet", "html": out / "sweep.html"}
-    data = {paths["csv"]: csv, paths["parquet"]: parquet, paths["html"]: html, out / MANIFEST: manifest}
-    atomic_write_many([(p, lambda f, b=b: f.write(b)) for p, b in data.items()], UsageError)
-    return paths
-
-
 def _run(cfg, cmd: str, prepared, quiet: bool):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from hwsim.pipeline import run_sweep_config
+    from hwsim.pipeline.sweep import run_sweep_config
 
     console = Console(stderr=True)
     if quiet or not console.is_terminal:

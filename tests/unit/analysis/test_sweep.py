@@ -225,12 +225,12 @@ def test_a_different_sweep_into_the_same_folder_is_refused(tmp_path, capsys):
 
 
 def test_a_failed_rendering_leaves_no_csv_or_parquet_without_html(tmp_path, monkeypatch, capsys):
-    import hwsim.report.sweep_report as sweep_report
+    import hwsim.pipeline.sweep as sweep_pipeline
 
     def broken(run):
         raise RuntimeError("rendering failed (test)")
 
-    monkeypatch.setattr(sweep_report, "render_sweep", broken)
+    monkeypatch.setattr(sweep_pipeline, "render_sweep", broken)
     out = tmp_path / "s"
     with pytest.raises(RuntimeError, match="rendering failed"):
         main(["sweep", LENET, "--device", DEVICE, *VARY, "-o", str(out), "--quiet", "--scheduler", "serial"])
