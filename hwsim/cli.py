@@ -39,7 +39,8 @@ COMMANDS: dict[str, CommandEntry] = {
     "stats": CommandEntry("hwsim.commands.stats",
                           "Count params, MACs, weight and activation bytes of a model (.json or .onnx)."),
     "devices": CommandEntry("hwsim.commands.devices",
-                            "List device profiles (devices/*.yaml); `devices show NAME` prints one with derived peaks."),
+                            "List device profiles ($HWSIM_DEVICES_DIR, ~/.config/hwsim/devices, the shipped ones); "
+                            "`devices show NAME` prints one with derived peaks."),
     "calibrate": CommandEntry("hwsim.commands.calibrate",
                               "Measure this machine and write its device profile (the 'host' device)."),
     "methods": CommandEntry("hwsim.commands.methods",

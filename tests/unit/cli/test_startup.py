@@ -59,4 +59,5 @@ def test_stats_on_model_json_imports_no_heavy_stack() -> None:
 def test_listed_summary_is_the_commands_own(name: str) -> None:
     cmd = load_command(name)
     assert cmd is not None and cmd.name == name
-    assert cmd.get_short_help_str(limit=500) == COMMANDS[name].summary
+    own = cmd.get_short_help_str(limit=500)
+    assert own == COMMANDS[name].summary, f"update COMMANDS[{name!r}] in hwsim/cli.py to the command's own: {own!r}"
