@@ -45,6 +45,8 @@ COMMANDS: dict[str, CommandEntry] = {
                               "Measure this machine and write its device profile (the 'host' device)."),
     "methods": CommandEntry("hwsim.commands.methods",
                             "List the named compression methods (use one with `hwsim compress --method NAME`)."),
+    "validate": CommandEntry("hwsim.commands.validate",
+                             "Predicted vs published latency per record; geometric-mean ratio and error factor per device kind."),
 }
 
 #: Kept for callers that iterate the command modules.
