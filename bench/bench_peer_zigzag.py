@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""hwsim beside ZigZag on the same work, in one run: ResNet-18 (the ONNX file ZigZag ships) on ZigZag's
-own edge-TPU-like design (an 8x8x4x4 = 1,024-MAC array) and on hwsim's 32x32 systolic array (1,024
-MACs). Both tools run for real, each as a fresh process (start-up included); the table shows their
+"""hwsim beside ZigZag on the same work, in one run: torchvision's ResNet-18 (ZigZag reads the ONNX
+file it ships, whose weights are left out; hwsim reads its own workloads/resnet18.json, the same
+layers) on ZigZag's own edge-TPU-like design (an 8x8x4x4 = 1,024-MAC array) and on hwsim's 32x32
+systolic array (1,024 MACs). Both tools run for real, each as a fresh process (start-up included); the table shows their
 wall times, the ratio (target: hwsim >= 200x faster) and each tool's latency in cycles. The cycle
 figures are not expected to be equal: ZigZag searches temporal mappings (LOMA) for its own
 memory hierarchy; hwsim's systolic model follows SCALE-Sim's fold arithmetic (see
@@ -64,13 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    print(f"ResNet-18 ({zigzag_onnx().name} as shipped with ZigZag); load average {os.getloadavg()[0]:.1f} on "
+    print(f"ResNet-18 (ZigZag: its {zigzag_onnx().name}; hwsim: workloads/resnet18.json); load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores")
     rows = []
     with tempfile.TemporaryDirectory() as d:
         for _ in range(args.repeat):
+            hw = timed([sys.executable, "-c", _HWSIM_CHILD, str(ROOT / "workloads" / "resnet18.json")], env)
             zz = timed([sys.executable, "-c", _ZIGZAG_CHILD, d])
-            hw = timed([sys.executable, "-c", _HWSIM_CHILD, str(zigzag_onnx())], env)
             rows.append((zz, hw))
     zz_s = min(r[0][0] for r in rows)
     hw_s = min(r[1][0] for r in rows)
