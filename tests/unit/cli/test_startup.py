@@ -62,4 +62,3 @@ def test_listed_summary_is_the_commands_own(name: str) -> None:
     cmd = load_command(name)
     assert cmd is not None and cmd.name == name
     assert cmd.get_short_help_str(limit=500) == click.utils.make_default_short_help(command_summary(name), 500)
-    assert cmd.help == command_summary(name)
