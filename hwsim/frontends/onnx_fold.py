@@ -158,6 +158,13 @@ FOLDERS: dict[str, Folder] = {
     "Less": lambda n, v: [np.less(np.asarray(v[0]), np.asarray(v[1]))],
     "Greater": lambda n, v: [np.greater(np.asarray(v[0]), np.asarray(v[1]))],
     "Where": lambda n, v: [np.where(np.asarray(v[0]), np.asarray(v[1]), np.asarray(v[2]))],
+    "Mod": lambda n, v: [np.fmod(np.asarray(v[0]), np.asarray(v[1])) if n.attr("fmod", 0)
+                         else np.mod(np.asarray(v[0]), np.asarray(v[1]))],
+    "And": _binary(np.logical_and), "Or": _binary(np.logical_or),
+    "LessOrEqual": lambda n, v: [np.less_equal(np.asarray(v[0]), np.asarray(v[1]))],
+    "GreaterOrEqual": lambda n, v: [np.greater_equal(np.asarray(v[0]), np.asarray(v[1]))],
+    "Sign": _unary(np.sign), "Exp": _unary(np.exp), "Log": _unary(np.log),
+    "Tile": lambda n, v: [np.tile(np.asarray(v[0]), [int(r) for r in np.asarray(v[1]).reshape(-1)])],
     "Neg": _unary(np.negative), "Sqrt": _unary(np.sqrt), "Floor": _unary(np.floor), "Ceil": _unary(np.ceil),
     "Abs": _unary(np.abs), "Not": _unary(np.logical_not), "Reciprocal": _unary(np.reciprocal),
     "Range": lambda n, v: [np.arange(np.asarray(v[0]), np.asarray(v[1]), np.asarray(v[2]))],

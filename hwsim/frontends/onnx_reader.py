@@ -12,11 +12,13 @@ they come from, so ``graph.weight("fc.weight")`` returns that initializer's valu
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 from hwsim.errors import ModelFormatError, ShapeError
 from hwsim.frontends.onnx_fold import decode_node, fold_constants, fuse_patterns
@@ -47,12 +49,16 @@ def load_onnx(path: str | Path) -> OpGraph:
     opset = _opset(model, source)
     initializers = {i.name: i for i in model.graph.initializer}
     _fix_batch(model, initializers, source)
-    shapes = _infer_shapes(model, source)
+    shapes = _infer_shapes(_weightless(model, model.graph.node, initializers, {}), source)
     consts: dict[str, np.ndarray] = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
     graph_inputs = [i for i in model.graph.input if i.name not in initializers]
     outputs = [o.name for o in model.graph.output]
     nodes = [decode_node(n, i) for i, n in enumerate(model.graph.node)]
     nodes = fold_constants(nodes, consts, shapes)
+    if any(t and t not in shapes and t not in consts for n in nodes for t in n.outputs):
+        # shape arithmetic ONNX's data propagation could not follow is constant now: infer again
+        kept = [model.graph.node[n.index] for n in nodes]
+        shapes = {**_infer_shapes(_weightless(model, kept, initializers, consts), source), **shapes}
     nodes = fuse_patterns(nodes, consts, shapes, outputs)
     if not nodes:
         raise ModelFormatError("the ONNX graph has no operator nodes (after constant folding)", source=source)
@@ -141,6 +147,36 @@ def _fix_batch(model: onnx.ModelProto, initializers: dict, source: str) -> None:
             raise ModelFormatError(f"input {inp.name!r} has a symbolic dimension {label!r} at axis {axis}; hwsim "
                                    "needs static shapes (fix them, e.g. with onnx.tools.update_model_dims)",
                                    source=source, where="graph.input")
+
+
+#: initializers up to this many elements keep their values for shape inference (shape arithmetic reads them)
+_SMALL_CONST = 4096
+
+
+def _weightless(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto], initializers: Mapping[str, onnx.TensorProto],
+                folded: Mapping[str, np.ndarray]) -> onnx.ModelProto:
+    """The model for shape inference: ``nodes``, with large initializers as typed graph inputs (shape and
+    element type only, no data: inference never copies the weights) and small ones, and the ``folded``
+    constants the nodes read, as values."""
+    m = onnx.ModelProto()
+    m.ir_version = model.ir_version
+    m.opset_import.extend(model.opset_import)
+    g = m.graph
+    g.node.extend(nodes)
+    g.input.extend(i for i in model.graph.input if i.name not in initializers)
+    g.output.extend(model.graph.output)
+    read = {t for n in nodes for t in n.input}
+    for name, t in initializers.items():
+        if name not in read:
+            continue
+        if math.prod(t.dims) <= _SMALL_CONST:
+            g.initializer.append(t)
+        else:
+            g.input.append(helper.make_tensor_value_info(name, t.data_type, list(t.dims)))
+    for name, value in folded.items():
+        if name in read and name not in initializers and value.size <= _SMALL_CONST:
+            g.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+    return m
 
 
 def _infer_shapes(model: onnx.ModelProto, source: str) -> dict[str, Shape]:
