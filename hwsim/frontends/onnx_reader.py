@@ -26,6 +26,7 @@ from hwsim.frontends.onnx_constants import resolve_constant_operands
 from hwsim.frontends.onnx_context import ReadContext
 from hwsim.frontends import onnx_ops_generic  # noqa: F401  (registers the generic converters)
 from hwsim.frontends.onnx_ops import CONVERTERS, FUSED, supported_ops
+from hwsim.frontends.onnx_tensors import tensor_array
 from hwsim.ir.dtypes import FP32, DType, dtype
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.tensor import TensorSpec
@@ -50,11 +51,19 @@ def load_onnx(path: str | Path) -> OpGraph:
     initializers = {i.name: i for i in model.graph.initializer}
     _fix_batch(model, initializers, source)
     shapes = _infer_shapes(_weightless(model, model.graph.node, initializers, {}), source)
-    consts: dict[str, np.ndarray] = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
+    consts: dict[str, np.ndarray] = {}
+    for name, t in initializers.items():
+        try:
+            consts[name] = tensor_array(t, f"initializer {name!r}")
+        except ModelFormatError as e:
+            raise e.located(source=source, where="graph.initializer") from None
     graph_inputs = [i for i in model.graph.input if i.name not in initializers]
     outputs = [o.name for o in model.graph.output]
-    nodes = [decode_node(n, i) for i, n in enumerate(model.graph.node)]
-    nodes = fold_constants(nodes, consts, shapes)
+    try:
+        nodes = [decode_node(n, i) for i, n in enumerate(model.graph.node)]
+        nodes = fold_constants(nodes, consts, shapes)
+    except ModelFormatError as e:
+        raise e.located(source=source) from None
     if any(t and t not in shapes and t not in consts for n in nodes for t in n.outputs):
         # shape arithmetic ONNX's data propagation could not follow is constant now: infer again
         kept = [model.graph.node[n.index] for n in nodes]
@@ -78,7 +87,11 @@ def load_onnx(path: str | Path) -> OpGraph:
         if extra and node.op_type != "Split":
             raise ctx.error(node, f"outputs {extra} are used, but hwsim reads only the first output of "
                                   f"{node.op_type} (inference mode)")
-        convert(ctx, node)
+        try:
+            convert(ctx, node)
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError) as e:
+            # values of an untrusted file that a converter could not use (e.g. a non-numeric attribute)
+            raise ctx.error(node, f"cannot read this node ({type(e).__name__}: {str(e)[:200]})") from None
     resolve_constant_operands(ctx)
 
     for out in outputs:
@@ -93,6 +106,7 @@ def load_onnx(path: str | Path) -> OpGraph:
     graph = OpGraph.build(model.graph.name or path.stem, inputs, hw_nodes, outputs,
                           WeightStore(seed=0, arrays=ctx.weights), meta=meta, source=source)
     _check_shapes(graph, shapes, source)
+    _check_weight_shapes(graph, ctx.weights, source)
     return graph
 
 
@@ -143,6 +157,9 @@ def _fix_batch(model: onnx.ModelProto, initializers: dict, source: str) -> None:
                 dim.Clear()
                 dim.dim_value = 1
                 continue
+            if dim.HasField("dim_value"):
+                raise ModelFormatError(f"input {inp.name!r} has dimension {dim.dim_value} at axis {axis}; dimensions "
+                                       "must be positive", source=source, where="graph.input")
             label = dim.dim_param or "?"
             raise ModelFormatError(f"input {inp.name!r} has a symbolic dimension {label!r} at axis {axis}; hwsim "
                                    "needs static shapes (fix them, e.g. with onnx.tools.update_model_dims)",
@@ -210,6 +227,18 @@ def _unsupported(ctx: ReadContext, node) -> ModelFormatError:  # type: ignore[no
     domain = f" (domain {node.domain!r})" if node.domain else ""
     return ctx.error(node, f"unsupported ONNX op {node.op_type!r}{domain}; supported: {', '.join(supported_ops())} "
                            "(plus the GELU erf pattern, x * Sigmoid(x) and the channel-shuffle pattern)")
+
+
+def _check_weight_shapes(graph: OpGraph, weights: Mapping[str, np.ndarray], source: str) -> None:
+    """Every initializer the reader turned into a weight has the shape its op needs for the input it gets
+    (a Conv weight for another channel count is refused, as onnxruntime refuses it)."""
+    for node in graph.nodes:
+        for slot, tname in node.params.items():
+            arr = weights.get(tname)
+            if arr is not None and tuple(arr.shape) != tuple(graph.tensor(tname).shape):
+                raise ShapeError(f"{slot} {tname!r} has shape {list(arr.shape)}, but for its input "
+                                 f"{[list(graph.tensor(t).shape) for t in node.inputs]} the op needs "
+                                 f"{list(graph.tensor(tname).shape)}", source=source, where=f"node {node.name!r} ({node.op})")
 
 
 def _check_shapes(graph: OpGraph, onnx_shapes: dict[str, Shape], source: str) -> None:
