@@ -307,6 +307,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=int, default=3600)
     ap.add_argument("--redo", action="store_true", help="rerun models that already have a result")
     ap.add_argument("--table", type=Path, help="write the markdown table here (no runs)")
+    ap.add_argument("--reverse", action="store_true", help="run the light models in reverse order (a second "
+                    "driver on the same --work folder takes the other end)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
@@ -318,8 +320,15 @@ def main() -> None:
         a.table.write_text(a.table.read_text().split("<!-- table -->")[0] + "<!-- table -->\n\n" + table(a.work, names)
                            if a.table.exists() else table(a.work, names))
         return
+    if a.reverse:
+        heavy = [n for n in names if n in HEAVY]
+        names = [n for n in names if n not in HEAVY][::-1] + heavy
     for n in names:
         if (a.work / f"{n}.json").exists() and not a.redo:
+            continue
+        try:  # another driver may be running this one (drivers can share a work folder)
+            os.close(os.open(a.work / f"{n}.lock", os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
             continue
         t0 = time.time()
         try:
@@ -333,6 +342,7 @@ def main() -> None:
             "ok": False, "error": "child died (killed: out of memory?)"}
         if not (a.work / f"{n}.json").exists():
             (a.work / f"{n}.json").write_text(json.dumps({"model": n, **r}))
+        (a.work / f"{n}.lock").unlink(missing_ok=True)
         print(f"{n:24s} {'ok ' if r.get('ok') else 'FAIL'} {time.time() - t0:6.0f} s  {r.get('error', '')[:150]}",
               flush=True)
 

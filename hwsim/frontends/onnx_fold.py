@@ -204,18 +204,18 @@ def _declared_elements(node: OnnxNode, vals: list[Any]) -> int:
     if op == "ConstantOfShape":
         return math.prod(max(d, 0) for d in dims(vals[0]))
     if op == "Expand":
-        src, tgt = list(np.asarray(vals[0]).shape), dims(vals[1])
+        src, tgt = list(np.shape(vals[0])), dims(vals[1])
         rank = max(len(src), len(tgt))
         src, tgt = [1] * (rank - len(src)) + src, [1] * (rank - len(tgt)) + tgt
         return math.prod(max(a, b, 0) for a, b in zip(src, tgt))
     if op == "Tile":
-        return int(np.asarray(vals[0]).size) * math.prod(max(r, 0) for r in dims(vals[1]))
+        return math.prod(np.shape(vals[0])) * math.prod(max(r, 0) for r in dims(vals[1]))
     if op == "Range":
         start, limit, delta = (float(np.asarray(v).reshape(-1)[0]) for v in vals[:3])
         return 0 if delta == 0 else max(0, math.ceil((limit - start) / delta))
     if op in ("Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Equal", "Less", "Greater", "Where", "And", "Or",
               "Mod", "LessOrEqual", "GreaterOrEqual"):
-        shapes = [list(np.asarray(v).shape) for v in vals if v is not None]
+        shapes = [list(np.shape(v)) for v in vals if v is not None]
         rank = max(len(s) for s in shapes)
         padded = [[1] * (rank - len(s)) + s for s in shapes]
         return math.prod(max(col) for col in zip(*padded)) if rank else 1

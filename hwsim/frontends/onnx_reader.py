@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -26,11 +27,11 @@ from hwsim.frontends.onnx_constants import resolve_constant_operands
 from hwsim.frontends.onnx_context import ReadContext
 from hwsim.frontends import onnx_ops_generic  # noqa: F401  (registers the generic converters)
 from hwsim.frontends.onnx_ops import CONVERTERS, FUSED, supported_ops
-from hwsim.frontends.onnx_tensors import tensor_array
+from hwsim.frontends.onnx_tensors import check_tensor, tensor_array
 from hwsim.ir.dtypes import FP32, DType, dtype
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.tensor import TensorSpec
-from hwsim.ir.weights import WeightStore
+from hwsim.ir.weights import LazyArray, WeightStore
 
 MIN_OPSET = 13
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
@@ -54,7 +55,7 @@ def load_onnx(path: str | Path) -> OpGraph:
     consts: dict[str, np.ndarray] = {}
     for name, t in initializers.items():
         try:
-            consts[name] = tensor_array(t, f"initializer {name!r}")
+            consts[name] = _initializer(t, f"initializer {name!r}")
         except ModelFormatError as e:
             raise e.located(source=source, where="graph.initializer") from None
     graph_inputs = [i for i in model.graph.input if i.name not in initializers]
@@ -167,7 +168,17 @@ def _fix_batch(model: onnx.ModelProto, initializers: dict, source: str) -> None:
 
 
 #: initializers up to this many elements keep their values for shape inference (shape arithmetic reads them)
+#: and are read at once; larger ones (weights) are read lazily, when a functional run first needs them
 _SMALL_CONST = 4096
+
+
+def _initializer(t: onnx.TensorProto, what: str) -> Any:
+    """A checked initializer: small ones as arrays, weights as LazyArrays (``stats`` never copies them)."""
+    check_tensor(t, what)
+    if math.prod(t.dims) <= _SMALL_CONST:
+        return tensor_array(t, what)
+    return LazyArray(tuple(t.dims), helper.tensor_dtype_to_np_dtype(t.data_type), lambda: tensor_array(t, what))
+
 
 
 def _weightless(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto], initializers: Mapping[str, onnx.TensorProto],

@@ -118,14 +118,13 @@ class OpGraph:
                 elif t not in tensors:
                     raise ModelFormatError(f"input tensor {t!r} is produced by no node and is not a graph input",
                                            where=f"node {node.name!r}")
-        try:
+        order = {n.name: i for i, n in enumerate(nodes)}
+        try:  # the sort detects a cycle itself; only then is the cycle looked up (find_cycle is slow)
+            topo = list(nx.lexicographical_topological_sort(dag, key=lambda n: order[n]))
+        except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(dag)
             raise ModelFormatError("the graph has a cycle: " + " -> ".join(e[0] for e in cycle) + f" -> {cycle[0][0]}",
-                                   where="nodes")
-        except nx.NetworkXNoCycle:
-            pass
-        order = {n.name: i for i, n in enumerate(nodes)}
-        topo = list(nx.lexicographical_topological_sort(dag, key=lambda n: order[n]))
+                                   where="nodes") from None
         by_name = {n.name: n for n in nodes}
         built: list[Node] = []
         for node_name in topo:
