@@ -24,6 +24,7 @@ from onnx import helper, numpy_helper
 from hwsim.errors import ModelFormatError, ShapeError
 from hwsim.frontends.onnx_fold import decode_node, fold_constants, fuse_patterns
 from hwsim.frontends.onnx_constants import resolve_constant_operands
+from hwsim.frontends.onnx_file import RawLocation, read_model
 from hwsim.frontends.onnx_context import ReadContext
 from hwsim.frontends import onnx_ops_generic  # noqa: F401  (registers the generic converters)
 from hwsim.frontends.onnx_ops import CONVERTERS, FUSED, supported_ops
@@ -47,7 +48,7 @@ def load_onnx(path: str | Path) -> OpGraph:
     (or ShapeError) naming the file and the node."""
     path = Path(path)
     source = str(path)
-    model = _read(path)
+    model, lazy = _read(path)
     opset = _opset(model, source)
     initializers = {i.name: i for i in model.graph.initializer}
     _fix_batch(model, initializers, source)
@@ -55,7 +56,7 @@ def load_onnx(path: str | Path) -> OpGraph:
     consts: dict[str, np.ndarray] = {}
     for name, t in initializers.items():
         try:
-            consts[name] = _initializer(t, f"initializer {name!r}")
+            consts[name] = _initializer(t, f"initializer {name!r}", lazy.get(name))
         except ModelFormatError as e:
             raise e.located(source=source, where="graph.initializer") from None
     graph_inputs = [i for i in model.graph.input if i.name not in initializers]
@@ -111,17 +112,17 @@ def load_onnx(path: str | Path) -> OpGraph:
     return graph
 
 
-def _read(path: Path) -> onnx.ModelProto:
+def _read(path: Path) -> tuple[onnx.ModelProto, dict[str, RawLocation]]:
     if not path.is_file():
         raise ModelFormatError("file does not exist", source=str(path))
     try:
-        model = onnx.load(str(path))
+        model, lazy = read_model(path)
     except Exception as e:  # noqa: BLE001 - any parse failure of untrusted bytes means "not an ONNX model"
         raise ModelFormatError(f"not a readable ONNX model ({type(e).__name__}: {str(e)[:200] or 'parse failed'})",
                                source=str(path)) from None
     if model.ir_version <= 0 or not model.opset_import or not model.HasField("graph"):
         raise ModelFormatError("not an ONNX model (no IR version, opset or graph in the file)", source=str(path))
-    return model
+    return model, lazy
 
 
 def _opset(model: onnx.ModelProto, source: str) -> int:
@@ -172,12 +173,17 @@ def _fix_batch(model: onnx.ModelProto, initializers: dict, source: str) -> None:
 _SMALL_CONST = 4096
 
 
-def _initializer(t: onnx.TensorProto, what: str) -> Any:
-    """A checked initializer: small ones as arrays, weights as LazyArrays (``stats`` never copies them)."""
+def _initializer(t: onnx.TensorProto, what: str, location: RawLocation | None) -> Any:
+    """A checked initializer: small ones as arrays; weights left in the file (``location``) or large ones
+    as LazyArrays read on first use (``stats`` never reads them)."""
+    dims = tuple(int(d) for d in t.dims)
+    if location is not None:
+        check_tensor(t, what, stored_bytes=location.length)
+        return LazyArray(dims, location.dtype, lambda: location.read(dims))
     check_tensor(t, what)
-    if math.prod(t.dims) <= _SMALL_CONST:
+    if math.prod(dims) <= _SMALL_CONST:
         return tensor_array(t, what)
-    return LazyArray(tuple(t.dims), helper.tensor_dtype_to_np_dtype(t.data_type), lambda: tensor_array(t, what))
+    return LazyArray(dims, helper.tensor_dtype_to_np_dtype(t.data_type), lambda: tensor_array(t, what))
 
 
 
@@ -197,7 +203,8 @@ def _weightless(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto], initial
     for name, t in initializers.items():
         if name not in read:
             continue
-        if math.prod(t.dims) <= _SMALL_CONST:
+        if math.prod(t.dims) <= _SMALL_CONST and (t.HasField("raw_data") or t.data_location != t.EXTERNAL
+                                                   and not _stored_elsewhere(t)):
             g.initializer.append(t)
         else:
             g.input.append(helper.make_tensor_value_info(name, t.data_type, list(t.dims)))
@@ -205,6 +212,12 @@ def _weightless(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto], initial
         if name in read and name not in initializers and value.size <= _SMALL_CONST:
             g.initializer.append(numpy_helper.from_array(np.asarray(value), name))
     return m
+
+
+def _stored_elsewhere(t: onnx.TensorProto) -> bool:
+    """A tensor whose values were left in the file by ``onnx_file.read_model`` (no data fields at all)."""
+    return math.prod(t.dims) > 0 and not (t.raw_data or t.float_data or t.int32_data or t.int64_data
+                                          or t.double_data or t.uint64_data or t.string_data)
 
 
 def _infer_shapes(model: onnx.ModelProto, source: str) -> dict[str, Shape]:

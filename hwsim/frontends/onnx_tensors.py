@@ -28,8 +28,9 @@ def type_name(elem_type: int) -> str:
         else f"unknown type {elem_type}"
 
 
-def check_tensor(t: onnx.TensorProto, what: str) -> None:
-    """Raise ModelFormatError (no source; the caller locates it) unless ``t`` is well formed."""
+def check_tensor(t: onnx.TensorProto, what: str, stored_bytes: int | None = None) -> None:
+    """Raise ModelFormatError (no source; the caller locates it) unless ``t`` is well formed.
+    ``stored_bytes``: the size of raw values left in the file (``onnx_file``), when not in ``t``."""
     if t.data_type not in _NUMERIC:
         raise ModelFormatError(f"{what} has element type {type_name(t.data_type)}; hwsim reads numeric tensors")
     if any(d < 0 for d in t.dims):
@@ -39,8 +40,8 @@ def check_tensor(t: onnx.TensorProto, what: str) -> None:
                                "ONNX files (onnx.load + onnx.save without save_as_external_data)")
     n = math.prod(t.dims)
     itemsize = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
-    if t.HasField("raw_data"):
-        stored, need = len(t.raw_data), n * itemsize
+    if stored_bytes is not None or t.HasField("raw_data"):
+        stored, need = (len(t.raw_data) if stored_bytes is None else stored_bytes), n * itemsize
         if stored != need:
             raise ModelFormatError(f"{what}: dims {list(t.dims)} declare {n} values ({need} bytes) but the tensor "
                                    f"stores {stored} bytes")

@@ -64,7 +64,16 @@ def _attention() -> onnx.ModelProto:
     return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 8])], inits)
 
 
-BASES = {"cnn": _cnn(), "attention": _attention()}
+def _big() -> onnx.ModelProto:
+    """Weights over onnx_file.MIN_LAZY_BYTES: left in the file and read lazily."""
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"], name="fc1"), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Gemm", ["r", "w2", "b2"], ["y"], name="fc2", transB=1)]
+    inits = [_init("w1", RNG.standard_normal((64, 96)).astype(np.float32)),
+             _init("w2", RNG.standard_normal((80, 96)).astype(np.float32)), _init("b2", np.zeros(80, np.float32))]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])], inits)
+
+
+BASES = {"cnn": _cnn(), "attention": _attention(), "big": _big()}
 OP_TYPES = ["Conv", "Relu", "Add", "Mul", "Div", "MatMul", "Gemm", "Reshape", "Concat", "Gather", "Slice", "Expand",
             "ConstantOfShape", "Tile", "Range", "Transpose", "Softmax", "Where", "ReduceMean", "Einsum", "Split",
             "Squeeze", "Unsqueeze", "Pad", "Resize", "Cast", "NonZero", "Loop", "BatchNormalization", "MaxPool"]
@@ -190,3 +199,29 @@ def test_weight_of_the_wrong_shape_is_refused_as_onnxruntime_refuses_it():
     wq.CopyFrom(_init("wq", np.ones((7, 8), np.float32)))
     with pytest.raises(ModelFormatError, match=r"node 'q' \(MatMul\).*inner dimensions differ"):
         load_onnx(_save(m, "matmul"))
+
+
+def test_weights_left_in_the_file_read_exactly_and_checked():
+    import onnxruntime as ort
+
+    from hwsim.frontends.onnx_file import read_model
+    from hwsim.kernels.executor import execute
+
+    p = _save(_big(), "big")
+    model, lazy = read_model(p)
+    assert set(lazy) == {"w1", "w2"} and len(model.SerializeToString()) < 4096  # the weights stayed in the file
+    g = load_onnx(p)
+    x = RNG.standard_normal((2, 64)).astype(np.float32)
+    ref = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = execute(g, {"x": x}).outputs["y"]
+    assert np.max(np.abs(got - ref)) / np.max(np.abs(ref)) <= 1e-5
+    m = _big()
+    m.graph.initializer[1].dims[0] = 81  # declares 81 x 96 values, stores 80 x 96
+    with pytest.raises(ModelFormatError, match="initializer 'w2': dims \\[81, 96\\] declare"):
+        load_onnx(_save(m, "short"))
+    data = p.read_bytes()
+    for cut in (len(data) // 2, len(data) - 3):
+        q = p.with_name(f"cut{cut}.onnx")
+        q.write_bytes(data[:cut])
+        with pytest.raises(ModelFormatError, match="not a readable ONNX model"):
+            load_onnx(q)
