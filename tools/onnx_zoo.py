@@ -169,7 +169,10 @@ def torch_counts(model, x) -> dict[str, int]:  # noqa: ANN001
     """PyTorch's own count of the forward pass: MACs of convolutions, matrix products and attention
     (FlopCounterMode's FLOPs / 2), and the conv + linear share from forward hooks on the modules."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+    def cpu_sdpa(q, k, v, *args, out_shape=None, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        return sdpa_flop_count(q, k, v)  # QK^T and PV: FlopCounterMode has no formula for the CPU kernel
 
     hooked = {"conv_linear_macs": 0}
 
@@ -181,7 +184,8 @@ def torch_counts(model, x) -> dict[str, int]:  # noqa: ANN001
             hooked["conv_linear_macs"] += out.numel() * mod.in_features
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping={
+        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_sdpa})
     with counter:  # with autograd on: under no_grad nn.MultiheadAttention's fused fast path hides its products
         model(x)
     for h in handles:
