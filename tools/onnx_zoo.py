@@ -282,26 +282,35 @@ def all_models() -> list[str]:
     return list(DECODERS) + [n for n in names if n not in HEAVY] + [n for n in HEAVY if n in names]
 
 
+def _num(v: object) -> str:
+    return f"{v:,}" if isinstance(v, int) else ""
+
+
 def table(work: Path, names: list[str]) -> str:
     lines = ["| model | file MB | nodes | MACs (PyTorch) | MACs (hwsim) | exact | params PyTorch / hwsim | devices "
              "simulated | max rel. diff vs onnxruntime | result |", "|---|---|---|---|---|---|---|---|---|---|"]
-    ok = 0
+    ok = run = 0
     for n in names:
         f = work / f"{n}.json"
         if not f.exists():
             lines.append(f"| {n} | | | | | | | | | not run |")
             continue
         r = json.loads(f.read_text())
+        run += 1
         ok += bool(r.get("ok"))
-        res = "ok" if r.get("ok") else f"FAILS at {r.get('stage', '?')}: {r.get('error', '')}".replace("|", "/")
-        if r.get("stage") == "done" and not r.get("ok"):
+        if r.get("ok"):
+            res = "ok"
+        elif r.get("stage") == "done":
             res = "FAILS: " + ", ".join(k for k in ("macs_exact", "simulated", "agrees") if not r.get(k))
+        else:
+            res = f"FAILS at {r.get('stage', 'export')}: {r.get('error', '')}"
         rel = f"{r['rel_diff_ort']:.1e}" if "rel_diff_ort" in r else ""
-        lines.append(f"| {n} | {r.get('file_mb', '')} | {r.get('nodes', '')} | {r.get('torch_macs', ''):,} | "
-                     f"{r.get('hwsim_macs', '') if 'hwsim_macs' not in r else format(r['hwsim_macs'], ',')} | "
-                     f"{'yes' if r.get('macs_exact') else 'no'} | {r.get('torch_params', '')} / {r.get('hwsim_params', '')} | "
-                     f"{r.get('devices', '')} | {rel} | {res[:300]} |")
-    return "\n".join(lines) + f"\n\n{ok} of {len(names)} models pass every check.\n"
+        exact = {True: "yes", False: "no"}.get(r.get("macs_exact"), "")
+        lines.append(f"| {n} | {r.get('file_mb', '')} | {r.get('nodes', '')} | {_num(r.get('torch_macs'))} | "
+                     f"{_num(r.get('hwsim_macs'))} | {exact} | {_num(r.get('torch_params'))} / "
+                     f"{_num(r.get('hwsim_params'))} | {r.get('devices', '')} | {rel} | "
+                     f"{res.replace('|', '/')[:300]} |")
+    return "\n".join(lines) + f"\n\n{ok} of {run} models run pass every check ({len(names)} in the zoo).\n"
 
 
 def main() -> None:
