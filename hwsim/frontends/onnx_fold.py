@@ -137,6 +137,20 @@ def _constant_of_shape(node: OnnxNode, vals: list[Any]) -> list[np.ndarray]:
     return [np.full([int(d) for d in np.asarray(vals[0]).reshape(-1)], fill[0], dtype=fill.dtype)]
 
 
+def _scatter_nd(node: OnnxNode, vals: list[Any]) -> list[np.ndarray]:
+    """ScatterND without reduction: a copy of data with updates written at the index tuples."""
+    if node.attr("reduction", "none") != "none":
+        raise ValueError("ScatterND with a reduction is not folded")
+    out = np.array(vals[0], copy=True)
+    idx = np.asarray(vals[1]).astype(np.int64)
+    updates = np.asarray(vals[2])
+    flat_idx = idx.reshape(-1, idx.shape[-1])
+    flat_upd = updates.reshape((flat_idx.shape[0],) + out.shape[idx.shape[-1]:])
+    for i, where in enumerate(flat_idx):
+        out[tuple(where)] = flat_upd[i]
+    return [out]
+
+
 def _binary(fn: Callable[[Any, Any], Any]) -> Folder:
     def fold(node: OnnxNode, vals: list[Any]) -> list[np.ndarray]:
         a, b = np.asarray(vals[0]), np.asarray(vals[1])
@@ -172,6 +186,7 @@ FOLDERS: dict[str, Folder] = {
     "GreaterOrEqual": lambda n, v: [np.greater_equal(np.asarray(v[0]), np.asarray(v[1]))],
     "Sign": _unary(np.sign), "Exp": _unary(np.exp), "Log": _unary(np.log),
     "Tile": lambda n, v: [np.tile(np.asarray(v[0]), [int(r) for r in np.asarray(v[1]).reshape(-1)])],
+    "ScatterND": _scatter_nd,
     "Neg": _unary(np.negative), "Sqrt": _unary(np.sqrt), "Floor": _unary(np.floor), "Ceil": _unary(np.ceil),
     "Abs": _unary(np.abs), "Not": _unary(np.logical_not), "Reciprocal": _unary(np.reciprocal),
     "Range": lambda n, v: [np.arange(np.asarray(v[0]), np.asarray(v[1]), np.asarray(v[2]))],

@@ -64,12 +64,19 @@ def load_onnx(path: str | Path) -> OpGraph:
     try:
         nodes = [decode_node(n, i) for i, n in enumerate(model.graph.node)]
         nodes = fold_constants(nodes, consts, shapes)
+        for _ in range(_MAX_REFOLDS):
+            if not any(t and t not in shapes and t not in consts for n in nodes for t in n.outputs):
+                break
+            # shape arithmetic ONNX's data propagation could not follow is constant now: infer again, and
+            # fold what the new shapes make constant (Swin's window partitioning takes a few rounds)
+            kept = [model.graph.node[n.index] for n in nodes]
+            shapes = {**_infer_shapes(_weightless(model, kept, initializers, consts), source), **shapes}
+            before = len(nodes)
+            nodes = fold_constants(nodes, consts, shapes)
+            if len(nodes) == before:
+                break
     except ModelFormatError as e:
         raise e.located(source=source) from None
-    if any(t and t not in shapes and t not in consts for n in nodes for t in n.outputs):
-        # shape arithmetic ONNX's data propagation could not follow is constant now: infer again
-        kept = [model.graph.node[n.index] for n in nodes]
-        shapes = {**_infer_shapes(_weightless(model, kept, initializers, consts), source), **shapes}
     nodes = fuse_patterns(nodes, consts, shapes, outputs)
     if not nodes:
         raise ModelFormatError("the ONNX graph has no operator nodes (after constant folding)", source=source)
@@ -168,6 +175,8 @@ def _fix_batch(model: onnx.ModelProto, initializers: dict, source: str) -> None:
                                    source=source, where="graph.input")
 
 
+#: rounds of "infer shapes again, fold again" after the first folding
+_MAX_REFOLDS = 200
 #: initializers up to this many elements keep their values for shape inference (shape arithmetic reads them)
 #: and are read at once; larger ones (weights) are read lazily, when a functional run first needs them
 _SMALL_CONST = 4096
@@ -209,8 +218,12 @@ def _weightless(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto], initial
         else:
             g.input.append(helper.make_tensor_value_info(name, t.data_type, list(t.dims)))
     for name, value in folded.items():
-        if name in read and name not in initializers and value.size <= _SMALL_CONST:
-            g.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+        if name in read and name not in initializers:
+            if value.size <= _SMALL_CONST:
+                g.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+            else:  # a large folded constant (an attention mask): its type and shape suffice
+                g.input.append(helper.make_tensor_value_info(
+                    name, helper.np_dtype_to_tensor_dtype(np.dtype(value.dtype)), list(np.shape(value))))
     return m
 
 
