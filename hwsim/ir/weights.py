@@ -112,6 +112,10 @@ class LazyArray:
 
     __radd__ = __add__
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled (to worker processes) as its values: the reader it would call stays behind."""
+        return (np.asarray, (self.value(),))
+
     def __repr__(self) -> str:
         return f"LazyArray(shape={list(self.shape)}, dtype={self.dtype}, {'read' if self._value is not None else 'unread'})"
 

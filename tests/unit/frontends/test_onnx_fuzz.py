@@ -225,3 +225,12 @@ def test_weights_left_in_the_file_read_exactly_and_checked():
         q.write_bytes(data[:cut])
         with pytest.raises(ModelFormatError, match="not a readable ONNX model"):
             load_onnx(q)
+
+
+def test_graph_with_weights_left_in_the_file_pickles_with_its_values():
+    import pickle
+
+    g = load_onnx(_save(_big(), "pickled"))
+    again = pickle.loads(pickle.dumps(g.weights))
+    name = g.nodes[0].params["weight"]
+    np.testing.assert_array_equal(again.get(name, g.tensor(name).shape, "zeros"), g.weight(name))
