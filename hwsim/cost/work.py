@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hwsim.ir import OpGraph
 from hwsim.ir.counting import op_counts
+from hwsim.ir.ops import CountInput
 from hwsim.ir.dtypes import DType
 from hwsim.ir.graph import Node
 from hwsim.ir.opdefs.conv import WINOGRAD
@@ -225,6 +226,20 @@ def _gemm(graph: OpGraph, node: Node, group: str, macs: int, out_numel: int) -> 
     return Gemm(groups, m, n, k)
 
 
+def _count_input(graph: OpGraph, node: Node) -> CountInput:
+    return CountInput(node.attrs, [graph.tensor(t).shape for t in node.inputs],
+                      [graph.tensor(t).shape for t in node.outputs],
+                      {slot: graph.tensor(t).shape for slot, t in node.params.items()})
+
+
+def _partly_read(weight: WeightInfo, elements: int) -> WeightInfo:
+    """The weight as one run reads it: ``elements`` of it (an embedding's gathered rows), run-time bytes
+    in proportion; its size at rest is unchanged."""
+    share = min(1.0, elements / max(weight.numel, 1))
+    return replace(weight, runtime_bytes=int(math.ceil(weight.runtime_bytes * share)),
+                   meta={**weight.meta, "read_elements": min(elements, weight.numel)})
+
+
 def _prepare(graph: OpGraph) -> Workload:
     ops: list[OpWork] = []
     for node in graph.nodes:
@@ -234,6 +249,8 @@ def _prepare(graph: OpGraph) -> Workload:
         out_specs = [graph.tensor(t) for t in node.outputs]
         pspecs = {slot: graph.tensor(t) for slot, t in node.params.items()}
         weight = _weight_info(pspecs["weight"]) if "weight" in pspecs else None
+        if weight is not None and node.opdef.weight_read is not None:  # reads part of its weight (rows)
+            weight = _partly_read(weight, node.opdef.weight_read(_count_input(graph, node)))
         other = sum(s.size_bytes for slot, s in pspecs.items() if slot != "weight")
         out_numel = sum(s.numel for s in out_specs)
         fuse_kind, fuse_into = _fusion(graph, node, group)
@@ -277,6 +294,8 @@ def _liveness(graph: OpGraph) -> tuple[tuple[int, ...], int, int]:
     after: list[int] = []
     for i, n in enumerate(nodes):
         for t in n.outputs:
+            if not n.inputs:  # a constant node: its value lives in weight memory, counted there
+                continue
             b = graph.tensor(t).size_bytes
             live[t] = b
             current += b
