@@ -68,6 +68,7 @@ class MethodAccuracy:
     baseline_bytes: int | None = None
     status: str = "measured"  # measured | retrained | error
     notes: tuple[str, ...] = field(default_factory=tuple)
+    compressed: Any = field(default=None, compare=False, repr=False)  # the final CompressedModel
 
     @property
     def final(self) -> TopK | None:
@@ -297,7 +298,7 @@ def measure_method(original: OpGraph, method: Method, data: DataSplits, retrain:
     cm, how = post_training(original, method, data)
     post = evaluate(cm.graph, data)
     result = MethodAccuracy(method.name, base, post, how, baseline_bytes=base_bytes,
-                            final_bytes=count_graph(cm.graph).weight_bytes)
+                            final_bytes=count_graph(cm.graph).weight_bytes, compressed=cm)
     if retrain is None or not method.needs_training:
         return result
     try:
@@ -306,5 +307,5 @@ def measure_method(original: OpGraph, method: Method, data: DataSplits, retrain:
         return dataclasses.replace(result, notes=(f"not retrained: {e}",))
     return dataclasses.replace(result, retrained=evaluate(r.compressed.graph, data), retrain_how=r.what,
                                retrain_epochs=r.epochs, retrain_seconds=r.seconds, status="retrained",
-                               final_bytes=count_graph(r.compressed.graph).weight_bytes,
+                               final_bytes=count_graph(r.compressed.graph).weight_bytes, compressed=r.compressed,
                                notes=("retraining stopped by the time budget",) if r.stopped_by_budget else ())
