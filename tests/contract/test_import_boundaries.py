@@ -86,3 +86,15 @@ def test_torch_only_lazily_in_the_weights_reader():
             if any(n.split(".")[0] == "torch" for n in names):
                 assert path.relative_to(PKG).as_posix() == "frontends/weights_file.py", path
                 assert id(node) not in top_level, f"{path}: torch imported at module level"
+
+
+def test_orchestrators_import_their_stages_directly():
+    """The pipelines name every stage in an import statement (no string importer hiding the structure from
+    readers, type checkers and the test above)."""
+    for path in sorted((PKG / "pipeline").glob("*.py")):
+        names = _imports(path)
+        assert "importlib" not in names, f"{path}: stages are imported directly, not by name"
+        calls = [n.func.id for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name)]
+        assert "__import__" not in calls and "getattr" not in calls, f"{path}: a stage reached by name"
+    assert any(n.startswith("hwsim.compress") for n in _imports(PKG / "pipeline" / "methods.py"))
