@@ -52,6 +52,12 @@ class WeightStore:
         self._parent = parent
         self._generated: dict[str, np.ndarray] = {} if parent is None else parent._generated
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (verification workers get graphs by pickle): the open npz is reopened lazily."""
+        state = dict(self.__dict__)
+        state["_npz"] = None
+        return state
+
     @property
     def root(self) -> "WeightStore":
         """The store the model was loaded with (``with_arrays`` derives children from it)."""
