@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -202,11 +203,27 @@ def data_ranges(graph: OpGraph, data: DataSplits, how: str) -> Ranges:
 
 
 def calibrator_name(data: DataSplits, how: str) -> str:
-    """Register (once) and name the calibrator of ``data``'s calibration split by ``how``."""
-    name = f"data:{data.data.source}:{data.seed}:{how}"
+    """Register (once per data object) and name the calibrator of ``data``'s calibration split by ``how``.
+
+    The name carries the object's identity: the same file read for another model (another input shape,
+    other preprocessing) is another data object and gets its own calibrator. The data is held weakly,
+    so a finished run's arrays are freed."""
+    name = f"data:{data.data.source}:{data.seed}:{id(data):x}:{how}"
+    _CALIBRATION_DATA[name] = data  # (re)bound on every call: an id reused by a new object points to it
     if name not in CALIBRATORS:
-        register_calibrator(name, lambda graph, samples, seed, d=data, h=how: data_ranges(graph, d, h))
+
+        def calibrate(graph: OpGraph, samples: int, seed: int) -> Ranges:
+            d = _CALIBRATION_DATA.get(name)
+            if d is None:
+                raise RuntimeError(f"calibration data of {name!r} is gone")
+            return data_ranges(graph, d, how)
+
+        register_calibrator(name, calibrate)
     return name
+
+
+#: The data behind each registered data calibrator, held weakly.
+_CALIBRATION_DATA: "weakref.WeakValueDictionary[str, DataSplits]" = weakref.WeakValueDictionary()
 
 
 def _with_calibration(method: Method, calibration: str) -> Method:
