@@ -54,7 +54,8 @@ class WeightStore:
         self._generated: dict[str, np.ndarray] = {} if parent is None else parent._generated
 
     def __getstate__(self) -> dict[str, Any]:
-        """Picklable (verification workers get graphs by pickle): the open npz is reopened lazily."""
+        """Picklable (worker processes get graphs) whether or not the npz file was opened: the open file
+        is dropped and re-opened lazily on the other side."""
         state = dict(self.__dict__)
         state["_npz"] = None
         return state
