@@ -107,11 +107,19 @@ class OpWork:
     fuse_into: str | None = None
     #: a grouped conv with one input channel per group (depthwise): its own kernel class
     depthwise: bool = False
+    #: share of the parameters one run reads (an embedding lookup reads only its rows); 1.0: all
+    param_read_share: float = 1.0
+    #: per input: a state tensor kept in memory between runs (an LLM's KV cache), never found on chip
+    state_inputs: tuple[bool, ...] = ()
+
+    def input_is_state(self, i: int) -> bool:
+        return i < len(self.state_inputs) and self.state_inputs[i]
 
     @property
     def param_bytes(self) -> int:
         """Parameter bytes read at run time (Huffman stages decoded at load; see WeightInfo)."""
-        return (self.weight.runtime_bytes if self.weight else 0) + self.other_param_bytes
+        full = (self.weight.runtime_bytes if self.weight else 0) + self.other_param_bytes
+        return full if self.param_read_share >= 1.0 else int(math.ceil(full * self.param_read_share))
 
     @property
     def stored_param_bytes(self) -> int:
@@ -237,6 +245,8 @@ def _prepare(graph: OpGraph) -> Workload:
         other = sum(s.size_bytes for slot, s in pspecs.items() if slot != "weight")
         out_numel = sum(s.numel for s in out_specs)
         fuse_kind, fuse_into = _fusion(graph, node, group)
+        share_fn = node.opdef.param_read_share
+        share = 1.0 if share_fn is None else float(share_fn(node.attrs, [s.shape for s in in_specs]))
         ops.append(OpWork(
             node=node.name, op=node.op, group=group, macs=oc.macs, arith=dict(oc.arith),
             gemm=_gemm(graph, node, group, oc.macs, out_specs[0].numel),
@@ -248,6 +258,8 @@ def _prepare(graph: OpGraph) -> Workload:
             fuse_kind=fuse_kind, fuse_into=fuse_into,
             depthwise=(group == "conv" and int(node.attrs.get("groups", 1)) > 1 and "weight" in pspecs
                        and len(pspecs["weight"].shape) == 4 and pspecs["weight"].shape[1] == 1),
+            param_read_share=share,
+            state_inputs=tuple(s.meta_dict().get("state") is not None for s in in_specs),
         ))
     live, peak, peak_step = _liveness(graph)
     wspecs = [graph.tensor(t) for t in graph.weight_names()]

@@ -74,6 +74,8 @@ NormalizeFn = Callable[[dict[str, Any], Sequence[Shape]], dict[str, Any]]
 InferFn = Callable[[Mapping[str, Any], Sequence[Shape]], list[Shape]]
 ParamShapesFn = Callable[[Mapping[str, Any], Sequence[Shape]], dict[str, Shape]]
 CountFn = Callable[[CountInput], OpCounts]
+#: share of its parameter bytes one run of the op reads (a lookup reads only the rows it gathers)
+ReadShareFn = Callable[[Mapping[str, Any], Sequence[Shape]], float]
 
 
 def _no_params(attrs: Mapping[str, Any], in_shapes: Sequence[Shape]) -> dict[str, Shape]:
@@ -98,6 +100,7 @@ class OpDef:
     param_shapes: ParamShapesFn = _no_params
     normalize: NormalizeFn = _keep
     attr_names: frozenset[str] = frozenset()
+    param_read_share: ReadShareFn | None = None  # None: every run reads all its parameters
 
     def active_slots(self, attrs: Mapping[str, Any]) -> tuple[ParamSlot, ...]:
         return tuple(s for s in self.params if s.optional_attr is None or attrs.get(s.optional_attr))

@@ -1,0 +1,56 @@
+"""``hwsim simulate CONFIG.yaml --prefill N --context L --new-tokens T``: one text generation with a
+decoder-only model (time to first token, tokens/s, energy per token, memory against the device's RAM)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from hwsim.commands.simulate import apply_named_method
+from hwsim.errors import UsageError
+from hwsim.hardware.profile import DeviceProfile
+from hwsim.units import format_bytes
+
+
+def run_generation(model: str, dev: DeviceProfile, method: str, engine: str, prefill: int | None,
+                   context: int | None, new_tokens: int | None, as_json: bool) -> None:
+    from hwsim.analysis.llm import generate
+    from hwsim.frontends.llm_config import load_llm_config
+
+    path = Path(model)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError("--prefill / --context / --new-tokens need an LLM config (workloads/llm/*.yaml, "
+                         "format: hwsim-llm)", source=model)
+    cfg = load_llm_config(path)
+    d = cfg.defaults
+    r = generate(cfg, dev, prefill_tokens=prefill or d.prefill_tokens, new_tokens=new_tokens or d.new_tokens,
+                 context=context, engine=engine, method=method,
+                 compress=None if method == "baseline" else (lambda g: apply_named_method(g, method)),
+                 source=model)
+    if as_json:
+        click.echo(json.dumps(r.as_dict(), indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    m = r.memory
+    t = Table(title=f"{r.model} [{r.method}] on {r.device}: prompt {r.prefill_tokens}, {r.new_tokens} new tokens "
+                    f"({r.engine})")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    t.add_row("time to first token (prefill)", f"{r.ttft_s * 1e3:.2f} ms ({r.prefill_tokens_per_s:,.1f} tokens/s)")
+    t.add_row(f"decode step at context {r.context}", f"{r.decode_step_s * 1e3:.2f} ms ({r.decode_tokens_per_s:.2f} tokens/s)")
+    t.add_row("  bound", f"{r.decode_bound} ({100 * r.decode_memory_bound_share:.1f} % of the time memory-bound)")
+    t.add_row("  energy per token", f"{r.decode_energy_j * 1e3:.2f} mJ")
+    t.add_row("whole generation", f"{r.generation_s:.3f} s, {r.generation_energy_j:.3f} J "
+                                  f"(decode {r.generation_tokens_per_s:.2f} tokens/s)")
+    t.add_row("memory: weights", format_bytes(m.weight_bytes))
+    t.add_row(f"memory: KV cache at {m.kv_tokens} tokens", format_bytes(m.kv_cache_bytes))
+    t.add_row("memory: activations (peak)", format_bytes(m.activation_bytes))
+    t.add_row("memory: total / device", f"{format_bytes(m.total_bytes)} / {format_bytes(m.capacity_bytes)} "
+                                        f"({'fits' if m.fits else 'does NOT fit'})")
+    Console().print(t)
+    for n in r.notes:
+        click.echo(f"note: {n}")
