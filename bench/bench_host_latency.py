@@ -2,7 +2,7 @@
 
 For each model: export to ONNX, time onnxruntime (intra-op threads = the host profile's cores), predict
 with ``simulate(graph, "host")`` in the same run; print each error and the mean absolute error
-(target <= 25%). Run ``hwsim calibrate -o devices/host.yaml`` first on the machine being measured.
+(target <= 25%). Run ``hwsim calibrate`` first (it writes the ``host`` device to ~/.config/hwsim/devices/) on the machine being measured.
 
     python bench/bench_host_latency.py [--engine analytic|event] [--runs 20] [model ...]
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = ROOT / "workloads"
-DEVICES = ROOT / "devices"
+DEVICES = ROOT / "hwsim" / "hardware" / "devices"
 GOLDEN_DATA = Path(__file__).resolve().parent / "golden" / "data"
 ANCHORS = GOLDEN_DATA
 

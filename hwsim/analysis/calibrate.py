@@ -1,4 +1,5 @@
-"""Measure the machine hwsim runs on and write it as a ``kind: cpu`` device profile (``devices/host.yaml``).
+"""Measure the machine hwsim runs on and write it as a ``kind: cpu`` device profile (by default the user's
+``~/.config/hwsim/devices/host.yaml``).
 
 What is measured, and how it becomes profile numbers (every number in the YAML says which):
 

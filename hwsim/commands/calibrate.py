@@ -1,5 +1,7 @@
 """hwsim calibrate: measure this machine (NumPy/BLAS GEMM per dtype, vector ops, popcount, memory copies
-per cache level) and write a ``kind: cpu`` device profile, e.g. ``hwsim calibrate -o devices/host.yaml``."""
+per cache level) and write a ``kind: cpu`` device profile. By default it goes to the user's own profiles
+(``~/.config/hwsim/devices/host.yaml``, honouring ``$XDG_CONFIG_HOME``), where ``--device host`` finds it;
+``-o PATH`` writes elsewhere. No machine's profile ships with the package."""
 
 from __future__ import annotations
 
@@ -11,15 +13,22 @@ from hwsim.errors import UsageError
 
 
 @click.command("calibrate")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="where to write the profile (e.g. devices/host.yaml)")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="where to write the profile [default: ~/.config/hwsim/devices/host.yaml, found as 'host']")
 @click.option("--quick", is_flag=True, help="a few seconds of measurement instead of about a minute (less exact)")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the random GEMM operands")
-def command(output: Path, quick: bool, seed: int) -> None:
+def command(output: Path | None, quick: bool, seed: int) -> None:
     """Measure this machine and write its device profile (the 'host' device)."""
     from hwsim.analysis.calibrate import measure, write_profile
-    from hwsim.hardware import load_device
+    from hwsim.hardware import load_device, user_devices_dir
 
+    if output is None:
+        output = user_devices_dir() / "host.yaml"
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot create the user profiles directory: {e.strerror or e}",
+                             source=str(output.parent)) from None
     if output.suffix not in (".yaml", ".yml"):
         raise UsageError(f"the profile must be a .yaml file, got {str(output)!r}", source="--output")
     if not output.parent.exists():

@@ -53,7 +53,7 @@ def describe(d: DeviceProfile, *, break_even: bool = True) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 @click.pass_context
 def command(ctx: click.Context, as_json: bool) -> None:
-    """List device profiles (devices/*.yaml); `devices show NAME` prints one with derived peaks."""
+    """List device profiles ($HWSIM_DEVICES_DIR, ~/.config/hwsim/devices, the shipped ones); `devices show NAME` prints one with derived peaks."""
     if ctx.invoked_subcommand is not None:
         return
     rows = [_summary(load_device(n)) for n in list_devices()]

@@ -35,7 +35,7 @@ def result_doc(r: RunResult, per_op: bool) -> dict[str, Any]:
 
 @click.command("simulate")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--device", "-d", required=True, help="Device name (devices/*.yaml stem) or a YAML path.")
+@click.option("--device", "-d", required=True, help="Device name (`hwsim devices` lists them) or a YAML path.")
 @click.option("--method", "-m", default="baseline", show_default=True,
               help="Compression method to apply first (catalogue name, or methods.yaml#name).")
 @click.option("--engine", "-e", default="analytic", show_default=True, help="Engine: analytic or event.")

@@ -107,7 +107,8 @@ DEFAULT_METHODS = ("baseline", "fp16", "int8", "int4-weights", "prune-50", "prun
 
 def get_method(name_or_path: str) -> Method:
     """A catalogue method by name, or a method from a YAML methods file: ``file.yaml`` (a file with one
-    method) or ``file.yaml#name``."""
+    method) or ``file.yaml#name``; a bare file name that is not a file here names a shipped methods file
+    (``early_exit.yaml#early-exit-lenet5``)."""
     if name_or_path in METHODS:
         return METHODS.get(name_or_path)
     path, _, inner = name_or_path.partition("#")

@@ -31,6 +31,8 @@ applied to a model (the file alone cannot know the model's layer names).
 
 from __future__ import annotations
 
+import os
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +133,33 @@ def parse_methods(data: Any, source: str) -> dict[str, Method]:
     return out
 
 
-def load_methods_file(path: str | Path) -> dict[str, Method]:
-    """Read and validate a YAML methods file; returns its methods by name, in file order."""
+def packaged_methods_dir() -> Path:
+    """The methods files shipped inside the package (``hwsim/compress/methods/``), found through
+    importlib.resources so a wheel install finds them."""
+    return Path(str(resources.files("hwsim.compress").joinpath("methods")))
+
+
+def packaged_methods_files() -> list[str]:
+    """File names of the shipped methods files (``early_exit.yaml``), sorted."""
+    d = packaged_methods_dir()
+    return sorted(p.name for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+def resolve_methods_path(path: str | Path) -> Path:
+    """A methods file as given, or, for a bare file name that is not a file here
+    (``early_exit.yaml``), the shipped file of that name."""
     p = Path(path)
+    if not p.is_file() and os.sep not in str(path) and "/" not in str(path):
+        shipped = packaged_methods_dir() / p.name
+        if shipped.is_file():
+            return shipped
+    return p
+
+
+def load_methods_file(path: str | Path) -> dict[str, Method]:
+    """Read and validate a YAML methods file (a path, or the name of a shipped one); returns its methods by
+    name, in file order."""
+    p = resolve_methods_path(path)
     text = read_text(p, CompressionError, "methods file")
     try:
         data = yaml.safe_load(text)
@@ -145,4 +171,5 @@ def load_methods_file(path: str | Path) -> dict[str, Method]:
     return parse_methods(data, str(p))
 
 
-__all__ = ["MethodsFile", "MethodSpec", "StepSpec", "parse_methods", "load_methods_file"]
+__all__ = ["MethodsFile", "MethodSpec", "StepSpec", "parse_methods", "load_methods_file", "packaged_methods_dir",
+           "packaged_methods_files", "resolve_methods_path"]

@@ -1,6 +1,7 @@
 """Load -> validate -> build (after ZigZag): YAML text to a validated model to a frozen DeviceProfile.
 
-Also the device catalogue (file stems of ``devices/*.yaml``) and ``--set`` overrides with dotted key
+Also the device catalogue (file stems of ``*.yaml`` in the device directories: ``$HWSIM_DEVICES_DIR``, the
+user's own profiles, the profiles shipped inside the package) and ``--set`` overrides with dotted key
 paths, the same mechanism sweeps use: ``apply_overrides(raw, {"memory.dram.bandwidth": "12.8 GB/s"})``.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+from importlib import resources
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -29,16 +31,29 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(DeviceModel)
 
 
 # --- the catalogue ------------------------------------------------------------------------------------
+def user_devices_dir() -> Path:
+    """The user's own profiles (where ``hwsim calibrate`` writes): ``$XDG_CONFIG_HOME/hwsim/devices``,
+    by default ``~/.config/hwsim/devices``. It need not exist."""
+    config = os.environ.get("XDG_CONFIG_HOME") or ""
+    base = Path(config) if os.path.isabs(config) else Path.home() / ".config"
+    return base / "hwsim" / "devices"
+
+
+def packaged_devices_dir() -> Path:
+    """The profiles shipped inside the package (``hwsim/hardware/devices/``), found through
+    importlib.resources so a wheel install finds them as an editable one does."""
+    return Path(str(resources.files("hwsim.hardware").joinpath("devices")))
+
+
 def devices_dirs() -> list[Path]:
     """Where device files are looked up, first match wins: $HWSIM_DEVICES_DIR (os.pathsep-separated),
-    the repository's ``devices/`` (clone or editable install), then the copy shipped in the package."""
+    the user's own profiles (``user_devices_dir()``), then the profiles shipped in the package."""
     dirs: list[Path] = []
     env = os.environ.get(ENV_DIR)
     if env:
         dirs += [Path(p) for p in env.split(os.pathsep) if p]
-    here = Path(__file__).resolve()
-    dirs.append(here.parents[2] / "devices")
-    dirs.append(here.parent / "devices")
+    dirs.append(user_devices_dir())
+    dirs.append(packaged_devices_dir())
     return [d for d in dirs if d.is_dir()]
 
 

@@ -16,7 +16,7 @@ from hwsim.ir import all_ops
 from hwsim.sim import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
-DEVICE_FILES = sorted((ROOT / "devices").glob("*.yaml"))
+DEVICE_FILES = sorted((ROOT / "hwsim" / "hardware" / "devices").glob("*.yaml"))
 
 
 def _models() -> list[str]:
@@ -32,8 +32,9 @@ def test_every_device_file_loads(path: Path) -> None:
     assert load_device(path.stem).name == path.stem  # and by catalogue name
 
 
-def test_catalogue_is_found_from_the_repository() -> None:
-    assert (ROOT / "devices").resolve() in [p.resolve() for p in devices_dirs()]
+def test_catalogue_is_found_in_the_package() -> None:
+    assert (ROOT / "hwsim" / "hardware" / "devices").resolve() in [p.resolve() for p in devices_dirs()]
+    assert DEVICE_FILES
     assert {p.stem for p in DEVICE_FILES} <= set(list_devices())
 
 

@@ -137,3 +137,14 @@ def test_runtime_graph_fuses_bn_and_relu_into_the_conv() -> None:
         Node("conv", "conv2d", ("x",), ("c",), {"out_channels": 3, "kernel": 1}),
         Node("relu", "relu", ("c",), ("r",)), Node("add", "add", ("r", "c"), ("y",))], ["y"])
     assert runtime_graph(branchy) is branchy  # c has two readers: nothing fuses
+
+
+def test_calibrate_writes_to_the_user_profiles_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cal, "measure", lambda quick=False, seed=0: synthetic())
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    with pytest.raises(SystemExit) as e:
+        main(["calibrate"])
+    assert e.value.code == 0
+    written = tmp_path / "config" / "hwsim" / "devices" / "host.yaml"
+    assert written.is_file()
+    assert load_device("host").source == str(written)  # found by name, before the shipped profiles

@@ -16,7 +16,7 @@ from hwsim.analysis.metrics import early_exit_cost
 from hwsim.pipeline import PipelineConfig, VerifyConfig, run_pipeline
 from hwsim.report.report import render_report
 
-METHODS = "workloads/methods/early_exit.yaml"
+METHODS = "early_exit.yaml"  # shipped in hwsim/compress/methods/, found by its bare name
 LENET = "workloads/lenet5.json"
 P1, P2 = 0.3, 0.4  # the file's probabilities for early-exit-lenet5
 BRANCH1 = ["exit1.pool", "exit1.flatten", "exit1.fc", "exit1"]
