@@ -22,6 +22,7 @@ PASS_MODULES = (
     "hwsim.compress.structured",
     "hwsim.compress.early_exit",
     "hwsim.compress.conv_algorithms",
+    "hwsim.compress.kv_cache",
 )
 
 for _module in PASS_MODULES:

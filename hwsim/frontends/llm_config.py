@@ -13,8 +13,9 @@ Weights and activations carry the config's ``dtype`` (fp16 by default: what llam
 q0f16 and TensorRT-LLM's fp16 engines run). The attention scale 1/sqrt(head_dim) is folded into the
 query weights. Prefill computes logits for the last token only (as llama.cpp and MLC do when
 generating). A tied model's lm_head reuses the embedding table: the graph gives each op its own copy
-(graph weights are never shared) and ``tied_weights`` in the graph meta names the duplicate, which
-parameter counts and the memory footprint subtract.
+(graph weights are never shared) and ``tied_weights`` in the graph meta names the duplicate (the
+embedding's copy: the table is stored once, in the lm_head's format), which parameter counts and the
+memory footprint subtract.
 """
 
 from __future__ import annotations
@@ -162,11 +163,21 @@ class _Builder:
             self.ann[f"{name}.{s}"] = TensorSpec(f"{name}.{s}", (), self.dt, "weight")
         return self.op(name, c.norm, [x], eps=c.norm_eps)
 
+    def _resized(self, ann: TensorSpec, name: str, shape: tuple[int, ...]) -> TensorSpec:
+        """A cache tensor's annotation carried to another length (a quantized cache's scales included)."""
+        spec = TensorSpec(name, shape, ann.dtype, ann.role, ann.encoding, meta=ann.meta)
+        m = ann.meta_dict()
+        if "group_size" in m and "scale_bits" in m:
+            groups = spec.numel // int(m["group_size"])
+            per = int(m["scale_bits"]) + (0 if m.get("symmetric", True) else ann.dtype.bits)
+            spec = spec.with_(stored_bits=spec.numel * ann.dtype.bits + groups * per)
+        return spec
+
     def state(self, name: str, shape: tuple[int, ...]) -> str:
         spec = TensorSpec(name, shape, self.dt, meta=(("state", "kv_cache"),))
         ann = self.input_ann.get(name)
         if ann is not None:  # a compressed cache (int8 / int4 KV) keeps its format at every length
-            spec = spec.with_(dtype=ann.dtype, encoding=ann.encoding, meta=ann.meta)
+            spec = self._resized(ann, name, shape)
         self.inputs.append(spec)
         return name
 
@@ -204,8 +215,11 @@ class _Builder:
         if L:
             k = self.op(f"{p}.k_append", "kv_append", [self.state(f"{p}.k_cache", (1, hkv, d, L)), k], axis=3)
             v = self.op(f"{p}.v_append", "kv_append", [self.state(f"{p}.v_cache", (1, hkv, L, d)), v], axis=2)
+            shapes = {k: (1, hkv, d, L + n), v: (1, hkv, L + n, d)}
             for t in (k, v):  # the appended cache is the state itself (a view), read from memory
-                self.ann.setdefault(t, TensorSpec(t, (), self.dt, meta=(("state", "kv_cache"),)))
+                ann = self.input_ann.get(t)
+                self.ann[t] = (TensorSpec(t, (), self.dt, meta=(("state", "kv_cache"),)) if ann is None
+                               else self._resized(ann, t, shapes[t]).with_(shape=()))
         self.outputs += [k, v]
         s = self.op(f"{p}.scores", "matmul", [qg, k])
         if n > 1:
@@ -226,10 +240,10 @@ class _Builder:
             spec = TensorSpec(name, shape, self.dt)
             self.inputs.append(spec if ann is None else spec.with_(dtype=ann.dtype, encoding=ann.encoding, meta=ann.meta))
         ctx = self.core(p, *feeds)
-        made = {t for node in self.nodes for t in node.outputs}
-        ann = {t: s for t, s in annotations.items() if t in made}
+        made = {t for node in self.nodes for t in node.outputs} - set(self.ann)  # appended caches: resized above
+        ann = {t: s.with_(shape=()) for t, s in annotations.items() if t in made}
         return OpGraph.build(f"{c.name}-attention-core-L{self.past}", self.inputs, self.nodes, [ctx, *self.outputs],
-                             annotations={t: s.with_(shape=()) for t, s in ann.items()})
+                             annotations={**self.ann, **ann})
 
     def mlp(self, p: str, x: str) -> str:
         c = self.cfg
@@ -270,10 +284,10 @@ class _Builder:
         logits = self.linear("lm_head", x, c.vocab_size, c.lm_head_bias)
         meta: dict[str, Any] = {
             "generator": "hwsim.frontends.llm_config", "llm": c.name, "phase": "prefill" if self.past == 0 else "decode",
-            "tokens": n, "past_tokens": self.past, "source": c.source,
+            "tokens": n, "past_tokens": self.past, "source": c.source, "head_dim": c.dim_per_head,
         }
         if c.tie_embeddings:
-            meta["tied_weights"] = {"lm_head.weight": "embed.weight"}
+            meta["tied_weights"] = {"embed.weight": "lm_head.weight"}  # duplicate -> the one stored
         return OpGraph.build(f"{c.name}-{meta['phase']}-n{n}-L{self.past}", self.inputs, self.nodes,
                              [logits, *self.outputs], annotations=self.ann, meta=meta, source=self.source)
 
