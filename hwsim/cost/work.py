@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hwsim.ir import OpGraph
 from hwsim.ir.counting import op_counts
+from hwsim.ir.ops import CountInput
 from hwsim.ir.dtypes import DType
 from hwsim.ir.graph import Node
 from hwsim.ir.opdefs.conv import WINOGRAD
@@ -107,8 +108,6 @@ class OpWork:
     fuse_into: str | None = None
     #: a grouped conv with one input channel per group (depthwise): its own kernel class
     depthwise: bool = False
-    #: share of the parameters one run reads (an embedding lookup reads only its rows); 1.0: all
-    param_read_share: float = 1.0
     #: per input: a state tensor kept in memory between runs (an LLM's KV cache), never found on chip
     state_inputs: tuple[bool, ...] = ()
 
@@ -118,8 +117,7 @@ class OpWork:
     @property
     def param_bytes(self) -> int:
         """Parameter bytes read at run time (Huffman stages decoded at load; see WeightInfo)."""
-        full = (self.weight.runtime_bytes if self.weight else 0) + self.other_param_bytes
-        return full if self.param_read_share >= 1.0 else int(math.ceil(full * self.param_read_share))
+        return (self.weight.runtime_bytes if self.weight else 0) + self.other_param_bytes
 
     @property
     def stored_param_bytes(self) -> int:
@@ -233,6 +231,20 @@ def _gemm(graph: OpGraph, node: Node, group: str, macs: int, out_numel: int) -> 
     return Gemm(groups, m, n, k)
 
 
+def _count_input(graph: OpGraph, node: Node) -> CountInput:
+    return CountInput(node.attrs, [graph.tensor(t).shape for t in node.inputs],
+                      [graph.tensor(t).shape for t in node.outputs],
+                      {slot: graph.tensor(t).shape for slot, t in node.params.items()})
+
+
+def _partly_read(weight: WeightInfo, elements: int) -> WeightInfo:
+    """The weight as one run reads it: ``elements`` of it (an embedding's gathered rows), run-time bytes
+    in proportion; its size at rest is unchanged."""
+    share = min(1.0, elements / max(weight.numel, 1))
+    return replace(weight, runtime_bytes=int(math.ceil(weight.runtime_bytes * share)),
+                   meta={**weight.meta, "read_elements": min(elements, weight.numel)})
+
+
 def _prepare(graph: OpGraph) -> Workload:
     ops: list[OpWork] = []
     for node in graph.nodes:
@@ -242,11 +254,11 @@ def _prepare(graph: OpGraph) -> Workload:
         out_specs = [graph.tensor(t) for t in node.outputs]
         pspecs = {slot: graph.tensor(t) for slot, t in node.params.items()}
         weight = _weight_info(pspecs["weight"]) if "weight" in pspecs else None
+        if weight is not None and node.opdef.weight_read is not None:  # reads part of its weight (rows)
+            weight = _partly_read(weight, node.opdef.weight_read(_count_input(graph, node)))
         other = sum(s.size_bytes for slot, s in pspecs.items() if slot != "weight")
         out_numel = sum(s.numel for s in out_specs)
         fuse_kind, fuse_into = _fusion(graph, node, group)
-        share_fn = node.opdef.param_read_share
-        share = 1.0 if share_fn is None else float(share_fn(node.attrs, [s.shape for s in in_specs]))
         ops.append(OpWork(
             node=node.name, op=node.op, group=group, macs=oc.macs, arith=dict(oc.arith),
             gemm=_gemm(graph, node, group, oc.macs, out_specs[0].numel),
@@ -258,7 +270,6 @@ def _prepare(graph: OpGraph) -> Workload:
             fuse_kind=fuse_kind, fuse_into=fuse_into,
             depthwise=(group == "conv" and int(node.attrs.get("groups", 1)) > 1 and "weight" in pspecs
                        and len(pspecs["weight"].shape) == 4 and pspecs["weight"].shape[1] == 1),
-            param_read_share=share,
             state_inputs=tuple(s.meta_dict().get("state") is not None for s in in_specs),
         ))
     live, peak, peak_step = _liveness(graph)
@@ -289,6 +300,8 @@ def _liveness(graph: OpGraph) -> tuple[tuple[int, ...], int, int]:
     after: list[int] = []
     for i, n in enumerate(nodes):
         for t in n.outputs:
+            if not n.inputs:  # a constant node: its value lives in weight memory, counted there
+                continue
             b = graph.tensor(t).size_bytes
             live[t] = b
             current += b

@@ -1,17 +1,17 @@
 """Fold "add / multiply by a constant" into the weights of the op that produces the other operand.
 
-hwsim's add and mul take activations only. Real exports add biases as separate ops (MatMul + Add), scale
-attention queries by 1/sqrt(d), normalize with Sub/Div: each constant becomes the bias or scale of the
-conv, linear or batchnorm producing the other operand (a scalar scale also through reshapes and
-transposes). What cannot be folded (a constant added to a graph input, a per-position bias, an operand
-shared with other consumers) is reported, never guessed.
+An optimization, not a requirement: real exports add biases as separate ops (MatMul + Add), scale
+attention queries by 1/sqrt(d), normalize with Sub/Div; where the other operand comes from a conv,
+linear or batchnorm (a scalar scale also through reshapes and transposes), the constant becomes its
+bias or scale. What cannot be folded (a constant added to a graph input, a per-position bias, an operand
+shared with other consumers, a scale on a matmul of two activations) stays an elementwise op whose
+constant operand is a ``constant`` node.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hwsim.errors import ModelFormatError
 from hwsim.frontends.onnx_context import ADD_CONST, MUL_CONST, ProtoNode, ReadContext, Shape
 
 #: ops a scalar scale passes through unchanged (views and pure data movement)
@@ -46,10 +46,11 @@ def resolve_constant_operands(ctx: ReadContext) -> None:
         kind = "add" if pn.op == ADD_CONST else "mul"
         try:
             _fold(ctx, pn, producer, uses, value, kind)
-        except ModelFormatError:
+        except _NotFoldable:
             neutral = np.all(value == (0.0 if kind == "add" else 1.0)) and ctx.shapes.get(out) == ctx.shapes.get(x)
-            if not neutral:
-                raise
+            if not neutral:  # stays an elementwise op with a constant operand
+                _keep_as_op(ctx, pn)
+                continue
             # x + 0 or x * 1 where nothing can absorb it: drop it (or keep an identity below)
         last = producer.get(x)
         if last is None or uses.get(x, 0) != 1:  # a neutral constant on a graph input or shared tensor
@@ -61,15 +62,23 @@ def resolve_constant_operands(ctx: ReadContext) -> None:
         ctx.nodes.remove(pn)
 
 
+class _NotFoldable(Exception):
+    """The constant cannot be absorbed by the producer of the other operand (the reason is the message)."""
+
+
+def _keep_as_op(ctx: ReadContext, pn: ProtoNode) -> None:
+    """The pending node becomes its elementwise op, the constant a ``constant`` node operand."""
+    const_out = ctx.constant(pn.origin, pn.attrs["const"])
+    inputs = [pn.inputs[0], const_out] if pn.attrs["const_index"] == 1 else [const_out, pn.inputs[0]]
+    pn.op, pn.inputs, pn.attrs = pn.attrs["generic"], inputs, {}
+
+
 def _fold(ctx: ReadContext, pn: ProtoNode, producer: dict[str, ProtoNode], uses: dict[str, int],
           value: np.ndarray, kind: str) -> None:
     c_name = pn.attrs["const"]
 
-    def fail(reason: str) -> ModelFormatError:
-        return ctx.error(pn.origin, f"{pn.origin.op_type} with the constant operand {c_name!r} cannot be folded "
-                                    f"into a weight: {reason}. hwsim's add and mul take activations only; a constant "
-                                    "is folded into the bias or scale of the conv, linear or batchnorm producing "
-                                    "the other operand")
+    def fail(reason: str) -> _NotFoldable:
+        return _NotFoldable(reason)
 
     t = pn.inputs[0]
     node = producer.get(t)

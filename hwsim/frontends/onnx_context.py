@@ -44,10 +44,12 @@ class ReadContext:
     weights: dict[str, np.ndarray] = field(default_factory=dict)
     node_names: set[str] = field(default_factory=set)
     tensor_names: set[str] = field(default_factory=set)
+    #: ONNX constant name -> the output tensor of the ``constant`` node that holds it
+    constant_nodes: dict[str, str] = field(default_factory=dict)
 
     # --- errors and inputs ----------------------------------------------------------------------
     def error(self, node: OnnxNode, message: str) -> ModelFormatError:
-        return ModelFormatError(message, source=self.source, where=f"node {node.name!r} ({node.op_type})")
+        return ModelFormatError(message, source=self.source, where=node.label)
 
     def const(self, name: str) -> np.ndarray | None:
         return self.consts.get(name) if name else None
@@ -66,6 +68,39 @@ class ReadContext:
         if t in self.consts and t not in self.graph_inputs:
             raise self.error(node, f"input {i} ({t!r}) is a constant; hwsim's op takes an activation there")
         return t
+
+    def is_const(self, tensor: str) -> bool:
+        return bool(tensor) and tensor in self.consts and tensor not in self.graph_inputs
+
+    def operand(self, node: OnnxNode, i: int) -> str:
+        """Input ``i`` as a tensor of the hwsim graph: an activation as is, a constant as the output of a
+        ``constant`` node holding it (one per constant, shared by all its consumers)."""
+        t = node.input(i)
+        if not t:
+            raise self.error(node, f"input {i} is missing")
+        if not self.is_const(t):
+            return t
+        return self.constant(node, t)
+
+    def constant(self, node: OnnxNode, name: str, value: np.ndarray | None = None) -> str:
+        """The output tensor of a ``constant`` node holding ONNX constant ``name`` (or ``value``, which
+        then gets a node of its own)."""
+        if value is None and name in self.constant_nodes:
+            return self.constant_nodes[name]
+        raw = self.consts[name] if value is None else value
+        if raw.dtype.kind not in "fiub":
+            raise self.error(node, f"constant {name!r} has dtype {raw.dtype}; hwsim holds numeric constants only")
+        arr = np.ascontiguousarray(raw, dtype=np.float32).reshape(raw.shape or (1,))
+        if arr.size == 0:
+            raise self.error(node, f"constant {name!r} is empty (shape {list(raw.shape)})")
+        out = self.tmp(f"{name}/const")
+        base = f"const:{name}"
+        weight = self.weight(name if value is None else "", f"{base}.value", arr)
+        self.emit(node, "constant", [], [out], {"shape": list(arr.shape)}, {"value": weight},
+                  name=self._unique(base, self.node_names))
+        if value is None:
+            self.constant_nodes[name] = out
+        return out
 
     def shape(self, node: OnnxNode, tensor: str) -> Shape:
         if tensor in self.shapes:

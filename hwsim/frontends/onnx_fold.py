@@ -30,6 +30,12 @@ class OnnxNode:
     outputs: tuple[str, ...]
     attrs: Mapping[str, Any] = field(default_factory=dict)
     domain: str = ""
+    index: int = -1  # position in the file's node list (errors name unnamed nodes by it)
+
+    @property
+    def label(self) -> str:
+        """How messages name the node: its name, or its index and op type when it has none."""
+        return f"node {self.name!r} ({self.op_type})" if self.name else f"node #{self.index} ({self.op_type}, unnamed)"
 
     def attr(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)
@@ -60,7 +66,7 @@ def decode_node(proto: Any, index: int) -> OnnxNode:
             v = numpy_helper.to_array(v)
         attrs[a.name] = v
     return OnnxNode(proto.name or "", proto.op_type, tuple(proto.input), tuple(proto.output), attrs,
-                    proto.domain if proto.domain not in ("ai.onnx",) else "")
+                    proto.domain if proto.domain not in ("ai.onnx",) else "", index)
 
 
 # --- constant folding ------------------------------------------------------------------------------
@@ -318,7 +324,7 @@ def fuse_patterns(nodes: Sequence[OnnxNode], consts: Mapping[str, np.ndarray], s
         x, out, parts, attrs, op = found
         last = max(parts, key=lambda p: position[id(p)])
         name = next((p.name for p in reversed(parts) if p.name), "")
-        replace_at[id(last)] = OnnxNode(name, op, (x,), (out,), attrs)
+        replace_at[id(last)] = OnnxNode(name, op, (x,), (out,), attrs, index=last.index)
         dropped.update(id(p) for p in parts)
     out_nodes = []
     for node in nodes:

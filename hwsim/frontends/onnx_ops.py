@@ -118,6 +118,12 @@ def _gemm(ctx: ReadContext, node: OnnxNode) -> None:
     if b.ndim != 2:
         raise ctx.error(node, f"Gemm B must be a matrix, got shape {list(b.shape)}")
     w = (b if node.attr("transB", 0) else b.T) * np.float32(alpha)  # [out, in]
+    a_shape = ctx.shape(node, node.input(0))
+    if node.attr("transA", 0):
+        a_shape = a_shape[::-1]
+    if len(a_shape) != 2 or a_shape[-1] != w.shape[1]:
+        raise ctx.error(node, f"Gemm of A {list(a_shape)} by B {list(b.shape)} (transB={node.attr('transB', 0)}): "
+                              "the inner dimensions differ")
     bias = None
     if node.input(2):
         c = ctx.float_array(node, ctx.need_const(node, 2, "the Gemm C operand"), "the Gemm C operand") * np.float32(beta)
@@ -131,22 +137,33 @@ def _gemm(ctx: ReadContext, node: OnnxNode) -> None:
 
 @_converter("MatMul")
 def _matmul(ctx: ReadContext, node: OnnxNode) -> None:
-    if node.input(0) in ctx.consts:
-        raise ctx.error(node, "MatMul with a constant first operand is not supported (hwsim's linear multiplies "
-                              "the activation by a constant on the right)")
-    a = ctx.act(node, 0)
-    b = ctx.const(node.input(1))
-    if b is None:
-        ranks = (len(ctx.shape(node, a)), len(ctx.shape(node, node.input(1))))
-        if min(ranks) < 2:
-            raise ctx.error(node, f"MatMul of rank-{ranks[0]} and rank-{ranks[1]} activations: hwsim's matmul "
-                                  "needs rank >= 2 operands")
-        ctx.emit(node, "matmul", [a, ctx.act(node, 1)], [node.outputs[0]])
+    """A constant matrix on the right is a linear weight; anything else (two activations, a constant on
+    the left, a batched constant) is a matmul of two graph tensors."""
+    a_name, b_name = node.input(0), node.input(1)
+    if not a_name or not b_name:
+        raise ctx.error(node, "MatMul needs two inputs")
+    b = ctx.const(b_name) if ctx.is_const(b_name) else None
+    if b is not None and not ctx.is_const(a_name) and b.ndim == 2:
+        b = ctx.float_array(node, b, "the MatMul weight")
+        a_shape = ctx.shape(node, a_name)
+        if not a_shape or a_shape[-1] != b.shape[0]:
+            raise ctx.error(node, f"MatMul of {list(a_shape)} by a weight of shape {list(b.shape)}: the inner "
+                                  "dimensions differ")
+        _linear(ctx, node, a_name, b.T, b_name, None, "", ctx.node_name(node))
         return
-    b = ctx.float_array(node, b, "the MatMul weight")
-    if b.ndim != 2:
-        raise ctx.error(node, f"a constant MatMul operand must be a matrix, got shape {list(b.shape)}")
-    _linear(ctx, node, a, b.T, node.input(1), None, "", ctx.node_name(node))
+    a, b_t = ctx.operand(node, 0), ctx.operand(node, 1)
+    ranks = (len(_shape_of(ctx, node, 0)), len(_shape_of(ctx, node, 1)))
+    if min(ranks) < 2:
+        raise ctx.error(node, f"MatMul of rank-{ranks[0]} and rank-{ranks[1]} operands: hwsim's matmul needs "
+                              "rank >= 2 operands")
+    ctx.emit(node, "matmul", [a, b_t], [node.outputs[0]])
+
+
+def _shape_of(ctx: ReadContext, node: OnnxNode, i: int) -> tuple[int, ...]:
+    t = node.input(i)
+    if ctx.is_const(t):
+        return tuple(ctx.consts[t].shape)
+    return ctx.shape(node, t)
 
 
 # --- normalization ---------------------------------------------------------------------------------
@@ -208,18 +225,20 @@ def _gelu(ctx: ReadContext, node: OnnxNode) -> None:
 
 @_converter("Clip")
 def _clip(ctx: ReadContext, node: OnnxNode) -> None:
+    """Clip 0..6 is relu6 and 0..inf relu (the forms fusion and passes know); any other range is clip."""
     lo = ctx.need_const(node, 1, "Clip min") if node.input(1) else None
     hi = ctx.need_const(node, 2, "Clip max") if node.input(2) else None
-    lo_v = _scalar(lo) if lo is not None else -math.inf
-    hi_v = _scalar(hi) if hi is not None else math.inf
+    lo_v = _scalar(lo) if lo is not None else float(node.attr("min", -math.inf))
+    hi_v = _scalar(hi) if hi is not None else float(node.attr("max", math.inf))
+    x = ctx.act(node, 0)
     if lo_v == 0.0 and hi_v == 6.0:
-        op = "relu6"
+        ctx.emit(node, "relu6", [x], [node.outputs[0]])
     elif lo_v == 0.0 and hi_v == math.inf:
-        op = "relu"
+        ctx.emit(node, "relu", [x], [node.outputs[0]])
     else:
-        raise ctx.error(node, f"Clip to [{lo_v}, {hi_v}] is not supported: hwsim has relu6 (Clip 0..6) and relu "
-                              "(Clip 0..inf)")
-    ctx.emit(node, op, [ctx.act(node, 0)], [node.outputs[0]])
+        if lo_v > hi_v:
+            raise ctx.error(node, f"Clip min {lo_v} is larger than max {hi_v}")
+        ctx.emit(node, "clip", [x], [node.outputs[0]], {"min": lo_v, "max": hi_v})
 
 
 @_converter("Softmax")
@@ -258,55 +277,59 @@ def _gap(ctx: ReadContext, node: OnnxNode) -> None:
     ctx.emit(node, "global_avgpool", [ctx.act(node, 0)], [node.outputs[0]])
 
 
-@_converter("ReduceMean")
-def _reduce_mean(ctx: ReadContext, node: OnnxNode) -> None:
-    """mean over H and W of NCHW (``x.mean([2, 3])``) is a global average pool; other reductions are not ops."""
-    x = ctx.act(node, 0)
-    rank = len(ctx.shape(node, x))
-    axes = ctx.const(node.input(1)) if node.input(1) else node.attr("axes")
-    if rank != 4 or axes is None or sorted(int(a) % rank for a in np.asarray(axes).reshape(-1)) != [2, 3]:
-        raise ctx.error(node, "only ReduceMean over axes [2, 3] of an NCHW tensor (global average pooling) is "
-                              "supported")
-    if node.attr("keepdims", 1):
-        ctx.emit(node, "global_avgpool", [x], [node.outputs[0]])
-        return
-    pooled = ctx.tmp(f"{node.outputs[0]}/pooled")
-    ctx.emit(node, "global_avgpool", [x], [pooled])
-    ctx.emit(node, "flatten", [pooled], [node.outputs[0]], {"axis": 1}, name=ctx.node_name(node, "/flatten"))
-
-
 # --- elementwise -----------------------------------------------------------------------------------
 
-@_converter("Add", "Sub", "Mul", "Div", "Sum")
+_GENERIC_BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Min": "min", "Max": "max",
+                   "Pow": "pow", "Equal": "equal", "Less": "less", "Greater": "greater"}
+
+
+@_converter("Add", "Sub", "Mul", "Div", "Sum", "Min", "Max", "Pow", "Equal", "Less", "Greater")
 def _binary(ctx: ReadContext, node: OnnxNode) -> None:
-    consts = [t for t in node.inputs if t in ctx.consts and t not in ctx.graph_inputs]
-    if not consts:
-        if node.op_type in ("Sub", "Div"):
-            raise ctx.error(node, f"{node.op_type} of two activations is not an hwsim op")
-        op = "mul" if node.op_type == "Mul" else "add"
-        ctx.emit(node, op, [ctx.act(node, i) for i in range(len(node.inputs))], [node.outputs[0]])
+    """Elementwise ops with broadcasting. A float constant added to / multiplied with (or subtracted
+    from / divided into) an activation is first offered to the conv / linear / batchnorm producing it
+    (``onnx_constants``: folded into its bias or scale); what does not fold stays an op with a
+    ``constant`` operand. Pow by a scalar constant is ``power``."""
+    if not node.inputs or not all(node.inputs):
+        raise ctx.error(node, f"{node.op_type} has a missing input")
+    consts = [t for t in node.inputs if ctx.is_const(t)]
+    if len(consts) == len(node.inputs):
+        raise ctx.error(node, f"every operand of {node.op_type} is constant but it was not folded")
+    if node.op_type in ("Sum", "Min", "Max") and len(node.inputs) != 2:
+        if node.op_type != "Sum" or consts:
+            raise ctx.error(node, f"{node.op_type} of {len(node.inputs)} operands is supported only as a Sum of "
+                                  "activations")
+        ctx.emit(node, "add", [ctx.act(node, i) for i in range(len(node.inputs))], [node.outputs[0]])
         return
-    if len(node.inputs) != 2 or len(consts) != 1:
-        raise ctx.error(node, f"{node.op_type} of {len(node.inputs)} operands with {len(consts)} constant(s) is not "
-                              "supported")
-    c_name = consts[0]
-    x = node.inputs[1] if node.inputs[0] == c_name else node.inputs[0]
-    c = ctx.float_array(node, ctx.consts[c_name], f"the constant operand {c_name!r}")
-    if node.op_type in ("Sub", "Div") and node.inputs[0] == c_name:
-        raise ctx.error(node, f"{node.op_type} with a constant first operand ({c_name!r}) is not supported")
-    if node.op_type == "Sub":
-        c = -c
-    elif node.op_type == "Div":
-        c = np.float32(1.0) / c
-    op = MUL_CONST if node.op_type in ("Mul", "Div") else ADD_CONST
-    ctx.emit(node, op, [ctx.act(node, node.inputs.index(x))], [node.outputs[0]], {"value": c, "const": c_name})
+    if len(node.inputs) != 2:
+        raise ctx.error(node, f"{node.op_type} takes 2 inputs, got {len(node.inputs)}")
+    op = _GENERIC_BINARY["Add" if node.op_type == "Sum" else node.op_type]
+    if node.op_type == "Pow" and ctx.is_const(node.input(1)) and ctx.consts[node.input(1)].size == 1:
+        exponent = _scalar(ctx.consts[node.input(1)])
+        if math.isfinite(exponent):
+            ctx.emit(node, "power", [ctx.act(node, 0)], [node.outputs[0]], {"exponent": exponent})
+            return
+    foldable = node.op_type in ("Add", "Sum", "Mul") or (node.op_type in ("Sub", "Div") and ctx.is_const(node.input(1)))
+    if consts and foldable and ctx.consts[consts[0]].dtype.kind == "f" and ctx.consts[consts[0]].size > 0:
+        c_name = consts[0]
+        x_index = 1 if node.inputs[0] == c_name else 0
+        c = ctx.float_array(node, ctx.consts[c_name], f"the constant operand {c_name!r}")
+        if node.op_type == "Sub":
+            c = -c
+        elif node.op_type == "Div":
+            with np.errstate(divide="ignore"):
+                c = np.float32(1.0) / c
+        pending = MUL_CONST if node.op_type in ("Mul", "Div") else ADD_CONST
+        ctx.emit(node, pending, [ctx.act(node, x_index)], [node.outputs[0]],
+                 {"value": c, "const": c_name, "generic": op, "const_index": 1 - x_index})
+        return
+    ctx.emit(node, op, [ctx.operand(node, 0), ctx.operand(node, 1)], [node.outputs[0]])
 
 
 # --- data movement and views -----------------------------------------------------------------------
 
 @_converter("Concat")
 def _concat(ctx: ReadContext, node: OnnxNode) -> None:
-    ctx.emit(node, "concat", [ctx.act(node, i) for i in range(len(node.inputs))], [node.outputs[0]],
+    ctx.emit(node, "concat", [ctx.operand(node, i) for i in range(len(node.inputs))], [node.outputs[0]],
              {"axis": int(node.attr("axis"))})
 
 
@@ -397,11 +420,22 @@ def _resize(ctx: ReadContext, node: OnnxNode) -> None:
 
 @_converter("Cast")
 def _cast(ctx: ReadContext, node: OnnxNode) -> None:
+    """Cast to a float type is an identity (hwsim holds activations in their float dtype); to an integer
+    or bool type it rounds the values (``cast``), still held as floats."""
     import onnx
 
-    if int(node.attr("to")) not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE):
-        raise ctx.error(node, "Cast of an activation to a non-float type is not supported")
-    ctx.emit(node, "identity", [ctx.act(node, 0)], [node.outputs[0]])
+    to = int(node.attr("to", 0))
+    x = ctx.act(node, 0)
+    if to in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16):
+        ctx.emit(node, "identity", [x], [node.outputs[0]])
+    elif to == onnx.TensorProto.BOOL:
+        ctx.emit(node, "cast", [x], [node.outputs[0]], {"to": "bool"})
+    elif to in (onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16, onnx.TensorProto.INT8,
+                onnx.TensorProto.UINT8):
+        ctx.emit(node, "cast", [x], [node.outputs[0]], {"to": "int"})
+    else:
+        raise ctx.error(node, f"Cast to {onnx.TensorProto.DataType.Name(to) if to in onnx.TensorProto.DataType.values() else to}"
+                              " is not supported")
 
 
 @_converter("fused.ChannelShuffle")

@@ -22,14 +22,18 @@ from hwsim.errors import ModelFormatError, ShapeError
 from hwsim.frontends.onnx_fold import decode_node, fold_constants, fuse_patterns
 from hwsim.frontends.onnx_constants import resolve_constant_operands
 from hwsim.frontends.onnx_context import ReadContext
+from hwsim.frontends import onnx_ops_generic  # noqa: F401  (registers the generic converters)
 from hwsim.frontends.onnx_ops import CONVERTERS, FUSED, supported_ops
-from hwsim.ir.dtypes import FP32
+from hwsim.ir.dtypes import FP32, DType, dtype
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.tensor import TensorSpec
 from hwsim.ir.weights import WeightStore
 
 MIN_OPSET = 13
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
+
+#: integer graph inputs (token ids) and the hwsim dtype that holds them
+_INT_TYPES = {onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32"}
 
 Shape = tuple[int, ...]
 
@@ -75,7 +79,7 @@ def load_onnx(path: str | Path) -> OpGraph:
         if out in consts and out not in ctx.graph_inputs:
             raise ModelFormatError(f"graph output {out!r} is a constant; hwsim models compute their outputs",
                                    source=source, where="graph.output")
-    inputs = [TensorSpec(i.name, _input_shape(i, source), FP32, "input") for i in graph_inputs]
+    inputs = [TensorSpec(i.name, _input_shape(i, source), _input_dtype(i), "input") for i in graph_inputs]
     hw_nodes = [Node(p.name, p.op, tuple(p.inputs), tuple(p.outputs), p.attrs, p.params) for p in ctx.nodes]
     meta = {"source_format": "onnx", "opset": opset, "seed": 0}
     if model.producer_name:
@@ -119,10 +123,11 @@ def _fix_batch(model: onnx.ModelProto, initializers: dict, source: str) -> None:
         tt = inp.type.tensor_type
         if not inp.type.HasField("tensor_type"):
             raise ModelFormatError(f"input {inp.name!r} is not a tensor", source=source, where="graph.input")
-        if tt.elem_type not in _FLOAT_TYPES:
-            raise ModelFormatError(f"input {inp.name!r} has element type "
-                                   f"{onnx.TensorProto.DataType.Name(tt.elem_type)}; hwsim reads float models",
-                                   source=source, where="graph.input")
+        if tt.elem_type not in _FLOAT_TYPES and tt.elem_type not in _INT_TYPES:
+            name = (onnx.TensorProto.DataType.Name(tt.elem_type) if tt.elem_type in onnx.TensorProto.DataType.values()
+                    else str(tt.elem_type))
+            raise ModelFormatError(f"input {inp.name!r} has element type {name}; hwsim reads float inputs and "
+                                   "integer ones (token ids)", source=source, where="graph.input")
         if not tt.HasField("shape"):
             raise ModelFormatError(f"input {inp.name!r} has no shape", source=source, where="graph.input")
         for axis, dim in enumerate(tt.shape.dim):
@@ -158,6 +163,11 @@ def _infer_shapes(model: onnx.ModelProto, source: str) -> dict[str, Shape]:
 
 def _input_shape(inp: onnx.ValueInfoProto, source: str) -> Shape:
     return tuple(int(d.dim_value) for d in inp.type.tensor_type.shape.dim)
+
+
+def _input_dtype(inp: onnx.ValueInfoProto) -> DType:
+    name = _INT_TYPES.get(inp.type.tensor_type.elem_type)
+    return dtype(name) if name else FP32
 
 
 def _unsupported(ctx: ReadContext, node) -> ModelFormatError:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ import networkx as nx
 import numpy as np
 
 from hwsim.errors import HwsimError, ModelFormatError, ShapeError
-from hwsim.ir.dtypes import FP32
+from hwsim.ir.dtypes import FP32, dtype
 from hwsim.ir.ops import OpDef, op_def
 from hwsim.ir.tensor import TensorSpec
 from hwsim.ir.weights import WeightStore
@@ -292,6 +292,8 @@ def _infer_node(node: Node, tensors: dict[str, TensorSpec], annotations: Mapping
         raise ShapeError(f"op {node.op} produces {len(out_shapes)} outputs but the node names {len(node.outputs)}",
                          where=where)
     act_dtype = in_specs[0].dtype if in_specs else FP32
+    if opdef.output_dtype is not None:
+        act_dtype = dtype(opdef.output_dtype)
     for tname, shape in zip(node.outputs, out_shapes):
         _check_shape(shape, f"output {tname!r} of {where}")
         spec = TensorSpec(tname, tuple(int(d) for d in shape), act_dtype, "activation")

@@ -27,10 +27,10 @@ class OpGroup(str, Enum):
     STRUCTURED = "structured"  # FFT / Walsh-Hadamard structured-matrix layers
     NORM = "norm"  # batchnorm, layernorm
     ACTIVATION = "activation"  # pointwise nonlinearities and softmax
-    POOL = "pool"  # max / average / global pooling
-    ELEMENTWISE = "elementwise"  # add, mul with broadcasting
-    DATA = "data"  # data movement: concat, split, transpose, pad, shuffle, resize
-    VIEW = "view"  # free reinterpretations: reshape, flatten, identity, dropout
+    POOL = "pool"  # max / average / global pooling and reductions over any axes (mean, sum, max, argmax)
+    ELEMENTWISE = "elementwise"  # binary ops with broadcasting: add, sub, mul, div, min, max, pow, compare, where
+    DATA = "data"  # data movement: concat, split, transpose, pad, shuffle, resize, gather, slice, expand
+    VIEW = "view"  # free reinterpretations: reshape, flatten, identity, dropout, constant
     CONTROL = "control"  # early-exit decisions and other graph control
 
 
@@ -100,7 +100,12 @@ class OpDef:
     param_shapes: ParamShapesFn = _no_params
     normalize: NormalizeFn = _keep
     attr_names: frozenset[str] = frozenset()
-    param_read_share: ReadShareFn | None = None  # None: every run reads all its parameters
+    #: outputs get this dtype (e.g. "fp32" for an embedding lookup fed integer token ids); None: the
+    #: dtype of the first activation input
+    output_dtype: str | None = None
+    #: elements of the main weight one run reads (an embedding lookup reads only the gathered rows);
+    #: None: all of it
+    weight_read: Callable[[CountInput], int] | None = None
 
     def active_slots(self, attrs: Mapping[str, Any]) -> tuple[ParamSlot, ...]:
         return tuple(s for s in self.params if s.optional_attr is None or attrs.get(s.optional_attr))

@@ -1,6 +1,7 @@
 """Importing this module registers every kernel (one module per family)."""
 
 from hwsim.kernels import (  # noqa: F401
-    conv, data, fft_conv, gemm, llm, lookup, lowbit, pointwise, pool, quantized, sparse, structured, transferred,
+    conv, data, elementwise, fft_conv, gemm, llm, lookup, lowbit, pointwise, pool, quantized, sparse, structured,
+    transferred,
     winograd,
 )

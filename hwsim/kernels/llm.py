@@ -1,5 +1,5 @@
-"""Kernels and reference definitions of the decoder-LM ops: embedding lookup, RMSNorm, rotary position
-embedding (rotate-half form, as GPT-NeoX / Llama / Qwen / Phi implement it), in-place KV append
+"""Kernels and reference definitions of the decoder-LM ops: RMSNorm, rotary position embedding
+(rotate-half form, as GPT-NeoX / Llama / Qwen / Phi implement it), in-place KV append
 (NumPy cannot append in place: the kernel returns the joined array, the same values) and causal mask."""
 
 from __future__ import annotations
@@ -9,18 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.errors import VerificationError
 from hwsim.kernels.pointwise import POINTWISE_RTOL
 from hwsim.kernels.reference import REFERENCE
 from hwsim.kernels.registry import KernelCall, register_kernel
-
-
-def embedding_rows(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
-    idx = np.asarray(ids)
-    if not np.all(np.isfinite(idx)) or np.any(idx != np.round(idx)) or idx.min() < 0 or idx.max() >= table.shape[0]:
-        raise VerificationError(f"embedding ids must be integers in [0, {table.shape[0]}), got values in "
-                                f"[{idx.min()}, {idx.max()}]")
-    return np.asarray(table, np.float32)[idx.astype(np.int64)]
 
 
 def rms_norm(x: np.ndarray, gamma: np.ndarray, eps: float) -> np.ndarray:
@@ -55,10 +46,6 @@ def causal(x: np.ndarray, queries: int, offset: int) -> np.ndarray:
 
 # --- references (the plain definitions) ------------------------------------------------------------
 
-def _ref_embedding(attrs: Mapping[str, Any], inputs: Sequence[np.ndarray], params: Mapping[str, np.ndarray]):
-    return [embedding_rows(inputs[0], params["weight"])]
-
-
 def _ref_rmsnorm(attrs, inputs, params):
     return [rms_norm(inputs[0], params["gamma"], attrs["eps"])]
 
@@ -75,18 +62,12 @@ def _ref_causal_mask(attrs, inputs, params):
     return [causal(inputs[0], attrs["queries"], attrs["offset"])]
 
 
-for _name, _fn in {"embedding": _ref_embedding, "rmsnorm": _ref_rmsnorm, "rope": _ref_rope,
+for _name, _fn in {"rmsnorm": _ref_rmsnorm, "rope": _ref_rope,
                    "kv_append": _ref_kv_append, "causal_mask": _ref_causal_mask}.items():
     REFERENCE.register(_name, _fn)
 
 
 # --- kernels ---------------------------------------------------------------------------------------
-
-@register_kernel("embedding", "dense", "exact")
-def k_embedding(call: KernelCall) -> tuple[np.ndarray, ...]:
-    """Rows of the table for each id (a gather)."""
-    return (embedding_rows(call.inputs[0], call.weight("weight")),)
-
 
 @register_kernel("rmsnorm", "dense", "tolerance", rtol=POINTWISE_RTOL)
 def k_rmsnorm(call: KernelCall) -> tuple[np.ndarray, ...]:

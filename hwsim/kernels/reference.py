@@ -164,6 +164,147 @@ def mul(attrs, inputs, params):
     return [inputs[0] * inputs[1]]
 
 
+# --- elementwise arithmetic, unary math, comparisons ---------------------------------------------
+
+#: binary ops with broadcasting; comparisons give 1.0 / 0.0 in the operands' float type
+BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "sub": np.subtract, "div": np.divide, "min": np.minimum, "max": np.maximum, "pow": np.power,
+    "equal": np.equal, "less": np.less, "greater": np.greater,
+}
+
+
+def _binary(name: str) -> RefFn:
+    fn = BINARY[name]
+
+    def ref(attrs, inputs, params):
+        a, b = inputs
+        return [np.asarray(fn(a, b)).astype(np.result_type(a, b))]
+    return ref
+
+
+for _name in BINARY:
+    REFERENCE.register(_name, _binary(_name))
+
+
+@_ref("where")
+def where(attrs, inputs, params):
+    cond, a, b = inputs
+    return [np.where(cond != 0, a, b).astype(np.result_type(a, b))]
+
+
+def cast_values(x: np.ndarray, to: str) -> np.ndarray:
+    """The values of ``x`` converted to ``to`` (float: unchanged; int: toward zero; bool: x != 0), kept in
+    x's float dtype."""
+    if to == "int":
+        return np.trunc(x).astype(x.dtype)
+    if to == "bool":
+        return (x != 0).astype(x.dtype)
+    return x
+
+
+UNARY: dict[str, Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]] = {
+    "sqrt": lambda x, a: np.sqrt(x),
+    "reciprocal": lambda x, a: x.dtype.type(1) / x,
+    "exp": lambda x, a: np.exp(x),
+    "log": lambda x, a: np.log(x),
+    "erf": lambda x, a: erf(x),
+    "neg": lambda x, a: -x,
+    "abs": lambda x, a: np.abs(x),
+    "floor": lambda x, a: np.floor(x),
+    "hardsigmoid": lambda x, a: np.clip(x * x.dtype.type(a["alpha"]) + x.dtype.type(a["beta"]), 0, 1),
+    "clip": lambda x, a: np.clip(x, x.dtype.type(a["min"]), x.dtype.type(a["max"])),
+    "power": lambda x, a: np.power(x, x.dtype.type(a["exponent"])),
+    "cast": lambda x, a: cast_values(x, a["to"]),
+}
+
+
+def _unary(name: str) -> RefFn:
+    fn = UNARY[name]
+
+    def ref(attrs, inputs, params):
+        x = inputs[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return [np.asarray(fn(x, attrs)).astype(x.dtype)]
+    return ref
+
+
+for _name in UNARY:
+    REFERENCE.register(_name, _unary(_name))
+
+
+# --- reductions ------------------------------------------------------------------------------------
+
+REDUCTIONS: dict[str, Callable[..., np.ndarray]] = {
+    "reduce_mean": np.mean, "reduce_sum": np.sum, "reduce_max": np.max, "reduce_min": np.min,
+}
+
+
+def _reduction(name: str) -> RefFn:
+    fn = REDUCTIONS[name]
+
+    def ref(attrs, inputs, params):
+        x = inputs[0]
+        return [np.asarray(fn(x, axis=tuple(attrs["axes"]), keepdims=attrs["keepdims"])).astype(x.dtype)]
+    return ref
+
+
+for _name in REDUCTIONS:
+    REFERENCE.register(_name, _reduction(_name))
+
+
+@_ref("argmax")
+def argmax(attrs, inputs, params):
+    x = inputs[0]
+    return [np.argmax(x, axis=attrs["axis"], keepdims=attrs["keepdims"]).astype(x.dtype)]
+
+
+# --- constants and indexing ------------------------------------------------------------------------
+
+@_ref("constant")
+def constant(attrs, inputs, params):
+    return [params["value"]]
+
+
+@_ref("gather")
+def gather(attrs, inputs, params):
+    return [np.take(inputs[0], attrs["indices"], axis=attrs["axis"])]
+
+
+@_ref("embedding")
+def embedding(attrs, inputs, params):
+    ids = np.asarray(inputs[0]).astype(np.int64)
+    return [params["weight"][ids]]
+
+
+def slice_index(attrs: Mapping[str, Any], shape: Sequence[int], declared: Sequence[int]) -> tuple[slice, ...]:
+    """Python slices of ``slice``'s normalized attributes; an axis kept whole at its declared size stays
+    whole at any size (the executor may run another batch)."""
+    index = []
+    for s, e, st, dim, want in zip(attrs["starts"], attrs["ends"], attrs["steps"], shape, declared):
+        if (s, e, st) == (0, want, 1):
+            index.append(slice(None))
+        else:
+            index.append(slice(s, e if e >= 0 else None, st))
+    return tuple(index)
+
+
+@_ref("slice")
+def slice_(attrs, inputs, params):
+    x = inputs[0]
+    return [np.ascontiguousarray(x[slice_index(attrs, x.shape, x.shape)])]
+
+
+@_ref("expand")
+def expand(attrs, inputs, params):
+    x = inputs[0]
+    return [np.ascontiguousarray(np.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(attrs["shape"]))))]
+
+
+@_ref("tile")
+def tile(attrs, inputs, params):
+    return [np.tile(inputs[0], attrs["repeats"])]
+
+
 # --- pooling ---------------------------------------------------------------------------------------
 
 def pool_geometry(h: int, k: int, s: int, lo: int, hi: int, ceil_mode: bool) -> tuple[int, int]:

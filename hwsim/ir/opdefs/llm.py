@@ -1,5 +1,6 @@
-"""Ops of decoder-only language models: token embedding lookup, RMSNorm, rotary position embedding,
-the in-place KV-cache append and the causal mask of prefill attention.
+"""Ops of decoder-only language models: RMSNorm, rotary position embedding, the in-place KV-cache
+append and the causal mask of prefill attention (the token embedding lookup is ``embedding`` in
+``hwsim.ir.opdefs.indexing``).
 
 Attention itself is built from the generic ops (``matmul``, ``softmax``, ``reshape``, ``transpose``):
 grouped-query attention reshapes the query heads of one KV group onto the row axis, so one batched
@@ -23,33 +24,6 @@ Shape = tuple[int, ...]
 
 def _same(attrs: Mapping[str, Any], in_shapes: Sequence[Shape]) -> list[Shape]:
     return [tuple(in_shapes[0])]
-
-
-# --- embedding -------------------------------------------------------------------------------------
-
-def normalize_embedding(attrs: dict[str, Any], in_shapes: Sequence[Shape]) -> dict[str, Any]:
-    only(attrs, {"num_embeddings", "embedding_dim"}, "embedding")
-    for k in ("num_embeddings", "embedding_dim"):
-        if k not in attrs:
-            raise ShapeError(f"embedding needs attribute {k!r}")
-    return {k: positive(attrs[k], f"embedding {k}") for k in ("num_embeddings", "embedding_dim")}
-
-
-def infer_embedding(attrs: Mapping[str, Any], in_shapes: Sequence[Shape]) -> list[Shape]:
-    return [tuple(in_shapes[0]) + (attrs["embedding_dim"],)]
-
-
-def embedding_params(attrs: Mapping[str, Any], in_shapes: Sequence[Shape]) -> dict[str, Shape]:
-    return {"weight": (attrs["num_embeddings"], attrs["embedding_dim"])}
-
-
-def count_embedding(c: CountInput) -> OpCounts:
-    return OpCounts(arith={"move": numel(c.out_shapes[0])})
-
-
-def embedding_read_share(attrs: Mapping[str, Any], in_shapes: Sequence[Shape]) -> float:
-    """A lookup reads only the rows of its ids, not the whole table."""
-    return min(1.0, numel(in_shapes[0]) / attrs["num_embeddings"])
 
 
 # --- rmsnorm ---------------------------------------------------------------------------------------
@@ -135,13 +109,6 @@ def count_mask(c: CountInput) -> OpCounts:
     return OpCounts(arith={"cmp": numel(c.out_shapes[0])})
 
 
-register_op(OpDef(
-    name="embedding", group=OpGroup.DATA,
-    doc="token embedding lookup: ids [..., n] -> rows of the table weight [vocab, dim]",
-    infer=infer_embedding, count=count_embedding, normalize=normalize_embedding, param_shapes=embedding_params,
-    params=(ParamSlot("weight", "normal_small"),), attr_names=frozenset({"num_embeddings", "embedding_dim"}),
-    param_read_share=embedding_read_share,
-))
 register_op(OpDef(
     name="rmsnorm", group=OpGroup.NORM, doc="root-mean-square normalization over the last axis, scaled by gamma",
     infer=_same, count=count_rms, normalize=normalize_rms, param_shapes=rms_params,
