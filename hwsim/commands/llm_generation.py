@@ -54,3 +54,31 @@ def run_generation(model: str, dev: DeviceProfile, method: str, engine: str, pre
     Console().print(t)
     for n in r.notes:
         click.echo(f"note: {n}")
+
+
+def run_generation_sweep(model: str, device: str, vary: list[str], methods: list[str] | None,
+                         methods_file: str | None, fixed: dict[str, str], out: Path) -> None:
+    """``hwsim sweep CONFIG.yaml --vary context=...``: one CSV row per (method, grid point)."""
+    import pandas as pd
+
+    from hwsim.analysis.llm_sweep import COLUMNS, llm_sweep
+    from hwsim.fileio import atomic_write
+    from hwsim.frontends.llm_config import load_llm_config
+
+    path = Path(model)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError("--vary context / prefill / new_tokens needs an LLM config (workloads/llm/*.yaml)",
+                         source=model)
+    if methods_file:
+        raise UsageError("an LLM sweep takes catalogue method names, not a methods file", where="--methods")
+    cfg = load_llm_config(path)
+    rows = []
+    for method in methods or ["baseline"]:
+        compress = None if method == "baseline" else (lambda g, m=method: apply_named_method(g, m))
+        specs, part = llm_sweep(cfg, device, vary, fixed=fixed, method=method, compress=compress)
+        rows += [{"method": method, **r} for r in part]
+    df = pd.DataFrame(rows, columns=["method", *[s.key for s in specs], *COLUMNS])
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "results.csv", df.to_csv(index=False))
+    click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    click.echo(f"wrote {out / 'results.csv'}")

@@ -57,8 +57,8 @@ def kv_quantize(graph: OpGraph, params: KvQuantizeParams) -> PassResult:
     """Store the KV cache of an LLM phase graph as int8 / int4 with per-token, per-head fp16 scales."""
     names = cache_tensors(graph)
     if not names:
-        raise CompressionError("kv_quantize: the graph has no KV cache (an LLM phase graph from "
-                               "hwsim.frontends.llm_config has one)", source=graph.source)
+        return PassResult(graph, False, (), ("no KV cache in this graph (an LLM phase graph from "
+                                             "hwsim.frontends.llm_config has one): nothing to quantize",))
     head_dim = int(graph.meta.get("head_dim") or 0)
     if head_dim <= 0:
         raise CompressionError("kv_quantize: the graph does not say its head_dim (meta head_dim)", source=graph.source)
@@ -68,6 +68,8 @@ def kv_quantize(graph: OpGraph, params: KvQuantizeParams) -> PassResult:
         spec = graph.tensor(t)
         new = quantized_cache_spec(spec, params.bits, params.symmetric, params.scale_bits, head_dim)
         specs[t] = new
-        changes.append(LayerChange(t, "quantized", spec.size_bytes, new.size_bytes,
-                                   {"bits": params.bits, "group_size": head_dim, "scale_bits": params.scale_bits}))
+        owner = graph.producer(t) or graph.consumers(t)[0]  # the node writing (or first reading) the cache
+        changes.append(LayerChange(owner.name, "quantized", spec.size_bytes, new.size_bytes,
+                                   {"tensor": t, "bits": params.bits, "group_size": head_dim,
+                                    "scale_bits": params.scale_bits}))
     return PassResult(graph.with_specs(specs), True, tuple(changes), (KV_NOTE,))

@@ -225,6 +225,12 @@ def quantize(graph: OpGraph, params: QuantizeParams) -> PassResult:
     notes = [ACCURACY_NOTE, *skipped]
     formula = False
     if params.weights:
+        if params.granularity == "group":  # group-wise formats (GGUF, GPTQ, AWQ) are defined for linear layers
+            kept = [n.name for n in nodes if n.op != "linear"]
+            nodes = [n for n in nodes if n.op == "linear"]
+            if kept:
+                notes.append(f"group-wise formats apply to linear layers: {len(kept)} other weighted layers kept "
+                             "as they were")
         for node in nodes:
             p = layer_params(params, node.name)
             if p.format == "int" and p.symmetric and p.bits < 2:
@@ -261,10 +267,7 @@ class MixedPrecisionParams(PassParams):
     candidate_bits: list[int] = Field(default_factory=lambda: [2, 3, 4, 5, 6, 8])
     default_bits: int = Field(default=8, ge=2, le=32)
     symmetric: bool = True
-    granularity: Literal["tensor", "channel", "group"] = "channel"
-    group_size: int = Field(default=128, ge=2, description="values per scale (granularity group): 32 / 64 / 128")
-    scale_bits: Literal[16, 32] = Field(default=32, description="stored width of each scale (16: fp16, as GGUF, "
-                                                                 "GPTQ and AWQ store them)")
+    granularity: Literal["tensor", "channel"] = "channel"
     format: Literal["int"] = "int"
     rounding: Literal["nearest"] = "nearest"
     seed: int = 0
