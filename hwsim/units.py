@@ -1,8 +1,11 @@
 """Parse quantities that users write with units ("25.6 GB/s", "1.43 GHz", "0.9 pJ", "512 KiB").
 
 Every parser returns a plain float in the base unit named by the caller's key (bytes, bytes/s, Hz,
-pJ, W, s). Ambiguous spellings are rejected instead of guessed: "Mb" (megabit or megabyte?) raises,
-"Mbit" and "MB" are accepted. Decimal prefixes are powers of 1000, binary ones (KiB, MiB) of 1024.
+pJ, W, s). A number without a unit is an error that shows the expected unit ("needs a unit, e.g. 1.4
+GHz"), never silently the base unit; only zero, the same in every unit, may be bare. Ambiguous
+spellings are rejected instead of guessed: "Mb" (megabit or megabyte?) raises, "Mbit" and "MB" are
+accepted. Decimal prefixes are powers of 1000, binary ones (KiB, MiB) of 1024. Infinite or NaN values
+("1e400 GHz") are refused.
 """
 
 from __future__ import annotations
@@ -34,11 +37,27 @@ _NUMBER = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
 _PATTERN = re.compile(r"^\s*" + _NUMBER + r"\s*([^\s].*?)?\s*$")
 
 
-def _split(text: str) -> tuple[float, str]:
+def split_quantity(text: str) -> tuple[float, str]:
+    """``"1.4 GHz"`` -> ``(1.4, "GHz")``; ``"8"`` -> ``(8.0, "")``. The number must be finite."""
     m = _PATTERN.match(text)
     if not m:
         raise UnitError(f"cannot read {text!r} as a number with a unit")
-    return float(m.group(1)), (m.group(2) or "")
+    number = float(m.group(1))
+    if not math.isfinite(number):
+        raise UnitError(f"{text!r} is not a finite number")
+    return number, (m.group(2) or "")
+
+
+_split = split_quantity
+
+#: The unit shown in "needs a unit, e.g. ..." messages, per dimension.
+EXAMPLE_UNIT = {"bytes": "MiB", "bytes_per_s": "GB/s", "hz": "GHz", "pj": "pJ", "w": "W", "s": "us",
+                "ops_per_s": "GOPS", "nm": "nm"}
+
+
+def _needs_unit(number_text: str, dimension: str) -> UnitError:
+    return UnitError(f"needs a unit, e.g. {number_text} {EXAMPLE_UNIT.get(dimension, '')}".rstrip()
+                     + f" (a bare number is not taken as {_BASE_NAME.get(dimension, 'the base unit')})")
 
 
 def _byte_scale(prefix: str, text: str) -> float:
@@ -62,27 +81,48 @@ def _parse_bytes_unit(unit: str, text: str) -> float:
 
 
 def parse_quantity(value: float | int | str, dimension: str) -> float:
-    """Parse ``value`` as ``dimension`` (bytes, bytes_per_s, hz, pj, w, s, ops_per_s) in base units.
+    """Parse ``value`` as ``dimension`` (bytes, bytes_per_s, hz, pj, w, s, ops_per_s, nm) in base units.
 
-    Plain numbers are taken as already in the base unit (the key's suffix names it).
+    A number needs its unit (``"1.4 GHz"``); a bare number raises showing the expected unit, except
+    zero. The result is finite.
     """
-    if isinstance(value, bool):
-        raise UnitError(f"expected a {dimension} quantity, got a boolean")
-    if isinstance(value, (int, float)):
-        v = float(value)
-        if not math.isfinite(v):
-            raise UnitError(f"expected a finite {dimension} quantity, got {value!r}")
-        return v
-    if not isinstance(value, str):
-        raise UnitError(f"expected a number or a string with a unit, got {type(value).__name__}")
-    number, unit = _split(value)
-    text = value
-    if unit == "":
-        return number
-    parser = _PARSERS.get(dimension)
-    if parser is None:
+    if dimension not in _PARSERS:
         raise ValueError(f"no unit parser for dimension {dimension!r}")
-    return number * parser(unit, text)
+    if isinstance(value, bool):
+        raise UnitError(f"expected a quantity with a unit, got a boolean {value!r}")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(float(value)):
+            raise UnitError(f"expected a finite quantity, got {value!r}")
+        if value == 0:
+            return 0.0
+        raise _needs_unit(repr(value), dimension)
+    if not isinstance(value, str):
+        raise UnitError(f"expected a number with a unit, got {type(value).__name__}")
+    number, unit = split_quantity(value)
+    if unit == "":
+        if number == 0:
+            return 0.0
+        raise _needs_unit(value.strip(), dimension)
+    out = number * _PARSERS[dimension](unit, value)
+    if not math.isfinite(out):
+        raise UnitError(f"{value!r} is too large")
+    return out
+
+
+def unit_scale(unit: str, dimension: str) -> float:
+    """Base units per one ``unit`` of ``dimension`` (``unit_scale("MHz", "hz") == 1e6``)."""
+    return _PARSERS[dimension](unit, unit)
+
+
+def dimension_of(unit: str) -> str | None:
+    """The dimension whose parser reads ``unit`` (``"MHz"`` -> ``"hz"``), or None."""
+    for dim, parser in _PARSERS.items():
+        try:
+            parser(unit, unit)
+        except UnitError:
+            continue
+        return dim
+    return None
 
 
 def _bytes(unit: str, text: str) -> float:
@@ -151,6 +191,8 @@ _PARSERS = {
 }
 
 DIMENSIONS = tuple(_PARSERS)
+_BASE_NAME = {"bytes": "bytes", "bytes_per_s": "bytes/s", "hz": "Hz", "pj": "pJ", "w": "W", "s": "seconds",
+              "ops_per_s": "ops/s", "nm": "nm"}
 
 
 def format_bytes(n: float) -> str:

@@ -26,6 +26,7 @@ from hwsim.analysis.cache import ResultCache, digest, result_key
 from hwsim.analysis.metrics import ENERGY_PARTS, jsonable
 from hwsim.analysis.pareto import pareto_front
 from hwsim.errors import HwsimError, UsageError
+from hwsim.units import dimension_of, unit_scale
 
 _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 #: Most points one sweep may have (a guard against a typo such as a step of 1e-9).
@@ -55,14 +56,34 @@ def _split_number(text: str, where: str) -> tuple[float, str]:
     m = _NUM_UNIT.match(text)
     if not m:
         raise UsageError(f"cannot read {text!r} as a number (with an optional unit)", where=where)
-    return float(m.group(1)), m.group(2)
+    number = float(m.group(1))
+    if not math.isfinite(number):
+        raise UsageError(f"{text!r} is not a finite number", where=where)
+    return number, m.group(2)
 
 
-def _common_unit(units: Iterable[str], where: str) -> str:
-    named = {u for u in units if u}
-    if len(named) > 1:
-        raise UsageError(f"a range must use one unit, got {', '.join(sorted(named))}", where=where)
-    return named.pop() if named else ""
+def _in_one_unit(parsed: Sequence[tuple[float, str]], where: str) -> tuple[list[float], str]:
+    """The numbers of a range's bounds (and step) in one unit, and that unit.
+
+    One unit everywhere, or written once (``100:300:50MHz``: bounds without a unit take it); or mixed
+    prefixes of one quantity (``1GHz:2GHz:250MHz``), converted to the first bound's unit. Bare numbers
+    beside different units are ambiguous and refused.
+    """
+    named = [u for _, u in parsed if u]
+    if len(set(named)) <= 1:
+        return [n for n, _ in parsed], (named[0] if named else "")
+    if len(named) < len(parsed):
+        raise UsageError(f"give every bound its unit when the units differ ({', '.join(dict.fromkeys(named))})",
+                         where=where)
+    dims = {u: dimension_of(u) for u in named}
+    known = {d for d in dims.values() if d is not None}
+    if None in dims.values() or len(known) != 1:
+        raise UsageError(f"a range must use units of one quantity, got {', '.join(dict.fromkeys(named))}",
+                         where=where)
+    (dim,) = known
+    unit = named[0]
+    base = unit_scale(unit, dim)
+    return [n * unit_scale(u, dim) / base for n, u in parsed], unit
 
 
 def _fmt(v: float, integer: bool, unit: str) -> str:
@@ -93,36 +114,37 @@ def parse_vary(item: str) -> VarySpec:
         parts = spec[4:].split(":")
         if len(parts) != 3:
             raise UsageError("a log range is log:lo:hi:n", where=where)
-        (lo, u1), (hi, u2) = _split_number(parts[0], where), _split_number(parts[1], where)
         n_f, u3 = _split_number(parts[2], where)
         if u3 or n_f != int(n_f):
             raise UsageError(f"the number of log points must be a whole number, got {parts[2]!r}", where=where)
         n = int(n_f)
-        unit = _common_unit((u1, u2), where)
         if n < 1:
             raise UsageError(f"empty range: {n} points", where=where)
+        if n > MAX_POINTS:  # before building anything
+            raise UsageError(f"the range has {n:,} values (at most {MAX_POINTS:,})", where=where)
+        (lo, hi), unit = _in_one_unit([_split_number(p, where) for p in parts[:2]], where)
         if lo <= 0 or hi <= 0:
             raise UsageError("a log range needs lo > 0 and hi > 0", where=where)
         if hi < lo:
             raise UsageError(f"empty range: hi {parts[1]!r} is below lo {parts[0]!r}", where=where)
         nums = [lo] if n == 1 else list(np.geomspace(lo, hi, n))
-        # bounds written as whole numbers ask for whole values (counts: LUTs, rows); duplicates collapse
-        integer = all(re.fullmatch(r"[-+]?\d+", _NUM_UNIT.match(p).group(1)) for p in parts[:2])
+        # unitless bounds written as whole numbers ask for whole values (counts: LUTs, rows); duplicates collapse
+        integer = not unit and all(re.fullmatch(r"[-+]?\d+", _NUM_UNIT.match(p).group(1)) for p in parts[:2])
         values = tuple(dict.fromkeys(_fmt(v, integer, unit) for v in nums))
         return VarySpec(key, values, tuple(_split_number(v, where)[0] for v in values), unit, log=True)
     if ":" in spec:
         parts = spec.split(":")
         if len(parts) != 3:
             raise UsageError("a range is lo:hi:step (or log:lo:hi:n)", where=where)
-        (lo, u1), (hi, u2), (step, u3) = (_split_number(p, where) for p in parts)
-        unit = _common_unit((u1, u2, u3), where)
+        (lo, hi, step), unit = _in_one_unit([_split_number(p, where) for p in parts], where)
         if step <= 0:
             raise UsageError(f"the step must be positive, got {parts[2]!r}", where=where)
         if hi < lo:
             raise UsageError(f"empty range: hi {parts[1]!r} is below lo {parts[0]!r}", where=where)
-        count = int(math.floor((hi - lo) / step + 1e-9)) + 1
-        if count > MAX_POINTS:
-            raise UsageError(f"the range has {count:,} values (at most {MAX_POINTS:,})", where=where)
+        span = (hi - lo) / step
+        if not math.isfinite(span) or span + 1 > MAX_POINTS:  # before building anything
+            raise UsageError(f"the range has {span + 1:.3g} values (at most {MAX_POINTS:,})", where=where)
+        count = int(math.floor(span + 1e-9)) + 1
         nums = [lo + i * step for i in range(count)]
         integer = all(x == int(x) for x in (lo, hi, step))
         values = tuple(_fmt(v, integer, unit) for v in nums)
@@ -131,17 +153,16 @@ def parse_vary(item: str) -> VarySpec:
     if any(not v for v in raw):
         raise UsageError("an empty value in the list", where=where)
     values = tuple(dict.fromkeys(_canonical(v) for v in raw))
-    nums: list[float | None] = []
-    units = []
-    for v in values:
-        m = _NUM_UNIT.match(v)
-        nums.append(float(m.group(1)) if m else None)
-        units.append(m.group(2) if m else "")
-    named = {u for u in units if u}
-    unit = named.pop() if len(named) == 1 and all(u for u in units) else ""
-    if len(named) > 0 and not unit:  # mixed units: keep them as labels, not as one axis
-        nums = [None] * len(values)
-    return VarySpec(key, values, tuple(nums), unit)
+    parsed = [_NUM_UNIT.match(v) for v in values]
+    if all(parsed):
+        pairs = [_split_number(v, where) for v in values]
+        named = {u for _, u in pairs if u}
+        if len(named) <= 1 or (all(u for _, u in pairs) and len({dimension_of(u) for u in named} - {None}) == 1
+                               and None not in {dimension_of(u) for u in named}):
+            nums, unit = _in_one_unit(pairs, where)  # mixed prefixes of one quantity share the first unit
+            return VarySpec(key, values, tuple(nums), unit if all(u for _, u in pairs) else "")
+    # words (ws, os), or units of different quantities: labels, not one axis
+    return VarySpec(key, values, tuple(None for _ in values), "")
 
 
 def check_keys(specs: Sequence[VarySpec]) -> None:

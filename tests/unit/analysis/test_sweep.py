@@ -50,13 +50,52 @@ def test_log_range():
     ("clock=100:300:0", "step must be positive"),
     ("clock=", "no values"),
     ("clock", "KEY=VALUES"),
-    ("clock=1GHz:500MHz:100MHz", "one unit"),
+    ("clock=1GHz:500MHz:100MHz", "empty range"),
+    ("clock=1GHz:2:250MHz", "every bound its unit"),
+    ("clock=1GHz:2GB/s:1MHz", "one quantity"),
+    ("clock=1e400GHz:2e400GHz:1GHz", "not a finite number"),
+    ("clock=1GHz:2GHz:1e-300Hz", "at most"),
     ("clock=a,,b", "empty value"),
     ("clock=log:0:10:3", "lo > 0"),
 ])
 def test_bad_specs(item, msg):
     with pytest.raises(UsageError, match=msg):
         parse_vary(item)
+
+
+def test_ranges_accept_mixed_prefixes_of_one_quantity():
+    s = parse_vary("clock=1GHz:2GHz:250MHz")
+    assert s.values == ("1 GHz", "1.25 GHz", "1.5 GHz", "1.75 GHz", "2 GHz") and s.unit == "GHz"
+    assert s.numbers == (1.0, 1.25, 1.5, 1.75, 2.0)
+    b = parse_vary("memory.dram.bandwidth=log:500MB/s:2GB/s:3")  # decimal prefixes: 2 GB/s = 2000 MB/s
+    assert b.values == ("500 MB/s", "1000 MB/s", "2000 MB/s") and b.unit == "MB/s"
+    assert parse_vary("memory.l2.size=log:512KiB:2MiB:3").values == ("512 KiB", "1024 KiB", "2048 KiB")
+    mixed = parse_vary("clock=1GHz,500MHz")  # a list keeps its spellings, numbers in the first unit
+    assert mixed.values == ("1 GHz", "500 MHz") and mixed.numbers == (1.0, 0.5) and mixed.unit == "GHz"
+
+
+def test_log_range_with_a_unit_is_not_rounded_to_whole_numbers():
+    s = parse_vary("memory.dram.bandwidth=log:1GB/s:32GB/s:10")
+    assert len(s.values) == 10 and s.values[1] == "1.46973 GB/s" and s.values[-1] == "32 GB/s"
+
+
+@pytest.mark.parametrize("item", ["clock=log:1GHz:2GHz:1e8", "clock=1Hz:1e12Hz:1Hz", "x=log:1:2:100000000"])
+def test_range_size_is_checked_before_the_range_is_built(item):
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(UsageError, match="at most"):
+        parse_vary(item)
+    assert time.perf_counter() - t0 < 5.0  # built, 1e8 values would take minutes and gigabytes
+
+
+def test_bare_numbers_for_a_quantity_key_are_refused(capsys, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", LENET, "--device", DEVICE, "--vary", "clock=1,2", "--scheduler", "serial",
+              "-o", str(tmp_path / "out")])
+    assert e.value.code == 2
+    assert "clock: needs a unit, e.g. 1 GHz" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_grid_and_seeded_samples():

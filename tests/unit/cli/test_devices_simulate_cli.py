@@ -104,3 +104,11 @@ def test_devices_show_works_for_every_kind(name: str, capsys) -> None:
     assert code == 0 and doc["kind"] in ("cpu", "gpu", "fpga", "systolic") and doc["peaks_ops_per_s"]
     be = doc["sparse_break_even_density"]["csr"]
     assert be is None or 0.0 <= be <= 1.0
+
+
+@pytest.mark.parametrize("setting,shown", [("clock=1.4", "clock: needs a unit, e.g. 1.4 GHz"),
+                                           ("clock=1e400 GHz", "not a finite number"),
+                                           ("memory.dram.bandwidth=12.8", "needs a unit, e.g. 12.8 GB/s")])
+def test_set_with_a_bare_number_for_a_quantity_is_refused(lenet, capsys, setting, shown) -> None:
+    code, out, err = _run(["simulate", lenet, "-d", "cpu-a53", "--set", setting, "--json"], capsys)
+    assert code == 2 and shown in err and out == "" and "Traceback" not in err

@@ -53,12 +53,27 @@ def test_memory_levels_keep_file_order_and_end_off_chip() -> None:
     ("cpu.cores", "0", "cpu.cores"),
     ("memory.l1.on_chip", "false", "listed after an off-chip level"),
     ("memory.dram.size", "64 KiB", "larger than the outermost level"),
+    ("clock", "1.4", "clock: needs a unit, e.g. 1.4 GHz"),
+    ("clock", 1400000000, "clock: needs a unit"),
+    ("memory.dram.bandwidth", "25.6", "memory.dram.bandwidth: needs a unit, e.g. 25.6 GB/s"),
+    ("memory.l2.size", "524288", "memory.l2.size: needs a unit"),
+    ("memory.dram.latency", "100", "memory.dram.latency: needs a unit"),
+    ("static_power", "0.5", "static_power: needs a unit, e.g. 0.5 W"),
+    ("cpu.op_overhead", "5", "cpu.op_overhead: needs a unit"),
+    ("energy.mac.int8", "0.3", "energy.mac.int8: needs a unit, e.g. 0.3 pJ"),
+    ("clock", "1e400 GHz", "not a finite number"),
+    ("memory.dram.bandwidth", "1e300 GB/s", "too large"),
 ])
 def test_bad_values_raise_with_the_key_path(key: str, value: str, fragment: str) -> None:
     with pytest.raises(DeviceProfileError) as e:
         apply_overrides(raw(), {key: value}, name="cpu-a53", source="devices/cpu-a53.yaml")
     assert fragment in str(e.value)
     assert "devices/cpu-a53.yaml" in str(e.value)
+
+
+def test_unitless_keys_stay_bare_and_zero_needs_no_unit() -> None:
+    d = apply_overrides(raw(), {"cpu.cores": "2", "static_power": "0", "cpu.simd_width_bits": "128"})
+    assert d.cpu is not None and d.cpu.cores == 2 and d.static_power_w == 0.0
 
 
 def test_missing_dram_level_is_rejected() -> None:
