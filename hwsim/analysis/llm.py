@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hwsim.cost.registry import cost_model
+from hwsim.cost.structured_sparsity import device_view
 from hwsim.cost.work import prepare
 from hwsim.errors import UsageError
 from hwsim.frontends.llm_config import (
@@ -229,7 +230,8 @@ def generate(cfg: LLMConfig, device: DeviceProfile | str, *, prefill_tokens: int
     gen_s = pre.seconds + sum(per[L].seconds for L in steps_ctx)
     gen_j = pre.energy_total_pj * 1e-12 + sum(per[L].energy_j for L in steps_ctx)
     mem_graph = step_graph if ctx >= last_ctx else apply(decode_graph(cfg, last_ctx, source))
-    weights = prepare(step_graph).weight_bytes - tied_duplicate_bytes(step_graph)
+    # in memory while running, as this device holds them (N:M-sparse weights expanded where not accelerated)
+    weights = device_view(prepare(step_graph), dev).runtime_weight_bytes - tied_duplicate_bytes(step_graph)
     if step_graph.meta.get("tied_weights"):
         notes.append("tied embeddings: the table is stored once (the graph's copy for the lm_head is not counted "
                      "twice in memory)")

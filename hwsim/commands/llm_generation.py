@@ -82,3 +82,40 @@ def run_generation_sweep(model: str, device: str, vary: list[str], methods: list
     atomic_write(out / "results.csv", df.to_csv(index=False))
     click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     click.echo(f"wrote {out / 'results.csv'}")
+
+
+def run_llm_report(model: str, devices: list[str], methods: list[str] | None, methods_file: str | None,
+                   sets: list[str], out: Path, json_path: str | None, command: str, quiet: bool) -> None:
+    """``hwsim report CONFIG.yaml``: every method on every device, one HTML page (and JSON)."""
+    from hwsim.analysis.llm_compare import DEFAULT_LLM_METHODS, compare_llm
+    from hwsim.frontends.llm_config import load_llm_config
+    from hwsim.hardware import load_device, parse_set_option
+    from hwsim.report.html import atomic_write
+    from hwsim.report.llm_report import render_llm_report
+
+    if methods_file:
+        raise UsageError("an LLM report takes catalogue method names, not a methods file", where="--methods")
+    cfg = load_llm_config(model)
+    overrides = parse_set_option(sets)
+    devs = [load_device(d, overrides) for d in devices]
+    names = methods or list(DEFAULT_LLM_METHODS)
+    from hwsim.compress.catalogue import get_method
+
+    for m in names:
+        get_method(m)  # an unknown name fails here, before any simulation
+    d = cfg.defaults
+
+    def progress(step: str) -> None:
+        if not quiet:
+            click.echo(f"  {step}", err=True)
+
+    comp = compare_llm(cfg, model, names, devs, prefill_tokens=d.prefill_tokens, new_tokens=d.new_tokens,
+                       context=d.context, compressor=lambda m: (lambda g: apply_named_method(g, m)),
+                       progress=progress)
+    atomic_write(out, render_llm_report(comp, command))
+    if json_path:
+        atomic_write(json_path, json.dumps(comp.as_dict(), indent=1))
+    bad = sum(1 for r in comp.rows if r.error)
+    click.echo(f"wrote {out} ({len(names)} methods x {len(devs)} device(s); {bad} row(s) without figures)")
+    if json_path:
+        click.echo(f"wrote {json_path}")

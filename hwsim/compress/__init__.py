@@ -23,6 +23,7 @@ PASS_MODULES = (
     "hwsim.compress.early_exit",
     "hwsim.compress.conv_algorithms",
     "hwsim.compress.kv_cache",
+    "hwsim.compress.nm_sparse",
 )
 
 for _module in PASS_MODULES:

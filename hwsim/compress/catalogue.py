@@ -127,6 +127,10 @@ _m("q4_0+kv-int8", "llama.cpp-style Q4_0 weights with an int8 KV cache",
    [("quantize", {"bits": 4, "granularity": "group", "group_size": 32, "scale_bits": 16}),
     ("kv_quantize", {"bits": 8})], True, "quantize", (NOT_MEASURED, _RTN))
 
+_m("sparse-2:4", "2:4 structured sparsity of linear layers: the 2 largest of every 4 weights kept, stored as "
+   "values + 2-bit positions (accelerated by Ampere / Orin sparse tensor cores; dense elsewhere)",
+   [("prune_nm", {"n": 2, "m": 4})], True, "prune", (FINETUNE,))
+
 #: The methods a report compares when none are named (the issue's list).
 DEFAULT_METHODS = ("baseline", "fp16", "int8", "int4-weights", "prune-50", "prune-90", "filter-prune-30",
                    "deep-compression", "binary-xnor", "ternary-twn", "svd-lowrank", "tucker-lowrank",

@@ -92,3 +92,31 @@ def test_kv_quantize_without_a_cache_changes_nothing_and_says_why():
     res = apply_method(g, get_method("kv-int8"))
     assert res.graph.tensors == g.tensors
     assert any("no KV cache" in n for r in res.results for n in r.notes)
+
+
+def test_two_four_sparsity_format_and_kernel():
+    from hwsim.analysis.verify import verify_method
+
+    g = apply_method(decode_graph(ONE_B, 16), "sparse-2:4").graph
+    w = g.tensor("layers.0.mlp.up.weight")
+    assert w.size_bits / w.numel == pytest.approx((16 + 2) / 2)  # fp16 values of half, 2-bit positions
+    tiny = prefill_graph(TINY, 6).materialize()
+    dec = apply_method(tiny, "sparse-2:4").graph.dense_weight("layers.0.mlp.down.weight")
+    assert (np.count_nonzero(dec.reshape(dec.shape[0], -1, 4), axis=-1) <= 2).all()
+    v = verify_method(tiny, "sparse-2:4", inputs=1, seed=0)
+    assert v.kernels_passed, v.kernel_status
+
+
+@pytest.mark.parametrize("device, accelerated", [("gpu-orin-nano", True), ("gpu-jetson-nano", False),
+                                                 ("cpu-a72", False), ("systolic-32x32", False)])
+def test_two_four_is_accelerated_only_where_tensor_cores_run_it(device, accelerated):
+    small = load_llm_config(LLM / "gpt2-small.yaml")
+    f = lambda g: apply_method(g, "sparse-2:4").graph  # noqa: E731
+    base = generate(small, device, prefill_tokens=64, new_tokens=1)
+    sp = generate(small, device, prefill_tokens=64, new_tokens=1, method="sparse-2:4", compress=f)
+    if accelerated:
+        assert sp.ttft_s < base.ttft_s and sp.decode_step_s < base.decode_step_s
+        assert sp.memory.weight_bytes < base.memory.weight_bytes
+    else:  # no sparse unit: zeros expanded at load, the same dense work
+        assert sp.ttft_s == pytest.approx(base.ttft_s) and sp.decode_step_s == pytest.approx(base.decode_step_s)
+        assert sp.memory.weight_bytes == base.memory.weight_bytes
