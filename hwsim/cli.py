@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "hwsim.commands.devices",
     "hwsim.commands.calibrate",
     "hwsim.commands.methods",
+    "hwsim.commands.validate",
 )
 
 

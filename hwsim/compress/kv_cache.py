@@ -42,12 +42,25 @@ def cache_tensors(graph: OpGraph) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def quantized_cache_spec(spec: TensorSpec, bits: int, symmetric: bool, scale_bits: int, head_dim: int) -> TensorSpec:
-    """The spec of a cache tensor stored as b-bit codes with one scale per group of head_dim values."""
+def token_axis(graph: OpGraph, t: str) -> int:
+    """The axis of a cache tensor along which tokens lie (K is cached [B, H, d, L], V [B, H, L, d])."""
+    for n in [graph.producer(t), *graph.consumers(t)]:
+        if n is not None and n.op == "kv_append":
+            return int(n.attrs["axis"])
+    producer = graph.producer(t)
+    if producer is not None and producer.op == "transpose" and list(producer.attrs["perm"]) == [0, 1, 3, 2]:
+        return 3  # the K cache layout
+    return 2
+
+
+def quantized_cache_spec(spec: TensorSpec, bits: int, symmetric: bool, scale_bits: int, head_dim: int,
+                         group_axis: int = 3) -> TensorSpec:
+    """The spec of a cache tensor stored as b-bit codes with one scale per group of head_dim values (the
+    head vector of one token, along ``group_axis``)."""
     groups = spec.numel // head_dim
     per_group = scale_bits + (0 if symmetric else bits)
     meta = {**spec.meta_dict(), "kv_quant_bits": bits, "group_size": head_dim, "scale_bits": scale_bits,
-            "symmetric": symmetric}
+            "symmetric": symmetric, "group_axis": group_axis}
     return spec.with_(dtype=int_dtype(bits, True), encoding="dense", meta=meta,
                       stored_bits=spec.numel * bits + groups * per_group)
 
@@ -66,7 +79,8 @@ def kv_quantize(graph: OpGraph, params: KvQuantizeParams) -> PassResult:
     changes = []
     for t in names:
         spec = graph.tensor(t)
-        new = quantized_cache_spec(spec, params.bits, params.symmetric, params.scale_bits, head_dim)
+        new = quantized_cache_spec(spec, params.bits, params.symmetric, params.scale_bits, head_dim,
+                                   group_axis=5 - token_axis(graph, t))
         specs[t] = new
         owner = graph.producer(t) or graph.consumers(t)[0]  # the node writing (or first reading) the cache
         changes.append(LayerChange(owner.name, "quantized", spec.size_bytes, new.size_bytes,

@@ -58,9 +58,24 @@ FPGA_DEFAULTS: Mapping[str, Any] = {
     "overlay_pe": 0,  # 0 = auto (largest power-of-two engine that fits)
     "overlay_simd": 0,
     "max_lanes": 65536,  # cap on PE x SIMD of one engine (ASSUMED: beyond this, routing, not LUTs, limits)
+    # overlay timing beyond the datapath (a DPU-like engine: profiles fit these to published latencies)
+    "overlay_efficiency": 1.0,  # share of the engine's PE x SIMD peak its MAC layers reach
+    "layer_overhead_cycles": 0,  # fixed cycles per layer the engine runs (instruction fetch, set-up, drain)
+    "inference_overhead_us": 0.0,  # fixed microseconds per inference outside the engine (host pre/post-processing)
+    "overlay_preset": "",  # a DPU_PRESETS name (B512 ... B4096): fixes overlay_pe / overlay_simd / pixel_par
+    "overlay_pixel_par": 1,  # output pixels the overlay engine computes at once (its PE x SIMD array per pixel)
 }
 
 MAC_GROUPS = ("conv", "dense", "matmul")
+
+#: DPU-like overlay presets (Xilinx DPUCZDX8G "B<ops per cycle>" sizes): pixel x input-channel x
+#: output-channel parallelism, mapped onto hwsim's engine as PE = pixel x output channels, SIMD = input
+#: channels. The parallelism triples are those of Xilinx PG338 (ASSUMED: from the product guide's table
+#: as commonly reproduced, not read here); each product is half the B number (one MAC = two ops).
+DPU_PRESETS: Mapping[str, tuple[int, int, int]] = {
+    "B512": (4, 8, 8), "B800": (4, 10, 10), "B1024": (8, 8, 8), "B1152": (4, 12, 12),
+    "B1600": (8, 10, 10), "B2304": (8, 12, 12), "B3136": (8, 14, 14), "B4096": (8, 16, 16),
+}
 
 
 def params_of(spec: FpgaSpec, source: str = "") -> dict[str, Any]:
@@ -71,6 +86,17 @@ def params_of(spec: FpgaSpec, source: str = "") -> dict[str, Any]:
             raise DeviceProfileError(f"unknown key {k!r}; known: {', '.join(sorted(FPGA_DEFAULTS))}",
                                      source=source or None, where="fpga.model_params")
         p[k] = v
+    preset = str(p["overlay_preset"])
+    if preset:
+        if preset not in DPU_PRESETS:
+            raise DeviceProfileError(f"unknown overlay preset {preset!r}; known: {', '.join(DPU_PRESETS)}",
+                                     source=source or None, where="fpga.model_params.overlay_preset")
+        pp, icp, ocp = DPU_PRESETS[preset]
+        p["overlay_pe"], p["overlay_simd"], p["overlay_pixel_par"], p["architecture"] = ocp, icp, pp, "overlay"
+    eff = float(p["overlay_efficiency"])
+    if not 0 < eff <= 1:
+        raise DeviceProfileError(f"overlay_efficiency must be in (0, 1], got {eff}", source=source or None,
+                                 where="fpga.model_params.overlay_efficiency")
     if p["architecture"] not in ("dataflow", "overlay", "auto"):
         raise DeviceProfileError(f"architecture must be dataflow, overlay or auto, got {p['architecture']!r}",
                                  source=source or None, where="fpga.model_params.architecture")
@@ -113,11 +139,13 @@ class Layer:
     notes: tuple[str, ...] = ()
     passes: int = 1  # overlay: passes over operands wider than the engine's (see ``overlay_passes``)
     engine: str = ""  # overlay: the engine class running this layer (``ENGINE_CLASSES``)
+    pixel_par: int = 1  # overlay: output pixels computed in parallel (a DPU preset's pixel parallelism)
 
     @property
     def cycles(self) -> int:
         if self.kind == "mvau":
-            return self.pixels * math.ceil(self.mh / self.pe) * math.ceil(self.mw / self.simd) * self.passes
+            return (math.ceil(self.pixels / self.pixel_par) * math.ceil(self.mh / self.pe)
+                    * math.ceil(self.mw / self.simd) * self.passes)
         if self.kind == "stream":
             return math.ceil(self.work_items / self.lanes) if self.work_items else 0
         return 0
@@ -628,7 +656,8 @@ def plan_overlay(workload: Workload, device: DeviceProfile) -> Design:
     @functools.lru_cache(maxsize=None)
     def engine(name: str, p: int, s: int) -> Resources:
         shape = EngineShape(mh=p, mw=s, pe=p, simd=s)
-        return engine_resources(shape, ops_of[name], spec.dsp_mult_bits, params, acc_bits=acc).parts["datapath"]
+        datapath = engine_resources(shape, ops_of[name], spec.dsp_mult_bits, params, acc_bits=acc).parts["datapath"]
+        return datapath.scaled(int(params["overlay_pixel_par"]))  # one PE x SIMD array per parallel pixel
 
     full = {"dsp": share * limits["dsp"], "lut": share / 2 * limits["lut"], "ff": share / 2 * limits["ff"]}
     fixed_pe, fixed_simd = int(params["overlay_pe"]), int(params["overlay_simd"])
@@ -667,8 +696,9 @@ def plan_overlay(workload: Workload, device: DeviceProfile) -> Design:
     by_node = {ly.node: ly for n in names for ly in groups[n]}
     primary = engines[0] if len(engines) == 1 else max(
         engines, key=lambda e: sum(by_node[x].pixels * by_node[x].mh * by_node[x].mw for x in e.nodes))
+    pix = int(params["overlay_pixel_par"])
     layers = tuple(replace(by_node[ly.node], pe=folds[by_node[ly.node].engine][0],
-                           simd=folds[by_node[ly.node].engine][1]) if ly.kind == "mvau" else
+                           simd=folds[by_node[ly.node].engine][1], pixel_par=pix) if ly.kind == "mvau" else
                    replace(ly, lanes=primary.pe * primary.simd) if ly.kind == "stream" else ly for ly in base)
     notes = tuple(f"overlay engine {e.pe} PE x {e.simd} SIMD for {e.ops.w_bits}-bit x {e.ops.a_bits}-bit "
                   f"{e.ops.lane_kind} operands ({e.name}, {len(e.nodes)} layers, {e.resources.dsp} DSP, "
@@ -796,7 +826,14 @@ def _cost_overlay_layer(ly: Layer, w: OpWork, device: DeviceProfile, design: Des
     arith = {} if ly.kind == "fused" else dict(w.arith)
     energy = op_energy(device, macs=w.macs if ly.kind != "fused" else 0, cc=cc, arith=arith,
                        data_bits=w.act_dtype.bits, bytes_by_level=by_level)
+    params = params_of(device.fpga, device.source) if device.fpga else FPGA_DEFAULTS
     cycles = ly.cycles if ly.kind != "fused" else 0
+    if ly.kind == "mvau":
+        eff = float(params["overlay_efficiency"])
+        cycles = math.ceil(cycles / eff) + int(params["layer_overhead_cycles"])
+        if eff < 1.0 or params["layer_overhead_cycles"]:
+            notes.append(f"overlay engine at {eff:.2f} of its peak plus {int(params['layer_overhead_cycles'])} "
+                         "fixed cycles per layer (fpga.model_params)")
     return OpCost(
         node=w.node, op=w.op,
         unit=(f"overlay {ly.pe}PEx{ly.simd}SIMD" + (f" {ly.engine}" if ly.engine else "")) if ly.kind == "mvau"
@@ -845,6 +882,13 @@ class FpgaCostModel(CostModel):
             for i, res in booked.items():
                 costs[i] = replace(costs[i], resources=res)
             costs[0] = replace(costs[0], notes=costs[0].notes + design.notes)
+            host_us = float(params_of(device.fpga, device.source)["inference_overhead_us"]) if device.fpga else 0.0
+            if host_us > 0:
+                extra = int(round(host_us * 1e-6 * device.clock_hz))
+                costs[0] = replace(costs[0], compute_cycles=costs[0].compute_cycles + extra,
+                                   notes=costs[0].notes + (f"{host_us:g} us per inference outside the engine "
+                                                           "(host pre/post-processing, "
+                                                           "fpga.model_params.inference_overhead_us) charged here",))
         elif costs:
             i = next((k for k, w in enumerate(workload.ops) if layers[w.node].kind in ("mvau", "stream")), 0)
             res = dict(costs[i].resources)

@@ -95,9 +95,11 @@ def _level_energy(device: DeviceProfile, bytes_by_level: Mapping[str, float]) ->
     return {"onchip": float(onchip), "dram": float(dram)}
 
 
-def _dram_bytes(work: OpWork, m: ArrayMapping, spec: SystolicSpec, device: DeviceProfile) -> float:
+def _dram_bytes(work: OpWork, m: ArrayMapping, spec: SystolicSpec, device: DeviceProfile,
+                weights_resident: bool = False) -> float:
     """Each operand crosses DRAM once, or once per fold of the other dimension when it overflows its SRAM.
-    An activation that fits the on-chip SRAM stays there between layers (never re-read from DRAM)."""
+    An activation that fits the on-chip SRAM stays there between layers (never re-read from DRAM);
+    weights held in the parameter cache (``resident_weight_nodes``) are not re-read in steady state."""
     llc = device.last_on_chip
     resident = (lambda b: llc is not None and b <= llc.usable_bytes)
     in_b = work.in_bytes[0] if work.in_bytes else 0
@@ -106,14 +108,31 @@ def _dram_bytes(work: OpWork, m: ArrayMapping, spec: SystolicSpec, device: Devic
     refetch_w = {"os": m.row_folds, "ws": 1, "is": m.col_folds}[m.dataflow]
     psum_out = {"os": 1, "ws": m.row_folds, "is": m.row_folds}[m.dataflow]
     ifmap = 0.0 if resident(in_b) else in_b * (1 if in_b <= spec.ifmap_sram_bytes else refetch_in)
-    filt = w_b * (1 if w_b <= spec.filter_sram_bytes else refetch_w)
+    filt = 0.0 if weights_resident else w_b * (1 if w_b <= spec.filter_sram_bytes else refetch_w)
     out = work.out_bytes
     ofmap = 0.0 if resident(out) and out <= spec.ofmap_sram_bytes else out * (1 if out <= spec.ofmap_sram_bytes
                                                                                  else psum_out)
     return ifmap + filt + ofmap
 
 
-def cost_gemm(work: OpWork, device: DeviceProfile) -> OpCost:
+def resident_weight_nodes(workload: Workload, spec: SystolicSpec) -> frozenset[str]:
+    """Nodes whose weights stay in the parameter cache across inferences: layers in graph order while
+    their weights fit ``array.param_cache`` (the Edge TPU compiler caches parameters layer by layer from
+    the start of the model and streams the rest from the host on every inference; coral.ai docs, Edge
+    TPU compiler: 'parameter data caching')."""
+    left = spec.param_cache_bytes
+    out: set[str] = set()
+    for w in workload.ops:
+        if w.gemm is None or w.weight is None:
+            continue
+        if w.param_bytes > left:
+            break
+        left -= w.param_bytes
+        out.add(w.node)
+    return frozenset(out)
+
+
+def cost_gemm(work: OpWork, device: DeviceProfile, resident: frozenset[str] = frozenset()) -> OpCost:
     spec = device.systolic
     assert spec is not None
     notes: list[str] = []
@@ -132,7 +151,7 @@ def cost_gemm(work: OpWork, device: DeviceProfile) -> OpCost:
     sram = reads.ifmap * a_b + reads.filter * w_b + reads.ofmap * psum_b + work.other_param_bytes
     by_level: dict[str, float] = {}
     for lv in device.memory:
-        by_level[lv.name] = sram if lv.on_chip else _dram_bytes(work, m, spec, device)
+        by_level[lv.name] = sram if lv.on_chip else _dram_bytes(work, m, spec, device, work.node in resident)
     extra_cycles = 0.0
     if work.arith:  # bias adds and Winograd transforms run on the vector unit
         extra_cycles = vector_cycles(work.arith, _vector_rates(spec), 1.0, _vector_lanes(spec), notes)
@@ -146,7 +165,9 @@ def cost_gemm(work: OpWork, device: DeviceProfile) -> OpCost:
         ops={"macs": work.macs, **{k: int(v) for k, v in work.arith.items()}}, source=SOURCE, notes=tuple(notes),
         extra={"sr": m.sr, "sc": m.sc, "t": m.t, "row_folds": m.row_folds, "col_folds": m.col_folds,
                "array_cycles": m.compute_cycles, "mapping_efficiency": round(m.mapping_efficiency, 6),
-               "utilization": round(work.macs / max(m.compute_cycles * spec.rows * spec.cols * rate, 1), 6)},
+               "utilization": round(work.macs / max(m.compute_cycles * spec.rows * spec.cols * rate, 1), 6),
+               "weights_resident": work.node in resident,
+               "first_inference_weight_bytes": int(work.param_bytes) if work.node in resident else 0},
     )
 
 
@@ -232,7 +253,11 @@ class SystolicCostModel(CostModel):
     def cost_graph(self, workload: Workload, device: DeviceProfile) -> tuple[OpCost, ...]:
         spec = device.systolic
         assert spec is not None
-        return tuple(cost_fused(w, device) if w.fuse_kind and _fuses(spec, w.fuse_kind) else self.cost_op(w, device)
+        resident = resident_weight_nodes(workload, spec)
+        return tuple(cost_fused(w, device) if w.fuse_kind and _fuses(spec, w.fuse_kind)
+                     else cost_gemm(w, device, resident)
+                     if w.gemm is not None and self.rule_for(w.op, w.group) is cost_array_or_vector
+                     else self.cost_op(w, device)
                      for w in workload.ops)
 
     group_rules: Mapping[str, Rule] = {

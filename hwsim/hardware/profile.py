@@ -140,6 +140,7 @@ class SystolicSpec:
     ofmap_sram_bytes: float
     macs_per_cycle_per_pe: Mapping[str, float]  # by dtype (int8 = 1 on an Edge-TPU-like array)
     model_params: Mapping[str, Any]
+    param_cache_bytes: float = 0.0  # weights that fit stay on chip across inferences
 
 
 @dataclass(frozen=True)

@@ -226,6 +226,8 @@ class ArrayModel(_Strict):
     ifmap_sram: Bytes
     filter_sram: Bytes
     ofmap_sram: Bytes
+    #: on-chip memory that keeps weights across inferences (the Edge TPU's parameter cache); 0: none
+    param_cache: Bytes = 0
     macs_per_cycle_per_pe: dict[str, Rate] = Field(default_factory=lambda: {"int8": 1.0})
     model_params: dict[str, Scalar] = Field(default_factory=dict)
 

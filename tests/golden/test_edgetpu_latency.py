@@ -1,16 +1,14 @@
-"""Edge TPU latency: the array model sized like the Edge TPU (64 x 64 int8 PEs at 500 MHz, 4 TOPS)
-runs int8 MobileNetV2 near Coral's published ~400 FPS (coral.edgetpu: "MobileNet V2: almost 400 FPS",
-coral.ai/docs/edgetpu/benchmarks; 2.5 ms per inference).
+"""Edge TPU (Coral) structure: weights that fit the parameter cache stay on chip across inferences;
+the rest cross the host link (USB 3.0 / PCIe Gen2 x1, 500 MB/s payload ceiling) on every inference.
 
-Tolerance 1.5x either way: the published figure is measured end to end on the Coral device, whose
-depthwise datapath, SRAM sizes and clock are not public (the profile's array feed and 500 MHz are
-ASSUMED), while hwsim counts the array's fold cycles and the vector unit."""
+The previous version of this test held a 64 x 64 array with a 4 GB/s 'DRAM' against Coral's
+MobileNetV2 figure and passed because two wrong assumptions cancelled (weights re-read every
+inference, over a link 8x faster than USB 3). The published Coral latencies are now `validate`
+records of ``hwsim validate`` (never fitted); this test checks the mechanism itself."""
 
 from __future__ import annotations
 
-import json
-
-from testutils import GOLDEN_DATA, WORKLOADS
+from testutils import WORKLOADS
 
 from hwsim.compress.method import apply_method
 from hwsim.frontends import load_model
@@ -18,11 +16,27 @@ from hwsim.hardware import load_device
 from hwsim.sim import simulate
 
 
-def test_edge_tpu_sized_array_runs_mobilenet_v2_near_400_fps() -> None:
-    figs = json.loads((GOLDEN_DATA / "device_anchors.json").read_text())["figures"]
-    assert "400 FPS" in figs["coral.edgetpu"]["value"]["MobileNet V2"]
-    published_s = 1 / 400
-    g = apply_method(load_model(WORKLOADS / "mobilenet_v2.json"), "int8").graph
-    dev = load_device("systolic-32x32", {"array.rows": "64", "array.cols": "64"})
+def _int8(model: str):  # type: ignore[no-untyped-def]
+    return apply_method(load_model(WORKLOADS / f"{model}.json"), "int8").graph
+
+
+def test_weights_that_fit_the_parameter_cache_do_not_cross_the_link() -> None:
+    dev = load_device("coral-usb")
+    g = _int8("mobilenet_v2")
     r = simulate(g, dev, check_fit=False)
-    assert published_s / 1.5 <= r.seconds <= published_s * 1.5, r.seconds
+    # MobileNetV2 int8 weights (~3.5 MB) fit the 8 MiB cache: the link carries activations only
+    assert r.weight_bytes < dev.systolic.param_cache_bytes
+    assert r.transfer_bytes["dram"] < r.weight_bytes, (r.transfer_bytes["dram"], r.weight_bytes)
+    # without the cache the same weights cross the link on every inference
+    r0 = simulate(g, load_device("coral-usb", {"array.param_cache": "1 B"}), check_fit=False)
+    assert r0.transfer_bytes["dram"] >= r.transfer_bytes["dram"] + 0.9 * r.weight_bytes
+
+
+def test_weights_beyond_the_cache_stream_over_the_link_every_inference() -> None:
+    dev = load_device("coral-usb")
+    r = simulate(_int8("vgg16"), dev, check_fit=False)
+    streamed = r.weight_bytes - dev.systolic.param_cache_bytes
+    assert streamed > 100e6
+    assert r.transfer_bytes["dram"] >= streamed
+    link = next(lv for lv in dev.memory if not lv.on_chip)
+    assert r.seconds >= streamed / link.bandwidth_bytes_per_s

@@ -59,7 +59,7 @@ def test_simulate_table_and_json(lenet, capsys) -> None:
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--device", "cpu-z80"], "unknown device 'cpu-z80'; known: cpu-a53"),
+    (["--device", "cpu-z80"], "unknown device 'cpu-z80'; known: coral-devboard, coral-usb, cpu-a53"),
     (["--device", "cpu-a53", "--set", "memory.dram.bandwidth=0 GB/s"], "memory.dram.bandwidth: must be > 0"),
     (["--device", "cpu-a53", "--set", "clock=-2 GHz"], "clock: must be > 0"),
     (["--device", "cpu-a53", "--set", "memory.l3.size=1 MiB"], "valid keys there: dram, l1, l2"),

@@ -120,3 +120,45 @@ def test_two_four_is_accelerated_only_where_tensor_cores_run_it(device, accelera
     else:  # no sparse unit: zeros expanded at load, the same dense work
         assert sp.ttft_s == pytest.approx(base.ttft_s) and sp.decode_step_s == pytest.approx(base.decode_step_s)
         assert sp.memory.weight_bytes == base.memory.weight_bytes
+
+
+def _kv_dequantized(cache: np.ndarray, bits: int, group_axis: int) -> np.ndarray:
+    """Symmetric per-(token, head) quantization with the formats' quantizer, fp16 scales (independent of
+    the executor's snapping code)."""
+    from hwsim.formats import quantize_array
+
+    moved = np.moveaxis(cache, group_axis, -1)
+    rows = moved.reshape(-1, moved.shape[-1])
+    q = quantize_array(rows, bits, True, True)
+    scale = np.where(q.scale > 0, q.scale.astype(np.float16).astype(np.float32), np.float32(1))
+    deq = quantize_array(rows, bits, True, True, scale=scale).decode().reshape(moved.shape)
+    return np.moveaxis(deq, -1, group_axis)
+
+
+def test_kv_int8_graph_quantizes_its_cache_per_token_and_head():
+    ids = np.random.default_rng(1).integers(0, TINY.vocab_size, size=(1, 9))
+    res = execute(prefill_graph(TINY, 8).materialize(), {"ids": ids[:, :8]})
+    plain = decode_graph(TINY, 8).materialize()
+    kv8 = apply_method(plain, "kv-int8").graph
+    exact, snapped = {"ids": ids[:, 8:]}, {"ids": ids[:, 8:]}
+    for i in range(TINY.num_layers):
+        p = f"layers.{i}.attn"
+        k, v = res.outputs[f"{p}.k_cache_layout"], res.outputs[f"{p}.v_t"]
+        exact[f"{p}.k_cache"], exact[f"{p}.v_cache"] = k, v
+        snapped[f"{p}.k_cache"], snapped[f"{p}.v_cache"] = _kv_dequantized(k, 8, 2), _kv_dequantized(v, 8, 3)
+    got = execute(kv8, exact).outputs[kv8.outputs[0]]
+    # the int8 graph quantizes its cache inputs per (token, head): a cache quantized by hand that way is
+    # already on the grid, so the result is the same (with a wrong grouping axis it would not be)
+    want = execute(kv8, snapped).outputs[kv8.outputs[0]]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    ref = execute(plain, exact).outputs[plain.outputs[0]]
+    assert not np.allclose(got, ref, rtol=0, atol=1e-7)  # the cache really is quantized
+
+
+def test_kv_fidelity_falls_with_bits_on_random_weights():
+    from hwsim.analysis.verify import verify_method
+
+    g = decode_graph(TINY, 12).materialize()
+    f8 = verify_method(g, "kv-int8", inputs=2, seed=0)
+    f4 = verify_method(g, "kv-int4", inputs=2, seed=0)
+    assert f8.fidelity.cosine > 0.999 and f4.fidelity.cosine < f8.fidelity.cosine

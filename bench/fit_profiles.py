@@ -1,0 +1,65 @@
+"""Fit the few profile parameters that published figures pin, using ONLY `fit` records of
+hwsim/analysis/data/validation_records.yaml (never a `validate` one), and print the values with the
+record ids they came from. The profiles carry the printed values; `hwsim validate` then holds them
+against the `validate` records.
+
+    PYTHONPATH=. python bench/fit_profiles.py            # all targets (a few minutes on 2 cores)
+    PYTHONPATH=. python bench/fit_profiles.py zcu104     # one target
+
+Each target: a profile, the parameters to fit (a grid each, as --set overrides), and the fit tables.
+The error minimised is the sum over records of ln(predicted / measured)^2; `additive_us` parameters
+(a fixed time per inference) are solved on a grid without re-simulating.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+
+from hwsim.analysis.validation import load_records, run_validation, BoardSetup
+
+TARGETS = {
+    "zcu104": dict(board="zcu104-1xb4096", tables=["vitisai-zcu104"],
+                   grid={"fpga.model_params.overlay_efficiency": [x / 20 for x in range(6, 21)],
+                         "fpga.model_params.layer_overhead_cycles": [0, 1000, 2000, 4000, 8000, 16000]},
+                   additive_us=[x * 100 for x in range(0, 31)]),
+    "pi3b-plus": dict(board="pi3b-plus", tables=["xnnpack-rpi"],
+                      grid={"cpu.efficiency.gemm": [x / 100 for x in range(10, 41, 1)]}),
+    "pi4": dict(board="pi4", tables=["xnnpack-rpi"],
+                grid={"cpu.efficiency.gemm": [x / 100 for x in range(14, 51, 1)]}),
+    "jetson-nano": dict(board="jetson-nano", tables=["trt-nano-kentaroy47"],
+                        grid={"gpu.efficiency.gemm": [x / 100 for x in range(30, 101, 2)]}),
+}
+
+
+def fit(name: str) -> None:
+    t = TARGETS[name]
+    recs = load_records()
+    sub = recs.model_copy(update={"records": [r for r in recs.records if r.table in t["tables"]
+                                              and r.board == t["board"]]})
+    assert all(recs.tables[x].role == "fit" for x in t["tables"]), "fit only on fit tables"
+    base = recs.boards[t["board"]]
+    keys = list(t["grid"])
+    best = None
+    for values in itertools.product(*(t["grid"][k] for k in keys)):
+        ov = {**base.overrides, **{k: str(v) for k, v in zip(keys, values)}}
+        outs = run_validation(sub, roles=("fit",), board_profiles={t["board"]: BoardSetup(profile=base.profile,
+                                                                                           overrides=ov)})
+        for add in t.get("additive_us", [0]):
+            err = sum(math.log((o.predicted_ms + add / 1e3) / o.record.ms) ** 2 for o in outs)
+            if best is None or err < best[0]:
+                best = (err, values, add, [(o.record.id, (o.predicted_ms + add / 1e3) / o.record.ms) for o in outs])
+    assert best is not None
+    err, values, add, ratios = best
+    print(f"== {name} (profile {base.profile}); fitted to {' '.join('{' + i + '}' for i, _ in ratios)}")
+    for k, v in zip(keys, values):
+        print(f"  {k} = {v}")
+    if t.get("additive_us"):
+        print(f"  inference_overhead_us = {add}")
+    print("  ratios after fit: " + ", ".join(f"{i} {r:.2f}" for i, r in ratios) + f"  (sum ln^2 {err:.4f})")
+
+
+if __name__ == "__main__":
+    for n in sys.argv[1:] or list(TARGETS):
+        fit(n)

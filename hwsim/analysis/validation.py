@@ -1,0 +1,187 @@
+"""Hold hwsim's device models against published measurements (issue 10).
+
+The records live in one data file (``data/validation_records.yaml``): each names its source table, and
+each table has one role, ``fit`` (a profile parameter may be fitted to it; the profile line names the
+record ids) or ``validate`` (never used to fit anything). ``run_validation`` simulates every record on
+its board's profile and ``summarize`` gives the geometric-mean ratio (predicted / measured) and the
+geometric-mean error factor exp(mean |ln ratio|) per device kind and overall, per role.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hwsim.errors import HwsimError
+
+RECORDS_PATH = Path(__file__).with_name("data") / "validation_records.yaml"
+Role = Literal["fit", "validate"]
+
+
+class ValidationDataError(HwsimError):
+    """The validation records file is malformed or breaks its discipline."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BoardSetup(_Strict):
+    profile: str
+    overrides: dict[str, str] = Field(default_factory=dict)
+
+
+class SourceTable(_Strict):
+    role: Role
+    source: str
+    engine: str
+    scope: str
+
+
+class Record(_Strict):
+    id: str
+    table: str
+    board: str
+    model: str
+    method: str
+    ms: float = Field(gt=0)
+    row: str
+    input_hw: int = 224
+    #: decoder LLMs (model ``llm/<config>``): tokens already in the KV cache at the simulated decode step
+    context: int | None = Field(default=None, ge=1)
+
+
+class RecordsFile(_Strict):
+    boards: dict[str, BoardSetup]
+    tables: dict[str, SourceTable]
+    records: list[Record]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecordsFile:
+        ids = [r.id for r in self.records]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"duplicate record ids: {dup}")
+        for r in self.records:
+            if r.table not in self.tables:
+                raise ValueError(f"record {r.id}: unknown table {r.table!r}")
+            if r.board not in self.boards:
+                raise ValueError(f"record {r.id}: unknown board {r.board!r}")
+        return self
+
+    def role_of(self, record: Record) -> Role:
+        return self.tables[record.table].role
+
+
+def load_records(path: Path = RECORDS_PATH) -> RecordsFile:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ValidationDataError(f"{path}: cannot read: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ValidationDataError(f"{path}: not valid YAML: {e}") from None
+    try:
+        return RecordsFile.model_validate(doc)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValidationDataError(f"{path}: {where}: {first['msg']}") from None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One record simulated: predicted vs measured milliseconds."""
+
+    record: Record
+    role: Role
+    kind: str
+    profile: str
+    predicted_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.predicted_ms / self.record.ms
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Geometric-mean ratio and error factor of a group of outcomes."""
+
+    group: str
+    n: int
+    gmean_ratio: float
+    error_factor: float
+    within_1_5x: int
+
+
+def summarize_group(group: str, outcomes: Iterable[Outcome]) -> Summary:
+    logs = [math.log(o.ratio) for o in outcomes]
+    if not logs:
+        return Summary(group, 0, math.nan, math.nan, 0)
+    n = len(logs)
+    return Summary(group, n, math.exp(sum(logs) / n), math.exp(sum(abs(x) for x in logs) / n),
+                   sum(abs(x) <= math.log(1.5) + 1e-12 for x in logs))
+
+
+def summarize(outcomes: Iterable[Outcome], role: Role) -> list[Summary]:
+    """Per device kind (sorted) and overall, for the outcomes of one role."""
+    mine = [o for o in outcomes if o.role == role]
+    kinds = sorted({o.kind for o in mine})
+    rows = [summarize_group(k, [o for o in mine if o.kind == k]) for k in kinds]
+    rows.append(summarize_group("overall", mine))
+    return rows
+
+
+@lru_cache(maxsize=None)
+def _graph(workloads: Path, model: str, method: str, input_hw: int, context: int | None = None):  # type: ignore[no-untyped-def]
+    from hwsim.compress import apply_method
+    from hwsim.compress.catalogue import get_method
+    from hwsim.frontends import load_model
+
+    if context is not None:  # a decoder LLM config: one decode step with `context` tokens in the KV cache
+        from hwsim.frontends.llm_config import decode_graph, load_llm_config
+
+        path = workloads / f"{model}.yaml"
+        g = decode_graph(load_llm_config(path), context, str(path))
+        return g if method == "baseline" else apply_method(g, get_method(method)).graph
+    g = load_model(workloads / f"{model}.json")
+    if input_hw != 224:
+        first = g.tensor(g.inputs[0])
+        g = g.rebuild(inputs=[first.with_(shape=(*first.shape[:2], input_hw, input_hw))])
+    return g if method == "baseline" else apply_method(g, get_method(method)).graph
+
+
+def default_workloads_dir() -> Path:
+    """The repository's ``workloads/`` (validation needs the standard model files of a source checkout)."""
+    return Path(__file__).resolve().parents[2] / "workloads"
+
+
+def run_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit", "validate"),
+                   workloads: Path | None = None,
+                   board_profiles: Mapping[str, BoardSetup] | None = None) -> list[Outcome]:
+    """Simulate every record of the given roles on its board's profile (``board_profiles`` replaces the
+    file's board -> profile map, e.g. to measure an older set of profiles)."""
+    from hwsim.hardware import load_device
+    from hwsim.sim import simulate
+
+    wanted = set(roles)
+    wl = workloads or default_workloads_dir()
+    boards = {**records.boards, **(board_profiles or {})}
+    out: list[Outcome] = []
+    for rec in records.records:
+        role = records.role_of(rec)
+        if role not in wanted:
+            continue
+        setup = boards[rec.board]
+        dev = load_device(setup.profile, setup.overrides)
+        r = simulate(_graph(wl, rec.model, rec.method, rec.input_hw, rec.context), dev, method=rec.method,
+                     check_fit=False)
+        out.append(Outcome(rec, role, dev.kind, setup.profile, r.seconds * 1e3))
+    return out

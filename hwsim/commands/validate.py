@@ -1,0 +1,57 @@
+"""hwsim validate [--role fit|validate|all] [--json]: hwsim's device models against published
+measurements (hwsim/analysis/data/validation_records.yaml): predicted / measured per record, and the
+geometric-mean ratio and error factor per device kind and overall."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from hwsim.analysis.validation import RECORDS_PATH, load_records, run_validation, summarize
+
+
+@click.command("validate")
+@click.option("--role", type=click.Choice(["validate", "fit", "all"]), default="all", show_default=True,
+              help="Which records to run: validate (never used to fit), fit, or all.")
+@click.option("--records", "records_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Records file (default: the one shipped with hwsim).")
+@click.option("--workloads", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of the standard model files (default: the repository's workloads/).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+def command(role: str, records_path: Path | None, workloads: Path | None, as_json: bool) -> None:
+    """Predicted vs published latency per record; geometric-mean ratio and error factor per device kind."""
+    records = load_records(records_path or RECORDS_PATH)
+    roles = ("fit", "validate") if role == "all" else (role,)
+    outcomes = run_validation(records, roles=roles, workloads=workloads)  # type: ignore[arg-type]
+    summaries = {r: summarize(outcomes, r) for r in roles}  # type: ignore[arg-type]
+    if as_json:
+        doc = {
+            "records": [{"id": o.record.id, "role": o.role, "kind": o.kind, "profile": o.profile,
+                         "model": o.record.model, "method": o.record.method, "measured_ms": o.record.ms,
+                         "predicted_ms": o.predicted_ms, "ratio": o.ratio, "table": o.record.table}
+                        for o in outcomes],
+            "summary": {r: [s.__dict__ for s in rows] for r, rows in summaries.items()},
+        }
+        click.echo(json.dumps(doc, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console() if Console().is_terminal else Console(width=200)
+    t = Table(title="hwsim vs published measurements (ms per inference, batch 1)")
+    for col in ("record", "role", "profile", "model", "method", "measured", "predicted", "ratio"):
+        t.add_column(col, justify="right" if col in ("measured", "predicted", "ratio") else "left")
+    for o in outcomes:
+        t.add_row(o.record.id, o.role, o.profile, o.record.model, o.record.method, f"{o.record.ms:.2f}",
+                  f"{o.predicted_ms:.2f}", f"{o.ratio:.2f}")
+    con.print(t)
+    for r, rows in summaries.items():
+        s = Table(title=f"role {r}: geometric-mean ratio (predicted/measured) and error factor")
+        for col in ("device kind", "records", "gmean ratio", "error factor", "within 1.5x"):
+            s.add_column(col, justify="left" if col == "device kind" else "right")
+        for row in rows:
+            s.add_row(row.group, str(row.n), f"{row.gmean_ratio:.2f}", f"{row.error_factor:.2f}x",
+                      f"{row.within_1_5x}/{row.n}")
+        con.print(s)

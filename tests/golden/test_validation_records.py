@@ -1,0 +1,94 @@
+"""The validation records (hwsim/analysis/data/validation_records.yaml) keep their discipline:
+one role per source table, every board's profile loads, every fitted profile line cites only `fit`
+records, and `hwsim validate` reports every record of the roles it is asked for."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hwsim.analysis.validation import (
+    Outcome, Record, RecordsFile, load_records, summarize, summarize_group,
+)
+from hwsim.cli import cli
+from hwsim.hardware import load_device
+
+RECORDS = load_records()
+DEVICES_DIR = Path(__file__).resolve().parents[2] / "hwsim" / "hardware" / "devices"
+
+
+def test_at_least_40_records_with_both_roles() -> None:
+    roles = [RECORDS.role_of(r) for r in RECORDS.records]
+    assert len(RECORDS.records) >= 40
+    assert roles.count("validate") >= 20 and roles.count("fit") >= 1
+
+
+def test_every_board_profile_loads() -> None:
+    for name, setup in RECORDS.boards.items():
+        dev = load_device(setup.profile, setup.overrides)
+        assert dev.name == setup.profile, name
+
+
+def test_a_table_cannot_mix_roles() -> None:
+    """Roles belong to tables, so a record cannot carry its own: the schema forbids it."""
+    doc = {"boards": {"b": {"profile": "pi4"}},
+           "tables": {"t": {"role": "fit", "source": "s", "engine": "e", "scope": "x"}},
+           "records": [{"id": "a", "table": "t", "board": "b", "model": "m", "method": "baseline", "ms": 1,
+                        "row": "r", "role": "validate"}]}
+    with pytest.raises(ValueError, match="role"):
+        RecordsFile.model_validate(doc)
+
+
+def test_records_name_known_tables_and_boards_and_unique_ids() -> None:
+    doc = {"boards": {"b": {"profile": "pi4"}},
+           "tables": {"t": {"role": "fit", "source": "s", "engine": "e", "scope": "x"}},
+           "records": [{"id": "a", "table": "nope", "board": "b", "model": "m", "method": "baseline", "ms": 1,
+                        "row": "r"}]}
+    with pytest.raises(ValueError, match="unknown table"):
+        RecordsFile.model_validate(doc)
+
+
+def test_profiles_cite_only_fit_records_as_fitted() -> None:
+    """A profile line that says 'fitted' names the record ids it was fitted to; each must be a fit record."""
+    ids = {r.id: RECORDS.role_of(r) for r in RECORDS.records}
+    cited = 0
+    for path in DEVICES_DIR.glob("*.yaml"):
+        for line in path.read_text().splitlines():
+            if "fitted" not in line.lower():
+                continue
+            for rid in re.findall(r"\{([a-z0-9_.+-]+)\}", line):
+                assert rid in ids, f"{path.name}: cites unknown record {rid}"
+                assert ids[rid] == "fit", f"{path.name}: fitted to validate record {rid}"
+                cited += 1
+    assert cited >= 1
+
+
+def _outcome(ratio: float, kind: str, role: str = "validate") -> Outcome:
+    rec = Record(id=f"r{ratio}{kind}", table="t", board="b", model="m", method="baseline", ms=1.0, row="r")
+    return Outcome(rec, role, kind, "p", ratio)  # type: ignore[arg-type]
+
+
+def test_summary_is_the_geometric_mean_and_error_factor() -> None:
+    s = summarize_group("x", [_outcome(2.0, "cpu"), _outcome(0.5, "cpu")])
+    assert s.gmean_ratio == pytest.approx(1.0)
+    assert s.error_factor == pytest.approx(2.0)
+    assert s.within_1_5x == 0
+    rows = summarize([_outcome(1.2, "cpu"), _outcome(3.0, "gpu"), _outcome(9.0, "gpu", "fit")], "validate")
+    assert [r.group for r in rows] == ["cpu", "gpu", "overall"]
+    assert rows[-1].error_factor == pytest.approx(math.sqrt(1.2 * 3.0))
+
+
+def test_validate_command_reports_every_record_of_the_role() -> None:
+    res = CliRunner().invoke(cli, ["validate", "--role", "fit", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    fit_ids = {r.id for r in RECORDS.records if RECORDS.role_of(r) == "fit"}
+    assert {r["id"] for r in doc["records"]} == fit_ids
+    for r in doc["records"]:
+        assert r["predicted_ms"] > 0 and r["ratio"] == pytest.approx(r["predicted_ms"] / r["measured_ms"])
+    assert doc["summary"]["fit"][-1]["group"] == "overall"
