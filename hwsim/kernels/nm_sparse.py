@@ -8,11 +8,17 @@ import numpy as np
 
 from hwsim.formats.nm_sparse import NM_ENCODING, NMSparsePayload
 from hwsim.kernels.conv import GEMM_RTOL
-from hwsim.kernels.products import need_payload
+from hwsim.kernels.products import need_payload, reference_product
 from hwsim.kernels.registry import KernelCall, register_kernel
 
 
-@register_kernel("linear", NM_ENCODING, "tolerance", rtol=GEMM_RTOL)
+def nm_reference(call: KernelCall) -> tuple[np.ndarray, ...]:
+    """The definition: the plain product with the decoded weight (zeros at the pruned positions)."""
+    payload = need_payload(call, (NMSparsePayload,), NM_ENCODING)
+    return reference_product(call, payload.decode(), None)
+
+
+@register_kernel("linear", NM_ENCODING, "tolerance", rtol=GEMM_RTOL, reference=nm_reference)
 def nm_linear(call: KernelCall) -> tuple[np.ndarray, ...]:
     """y[., o] = sum_j x[., col(o, j)] * value(o, j) over the kept (value, position) pairs, then the bias."""
     payload = need_payload(call, (NMSparsePayload,), NM_ENCODING)
