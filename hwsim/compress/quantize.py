@@ -231,6 +231,16 @@ def quantize(graph: OpGraph, params: QuantizeParams) -> PassResult:
             if kept:
                 notes.append(f"group-wise formats apply to linear layers: {len(kept)} other weighted layers kept "
                              "as they were")
+
+            def whole_groups(n: Node) -> bool:
+                spec = graph.tensor(n.params["weight"])
+                return (spec.numel // spec.shape[0]) % layer_params(params, n.name).group_size == 0
+
+            partial = [n.name for n in nodes if not whole_groups(n)]
+            nodes = [n for n in nodes if whole_groups(n)]
+            if partial:
+                notes.append(f"kept as they were: {len(partial)} layer(s) whose rows are not whole groups of "
+                             f"{params.group_size} ({', '.join(partial[:6])}{' ...' if len(partial) > 6 else ''})")
         for node in nodes:
             p = layer_params(params, node.name)
             if p.format == "int" and p.symmetric and p.bits < 2:
