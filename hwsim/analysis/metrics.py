@@ -20,13 +20,16 @@ import enum
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from hwsim.compress.early_exit import exit_costs, expected_and_worst_case
 from hwsim.ir.graph import OpGraph
 from hwsim.sim.result import RunResult
+
+if TYPE_CHECKING:  # the verifier imports the kernels: a type only, not a load-time dependency
+    from hwsim.analysis.verify import VerifyResult
 
 Status = Literal["ok", "unavailable", "error", "skipped"]
 
@@ -193,7 +196,7 @@ class MethodRun:
     summary: ModelSummary | None
     runs: tuple[DeviceRun, ...]
     verify: Outcome
-    verify_result: Any = None  # hwsim.analysis.verify.VerifyResult when verification ran
+    verify_result: VerifyResult | None = None  # when verification ran
     needs_training: bool | None = None
     notes: tuple[str, ...] = ()
     passes: tuple[Mapping[str, Any], ...] = ()  # per pass: name, changed, per-layer changes

@@ -79,7 +79,8 @@ def command(model: str, device: str, methods: str | None, output: str | None, js
             materialize: str, workers: int, strict: bool, quiet: bool) -> None:
     """Compare compression methods for MODEL on one or more devices: one HTML report."""
     from hwsim.hardware import parse_set_option
-    from hwsim.pipeline import PipelineConfig, VerifyConfig
+    from hwsim.pipeline.report import PipelineConfig
+    from hwsim.pipeline.verification import VerifyConfig
     from hwsim.report.html import atomic_write, check_writable
     from hwsim.report.report import render_report
 
@@ -131,7 +132,7 @@ def _run_with_progress(cfg, cmd: str, quiet: bool, render):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from hwsim.pipeline import run_pipeline
+    from hwsim.pipeline.report import run_pipeline
 
     console = Console(stderr=True)
     if quiet or not console.is_terminal:

@@ -47,7 +47,7 @@ def command(model: str, device: str, vary: tuple[str, ...], methods: str | None,
     """Vary device profile keys for MODEL: CSV, Parquet and an HTML page of plots."""
     from hwsim.commands.report import methods_option
     from hwsim.hardware import parse_set_option
-    from hwsim.pipeline import SweepConfig, prepare_sweep, write_sweep_outputs
+    from hwsim.pipeline.sweep import SweepConfig, prepare_sweep, write_sweep_outputs
     from hwsim.report.html import check_writable
 
     if not Path(model).is_file():
@@ -95,7 +95,7 @@ def _run(cfg, cmd: str, prepared, quiet: bool):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from hwsim.pipeline import run_sweep_config
+    from hwsim.pipeline.sweep import run_sweep_config
 
     console = Console(stderr=True)
     if quiet or not console.is_terminal:

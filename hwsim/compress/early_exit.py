@@ -19,6 +19,7 @@ function stays right after later passes rewrite the branches.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -149,7 +150,7 @@ def _cost(per_node_cost: Mapping[str, float], names: set[str]) -> float:
     missing = sorted(n for n in names if n not in per_node_cost)
     if missing:
         raise KeyError(f"no cost given for node(s) {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-    return float(sum(per_node_cost[n] for n in names))
+    return math.fsum(per_node_cost[n] for n in names)  # exact: independent of the set's (hash) order
 
 
 def exit_costs(per_node_cost: Mapping[str, float], graph: OpGraph) -> list[float]:

@@ -47,12 +47,17 @@ class GpuCostModel(RooflineModel):
         warps = max(1, spec.cuda_cores // WARP)  # warps issuing at once: who decodes sparse indices in parallel
         candidates: list[MacUnit] = []
         tc_key = "binary" if cc.mode == "xnor" else cc.key
+        tc_note = f"tensor cores ({tc_key}), CTA tile {tile}"
+        if tc_key == "fp32" and "tf32" in spec.tensor_core_macs_per_cycle:
+            # TensorRT (and cuDNN's default math mode since Ampere) runs fp32 convolutions and GEMMs as
+            # TF32 on tensor cores unless the user forbids it (TensorRT builder flag TF32, on by default)
+            tc_key, tc_note = "tf32", f"fp32 run as TF32 on tensor cores (TensorRT default), CTA tile {tile}"
         tc_rate = spec.tensor_core_macs_per_cycle.get(tc_key) if spec.tensor_cores else None
         if tc_rate:
             mm, nn, kk = MMA_TILE
             util = lane_utilization(g.m, mm) * lane_utilization(g.n, nn) * lane_utilization(g.k, kk)
             candidates.append(MacUnit(f"gpu.tensor.{tc_key}", tc_rate * spec.tensor_cores, WARP, warps,
-                                      util * wave, (f"tensor cores ({tc_key}), CTA tile {tile}",)))
+                                      util * wave, (tc_note,), energy_key=tc_key))
         if cc.mode == "xnor":
             rates = spec.vector_ops_per_cycle_per_sm
             words = 1.0 / (2.0 / rates["add"] + 1.0 / spec.popcount_per_cycle_per_sm)  # xor, popc, add
@@ -68,6 +73,13 @@ class GpuCostModel(RooflineModel):
             util = best_lane_utilization(g, WARP) * wave
             candidates.append(MacUnit(f"gpu.cuda.{used}", rate * spec.cuda_cores, WARP, warps, util,
                                       notes + (f"CTA tile {tile}",), energy_key=used))
+            fp16 = spec.cuda_core_macs_per_cycle.get("fp16")
+            if cc.key == "int8" and fp16 and fp16 > rate:
+                # TensorRT picks the fastest precision each layer allows: on a GPU without fast int8
+                # (Maxwell sm_53: no DP4A) an int8-calibrated engine runs the layer in fp16
+                candidates.append(MacUnit("gpu.cuda.fp16", fp16 * spec.cuda_cores, WARP, warps, util,
+                                          ("int8 layer run in fp16: no fast int8 on this GPU (TensorRT's "
+                                           "precision choice)", f"CTA tile {tile}"), energy_key="fp16"))
         return max(candidates, key=lambda u: u.macs_per_cycle * u.utilization)
 
     def vector_rates(self, device: DeviceProfile) -> tuple[Mapping[str, float], int]:

@@ -73,3 +73,15 @@ def test_imports_point_down(path: Path):
             home = THIRD_PARTY_HOME[parts[0]]
             assert pkg in home or pkg in TOP and parts[0] != "torch", \
                 f"{path}: {parts[0]} may only be imported in {sorted(home) or 'tests/tools'}, not in {pkg}"
+
+
+def test_orchestrators_import_their_stages_directly():
+    """The pipelines name every stage in an import statement (no string importer hiding the structure from
+    readers, type checkers and the test above)."""
+    for path in sorted((PKG / "pipeline").glob("*.py")):
+        names = _imports(path)
+        assert "importlib" not in names, f"{path}: stages are imported directly, not by name"
+        calls = [n.func.id for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name)]
+        assert "__import__" not in calls and "getattr" not in calls, f"{path}: a stage reached by name"
+    assert any(n.startswith("hwsim.compress") for n in _imports(PKG / "pipeline" / "methods.py"))

@@ -92,3 +92,19 @@ def test_validate_command_reports_every_record_of_the_role() -> None:
     for r in doc["records"]:
         assert r["predicted_ms"] > 0 and r["ratio"] == pytest.approx(r["predicted_ms"] / r["measured_ms"])
     assert doc["summary"]["fit"][-1]["group"] == "overall"
+
+
+def test_overlay_buffer_bram_follows_the_design_not_the_budget() -> None:
+    """Issue 12: the overlay's tile buffers used to fill the BRAM budget whatever the method (238/280
+    on fpga-small for every row); they now hold the largest layer's working set, within the budget."""
+    from testutils import WORKLOADS
+
+    from hwsim.compress.method import apply_method
+    from hwsim.frontends import load_model
+    from hwsim.sim import simulate
+
+    g = load_model(WORKLOADS / "mobilenet_v2.json")
+    dev = load_device("zcu102")
+    bram = {m: simulate(g if m == "baseline" else apply_method(g, m).graph, dev, check_fit=False).resources["bram18"]
+            for m in ("baseline", "int8")}
+    assert bram["int8"] < bram["baseline"]

@@ -82,13 +82,12 @@ def test_verify_plan_and_reduced_input():
     from hwsim.frontends import load_model
 
     g = load_model(ROOT / "workloads" / "resnet18.json")
-    cfg = PipelineConfig(model="x", devices=["cpu-a53"])
+    cfg = VerifyConfig()
     graph, why = verify_plan(cfg, g, 11_689_512)  # ResNet-18: verified on a reduced input by default
     assert graph.tensor(graph.inputs[0]).shape == (1, 3, 64, 64) and "reduced input" in why
     graph, why = verify_plan(cfg, g, 25_557_032)  # ResNet-50-sized: skipped by default, saying so
     assert graph is None and "over the default limit" in why
-    full = cfg.model_copy(update={"verify": VerifyConfig(mode="full")})
-    assert verify_plan(full, g, 25_557_032)[0] is g
+    assert verify_plan(VerifyConfig(mode="full"), g, 25_557_032)[0] is g
     small, note = reduced_graph(g)
     assert small.tensor(small.inputs[0]).shape == (1, 3, 64, 64) and "reduced input" in note
     lenet = load_model(LENET)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from hwsim.compress.base import PASSES
@@ -87,6 +89,15 @@ def test_no_exits_means_expected_equals_worst_and_missing_costs_raise():
     assert expected_and_worst_case(_unit_costs(g), g) == (8, 8)
     with pytest.raises(KeyError, match="c1"):
         expected_and_worst_case({}, g)
+
+
+def test_costs_do_not_depend_on_the_order_nodes_are_summed_in():
+    # node sets iterate in hash order, which changes per process (PYTHONHASHSEED): sums must be exact
+    g = _cnn()
+    cost = {n.name: 0.1 * (i + 1) for i, n in enumerate(g.nodes)}
+    cost["c1"], cost["fc"] = 1e16, -1e16
+    assert expected_and_worst_case(cost, g)[1] == math.fsum(cost.values())
+    assert expected_and_worst_case(dict(reversed(cost.items())), g)[1] == math.fsum(cost.values())
 
 
 @pytest.mark.parametrize("params, message", [

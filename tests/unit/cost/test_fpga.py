@@ -128,7 +128,7 @@ def test_savings_for_the_report_via_analysis() -> None:
 def test_a_pruned_layer_can_pad_to_the_original_folding() -> None:
     """45 output channels (64 pruned by 30%) may take PE = 16 by padding to 48: never more folds
     than the 64-channel original at the same lanes."""
-    from hwsim.cost.fpga import _pareto
+    from hwsim.cost.fpga_dataflow import _pareto
     for lanes_cap in (16, 64, 256):
         c64, _ = _pareto(64, 576, 100, lanes_cap)
         c45, _ = _pareto(45, 576, 100, lanes_cap)

@@ -1,0 +1,26 @@
+"""The orchestrators: the report pipeline and the sweep pipeline, over the stages they import directly.
+
+- ``report.py``: model -> per method compress -> simulate on each device -> verify -> ``PipelineResult``
+  (``PipelineConfig``, ``run_pipeline``);
+- ``sweep.py``: model -> per method compress once -> the analytic engine at every device point
+  (``SweepConfig``, ``prepare_sweep``, ``run_sweep_config``, ``write_sweep_outputs``);
+- the seams both share: ``methods.py`` (resolve and compress methods), ``devices.py`` (load profiles,
+  peaks, FPGA extras), ``verification.py`` (which input verification runs on, the worker pool) and
+  ``steps.py`` (failure handling, model counts, materialization).
+
+The public names are re-exported here, so ``from hwsim.pipeline import PipelineConfig, run_pipeline``
+keeps working.
+"""
+
+from hwsim.pipeline.devices import DeviceInfo
+from hwsim.pipeline.report import PipelineConfig, PipelineResult, run_pipeline, write_json
+from hwsim.pipeline.steps import AUTO_MAX_PARAMS, summarize
+from hwsim.pipeline.sweep import PreparedSweep, SweepConfig, SweepRun, prepare_sweep, run_sweep_config, write_sweep_outputs
+from hwsim.pipeline.verification import (AUTO_REDUCED_MAX_PARAMS, REDUCED_SIDE, VerifyConfig, reduced_graph,
+                                         verify_plan)
+
+__all__ = [
+    "AUTO_MAX_PARAMS", "AUTO_REDUCED_MAX_PARAMS", "REDUCED_SIDE", "DeviceInfo", "PipelineConfig", "PipelineResult",
+    "PreparedSweep", "SweepConfig", "SweepRun", "VerifyConfig", "prepare_sweep", "reduced_graph", "run_pipeline",
+    "run_sweep_config", "summarize", "verify_plan", "write_json", "write_sweep_outputs",
+]
