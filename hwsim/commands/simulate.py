@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from hwsim.commands._sparsity import apply_density_options, attach_effective_macs, density_options
 from hwsim.frontends import load_model
 from hwsim.hardware import load_device, parse_set_option
 from hwsim.ir import OpGraph
@@ -26,11 +27,11 @@ def apply_named_method(graph: OpGraph, method: str) -> OpGraph:
     return apply_method(graph, get_method(method)).graph
 
 
-def result_doc(r: RunResult, per_op: bool) -> dict[str, Any]:
+def result_doc(r: RunResult, per_op: bool, graph: OpGraph | None = None) -> dict[str, Any]:
     doc = r.as_dict()
     if not per_op:
         doc.pop("ops")
-    return doc
+    return attach_effective_macs(doc, graph) if graph is not None else doc
 
 
 @click.command("simulate")
@@ -49,8 +50,10 @@ def result_doc(r: RunResult, per_op: bool) -> dict[str, Any]:
               help="LLM configs: context length of the reported decode step (default: the prompt length).")
 @click.option("--new-tokens", type=click.IntRange(min=1), default=None,
               help="LLM configs: tokens to generate (the first comes from prefill).")
+@density_options
 def command(model: str, device: str, method: str, engine: str, sets: tuple[str, ...], per_op: bool,
-            as_json: bool, prefill: int | None, context: int | None, new_tokens: int | None) -> None:
+            as_json: bool, prefill: int | None, context: int | None, new_tokens: int | None, data: str | None,
+            images: int, act_density: float | None) -> None:
     """Simulate MODEL (.json / .onnx / LLM config .yaml) on a device: latency, energy, traffic, memory,
     bound per op; for an LLM config with --prefill/--context/--new-tokens, a whole generation."""
     dev = load_device(device, parse_set_option(sets))
@@ -59,10 +62,10 @@ def command(model: str, device: str, method: str, engine: str, sets: tuple[str, 
 
         run_generation(model, dev, method, engine, prefill, context, new_tokens, as_json)
         return
-    graph = apply_named_method(load_model(model), method)
+    graph = apply_density_options(apply_named_method(load_model(model), method), data, images, act_density)
     r = simulate(graph, dev, engine=engine, method=method)
     if as_json:
-        click.echo(json.dumps(result_doc(r, per_op), indent=1, default=str))
+        click.echo(json.dumps(result_doc(r, per_op, graph), indent=1, default=str))
         return
     from rich.console import Console
     from rich.table import Table
@@ -86,6 +89,9 @@ def command(model: str, device: str, method: str, engine: str, sets: tuple[str, 
         t.add_row(f"  energy: {k}", f"{v / 1e9:.3f} mJ")
     for k, v in r.transfer_bytes.items():
         t.add_row(f"traffic: {k}", format_bytes(v))
+    eff = attach_effective_macs({}, graph)["sparsity"]
+    t.add_row("MACs dense / effective", f"{format_si(eff['dense_macs'], 'MAC')} / {format_si(eff['effective_macs'], 'MAC')}"
+              f" (activation densities: {'; '.join(eff['activation_density_sources'])})")
     t.add_row("weights (stored)", format_bytes(r.weight_bytes))
     t.add_row("peak activations", format_bytes(r.peak_activation_bytes))
     t.add_row("footprint", f"{format_bytes(r.footprint_bytes)} ({'fits' if r.fits_memory else 'does NOT fit'})")
