@@ -3,15 +3,21 @@
 
 What is measured, and how it becomes profile numbers (every number in the YAML says which):
 
-* **GEMM** with NumPy at fp32, fp64 (BLAS, all threads), int8 (``np.matmul`` of int8 operands with
-  int32 accumulation: NumPy's own loops, no BLAS) and fp16 (NumPy's emulated half precision), at several
-  sizes; fp32 also on one BLAS thread. The best per-core rate at each dtype (one-thread rate, or the
+* **GEMM** with NumPy at fp32 and fp64 (BLAS, all threads) at several sizes; fp32 also on one BLAS
+  thread. The best per-core rate at each dtype (one-thread rate, or the
   all-thread rate / cores), divided by the clock, is ``macs_per_cycle_per_core``: an attainable peak
   (what a tuned library reaches), not the datasheet's. For fp32, the rate conv layers get matters more
   than square GEMMs: the median one-thread rate over the im2col GEMM shapes of ResNet-18's conv stages
   (``CONV_SHAPES``) is the profile's fp32 rate (its ratio to the best square GEMM is written beside
   it: the measured efficiency of conv-shaped GEMMs). The whole curve is kept in
   the file's ``calibration`` comment block so the efficiency at small sizes can be read.
+* **int8 GEMM** with int32 accumulation, timed for real in an inference engine's kernels: ONNX Runtime's
+  ``MatMulInteger`` (uint8 activations x int8 weights, ``hwsim.frontends.gemm_probe``) on one thread over
+  the same conv shapes, median; the same engine's fp32 ``MatMul`` on those shapes is timed beside it and
+  the ratio written as a comment. Without onnxruntime the int8 rate is marked unavailable (the cost
+  model then runs int8 at the fp32 rate, with a note), never extrapolated. NumPy's own int8 ``matmul``
+  is not used: it is a plain loop with no SIMD kernel (a profile built on it predicted int8 ResNet-18
+  42x slower than fp32). fp16 is likewise left unmeasured (NumPy emulates half precision in software).
 * **Vector ops** (add, mul, max, div, sqrt, exp, copy) on L2-resident float32 arrays, one thread:
   elements per cycle per core (``vector_ops_per_cycle_per_core``).
 * **XNOR + popcount** on 64-bit words (``np.bitwise_xor`` + ``np.bitwise_count``): cycles per word.
@@ -40,9 +46,10 @@ from typing import Any
 
 import numpy as np
 
-GEMM_SIZES = {"fp32": (64, 128, 256, 512, 1024), "fp64": (64, 128, 256, 512, 1024),
-              "int8": (64, 128, 256), "fp16": (64, 128)}
-QUICK_GEMM_SIZES = {"fp32": (32, 64), "fp64": (32, 64), "int8": (16, 32), "fp16": (16,)}
+GEMM_SIZES = {"fp32": (64, 128, 256, 512, 1024), "fp64": (64, 128, 256, 512, 1024)}
+QUICK_GEMM_SIZES = {"fp32": (32, 64), "fp64": (32, 64)}
+#: dtype label of the fp32 GEMMs timed in ONNX Runtime (beside its int8 ones; not the NumPy fp32 rate)
+ENGINE_FP32 = "fp32-onnxruntime"
 #: im2col GEMM shapes (M = output pixels, K = window, N = filters) of ResNet-18's conv stages: the fp32
 #: per-core rate is the median over these, one BLAS thread: what a conv layer, not a square GEMM, gets
 CONV_SHAPES = ((12544, 147, 64), (3136, 576, 64), (784, 1152, 128), (196, 2304, 256), (49, 4608, 512))
@@ -105,9 +112,9 @@ class Calibration:
     def best_gemm(self, dtype: str) -> float:
         return max(p.macs_per_s for p in self.gemm if p.dtype == dtype)
 
-    def conv_gemm_rate(self) -> float | None:
-        """Median one-thread MACs/s over the conv-shaped GEMMs (None if they were not measured)."""
-        rates = [p.macs_per_s for p in self.gemm if p.shape is not None and p.threads == 1]
+    def conv_gemm_rate(self, dtype: str = "fp32") -> float | None:
+        """Median one-thread MACs/s over the conv-shaped GEMMs of ``dtype`` (None if not measured)."""
+        rates = [p.macs_per_s for p in self.gemm if p.dtype == dtype and p.shape is not None and p.threads == 1]
         return float(statistics.median(rates)) if rates else None
 
     def per_core_gemm(self, dtype: str) -> tuple[float, GemmPoint]:
@@ -283,6 +290,32 @@ def measure_conv_gemms(shapes: tuple[tuple[int, int, int], ...], min_time_s: flo
     return pts
 
 
+def measure_engine_gemms(shapes: tuple[tuple[int, int, int], ...], min_time_s: float,
+                         seed: int = 0) -> tuple[list[GemmPoint], str]:
+    """int8 GEMMs with int32 accumulation (and fp32 beside them) of conv shapes in ONNX Runtime on one
+    thread. Returns the points and a note; no points (and the reason) without onnxruntime."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return [], "onnxruntime is not installed"
+    from hwsim.frontends.gemm_probe import matmul_model
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    rng = np.random.default_rng(seed)
+    pts: list[GemmPoint] = []
+    for m, k, n in shapes:
+        for dtype, label in (("int8", "int8"), ("fp32", ENGINE_FP32)):
+            session = ort.InferenceSession(matmul_model(k, n, dtype, seed), opts, providers=["CPUExecutionProvider"])
+            a = (rng.integers(0, 256, (m, k)).astype(np.uint8) if dtype == "int8"
+                 else rng.standard_normal((m, k)).astype(np.float32))
+            feed = {"a": a}
+            pts.append(GemmPoint(label, n, best_time(lambda s=session, f=feed: s.run(None, f), min_time_s), 1, (m, k, n)))
+    return pts, f"onnxruntime {ort.__version__}"
+
+
 def measure_copies(sizes: list[int], min_time_s: float) -> list[CopyPoint]:
     pts: list[CopyPoint] = []
     for size in sizes:
@@ -328,8 +361,22 @@ def measure_overhead(min_time_s: float) -> float:
     return float(statistics.median(times))
 
 
-def measure(quick: bool = False, seed: int = 0) -> Calibration:
-    """Run every measurement (about a minute; ``quick``: a few seconds, for tests)."""
+#: The measurement steps in order, with their share of the run time (for a progress bar).
+STEPS = (("machine facts", 1), ("GEMM, all threads", 6), ("GEMM, one thread", 4), ("conv-shaped GEMMs", 4),
+         ("int8 GEMMs (onnxruntime)", 4), ("memory copies", 3), ("vector ops", 2), ("popcount", 1),
+         ("dispatch overhead", 1))
+
+
+def measure(quick: bool = False, seed: int = 0, progress: Callable[[str, int], None] | None = None) -> Calibration:
+    """Run every measurement (about a minute; ``quick``: a few seconds, for tests). ``progress(step,
+    weight)`` is called as each step of ``STEPS`` starts."""
+    weights = dict(STEPS)
+
+    def step(name: str) -> None:
+        if progress is not None:
+            progress(name, weights[name])
+
+    step("machine facts")
     info = _read("/proc/cpuinfo")
     clock, clock_src = cpu_clock(info)
     cores = _blas_threads()
@@ -341,17 +388,30 @@ def measure(quick: bool = False, seed: int = 0) -> Calibration:
     last = max((lv.size_bytes for lv in levels), default=8 * 1024**2)
     copy_sizes.append((2 if quick else 8) * last)  # far beyond the last level: DRAM
     l2 = next((lv.size_bytes for lv in levels if lv.level == 2), 256 * 1024)
-    notes: list[str] = []
+    shapes = QUICK_CONV_SHAPES if quick else CONV_SHAPES
+    step("GEMM, all threads")
+    gemm = measure_gemm(QUICK_GEMM_SIZES if quick else GEMM_SIZES, t, seed)
+    step("GEMM, one thread")
+    gemm += measure_gemm({"fp32": (64, 256) if quick else (128, 256, 512, 1024)}, t, seed, threads=1)
+    step("conv-shaped GEMMs")
+    gemm += measure_conv_gemms(shapes, t, seed)
+    step("int8 GEMMs (onnxruntime)")
+    engine, engine_note = measure_engine_gemms(shapes, t, seed)
+    gemm += engine
+    notes = [f"int8 GEMM: {engine_note}"]
+    step("memory copies")
+    copies = measure_copies(sorted(set(copy_sizes)), t)
+    step("vector ops")
+    vector = measure_vector(max(1024, l2 // 16), t)
+    step("popcount")
+    popcount = measure_popcount(max(1024, l2 // 32), t)
+    step("dispatch overhead")
+    overhead = measure_overhead(t)
     return Calibration(
         cpu_model=cpu_model(info), clock_hz=clock, clock_source=clock_src, cores=cores,
-        memory_bytes=memory_bytes(), caches=levels,
-        gemm=tuple(measure_gemm(QUICK_GEMM_SIZES if quick else GEMM_SIZES, t, seed)
-                   + measure_gemm({"fp32": (64, 256) if quick else (128, 256, 512, 1024)}, t, seed, threads=1)
-                   + measure_conv_gemms(QUICK_CONV_SHAPES if quick else CONV_SHAPES, t, seed)),
-        copies=tuple(measure_copies(sorted(set(copy_sizes)), t)),
-        vector_elems_per_s=measure_vector(max(1024, l2 // 16), t),
-        popcount_words_per_s=measure_popcount(max(1024, l2 // 32), t),
-        overhead_s=measure_overhead(t), date=dt.date.today().isoformat(),
+        memory_bytes=memory_bytes(), caches=levels, gemm=tuple(gemm), copies=tuple(copies),
+        vector_elems_per_s=vector, popcount_words_per_s=popcount, overhead_s=overhead,
+        date=dt.date.today().isoformat(),
         software=f"numpy {np.__version__}, {_blas_name()}, python {platform.python_version()}",
         notes=tuple(notes),
     )
@@ -413,7 +473,7 @@ def profile_yaml(cal: Calibration) -> str:
         "  macs_per_cycle_per_core:",
     ]
     conv = cal.conv_gemm_rate()
-    for dtype in ("fp32", "fp64", "fp16", "int8"):
+    for dtype in ("fp32", "fp64"):
         if dtype == "fp32" and conv is not None:
             best, _ = cal.per_core_gemm("fp32")
             lines.append(f"    fp32: {conv / cal.clock_hz:.6g}    # measured: median one-thread NumPy GEMM over "
@@ -429,6 +489,9 @@ def profile_yaml(cal: Calibration) -> str:
                 lines.append(f"    # fp64: {rate:.4g} MACs/cycle/core ({how}); the schema has no fp64 rate")
                 continue
             lines.append(f"    {dtype}: {rate:.6g}    # measured: best NumPy GEMM per core ({how})")
+    lines += _int8_lines(cal)
+    lines.append("    # fp16: not measured (NumPy emulates half precision in software, no fp16 GEMM kernel): "
+                 "fp16 layers are costed at the fp32 rate, with a note")
     lines.append("  vector_ops_per_cycle_per_core:   # measured: one thread, L2-resident float32 arrays")
     for k in ("add", "mul", "cmp", "div", "sqrt", "exp", "move"):
         v = cal.vector_elems_per_s[k] / cal.clock_hz
@@ -468,6 +531,20 @@ def profile_yaml(cal: Calibration) -> str:
         "    on_chip: false",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _int8_lines(cal: Calibration) -> list[str]:
+    """The int8 rate measured in ONNX Runtime, or a comment saying it is unavailable (never extrapolated)."""
+    int8 = cal.conv_gemm_rate("int8")
+    if int8 is None:
+        why = next((n.split(": ", 1)[1] for n in cal.notes if n.startswith("int8 GEMM: ")), "not measured")
+        return [f"    # int8: unavailable ({why}): int8 layers are costed at the fp32 rate, with a note; "
+                "install onnxruntime and run `hwsim calibrate` again to measure it"]
+    engine = next((n.split(": ", 1)[1] for n in cal.notes if n.startswith("int8 GEMM: ")), "onnxruntime")
+    fp32 = cal.conv_gemm_rate(ENGINE_FP32)
+    ratio = f"; {int8 / fp32:.2f}x the same engine's fp32 MatMul on those shapes" if fp32 else ""
+    return [f"    int8: {int8 / cal.clock_hz:.6g}    # measured: {engine} MatMulInteger (uint8 x int8 -> int32), "
+            f"one thread, median over ResNet-18's conv im2col shapes, {_si(int8, 'MAC/s')}{ratio}"]
 
 
 def calibration_block(cal: Calibration) -> list[str]:

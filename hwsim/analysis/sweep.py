@@ -29,6 +29,8 @@ from hwsim.errors import HwsimError, UsageError
 from hwsim.units import dimension_of, unit_scale
 
 _NUM_UNIT = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+#: Where a local sweep's Dask scheduler serves HTTP: a free port on localhost, never the dashboard's 8787
+LOCAL_HTTP_ADDRESS = "127.0.0.1:0"
 #: Most points one sweep may have (a guard against a typo such as a step of 1e-9).
 MAX_POINTS = 1_000_000
 
@@ -401,8 +403,11 @@ def _run_dask(task: SweepTask, jobs: list[tuple[str, list[Any]]], scheduler: str
     cluster = None
     try:
         if scheduler in (None, "local"):
+            # no dashboard, and the scheduler's HTTP endpoint on a free localhost port: dashboard_address=None
+            # still binds 8787 on every interface
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=50)
+                                   dashboard_address=LOCAL_HTTP_ADDRESS, scheduler_kwargs={"dashboard": False},
+                                   silence_logs=50)
             client = Client(cluster)
         else:
             try:

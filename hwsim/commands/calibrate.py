@@ -16,10 +16,12 @@ from hwsim.errors import UsageError
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="where to write the profile [default: ~/.config/hwsim/devices/host.yaml, found as 'host']")
 @click.option("--quick", is_flag=True, help="a few seconds of measurement instead of about a minute (less exact)")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random GEMM operands")
-def command(output: Path | None, quick: bool, seed: int) -> None:
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="seed of the random GEMM operands")
+@click.option("--quiet", is_flag=True, help="no progress on stderr")
+def command(output: Path | None, quick: bool, seed: int, quiet: bool) -> None:
     """Measure this machine and write its device profile (the 'host' device)."""
-    from hwsim.analysis.calibrate import measure, write_profile
+    from hwsim.analysis.calibrate import STEPS, measure, write_profile
+    from hwsim.commands.progress import steps
     from hwsim.hardware import load_device, user_devices_dir
 
     if output is None:
@@ -33,10 +35,14 @@ def command(output: Path | None, quick: bool, seed: int) -> None:
         raise UsageError(f"the profile must be a .yaml file, got {str(output)!r}", source="--output")
     if not output.parent.exists():
         raise UsageError(f"directory {str(output.parent)!r} does not exist", source="--output")
-    cal = measure(quick=quick, seed=seed)
+    with steps("hwsim calibrate", sum(w for _, w in STEPS), quiet) as step:
+        cal = measure(quick=quick, seed=seed, progress=step)
     write_profile(cal, output)
     profile = load_device(output)  # the file must load as a valid profile
     fp32 = profile.cpu.macs_per_cycle_per_core["fp32"] if profile.cpu else 0.0
     click.echo(f"wrote {output}: {cal.cpu_model}, {cal.cores} cores at {cal.clock_hz / 1e9:.3g} GHz, "
                f"fp32 {fp32 * cal.clock_hz * cal.cores / 1e9:.3g} GMAC/s, "
                f"DRAM {profile.dram.bandwidth_bytes_per_s / 1e9:.3g} GB/s")
+    int8 = profile.cpu.macs_per_cycle_per_core.get("int8") if profile.cpu else None
+    click.echo(f"int8: {int8 * cal.clock_hz * cal.cores / 1e9:.3g} GMAC/s (onnxruntime MatMulInteger)" if int8 else
+               "int8: unavailable (onnxruntime not installed): int8 layers will be costed at the fp32 rate")

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 import numpy as np
 
 from hwsim.errors import UsageError
-from hwsim.frontends import load_model, save_model_json
+from hwsim.fileio import atomic_write_many
+from hwsim.frontends import load_model
+from hwsim.frontends.model_json import graph_to_document
 from hwsim.ir import OpGraph
 from hwsim.units import format_bytes
 
@@ -92,18 +95,16 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _save_npz(graph: OpGraph, path: Path) -> None:
-    arrays = {t: np.ascontiguousarray(graph.dense_weight(t), dtype=np.float32) for t in graph.weight_names()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _npz_writer(graph: OpGraph) -> Callable[[BinaryIO], None]:
+    """Writes the decoded float32 weights as an .npz, one tensor at a time (no second copy of them all)."""
+    def write(f: BinaryIO) -> None:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+            for t in graph.weight_names():
+                arr = np.ascontiguousarray(graph.dense_weight(t), dtype=np.float32)
+                with z.open(f"{t}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, arr, allow_pickle=False)
+
+    return write
 
 
 @click.command("compress")
@@ -138,12 +139,15 @@ def command(model: str, method: str, output: str, weights_out: str | None, mater
         set_model_loader(None)
     out = cm.graph.with_meta(compressed_by=meth.name)
     out_path = Path(output)
+    files: list[tuple[Path, Callable[[BinaryIO], None]]] = []
     weights_file = None
     if weights_out is not None:
         wpath = Path(weights_out)
-        _save_npz(out, wpath)
+        files.append((wpath, _npz_writer(out)))
         weights_file = os.path.relpath(wpath.resolve(), out_path.resolve().parent)
-    save_model_json(out, out_path, weights_file)
+    text = (json.dumps(graph_to_document(out, weights_file), indent=1) + "\n").encode("utf-8")
+    files.append((out_path, lambda f: f.write(text)))
+    atomic_write_many(files, UsageError)  # both or neither: the .npz never without its model.json
     doc = summary_doc(cm, graph, seeded, materialize)
     if as_json:
         click.echo(json.dumps(doc, indent=1, default=str))

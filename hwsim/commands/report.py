@@ -67,7 +67,7 @@ def command_line(model: str, device: str, methods: str | None, output: str | Non
               "up to 2M parameters, reduced up to 15M, off above.")
 @click.option("--inputs", type=click.IntRange(1, 10_000), default=2, show_default=True,
               help="Seeded inputs for fidelity (full verification).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the verification inputs.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of the verification inputs.")
 @click.option("--materialize", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Compress real (seeded or shipped) weights so encoded sizes are real: auto = models up to 2M params.")
 @click.option("--workers", type=click.IntRange(0, 64), default=2, show_default=True,

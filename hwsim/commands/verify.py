@@ -82,36 +82,45 @@ def _print_results(results: list[Any], model: str, inputs: int, seed: int) -> No
                    "(default: the report's default catalogue).")
 @click.option("--inputs", "-n", type=click.IntRange(min=1), default=8, show_default=True,
               help="Seeded N(0,1) inputs for fidelity.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic inputs.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of the synthetic inputs.")
 @click.option("--data", type=click.Choice(["digits"]), default=None,
               help="Also measure task accuracy on a bundled labelled test set.")
 @click.option("--reference", type=click.Choice(["onnxruntime"]), default=None,
               help="Compare hwsim's fp32 executor with this engine on the same ONNX file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def command(model: str, methods: tuple[str, ...], inputs: int, seed: int, data: str | None, reference: str | None,
-            as_json: bool) -> None:
-    """Check compressed kernels against their references and measure fidelity (not task accuracy)."""
+            as_json: bool, quiet: bool) -> None:
+    """Check compressed kernels against their references and measure fidelity (not task accuracy).
+
+    With --reference and no --method the default methods are verified too, as without --reference."""
+    from hwsim.commands.progress import steps
+
     graph = load_model(model)
     doc: dict[str, Any] = {"model": graph.name, "file": model}
-    if reference == "onnxruntime":
-        from hwsim.analysis.onnx_reference import compare_with_onnxruntime
-
-        cmp = compare_with_onnxruntime(model, inputs=inputs, seed=seed)
-        doc["reference"] = cmp.as_dict()
-        if not as_json:
-            click.echo(f"{graph.name}: hwsim fp32 executor vs onnxruntime {cmp.engine_version} on {inputs} seeded "
-                       f"inputs: max |diff| = {cmp.max_abs_diff:.3g}, max |diff| / max |output| = "
-                       f"{cmp.max_rel_diff:.3g}")
-        if not methods:
-            if as_json:
-                click.echo(json.dumps(doc, indent=1))
-            return
-    from hwsim.analysis.verify import verify_method
-
     names = _methods(methods)
     if not names:
         raise UsageError("no method to verify")
-    results = [verify_method(graph, name, inputs=inputs, seed=seed, data=data) for name in names]
+    from hwsim.analysis.verify import verify_method
+    from hwsim.compress.catalogue import get_method
+
+    for name in names:  # every name resolves before any work (an unknown one is the only line printed)
+        get_method(name)
+    results = []
+    with steps("hwsim verify", len(names) + (1 if reference else 0), quiet) as step:
+        if reference == "onnxruntime":
+            from hwsim.analysis.onnx_reference import compare_with_onnxruntime
+
+            step("fp32 executor against onnxruntime", 1)
+            cmp = compare_with_onnxruntime(model, inputs=inputs, seed=seed)
+            doc["reference"] = cmp.as_dict()
+            if not as_json:
+                click.echo(f"{graph.name}: hwsim fp32 executor vs onnxruntime {cmp.engine_version} on {inputs} "
+                           f"seeded inputs: max |diff| = {cmp.max_abs_diff:.3g}, max |diff| / max |output| = "
+                           f"{cmp.max_rel_diff:.3g}")
+        for i, name in enumerate(names, 1):
+            step(f"method {i}/{len(names)}: {name}", 1)
+            results.append(verify_method(graph, name, inputs=inputs, seed=seed, data=data))
     doc["results"] = [r.as_dict() for r in results]
     if as_json:
         click.echo(json.dumps(doc, indent=1))

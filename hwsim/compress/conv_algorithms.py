@@ -164,8 +164,9 @@ def conv_algorithm(graph: OpGraph, params: ConvAlgorithmParams) -> PassResult:
         changes.append(LayerChange(name, "algorithm" if alg != old_node.attrs["algorithm"] else "kept", b, b, details))
     if not chosen:
         return PassResult(graph, False, (), ("conv_algorithm: no conv2d selected",))
-    return PassResult(new.with_specs(specs), bool(replacements) or bool(specs), tuple(changes),
-                      _kept_note(chosen))
+    if not replacements:  # no layer changed its algorithm: the graph is returned as it was, changed=False
+        return PassResult(graph, False, tuple(changes), _kept_note(chosen))
+    return PassResult(new.with_specs(specs), True, tuple(changes), _kept_note(chosen))
 
 
 def _kept_note(chosen: dict[str, tuple[str, str | None]]) -> tuple[str, ...]:

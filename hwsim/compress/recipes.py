@@ -83,6 +83,8 @@ def parse_methods(data: Any, source: str) -> dict[str, Method]:
         raise CompressionError("a methods file must hold a mapping with a 'methods' key", source=source)
     try:
         doc = MethodsFile.model_validate(data)
+    except RecursionError:
+        raise CompressionError("methods document nested too deeply", source=source) from None
     except ValidationError as e:
         first = e.errors()[0]
         raise CompressionError(first["msg"], source=source, where=_loc(first["loc"])) from None
@@ -168,6 +170,8 @@ def load_methods_file(path: str | Path) -> dict[str, Method]:
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else None
         raise CompressionError(f"malformed YAML: {getattr(e, 'problem', None) or e}", source=str(p),
                                where=where) from None
+    except RecursionError:
+        raise CompressionError("YAML nested too deeply", source=str(p)) from None
     return parse_methods(data, str(p))
 
 

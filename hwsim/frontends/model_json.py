@@ -8,8 +8,10 @@ Save writes the canonical, fully explicit form, so load -> save -> load gives an
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -28,9 +30,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: Node and tensor names: printable text (a NUL or another control character would corrupt the saved
+#: weights' .npz keys and every report that prints the name).
+Name = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
 class InputSpec(_Strict):
-    name: str = Field(min_length=1)
-    shape: list[int] = Field(min_length=1, description="with the batch dimension, NCHW for images")
+    name: Name
+    shape: list[Annotated[int, Field(strict=True)]] = Field(
+        min_length=1, description="with the batch dimension, NCHW for images")
     dtype: str = "fp32"
 
     @field_validator("dtype")
@@ -44,12 +52,12 @@ class InputSpec(_Strict):
 
 
 class NodeSpec(_Strict):
-    name: str = Field(min_length=1)
+    name: Name
     op: str = Field(min_length=1)
-    inputs: list[str] | None = Field(default=None, description="default: the previous node's first output")
-    outputs: list[str] | None = Field(default=None, description="default: [name]")
+    inputs: list[Name] | None = Field(default=None, description="default: the previous node's first output")
+    outputs: list[Name] | None = Field(default=None, min_length=1, description="default: [name]")
     attrs: dict[str, Any] = Field(default_factory=dict)
-    params: dict[str, str] = Field(default_factory=dict, description="slot -> tensor name; default <node>.<slot>")
+    params: dict[str, Name] = Field(default_factory=dict, description="slot -> tensor name; default <node>.<slot>")
 
 
 class TensorAnnotation(_Strict):
@@ -64,12 +72,13 @@ class ModelFile(_Strict):
     format: Literal["hwsim-model"] = FORMAT_NAME
     version: Literal[1] = FORMAT_VERSION
     name: str = Field(min_length=1)
-    seed: int = 0
-    weights: str | None = Field(default=None, description=".npz file relative to this file")
+    seed: int = Field(default=0, ge=0, le=2**64 - 1)
+    weights: str | None = Field(default=None, min_length=1,
+                                description=".npz file relative to this file, inside its folder")
     inputs: list[InputSpec] = Field(min_length=1)
     nodes: list[NodeSpec] = Field(min_length=1)
-    outputs: list[str] | None = Field(default=None, description="default: the last node's outputs")
-    tensors: dict[str, TensorAnnotation] = Field(default_factory=dict)
+    outputs: list[Name] | None = Field(default=None, min_length=1, description="default: the last node's outputs")
+    tensors: dict[Name, TensorAnnotation] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -95,12 +104,15 @@ def validation_message(err: ValidationError, limit: int = 5) -> tuple[str, str]:
     return _loc(first["loc"]), "; ".join(msgs) + more
 
 
-def parse_model(data: Any, source: str = "<model>", base_dir: Path | None = None) -> OpGraph:
+def parse_model(data: Any, source: str = "<model>", base_dir: Path | None = None,
+                weights_path: Path | None = None) -> OpGraph:
     """Validate a decoded model.json document and build its graph."""
     if not isinstance(data, dict):
         raise ModelFormatError("a model file must hold a JSON object", source=source)
     try:
         mf = ModelFile.model_validate(data)
+    except RecursionError:
+        raise ModelFormatError("model document nested too deeply", source=source) from None
     except ValidationError as e:
         where, msg = validation_message(e)
         raise ModelFormatError(msg, source=source) from None
@@ -122,11 +134,16 @@ def parse_model(data: Any, source: str = "<model>", base_dir: Path | None = None
         # shape () = "take the inferred shape" (files do not repeat shapes)
         annotations[tname] = TensorSpec(tname, (), dt, "activation", ann.encoding, ann.density, ann.stored_bits,
                                         frozen_meta(ann.meta))
-    weights_path = None
-    if mf.weights:
-        weights_path = (base_dir or Path(".")) / mf.weights
-        if not weights_path.is_file():
-            raise ModelFormatError(f"weights file {str(weights_path)!r} does not exist", source=source, where="weights")
+    if weights_path is None and mf.weights:
+        folder = (base_dir or Path(".")).resolve()
+        weights_path = folder / mf.weights
+        if not weights_path.resolve().is_relative_to(folder):
+            raise ModelFormatError(f"weights file {mf.weights!r} is outside the model's folder {str(folder)!r}; "
+                                   "pass it explicitly to use it", source=source, where="weights")
+    if weights_path is not None and not weights_path.is_file():
+        raise ModelFormatError(f"weights file {str(weights_path)!r} does not exist", source=source, where="weights")
+    if weights_path is not None:
+        check_weights_archive(weights_path)
     store = WeightStore(seed=mf.seed, npz_path=weights_path)
     meta = dict(mf.meta)
     meta["seed"] = mf.seed
@@ -135,14 +152,31 @@ def parse_model(data: Any, source: str = "<model>", base_dir: Path | None = None
     return graph
 
 
-def load_model_json(path: str | Path) -> OpGraph:
+def check_weights_archive(path: Path) -> None:
+    """A weights file must be an intact .npz archive (every member's CRC checked, streamed: no array is
+    built), so a damaged file is refused when the model is read, not by whichever command first needs
+    a value."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, zlib.error) as e:
+        raise ModelFormatError(f"weights file is not a readable .npz archive: {e}", source=str(path)) from None
+    if bad is not None:
+        raise ModelFormatError(f"weights file is damaged: member {bad!r} fails its checksum", source=str(path))
+
+
+def load_model_json(path: str | Path, weights_path: str | Path | None = None) -> OpGraph:
+    """Read a model.json. Its ``weights`` file must lie inside the model's folder; ``weights_path`` (given
+    explicitly by the caller) overrides it and may be anywhere."""
     path = Path(path)
     text = read_text(path, ModelFormatError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ModelFormatError(f"malformed JSON: {e.msg}", source=str(path), where=f"line {e.lineno} column {e.colno}") from None
-    return parse_model(data, str(path), path.parent)
+    except RecursionError:
+        raise ModelFormatError("JSON nested too deeply", source=str(path)) from None
+    return parse_model(data, str(path), path.parent, Path(weights_path) if weights_path is not None else None)
 
 
 def graph_to_document(graph: OpGraph, weights_file: str | None = None) -> dict[str, Any]:

@@ -93,6 +93,8 @@ def read_raw(path: Path) -> dict[str, Any]:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise DeviceProfileError(f"not valid YAML: {e}", source=str(path)) from None
+    except RecursionError:
+        raise DeviceProfileError("YAML nested too deeply", source=str(path)) from None
     if not isinstance(doc, dict):
         raise DeviceProfileError("a device file must be a mapping (kind, clock, memory, ...)", source=str(path))
     return doc
@@ -203,11 +205,13 @@ def _child_type(model_cls: Any, part: str) -> Any:
 def validate(doc: Mapping[str, Any], source: str) -> _DeviceBase:
     if "kind" not in doc:
         raise DeviceProfileError("missing 'kind' (one of: cpu, gpu, fpga, systolic)", source=source, where="kind")
-    if doc["kind"] not in KIND_MODEL:
+    if not isinstance(doc["kind"], str) or doc["kind"] not in KIND_MODEL:
         raise DeviceProfileError(f"unknown kind {doc['kind']!r}; known: {', '.join(KIND_MODEL)}",
                                  source=source, where="kind")
     try:
         return _ADAPTER.validate_python(doc)
+    except RecursionError:
+        raise DeviceProfileError("device document nested too deeply", source=source) from None
     except ValidationError as e:
         raise DeviceProfileError(_format_errors(e, doc), source=source) from None
 

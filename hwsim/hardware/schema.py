@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from hwsim.units import UnitError, parse_quantity
 
@@ -211,12 +211,20 @@ Scalar = Union[int, float, str, bool]
 class FpgaModel(_Strict):
     lut: PositiveInt
     ff: PositiveInt
-    dsp: Annotated[int, Field(ge=0)]
+    dsp: int
     bram36: Annotated[int, Field(ge=0)]
     uram: Annotated[int, Field(ge=0)] = 0
     dsp_mult_bits: tuple[PositiveInt, PositiveInt] = (25, 18)
     #: named coefficients of the FPGA cost model (hwsim.cost.fpga documents each one)
     model_params: dict[str, Scalar] = Field(default_factory=dict)
+
+    @field_validator("dsp")
+    @classmethod
+    def _some_dsp(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"must be >= 1, got {v}: the FPGA cost model maps multipliers onto DSP slices "
+                             "(parts without DSPs are not modelled)")
+        return v
 
 
 class ArrayModel(_Strict):

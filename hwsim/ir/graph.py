@@ -61,6 +61,11 @@ class OpGraph:
         self._dag = dag
         self.source = source
         self._producer = {t: n for n in nodes for t in n.outputs}
+        #: weight tensor -> (first node that owns it, its slot): weight lookups are O(1), not a scan
+        self._param_owner_of: dict[str, tuple[Node, str]] = {}
+        for n in nodes:
+            for slot, t in n.params.items():
+                self._param_owner_of.setdefault(t, (n, slot))
         self._consumers: dict[str, list[Node]] = {}
         for n in nodes:
             for t in n.inputs:
@@ -187,8 +192,7 @@ class OpGraph:
     def weight(self, tensor: str) -> Any:
         """The stored value of a weight tensor: an array, or an encoded payload (see hwsim.formats)."""
         spec = self.tensor(tensor)
-        node = self._param_owner(tensor)
-        slot = next(s for s, t in node.params.items() if t == tensor)
+        node, slot = self._param_owner(tensor)
         return self.weights.get(tensor, spec.shape, node.opdef.slot(slot).init)
 
     def dense_weight(self, tensor: str) -> np.ndarray:
@@ -196,11 +200,11 @@ class OpGraph:
         value = self.weight(tensor)
         return value.decode() if hasattr(value, "decode") else np.asarray(value)
 
-    def _param_owner(self, tensor: str) -> Node:
-        for n in self._nodes:
-            if tensor in n.params.values():
-                return n
-        raise ModelFormatError(f"{tensor!r} is not a weight tensor", source=self.source)
+    def _param_owner(self, tensor: str) -> tuple[Node, str]:
+        try:
+            return self._param_owner_of[tensor]
+        except KeyError:
+            raise ModelFormatError(f"{tensor!r} is not a weight tensor", source=self.source) from None
 
     def __len__(self) -> int:
         return len(self._nodes)

@@ -9,6 +9,7 @@ functional runs are reproducible. Values may be plain arrays or encoded payloads
 from __future__ import annotations
 
 import math
+import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -65,7 +66,9 @@ class WeightStore:
         if self._npz is None and self._npz_path is not None:
             try:
                 self._npz = np.load(self._npz_path, allow_pickle=False)
-            except (OSError, ValueError) as e:
+                if not hasattr(self._npz, "files"):  # a bare .npy array, not an archive of named weights
+                    raise ValueError("not an .npz archive of named arrays")
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
                 raise ModelFormatError(f"cannot read weights file: {e}", source=str(self._npz_path)) from None
         return self._npz
 
@@ -83,7 +86,12 @@ class WeightStore:
             return self._arrays[name]
         npz = self._npz_file()
         if npz is not None and name in npz.files:
-            arr = np.asarray(npz[name])
+            try:
+                arr = np.asarray(npz[name])
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+                raise ModelFormatError(f"weight {name!r} cannot be read: {e}", source=str(self._npz_path)) from None
+            if arr.dtype.kind not in "fiub":
+                raise ModelFormatError(f"weight {name!r} has dtype {arr.dtype}, not numbers", source=str(self._npz_path))
             if tuple(arr.shape) != tuple(shape):
                 raise ModelFormatError(f"weight {name!r} has shape {list(arr.shape)}, the graph needs {list(shape)}",
                                        source=str(self._npz_path))

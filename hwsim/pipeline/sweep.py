@@ -2,7 +2,7 @@
 
 ``prepare_sweep`` parses and validates every input before any work (so a bad input writes nothing);
 ``run_sweep_config`` compresses and evaluates through the cached, resumable ``hwsim.analysis.sweep``;
-``write_sweep_outputs`` writes results.csv, results.parquet and sweep.html, each atomically.
+``write_sweep_outputs`` writes results.csv, results.parquet and sweep.html (+ the sweep.json manifest) together.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from hwsim.analysis.cache import ResultCache, file_digest
 from hwsim.analysis.metrics import ModelSummary, jsonable
 from hwsim.analysis.sweep import (Point, SweepResult, SweepTask, VarySpec, check_keys, cheapest_meeting, make_points,
                                   parse_vary, run_sweep, validate_against)
-from hwsim.fileio import atomic_write
+from hwsim.errors import UsageError
+from hwsim.fileio import atomic_write_many
 from hwsim.frontends import load_model
 from hwsim.hardware import DeviceProfile, apply_overrides, load_device
 from hwsim.ir.graph import OpGraph
@@ -134,16 +135,25 @@ def run_sweep_config(cfg: SweepConfig, progress: Callable[[int], None] | None = 
     return SweepRun(cfg, model, prep.device, result, cheapest, timings, command)
 
 
-def write_sweep_outputs(run: SweepRun) -> dict[str, Path]:
-    """results.csv, results.parquet and sweep.html in the output directory, each written atomically."""
+def write_sweep_outputs(run: SweepRun, manifest: Mapping[str, Any] | None = None) -> dict[str, Path]:
+    """results.csv, results.parquet and sweep.html (and ``sweep.json``, the manifest naming the sweep, when
+    given) in the output directory. Everything is rendered first and written together (temporary files
+    renamed only when all are complete): a failure leaves the folder as it was, never CSV/Parquet
+    without their page."""
+    import json
+
     out = Path(run.config.output)
     df = run.result.dataframe()
-    paths = {"csv": out / "results.csv", "parquet": out / "results.parquet", "html": out / "sweep.html"}
-    atomic_write(paths["csv"], df.to_csv(index=False, lineterminator="\n"))
+    html = render_sweep(run).encode("utf-8")
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
-    atomic_write(paths["parquet"], buf.getvalue())
-    atomic_write(paths["html"], render_sweep(run))
+    paths = {"csv": out / "results.csv", "parquet": out / "results.parquet", "html": out / "sweep.html"}
+    data = {paths["csv"]: df.to_csv(index=False, lineterminator="\n").encode("utf-8"),
+            paths["parquet"]: buf.getvalue(), paths["html"]: html}
+    if manifest is not None:
+        paths["manifest"] = out / "sweep.json"
+        data[paths["manifest"]] = (json.dumps(dict(manifest), indent=1) + "\n").encode("utf-8")
+    atomic_write_many([(p, lambda f, b=b: f.write(b)) for p, b in data.items()], UsageError)
     return paths
 
 

@@ -13,14 +13,20 @@ Shape = tuple[int, ...]
 
 
 def pair(value: Any, what: str) -> tuple[int, int]:
-    """An int or a 2-sequence of ints -> (h, w)."""
+    """A positive int or a 2-sequence of positive ints -> (h, w) (kernels, strides, dilations: 0 or a
+    negative value would divide by zero or give nonsense shapes)."""
     if isinstance(value, bool):
         raise ShapeError(f"{what} must be an int or a pair of ints, got {value!r}")
     if isinstance(value, int):
-        return (value, value)
-    if isinstance(value, Sequence) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return (int(value[0]), int(value[1]))
-    raise ShapeError(f"{what} must be an int or a pair of ints, got {value!r}")
+        out = (value, value)
+    elif (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        out = (int(value[0]), int(value[1]))
+    else:
+        raise ShapeError(f"{what} must be an int or a pair of ints, got {value!r}")
+    if min(out) < 1:
+        raise ShapeError(f"{what} must be >= 1, got {value!r}")
+    return out
 
 
 def positive(value: int, what: str) -> int:
@@ -43,13 +49,19 @@ def pads4(value: Any, in_hw: tuple[int, int], kernel: tuple[int, int], stride: t
             lo = total // 2 if value != "same_lower" else total - total // 2
             pads.append((lo, total - lo))
         return (pads[0][0], pads[1][0], pads[0][1], pads[1][1])
+    out: tuple[int, int, int, int] | None = None
     if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value, value, value)
-    if isinstance(value, Sequence) and all(isinstance(v, int) for v in value):
+        out = (value, value, value, value)
+    elif (isinstance(value, Sequence) and not isinstance(value, str)
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
         if len(value) == 2:
-            return (value[0], value[1], value[0], value[1])
-        if len(value) == 4:
-            return (value[0], value[1], value[2], value[3])
+            out = (value[0], value[1], value[0], value[1])
+        elif len(value) == 4:
+            out = (value[0], value[1], value[2], value[3])
+    if out is not None:
+        if min(out) < 0:
+            raise ShapeError(f"padding must be >= 0, got {value!r}")
+        return out
     raise ShapeError(f"padding must be an int, (h, w), (top, left, bottom, right), 'same' or 'valid'; got {value!r}")
 
 

@@ -27,12 +27,14 @@ def synthetic() -> cal.Calibration:
         cpu_model="Example CPU 9000", clock_hz=2.5e9, clock_source="test", cores=2, memory_bytes=8 * 1024**3,
         caches=(cal.CacheLevel(1, 32 * 1024, 2), cal.CacheLevel(2, 1024**2, 2), cal.CacheLevel(3, 16 * 1024**2, 1)),
         gemm=(cal.GemmPoint("fp32", 64, 64**3 / 10e9), cal.GemmPoint("fp32", 512, 512**3 / 40e9),
-              cal.GemmPoint("fp64", 512, 512**3 / 20e9), cal.GemmPoint("int8", 64, 64**3 / 1e9),
-              cal.GemmPoint("fp16", 64, 64**3 / 0.1e9)),
+              cal.GemmPoint("fp64", 512, 512**3 / 20e9),
+              *(cal.GemmPoint("int8", 64, 64 * 64 * 64 / r, 1, (64, 64, 64)) for r in (50e9, 60e9, 90e9)),
+              *(cal.GemmPoint(cal.ENGINE_FP32, 64, 64 * 64 * 64 / r, 1, (64, 64, 64)) for r in (25e9, 30e9, 30e9))),
         copies=(cal.CopyPoint(8 * 1024, 8 * 1024 * 2 / 10e9), cal.CopyPoint(256 * 1024, 256 * 1024 * 2 / 50e9),
                 cal.CopyPoint(4 * 1024**2, 4 * 1024**2 * 2 / 30e9), cal.CopyPoint(128 * 1024**2, 128 * 1024**2 * 2 / 8e9)),
         vector_elems_per_s={"add": 5e9, "mul": 5e9, "cmp": 5e9, "div": 2e9, "sqrt": 1e9, "exp": 1e9, "move": 8e9},
         popcount_words_per_s=1e9, overhead_s=2e-6, date="2026-01-01", software="test",
+        notes=("int8 GEMM: onnxruntime 9.9",),
     )
 
 
@@ -54,7 +56,10 @@ def test_profile_is_valid_and_traces_every_number(tmp_path: Path) -> None:
     assert dev.kind == "cpu" and dev.cpu is not None and dev.cpu.cores == 2
     # fp32: best GEMM 40 GMAC/s over 2 cores at 2.5 GHz = 8 MACs per cycle per core
     assert dev.cpu.macs_per_cycle_per_core["fp32"] == pytest.approx(8.0, rel=1e-5)
-    assert dev.cpu.macs_per_cycle_per_core["int8"] == pytest.approx(0.2, rel=1e-5)
+    # int8: median of the engine's one-thread int8 GEMMs (60 GMAC/s) / 2.5 GHz, per core
+    assert dev.cpu.macs_per_cycle_per_core["int8"] == pytest.approx(24.0, rel=1e-5)
+    assert "2.00x the same engine's fp32 MatMul" in text
+    assert "fp16" not in dev.cpu.macs_per_cycle_per_core  # NumPy's emulated fp16 is not a measurement
     assert dev.cpu.op_overhead_s == pytest.approx(2e-6, rel=1e-3)
     names = [lv.name for lv in dev.memory]
     assert names == ["l1", "l2", "l3", "dram"]
@@ -85,12 +90,19 @@ def test_fp32_rate_is_the_conv_shaped_median(tmp_path: Path) -> None:
 
 
 def test_calibrate_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.setattr(cal, "measure", lambda quick=False, seed=0: synthetic())
+    def fake_measure(quick=False, seed=0, progress=None):
+        for name, weight in cal.STEPS:
+            progress(name, weight)
+        return synthetic()
+
+    monkeypatch.setattr(cal, "measure", fake_measure)
     out = tmp_path / "host.yaml"
     with pytest.raises(SystemExit) as e:
         main(["calibrate", "-o", str(out)])
     assert e.value.code == 0 and out.is_file()
-    assert "Example CPU 9000" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "Example CPU 9000" in captured.out
+    assert all(f"hwsim calibrate: {name} ..." in captured.err for name, _ in cal.STEPS)  # progress, step by step
     with pytest.raises(SystemExit) as e:
         main(["calibrate", "-o", str(tmp_path / "host.txt")])
     assert e.value.code == 2
@@ -139,8 +151,26 @@ def test_runtime_graph_fuses_bn_and_relu_into_the_conv() -> None:
     assert runtime_graph(branchy) is branchy  # c has two readers: nothing fuses
 
 
+def test_int8_without_an_engine_is_marked_unavailable_not_extrapolated(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    c = replace(synthetic(), gemm=tuple(p for p in synthetic().gemm if p.dtype in ("fp32", "fp64")),
+                notes=("int8 GEMM: onnxruntime is not installed",))
+    text = cal.write_profile(c, tmp_path / "h.yaml")
+    dev = load_device(tmp_path / "h.yaml")
+    assert "int8" not in dev.cpu.macs_per_cycle_per_core
+    assert "# int8: unavailable (onnxruntime is not installed)" in text
+
+
+def test_int8_gemm_is_timed_in_onnxruntime() -> None:
+    pytest.importorskip("onnxruntime")
+    pts, note = cal.measure_engine_gemms(((49, 64, 32),), 0.005)
+    assert note.startswith("onnxruntime") and {p.dtype for p in pts} == {"int8", cal.ENGINE_FP32}
+    assert all(p.shape == (49, 64, 32) and p.threads == 1 and p.macs_per_s > 0 for p in pts)
+
+
 def test_calibrate_writes_to_the_user_profiles_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cal, "measure", lambda quick=False, seed=0: synthetic())
+    monkeypatch.setattr(cal, "measure", lambda quick=False, seed=0, progress=None: synthetic())
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     with pytest.raises(SystemExit) as e:
         main(["calibrate"])

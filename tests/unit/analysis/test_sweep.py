@@ -209,3 +209,50 @@ def test_interrupted_sweep_resumes_with_only_the_missing_points(tmp_path, capsys
     assert "4 computed, 4 cached" in capsys.readouterr().out
     partial = ResultCache(out / "cache" / "results.jsonl")
     assert len(partial) == 8
+
+
+def test_a_different_sweep_into_the_same_folder_is_refused(tmp_path, capsys):
+    code, out = _sweep(tmp_path, "s", "--scheduler", "serial")
+    assert code == 0 and (out / "sweep.json").is_file()
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", LENET, "--device", "cpu-a53", "--vary", "clock=200MHz,400MHz", "-o", str(out), "--quiet",
+              "--scheduler", "serial"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "different sweep" in err and "device" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # nothing mixed in
+
+
+def test_a_failed_rendering_leaves_no_csv_or_parquet_without_html(tmp_path, monkeypatch, capsys):
+    import hwsim.pipeline.sweep as sweep_pipeline
+
+    def broken(run):
+        raise RuntimeError("rendering failed (test)")
+
+    monkeypatch.setattr(sweep_pipeline, "render_sweep", broken)
+    out = tmp_path / "s"
+    with pytest.raises(RuntimeError, match="rendering failed"):
+        main(["sweep", LENET, "--device", DEVICE, *VARY, "-o", str(out), "--quiet", "--scheduler", "serial"])
+    leftovers = sorted(p.name for p in out.iterdir() if p.is_file()) if out.exists() else []
+    assert leftovers == []  # only the resumable point cache (out/cache/) may stay
+
+
+def test_local_cluster_opens_no_dashboard_port(monkeypatch):
+    """LocalCluster(dashboard_address=None) still serves HTTP on 8787 (distributed 2026.8): a local sweep
+    asks for no dashboard and a free localhost port."""
+    import distributed
+
+    from hwsim.analysis import sweep as sweep_mod
+
+    seen = {}
+
+    class Spy:
+        def __init__(self, **kwargs):
+            seen.update(kwargs)
+            raise RuntimeError("stop here")
+
+    monkeypatch.setattr(distributed, "LocalCluster", Spy)
+    with pytest.raises(RuntimeError, match="stop here"):
+        sweep_mod._run_dask(None, [], "local", 1, lambda m, rows: None)
+    assert seen["dashboard_address"] == "127.0.0.1:0" and seen["scheduler_kwargs"] == {"dashboard": False}

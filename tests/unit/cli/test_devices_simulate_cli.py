@@ -112,3 +112,29 @@ def test_devices_show_works_for_every_kind(name: str, capsys) -> None:
 def test_set_with_a_bare_number_for_a_quantity_is_refused(lenet, capsys, setting, shown) -> None:
     code, out, err = _run(["simulate", lenet, "-d", "cpu-a53", "--set", setting, "--json"], capsys)
     assert code == 2 and shown in err and out == "" and "Traceback" not in err
+
+
+def test_simulate_of_an_early_exit_method_shows_expected_and_worst_case(capsys) -> None:
+    from testutils import WORKLOADS
+
+    lenet5 = str(WORKLOADS / "lenet5.json")
+    code, out, _ = _run(["simulate", lenet5, "-d", "cpu-a53", "-m", "early_exit.yaml#early-exit-lenet5", "--json"],
+                        capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["early_exit"] is not None
+    assert doc["seconds_worst_case"] == doc["seconds"] and 0 < doc["seconds_expected"] < doc["seconds_worst_case"]
+    code, out, _ = _run(["simulate", lenet5, "-d", "cpu-a53", "-m", "early_exit.yaml#early-exit-lenet5"], capsys)
+    assert "latency, expected (early exits)" in out and "latency, worst case (no early exit)" in out
+    code, out, _ = _run(["simulate", lenet5, "-d", "cpu-a53", "--json"], capsys)
+    assert json.loads(out)["early_exit"] is None and "seconds_expected" not in json.loads(out)
+
+
+def test_simulate_of_a_compressed_model_says_what_the_file_carries(lenet, tmp_path, capsys) -> None:
+    out_model = tmp_path / "int8.json"
+    code, _, err = _run(["compress", lenet, "-m", "int8", "-o", str(out_model), "--json"], capsys)
+    assert code == 0, err
+    code, out, _ = _run(["simulate", str(out_model), "-d", "cpu-a53", "--json"], capsys)
+    doc = json.loads(out)
+    assert doc["method"] == "int8 (from the model file)" and doc["compressed_by_model_file"] == "int8"
+    code, out, _ = _run(["simulate", lenet, "-d", "cpu-a53", "--json"], capsys)
+    assert json.loads(out)["method"] == "baseline" and json.loads(out)["compressed_by_model_file"] is None

@@ -76,3 +76,17 @@ def test_onnxruntime_reference(tmp_path, capsys):
     assert code == 0, err
     ref = json.loads(out)["reference"]
     assert ref["engine"] == "onnxruntime" and ref["max_rel_diff"] < 1e-4
+    from hwsim.compress.catalogue import DEFAULT_METHODS
+
+    # without -m the methods table is not skipped: the default methods are verified as without --reference
+    assert [r["method"] for r in json.loads(out)["results"]] == list(DEFAULT_METHODS)
+    assert "hwsim verify: fp32 executor against onnxruntime ..." in err and "hwsim verify: method 1/" in err
+
+
+def test_progress_per_method_on_stderr_and_quiet(tmp_path, capsys):
+    model = str(_lenet_with_weights(tmp_path))
+    code, out, err = _run(["verify", model, "-m", "prune-50,int8", "-n", "1", "--json"], capsys)
+    assert code == 0 and "method 1/2: prune-50" in err and "method 2/2: int8" in err
+    json.loads(out)  # stdout stays pure JSON
+    code, out, err = _run(["verify", model, "-m", "int8", "-n", "1", "--json", "--quiet"], capsys)
+    assert code == 0 and "hwsim verify" not in err

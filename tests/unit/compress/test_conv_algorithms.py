@@ -95,3 +95,17 @@ def test_input_untouched_and_bad_algorithm_named():
     assert (tuple(g.nodes), tuple(sorted(g.tensors.items()))) == before
     with pytest.raises(CompressionError, match="algorithm"):
         PASSES.get("conv_algorithm").run(g, {"algorithm": "winograd_f6x6_3x3"})
+
+
+def test_winograd_on_a_model_without_eligible_convs_records_no_change():
+    """A 1x1-conv-only model: Winograd applies to no layer, so the pass says changed=False (issue 12)."""
+    from hwsim.compress.base import PASSES
+    from hwsim.ir import Node, OpGraph, TensorSpec
+
+    g = OpGraph.build("pointwise", [TensorSpec("x", (1, 8, 8, 8))], [
+        Node("pw1", "conv2d", ("x",), ("a",), {"out_channels": 8, "kernel": 1}),
+        Node("pw2", "conv2d", ("a",), ("y",), {"out_channels": 4, "kernel": 1})], ["y"])
+    r = PASSES.get("conv_algorithm").run(g, {"algorithm": "winograd_f2x2_3x3"})
+    assert r.changed is False and r.graph is g
+    assert [c.action for c in r.changes] == ["kept", "kept"]
+    assert any("no conv2d can run the requested algorithm" in n for n in r.notes)

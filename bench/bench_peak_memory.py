@@ -1,0 +1,64 @@
+"""Peak resident memory of `hwsim compress` and `hwsim verify` against the model's weight bytes (issue 12,
+item 7: VGG-16 peaked at 4.1 GB, 7.4x its 553 MB of fp32 weights).
+
+Each command runs in its own process; its peak RSS is read from ``resource.getrusage(RUSAGE_CHILDREN)``
+after it ends (one child at a time, so the maximum is that child's). Prints peak RSS, the model's fp32
+weight bytes and their ratio.
+
+    python bench/bench_peak_memory.py [--model workloads/vgg16.json] [--method int8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hwsim.frontends import load_model  # noqa: E402
+from hwsim.ir.counting import count_graph  # noqa: E402
+
+
+def peak_of(cmd: list[str]) -> tuple[float, float]:
+    """(peak RSS bytes, seconds) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    if p.returncode not in (0, 1):
+        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if after <= before:
+        print(f"  (peak not above an earlier child's {before / 1024:.0f} MiB: run commands in decreasing order "
+              "or one per invocation)", file=sys.stderr)
+    return after * 1024.0, dt  # ru_maxrss is KiB on Linux
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="workloads/vgg16.json")
+    ap.add_argument("--method", default="int8")
+    ap.add_argument("--only", choices=["compress", "verify"], default=None)
+    args = ap.parse_args()
+    g = load_model(ROOT / args.model)
+    weights = count_graph(g).params * 4
+    py = [sys.executable, "-m", "hwsim.cli"]
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {"compress": py + ["compress", args.model, "-m", args.method, "-o", str(Path(tmp) / "c.json"), "--json"],
+                "verify": py + ["verify", args.model, "-m", args.method, "-n", "1", "--json", "--quiet"]}
+        for name, cmd in runs.items():
+            if args.only and name != args.only:
+                continue
+            peak, dt = peak_of(cmd)
+            print(f"{name:9s} {args.model} -m {args.method}: peak RSS {peak / 2**20:8.0f} MiB, fp32 weights "
+                  f"{weights / 2**20:.0f} MiB, ratio {peak / weights:.2f}x, {dt:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
