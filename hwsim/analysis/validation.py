@@ -185,3 +185,53 @@ def run_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit", "val
                      check_fit=False)
         out.append(Outcome(rec, role, dev.kind, setup.profile, r.seconds * 1e3))
     return out
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """How far a device's latency predictions are from published measurements (``validate`` records
+    only): the geometric-mean error factor, over this profile's own records when it has some, else over
+    every record of its device kind (then ``own`` is False)."""
+
+    error_factor: float
+    gmean_ratio: float
+    n: int
+    own: bool
+    kind: str
+
+    def describe(self) -> str:
+        where = "this profile's" if self.own else f"other {self.kind} profiles' (this one has none)"
+        return (f"latency ×/÷ {self.error_factor:.2f} (geometric-mean error on {self.n} of {where} published "
+                f"measurements, never fitted; hwsim validate)")
+
+
+@lru_cache(maxsize=None)
+def _validate_outcomes_by_profile() -> tuple[tuple[str, str, tuple[Outcome, ...]], ...]:
+    from hwsim.hardware import load_device
+
+    if not default_workloads_dir().is_dir():  # an installed wheel: no standard model files to simulate
+        return ()
+    records = load_records()
+    by_profile: dict[str, list[Record]] = {}
+    for r in records.records:
+        if records.role_of(r) == "validate":
+            by_profile.setdefault(records.boards[r.board].profile, []).append(r)
+    out = []
+    for profile, recs in sorted(by_profile.items()):
+        kind = load_device(profile).kind
+        out.append((profile, kind, tuple(run_validation(records.model_copy(update={"records": recs}),
+                                                        roles=("validate",)))))
+    return tuple(out)
+
+
+def device_uncertainty(profile: str, kind: str) -> Uncertainty | None:
+    """The validation error band of a shipped profile (None: no validate record for it or its kind, or
+    no ``workloads/`` to simulate them: an installed wheel). Simulates the validate records once per
+    process (a few seconds)."""
+    groups = _validate_outcomes_by_profile()
+    own = [o for p, _, outs in groups if p == profile for o in outs]
+    pool = own or [o for _, k, outs in groups if k == kind for o in outs]
+    if not pool:
+        return None
+    s = summarize_group(kind, pool)
+    return Uncertainty(s.error_factor, s.gmean_ratio, s.n, bool(own), kind)

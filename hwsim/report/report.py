@@ -229,6 +229,15 @@ def _savings_rows(extra: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _uncertainty(name: str, kind: str) -> str:
+    """The device's validation error band (docs/validation.md), or why there is none."""
+    from hwsim.analysis.validation import device_uncertainty
+
+    u = device_uncertainty(name, kind)
+    return u.describe() if u else ("latency uncertainty unknown: no published measurement of this device kind, "
+                                   "or no workloads/ to run them (hwsim validate, from a source checkout)")
+
+
 def device_section(result: ResultLike, dev: Any) -> dict[str, Any]:
     comparison = result.comparison
     name = dev.name
@@ -237,6 +246,7 @@ def device_section(result: ResultLike, dev: Any) -> dict[str, Any]:
     if not dev.outcome.ok:
         return section
     section["findings"] = findings(comparison, name)
+    section["uncertainty"] = _uncertainty(name, dev.kind)
     section["table"] = summary_table(comparison, name, dev.kind)
     section["pareto"] = plots.pareto_svg(comparison, name)
     base = next((m for m in result.methods if m.method == comparison.baseline), None)

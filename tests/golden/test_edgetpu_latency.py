@@ -40,3 +40,12 @@ def test_weights_beyond_the_cache_stream_over_the_link_every_inference() -> None
     assert r.transfer_bytes["dram"] >= streamed
     link = next(lv for lv in dev.memory if not lv.on_chip)
     assert r.seconds >= streamed / link.bandwidth_bytes_per_s
+
+
+def test_first_inference_also_loads_the_cached_weights() -> None:
+    dev = load_device("coral-usb")
+    r = simulate(_int8("mobilenet_v2"), dev, check_fit=False)
+    link = next(lv for lv in dev.memory if not lv.on_chip)
+    loaded = r.extra["resident_weight_bytes"]
+    assert 0 < loaded <= dev.systolic.param_cache_bytes
+    assert r.extra["first_inference_seconds"] == r.seconds + loaded / link.bandwidth_bytes_per_s

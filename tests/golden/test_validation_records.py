@@ -108,3 +108,13 @@ def test_overlay_buffer_bram_follows_the_design_not_the_budget() -> None:
     bram = {m: simulate(g if m == "baseline" else apply_method(g, m).graph, dev, check_fit=False).resources["bram18"]
             for m in ("baseline", "int8")}
     assert bram["int8"] < bram["baseline"]
+
+
+def test_device_uncertainty_uses_own_records_else_the_kind() -> None:
+    from hwsim.analysis.validation import device_uncertainty
+
+    own = device_uncertainty("zcu102", "fpga")
+    assert own is not None and own.own and own.n == 5 and own.error_factor >= 1.0
+    other = device_uncertainty("pi5", "cpu")  # no Pi 5 record: the cpu boards' error stands in, labelled so
+    assert other is not None and not other.own and "has none" in other.describe()
+    assert device_uncertainty("nothing", "no-such-kind") is None
