@@ -32,8 +32,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("method", "method", "text", group="method"),
     Column("device", "device", "text", group="method"),
     Column("model_size_bytes", "model size", "bytes", "min", "model", "stored weights in their real encoding"),
-    Column("macs", "MACs", "count", "min", "model", "multiply-accumulates of conv/linear/matmul (expected, with "
-           "early exits)"),
+    Column("macs", "MACs dense", "count", "min", "model", "multiply-accumulates of conv/linear/matmul, every one "
+           "counted (expected, with early exits)"),
+    Column("macs_effective", "MACs effective", "count", "min", "model", "MACs left with zero weights and zero "
+           "activations skipped: dense x weight density x activation density (Han et al. 2015; docs/sparsity.md)"),
     Column("macs_worst", "MACs worst", "count", "min", "model", "MACs when no input leaves at an early exit"),
     Column("other_ops", "other ops", "count", "min", "model", "other arithmetic (adds, compares, xnor, ...)"),
     Column("latency_s", "latency", "s", "min", "speed", "one inference (expected over the exit probabilities, "

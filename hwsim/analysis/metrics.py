@@ -66,6 +66,10 @@ class ModelSummary:
     layer_weight_bytes: Mapping[str, int] = field(default_factory=dict)
     layer_macs: Mapping[str, int] = field(default_factory=dict)
     layer_op: Mapping[str, str] = field(default_factory=dict)
+    #: MACs left with zero weights and zero activations skipped (``hwsim.ir.sparsity``; expected over the
+    #: exit probabilities with early exits), and how the activation densities behind it were obtained
+    effective_macs: float | None = None
+    activation_density_sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -263,6 +267,10 @@ class MethodMetrics:
     macs_worst: int | None = None
     #: share of inputs leaving at each early exit, in trunk order (empty without exits)
     exit_probabilities: tuple[float, ...] = ()
+    #: MACs with zero weights and zero activations skipped (expected, with early exits); the sources of the
+    #: activation densities used (measured / annotated / assumed)
+    macs_effective: float | None = None
+    activation_density_sources: tuple[str, ...] = ()
 
     @property
     def has_early_exits(self) -> bool:
@@ -381,6 +389,8 @@ def method_metrics(mr: MethodRun, dr: DeviceRun) -> MethodMetrics:
         notes=tuple(mr.notes) + ((dr.run.notes if dr.run else ())) + ((ee.note,) if ee and ee.note else ()),
         latency_worst_s=worst[0], energy_worst_j=worst[1], macs_worst=worst[2],
         exit_probabilities=tuple(x.probability for x in ee.exits) if ee else (),
+        macs_effective=s.effective_macs if s else None,
+        activation_density_sources=s.activation_density_sources if s else (),
     )
 
 

@@ -58,13 +58,12 @@ def kernels_calibrator(graph: OpGraph, samples: int = 4, seed: int = 0) -> dict[
 
 
 def _register_calibrator() -> None:
+    """Installed on first use (by the command), not at import: importing the command module for
+    ``hwsim --help`` or another command must not load the compression stack."""
     from hwsim.compress.calibrate import CALIBRATORS, register_calibrator
 
     if "kernels" not in CALIBRATORS:
         register_calibrator("kernels", kernels_calibrator)
-
-
-_register_calibrator()
 
 
 def _weights_bytes(graph: OpGraph) -> int:
@@ -123,6 +122,7 @@ def command(model: str, method: str, output: str, weights_out: str | None, mater
     from hwsim.compress.catalogue import get_method
     from hwsim.compress.compact import set_model_loader
 
+    _register_calibrator()
     if weights_out is not None and not weights_out.endswith(".npz"):
         raise UsageError("the weights file must end in .npz", where="--weights-out")
     if not output.endswith(".json"):

@@ -225,7 +225,8 @@ def cost_fused(work: OpWork, device: DeviceProfile) -> OpCost:
     """An op run in its producer's output path (``hwsim.cost.rules``' fusion, mirrored): a batchnorm
     after a conv / linear is folded into its weights and bias at compile time (one bias add per output
     remains), a pointwise activation is applied by the vector unit as the array's outputs drain; no
-    memory traffic of its own."""
+    memory traffic of its own. The vector unit works beside the array (``overlaps_producer``), so the
+    schedule overlaps these cycles with the producer's (``hwsim.sim.fusion``)."""
     spec = device.systolic
     assert spec is not None
     zero = {lv.name: 0 for lv in device.memory}
@@ -241,7 +242,8 @@ def cost_fused(work: OpWork, device: DeviceProfile) -> OpCost:
                                    for k, n in arith.items())), "onchip": 0.0, "dram": 0.0}
     return OpCost(node=work.node, op=work.op, unit="vector", compute_cycles=int(math.ceil(cycles)),
                   transfer_bytes=dict(zero), transfer_cycles=dict(zero), energy_pj=energy, ops=dict(arith),
-                  source=SOURCE, notes=tuple(dict.fromkeys(notes)), extra={"fused_into": work.fuse_into})
+                  source=SOURCE, notes=tuple(dict.fromkeys(notes)),
+                  extra={"fused_into": work.fuse_into, "overlaps_producer": True})
 
 
 class SystolicCostModel(CostModel):

@@ -53,6 +53,13 @@ class WeightStore:
         self._parent = parent
         self._generated: dict[str, np.ndarray] = {} if parent is None else parent._generated
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (worker processes get graphs) whether or not the npz file was opened: the open file
+        is dropped and re-opened lazily on the other side."""
+        state = dict(self.__dict__)
+        state["_npz"] = None
+        return state
+
     @property
     def root(self) -> "WeightStore":
         """The store the model was loaded with (``with_arrays`` derives children from it)."""

@@ -32,12 +32,21 @@ def activation_quant(spec: TensorSpec) -> tuple[float, int, int, int] | None:
 def quantize_activation(x: np.ndarray, q: tuple[float, int, int, int]) -> np.ndarray:
     """Integer codes minus zero point of a float activation on its grid: clip(rint(x / s) + z) - z."""
     scale, zp, lo, hi = q
-    return np.clip(np.rint(x / np.float32(scale)) + zp, lo, hi) - zp
+    y = np.divide(x, np.float32(scale))  # one new array, then every step in place (same values)
+    np.rint(y, out=y)
+    y += zp
+    np.clip(y, lo, hi, out=y)
+    y -= zp
+    return y
 
 
 def fake_quantize(x: np.ndarray, q: tuple[float, int, int, int]) -> np.ndarray:
     """The float value each activation takes on its integer grid (what the next op reads)."""
-    return (quantize_activation(x, q) * np.float32(q[0])).astype(np.float32)
+    y = quantize_activation(x, q)
+    if y.dtype != np.float32:  # wider input: multiply at its precision, then round once
+        return (y * np.float32(q[0])).astype(np.float32)
+    y *= np.float32(q[0])
+    return y
 
 
 def to_bf16(x: np.ndarray) -> np.ndarray:

@@ -17,16 +17,35 @@ def is_depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> bool:
     return g.groups == x.shape[1] and w.shape[1] == 1
 
 
+#: Bytes of input, output and scratch one channel block of a depthwise conv may touch (stays in L2).
+DEPTHWISE_BLOCK_BYTES = 256 << 10
+
+
 def depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """out[n, c] = sum over taps of w[c, 0, i, j] * x[n, c/m, shifted] (channel multiplier m = O/C)."""
+    """out[n, c] = sum over taps of w[c, 0, i, j] * x[n, c/m, shifted] (channel multiplier m = O/C).
+
+    Channels go in blocks whose padded input, output and one scratch tile fit ``DEPTHWISE_BLOCK_BYTES``,
+    so the kh*kw multiply-add passes over a block run in cache; each element still sums its taps in
+    (i, j) order, as one pass over whole feature maps would."""
     xp = pad_nchw(x, g.pads)
     mult = w.shape[0] // x.shape[1]
     if mult > 1:
         xp = np.repeat(xp, mult, axis=1)
-    out = np.zeros((x.shape[0], w.shape[0], g.ho, g.wo), np.result_type(x, w))
-    for i in range(g.kh):
-        for j in range(g.kw):
-            out += tap(xp, g, i, j) * w[:, 0, i, j][None, :, None, None]
+    n, o = x.shape[0], w.shape[0]
+    dtype = np.result_type(x, w)
+    out = np.empty((n, o, g.ho, g.wo), dtype)
+    per_channel = n * (xp.shape[2] * xp.shape[3] + 2 * g.ho * g.wo) * dtype.itemsize
+    block = max(1, min(o, DEPTHWISE_BLOCK_BYTES // max(per_channel, 1)))
+    scratch = np.empty((n, block, g.ho, g.wo), dtype)
+    wt = np.ascontiguousarray(w[:, 0].reshape(o, g.kh * g.kw).T, dtype=dtype)  # [taps, O]
+    for c0 in range(0, o, block):
+        c1 = min(c0 + block, o)
+        xb, ob, tmp = xp[:, c0:c1], out[:, c0:c1], scratch[:, : c1 - c0]
+        ob.fill(0)
+        for i in range(g.kh):
+            for j in range(g.kw):
+                np.multiply(tap(xb, g, i, j), wt[i * g.kw + j, c0:c1, None, None], out=tmp)
+                ob += tmp
     return out
 
 

@@ -61,7 +61,29 @@ def lowbit_payload(call: KernelCall, check: Callable[[Any], bool], form: str) ->
 
 #: elements of one XOR/popcount tile (groups x out rows x positions): sized to stay in L2
 TILE_ELEMENTS = 1 << 16
-_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: most threads the XNOR tile pool uses
+MAX_THREADS = 4
+_CONTROLLER: Any = None
+
+
+def pool_threads() -> int:
+    """Threads for the XNOR tile pool: what the BLAS pool may use right now (OMP_NUM_THREADS /
+    OPENBLAS_NUM_THREADS / MKL_NUM_THREADS at start-up, ``threadpoolctl.threadpool_limits`` at run
+    time, both read through threadpoolctl), at most ``MAX_THREADS`` and the CPUs this process may use."""
+    global _CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    blas = [lib["num_threads"] for lib in _CONTROLLER.info() if lib.get("user_api") == "blas"]
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if blas:
+        return max(1, min(MAX_THREADS, cpus, *blas))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        v = os.environ.get(var, "").strip()
+        if v.isdigit() and int(v) > 0:
+            return max(1, min(MAX_THREADS, cpus, int(v)))
+    return max(1, min(MAX_THREADS, cpus))
 
 
 def pack_rows(bits: np.ndarray) -> np.ndarray:
@@ -74,7 +96,7 @@ def pack_rows(bits: np.ndarray) -> np.ndarray:
 
 
 def xnor_popcount_gemm(a: np.ndarray, w: np.ndarray, mask: np.ndarray | None = None,
-                       threads: int = _THREADS) -> np.ndarray:
+                       threads: int | None = None) -> np.ndarray:
     """Mismatch counts popcount((a XOR w) [AND mask]) summed over words.
 
     a: [G, P, W] uint64 (activations per output position), w: [G, O, W] uint64 (weights per output
@@ -105,6 +127,8 @@ def xnor_popcount_gemm(a: np.ndarray, w: np.ndarray, mask: np.ndarray | None = N
             acc += cnt
         out[:, o0:o1, p0:p1] = acc
 
+    if threads is None:
+        threads = pool_threads()
     if threads > 1 and len(tiles) > 1:
         with ThreadPoolExecutor(threads) as ex:  # NumPy releases the GIL inside ufuncs
             list(ex.map(run, tiles))

@@ -3,9 +3,9 @@ scales and zero points).
 
 * Integer activations (the input tensor is annotated with an integer dtype and ``scale`` /
   ``zero_point`` meta, i.e. W8A8-style): both operands are integer codes; the kernel accumulates
-  (x_q - z_x)(w_q - z_w) exactly (int8 / int4 operands, int32 accumulators; BLAS runs the integer
-  products in float64, exact below 2^53) and requantizes with s_x * s_w[o]. Bit-exact against the
-  sequential integer reference.
+  (x_q - z_x)(w_q - z_w) exactly (int8 / int4 operands, int32 accumulators; ``hwsim.kernels.intgemm``
+  runs the integer products as float32 BLAS over slices of K short enough to be exact) and requantizes
+  with s_x * s_w[o]. Bit-exact against the sequential integer reference.
 * Float activations (weight-only quantization): one fp32 GEMM against the integer codes, then the
   per-channel scale. BLAS reassociates: GEMM tolerance.
 """
@@ -21,13 +21,16 @@ from hwsim.kernels.actquant import activation_quant, quantize_activation
 from hwsim.kernels.conv import GEMM_RTOL
 from hwsim.kernels.conv_common import group_matmul
 from hwsim.kernels.encoded import dense_codes
-from hwsim.kernels.products import need_payload, reference_product, run_product, weight_matrix_shape
+from hwsim.kernels.intgemm import int_matmul
+from hwsim.kernels.products import need_payload, prepared, reference_product, run_product, weight_matrix_shape
 from hwsim.kernels.registry import KernelCall, register_kernel
 
 
 def _weight(call: KernelCall) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The payload's integer codes (as float32, exact) and scales, decoded once per payload (as a
+    deployment unpacks its weights at load time, not on every inference)."""
     payload = need_payload(call, (QuantizedIntPayload,), "quantized_int")
-    codes, scale = dense_codes(payload)
+    codes, scale = prepared(payload, "dense_codes", lambda: dense_codes(payload))
     assert scale is not None
     return payload, codes, scale
 
@@ -63,10 +66,11 @@ def quantized_kernel(call: KernelCall) -> tuple[np.ndarray, ...]:
     aq = activation_quant(call.in_specs[0])
     if aq is None:
         return run_product(call, lambda cols: group_matmul(w, cols).reshape(o, -1), w_scale)
-    xq = quantize_activation(call.inputs[0], aq).astype(np.float64)
-    w64 = w.astype(np.float64)
+    xq = quantize_activation(call.inputs[0], aq).astype(np.float32)  # integer codes: exact in float32
+    _, zp, lo, hi = aq
+    x_bound = max(hi - zp, zp - lo, 0)
     scale = (np.float32(aq[0]) * w_scale).astype(np.float32)
-    fn = lambda cols: group_matmul(w64, cols).reshape(o, -1).astype(np.int64).astype(np.float32)  # noqa: E731
+    fn = lambda cols: int_matmul(w, cols, x_bound).reshape(o, -1).astype(np.float32)  # noqa: E731
     return run_product(call.with_inputs((xq,)), fn, scale)
 
 

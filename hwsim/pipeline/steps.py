@@ -10,9 +10,11 @@ from collections.abc import Callable
 from typing import Literal, TypeVar
 
 from hwsim.analysis.metrics import ModelSummary, Outcome
+from hwsim.compress.early_exit import expected_and_worst_case
 from hwsim.errors import HwsimError
 from hwsim.ir.counting import count_graph
 from hwsim.ir.graph import OpGraph
+from hwsim.ir.sparsity import effective_counts, effective_totals
 
 T = TypeVar("T")
 
@@ -52,6 +54,8 @@ def summarize(graph: OpGraph) -> ModelSummary:
         shape = graph.tensor(graph.inputs[0]).shape
         batch = int(shape[0]) if shape else 1
     layer_ops = {n.name: int(2 * n.macs + sum(n.arith.values())) for n in counts.nodes}
+    effective = effective_counts(graph)
+    per_node = {n.name: 0.0 for n in graph.nodes} | {r.node: r.effective_macs for r in effective}
     return ModelSummary(
         name=graph.name, nodes=len(graph.nodes), params=counts.params, macs=counts.macs,
         other_ops=int(sum(sum(n.arith.values()) for n in counts.nodes)),
@@ -60,6 +64,8 @@ def summarize(graph: OpGraph) -> ModelSummary:
         layer_weight_bytes={n.name: n.weight_bytes for n in counts.nodes},
         layer_macs={n.name: n.macs for n in counts.nodes},
         layer_op={n.name: n.op for n in counts.nodes},
+        effective_macs=expected_and_worst_case(per_node, graph)[0],
+        activation_density_sources=effective_totals(effective).sources,
     )
 
 

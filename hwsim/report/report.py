@@ -65,15 +65,28 @@ def _cell(comparison: Comparison, row: MethodMetrics, col: Column, fpga: bool) -
         probs = ", ".join(f"{100 * p:.0f}%" for p in row.exit_probabilities)
         title = (f"expected over the early-exit probabilities ({probs} of inputs leave at the exits); worst case "
                  f"(no early exit, every branch run): {fmt_value(worst, col.unit)}")
+    if col.key == "macs" and row.macs_effective is not None:  # dense on top, effective beneath
+        sub, title = _effective_macs_line(row, sub, title)
     return {"text": text, "sort": sort_key(value), "best": comparison.is_best(row, col.key) and row.status == "ok",
             "vs": vs, "good": good, "missing": value is None,
             "bad": col.unit == "bool" and value is False, "title": title, "sub": sub}
 
 
+def _effective_macs_line(row: MethodMetrics, sub: str, title: str) -> tuple[str, str]:
+    """The MAC cell's line beneath: effective MACs (zeros skipped), with the densities' sources on hover."""
+    line = f"effective {fmt_value(row.macs_effective, 'count')}"
+    sources = "; ".join(row.activation_density_sources) or "none"
+    title = (f"{title}. Dense: every MAC counted. Effective: {fmt_value(row.macs_effective, 'count')}, MACs left with "
+             f"zero weights and zero activations skipped (dense x weight density x activation density, Han et al. "
+             f"2015). Activation densities: {sources}")
+    return (f"{sub}; {line}" if sub else line), title
+
+
 #: Cells that show an early-exit method's expected figure with its worst case beneath.
 _WORST = {"latency_s": "latency_worst_s", "energy_j": "energy_worst_j", "macs": "macs_worst"}
 #: Columns the HTML summary folds into other cells to stay readable (the JSON and DataFrame keep them).
-_FOLDED = ("energy_compute_j", "energy_onchip_j", "energy_dram_j", "energy_static_j", "device", *_WORST.values())
+_FOLDED = ("energy_compute_j", "energy_onchip_j", "energy_dram_j", "energy_static_j", "device", "macs_effective",
+           *_WORST.values())
 
 
 def _breakdown_cell(row: MethodMetrics) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from hwsim.cost.work import Workload, prepare
 from hwsim.hardware import DeviceProfile, load_device
 from hwsim.ir import OpGraph
 from hwsim.registry import Registry
+from hwsim.sim.fusion import charge_fused
 from hwsim.sim.result import RunResult
 
 
@@ -83,7 +84,8 @@ def op_costs(graph: OpGraph, device: DeviceProfile) -> tuple[OpCost, ...]:
 
 def simulate(graph: OpGraph, device: DeviceProfile | str, engine: str = "analytic", method: str = "baseline",
              *, overrides: Mapping[str, str] | None = None, check_fit: bool = True) -> RunResult:
-    """Cost ``graph`` on ``device`` and schedule it with ``engine``.
+    """Cost ``graph`` on ``device`` and schedule it with ``engine`` (ops fused into their producer's
+    kernel charged once, by ``hwsim.sim.fusion``).
 
     ``check_fit`` raises ``ModelDoesNotFitError`` when the stored weights exceed every memory of the
     device (a result for a model that cannot be loaded would be invented).
@@ -95,7 +97,7 @@ def simulate(graph: OpGraph, device: DeviceProfile | str, engine: str = "analyti
         from hwsim.cost.memory import check_fits
 
         check_fits(workload, dev)
-    costs = cost_model(dev.kind).cost_graph(workload, dev)
+    costs = charge_fused(cost_model(dev.kind).cost_graph(workload, dev))
     return _with_first_inference(run(EngineInput(graph=graph, workload=workload, device=dev, costs=costs,
                                                  method=method)), costs, dev)
 

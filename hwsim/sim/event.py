@@ -143,15 +143,39 @@ class _Machine:
         yield env.all_of([env.process(loader()), env.process(computer()), env.process(storer())])
 
 
+def op_span(overhead: int, tw: TileWork, offchip: Sequence[str]) -> int:
+    """Cycles one op takes on an idle machine: the same simpy run as in the sequence, on its own."""
+    env = simpy.Environment()
+    m = _Machine(env, offchip, None)
+    env.process(m.run_op("", overhead, tw))
+    env.run()
+    return int(env.now)
+
+
 def _sequential(inp: EngineInput, trace: list[TraceEvent] | None) -> list[tuple[int, int]]:
     device = inp.device
     offchip = [lv.name for lv in device.memory if not lv.on_chip]
     llc = device.last_on_chip
     tile_bytes = llc.usable_bytes / BUFFERS if llc else 0.0
     works = {w.node: w for w in inp.workload.ops}
+    if trace is None:
+        # Ops run one after another and each finds the machine idle (its loads, computes and stores
+        # all end before the next op starts), so an op's span depends only on its overhead and tiles:
+        # ops with the same tile work (the repeated layers of a network) are simulated once.
+        spans: list[tuple[int, int]] = []
+        known: dict[tuple[int, TileWork], int] = {}
+        t = 0
+        for c in inp.costs:
+            key = (c.overhead_cycles, tile_work(c, works.get(c.node), offchip, tile_bytes))
+            d = known.get(key)
+            if d is None:
+                d = known[key] = op_span(key[0], key[1], offchip)
+            spans.append((t, t + d))
+            t += d
+        return spans
     env = simpy.Environment()
     m = _Machine(env, offchip, trace)
-    spans: list[tuple[int, int]] = []
+    spans = []
 
     def main():  # type: ignore[no-untyped-def]
         for c in inp.costs:

@@ -1,0 +1,64 @@
+"""Start-up cost without timing: which libraries a CLI call imports. ``hwsim --help`` imports no
+command module and no numerical library; ``hwsim stats`` on a model.json imports none of the heavy
+stacks (compression, kernels, simulation, reports, sweeps). Wall times live in bench/bench_startup.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+
+from hwsim.cli import COMMANDS, command_summary, load_command
+
+from testutils import ROOT, WORKLOADS
+
+HEAVY = ("scipy", "sklearn", "matplotlib", "dask", "distributed", "onnx", "onnxruntime", "tensorly", "simpy",
+         "pandas", "pyarrow", "networkx", "jinja2", "torch", "hwsim.compress", "hwsim.kernels", "hwsim.sim",
+         "hwsim.cost", "hwsim.analysis", "hwsim.report", "hwsim.pipeline", "hwsim.formats")
+
+_PROBE = """
+import json, sys
+from hwsim.cli import main
+try:
+    main(json.loads(sys.argv[1]))
+except SystemExit as e:
+    code = e.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def _modules_after(argv: list[str]) -> set[str]:
+    r = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True,
+                       cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    doc = json.loads(r.stderr.strip().splitlines()[-1])
+    assert doc["code"] in (0, None), r.stderr
+    return set(doc["modules"])
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(h for h in HEAVY if h in modules)
+
+
+def test_help_imports_no_command_and_no_numerics() -> None:
+    mods = _modules_after(["--help"])
+    assert _heavy(mods) == []
+    assert "numpy" not in mods and "pydantic" not in mods
+    assert not [m for m in mods if m.startswith("hwsim.commands.")]
+
+
+def test_stats_on_model_json_imports_no_heavy_stack() -> None:
+    mods = _modules_after(["stats", str(WORKLOADS / "resnet18.json"), "--json"])
+    assert "hwsim.commands.stats" in mods and "hwsim.ir.counting" in mods  # it really ran
+    assert _heavy(mods) == []
+    others = [m for m in mods if m.startswith("hwsim.commands.") and m != "hwsim.commands.stats"]
+    assert not [m for m in others if not m.startswith("hwsim.commands._")]  # shared helpers only
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_listed_summary_is_the_commands_own(name: str) -> None:
+    cmd = load_command(name)
+    assert cmd is not None and cmd.name == name
+    assert cmd.get_short_help_str(limit=500) == click.utils.make_default_short_help(command_summary(name), 500)
