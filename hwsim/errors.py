@@ -56,5 +56,9 @@ class VerificationError(HwsimError):
     """A functional run cannot proceed (missing weights, wrong input shape, non-finite data)."""
 
 
+class DataError(HwsimError):
+    """A labelled data set is unreadable or does not fit the model (shape, labels, class count)."""
+
+
 class UsageError(HwsimError):
     """A command-line argument is invalid."""

@@ -56,8 +56,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("dsp", "DSP", "resource", "min", "fpga"),
     Column("bram18", "BRAM18", "resource", "min", "fpga"),
     Column("fits_resources", "fits", "bool", None, "fpga", "the design fits the FPGA part (LUT, DSP, BRAM)"),
+    Column("task_top1", "accuracy", "ratio", "max", "accuracy", "top-1 on the labelled test split (--data), after "
+           "retraining where the method needs it"),
+    Column("task_drop_pts", "drop", "pts", "min", "accuracy", "fp32 top-1 minus this method's, percentage points"),
     Column("sqnr_db", "SQNR", "dB", "max", "fidelity", "output SQNR against fp32 (not task accuracy)"),
-    Column("top1_agreement", "top-1", "ratio", "max", "fidelity", "share of inputs whose top-1 class matches fp32"),
+    Column("top1_agreement", "top-1 agree", "ratio", "max", "fidelity", "share of inputs whose top-1 class matches "
+           "fp32 (shown over at least 100 inputs)"),
     Column("kernel_status", "kernels", "text", None, "fidelity", "compressed kernels against dense references"),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}

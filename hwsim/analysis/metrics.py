@@ -205,6 +205,7 @@ class MethodRun:
     notes: tuple[str, ...] = ()
     passes: tuple[Mapping[str, Any], ...] = ()  # per pass: name, changed, per-layer changes
     timings_s: Mapping[str, float] = field(default_factory=dict)
+    accuracy: Any = None  # hwsim.analysis.accuracy.MethodAccuracy when measured on labelled data
 
     def run_on(self, device: str) -> DeviceRun | None:
         return next((r for r in self.runs if r.device == device), None)
@@ -267,6 +268,12 @@ class MethodMetrics:
     macs_worst: int | None = None
     #: share of inputs leaving at each early exit, in trunk order (empty without exits)
     exit_probabilities: tuple[float, ...] = ()
+    #: task accuracy on labelled data (test split; retrained where the method needs it), None if unknown
+    task_top1: float | None = None
+    task_drop_pts: float | None = None  # fp32 top-1 minus this method's, in percentage points
+    task_images: int | None = None
+    accuracy_how: str = ""  # measured post-training / retrained: ... / unknown: why
+    fidelity_inputs: int | None = None  # inputs behind the fidelity figures
     #: MACs with zero weights and zero activations skipped (expected, with early exits); the sources of the
     #: activation densities used (measured / annotated / assumed)
     macs_effective: float | None = None
@@ -338,6 +345,20 @@ def _energy(run: RunResult, part: str, batch: int) -> float | None:
     return float(run.energy_pj[part]) * 1e-12 / batch
 
 
+#: Top-1 agreement with fp32 is shown only when measured over at least this many inputs.
+MIN_AGREEMENT_INPUTS = 100
+
+
+def _task_accuracy(acc: Any) -> dict[str, Any]:
+    """The comparison's accuracy fields from a MethodAccuracy (read by attribute), or unknown."""
+    final = getattr(acc, "final", None)
+    if acc is None or final is None:
+        return {}
+    how = "retrained: " + acc.retrain_how if acc.retrained is not None else "post-training" + (
+        f" ({acc.post_training_how})" if acc.post_training_how else "")
+    return {"task_top1": final.top1, "task_drop_pts": acc.drop_points, "task_images": final.n, "accuracy_how": how}
+
+
 def method_metrics(mr: MethodRun, dr: DeviceRun) -> MethodMetrics:
     """The comparison row of ``mr`` on ``dr.device``. Energies are per inference (divided by batch)."""
     s = mr.summary
@@ -384,7 +405,10 @@ def method_metrics(mr: MethodRun, dr: DeviceRun) -> MethodMetrics:
         bram18_limit=lim.get("bram18"),
         fits_resources=run.fits_resources if run else None,
         kernel_status=fid.kernel_status, sqnr_db=fid.sqnr_db, cosine=fid.cosine,
-        top1_agreement=fid.top1_agreement,
+        # top-1 agreement over a handful of inputs says nothing: shown only over MIN_AGREEMENT_INPUTS
+        top1_agreement=fid.top1_agreement if (fid.inputs or 0) >= MIN_AGREEMENT_INPUTS else None,
+        fidelity_inputs=fid.inputs,
+        **_task_accuracy(mr.accuracy),
         needs_training=mr.needs_training,
         notes=tuple(mr.notes) + ((dr.run.notes if dr.run else ())) + ((ee.note,) if ee and ee.note else ()),
         latency_worst_s=worst[0], energy_worst_j=worst[1], macs_worst=worst[2],

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 import hwsim.analysis.act_calibration  # noqa: F401  (registers the kernels / digits calibrators)
-from hwsim.analysis.datasets import DATASETS, Dataset, accuracy, fit_to_input
+from hwsim.analysis.datasets import Dataset, accuracy, fit_to_input
 from hwsim.analysis.fidelity import Fidelity, measure
 from hwsim.compress.method import Method, apply_method
 from hwsim.errors import VerificationError
@@ -216,10 +216,16 @@ def _method(method: Method | str) -> Method:
     return get_method(method)
 
 
-def _dataset(data: Dataset | str | None) -> Dataset | None:
+def _dataset(data: Dataset | str | None, graph: OpGraph) -> Dataset | None:
+    """A Dataset as given, or the test split of ``data`` (bundled name, .npz, image folder) shaped to ``graph``."""
     if data is None or isinstance(data, Dataset):
         return data
-    return DATASETS.get(data)()
+    from hwsim.analysis.data import load_for_model
+
+    splits = load_for_model(data, graph)
+    return Dataset(splits.name, splits.x("train"), splits.y("train"), splits.x("test"), splits.y("test"),
+                   splits.data.classes, f"{splits.data.description}, {splits.size('test')} test images "
+                   f"(seeded split {splits.seed})")
 
 
 def verify_method(graph: OpGraph, method: Method | str, inputs: int = 8, seed: int = 0,
@@ -246,9 +252,9 @@ def verify_method(graph: OpGraph, method: Method | str, inputs: int = 8, seed: i
     else:
         notes.append(f"output shapes differ ({list(y_ref.shape)} vs {list(y_cmp.shape)}): no fidelity")
     task = None
-    ds = _dataset(data)
+    ds = _dataset(data, original)
     if ds is not None:
-        x = fit_to_input(ds.x_test, original.tensor(original.inputs[0]), original.source)
+        x = fit_to_input(ds.x_test.reshape(len(ds.y_test), -1), original.tensor(original.inputs[0]), original.source)
         feed = {original.inputs[0]: x}
         task = TaskAccuracy(ds.name, len(ds.y_test), accuracy(run_batched(original, feed), ds.y_test),
                             accuracy(run_batched(cgraph, feed, require_provided=False), ds.y_test),

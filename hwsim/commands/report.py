@@ -72,13 +72,31 @@ def command_line(model: str, device: str, methods: str | None, output: str | Non
               help="Compress real (seeded or shipped) weights so encoded sizes are real: auto = models up to 2M params.")
 @click.option("--workers", type=click.IntRange(0, 64), default=2, show_default=True,
               help="Processes verifying in parallel with simulation (0: none).")
+@click.option("--data", default=None, metavar="NAME|FILE|DIR",
+              help="Labelled data for real task accuracy: digits, mnist (bundled), FILE.npz (x, y) or a folder of "
+                   "class sub-folders of images. Methods that need retraining are retrained on its train split.")
+@click.option("--preprocess", default=None, help="Image folders: KEY=VALUE,... or a YAML file (resize, crop, scale, "
+              "mean, std, channels).")
+@click.option("--weights", "weights_file", default=None, type=click.Path(dir_okay=False),
+              help="Trained weights by tensor name: .npz, or a PyTorch state_dict .pt/.pth (needs torch).")
+@click.option("--max-drop", type=click.FloatRange(0, 100), default=1.0, show_default=True, metavar="PT",
+              help="Findings rank only methods within this many points of fp32 top-1.")
+@click.option("--retrain/--no-retrain", default=True, show_default=True,
+              help="With --data: retrain the methods that need it (NumPy; chain models such as the LeNets).")
+@click.option("--retrain-epochs", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+              help="Multiplies every retraining recipe's epochs.")
+@click.option("--retrain-budget", type=click.FloatRange(min=1), default=None, metavar="S",
+              help="Wall-clock seconds of retraining per method.")
 @click.option("--strict", is_flag=True, help="Stop at the first failing method instead of reporting it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(model: str, device: str, methods: str | None, output: str | None, json_path: str | None, engine: str,
             sets: tuple[str, ...], baseline: str | None, focus: str | None, verify_mode: str, inputs: int, seed: int,
-            materialize: str, workers: int, strict: bool, quiet: bool) -> None:
+            materialize: str, workers: int, data: str | None, preprocess: str | None, weights_file: str | None,
+            max_drop: float, retrain: bool, retrain_epochs: float, retrain_budget: float | None, strict: bool,
+            quiet: bool) -> None:
     """Compare compression methods for MODEL on one or more devices: one HTML report."""
     from hwsim.hardware import parse_set_option
+    from hwsim.pipeline.accuracy import AccuracyConfig
     from hwsim.pipeline.report import PipelineConfig
     from hwsim.pipeline.verification import VerifyConfig
     from hwsim.report.html import atomic_write, check_writable
@@ -113,11 +131,23 @@ def command(model: str, device: str, methods: str | None, output: str | None, js
         extra += ["--inputs", str(inputs)]
     if materialize != "auto":
         extra += ["--materialize", materialize]
+    for flag, value in (("--data", data), ("--preprocess", preprocess), ("--weights", weights_file),
+                        ("--max-drop", f"{max_drop:g}" if max_drop != 1.0 else None),
+                        ("--retrain-epochs", f"{retrain_epochs:g}" if retrain_epochs != 1.0 else None),
+                        ("--retrain-budget", f"{retrain_budget:g}" if retrain_budget else None)):
+        if value:
+            extra += [flag, value]
+    if not retrain:
+        extra += ["--no-retrain"]
+    if preprocess and not data:
+        raise UsageError("--preprocess applies to --data", where="--preprocess")
     cfg = PipelineConfig(
         model=model, devices=devices, methods=method_names, methods_file=methods_file, engine=engine,
         materialize=materialize, device_overrides=parse_set_option(list(sets)),
         verify=VerifyConfig(mode=verify_mode, inputs=inputs, seed=seed, workers=workers),
-        baseline=baseline, focus=focus, strict=strict,
+        baseline=baseline, focus=focus, strict=strict, weights=weights_file,
+        accuracy=AccuracyConfig(data=data, preprocess=preprocess, max_drop=max_drop, retrain=retrain,
+                                retrain_epochs=retrain_epochs, retrain_budget_s=retrain_budget),
     )
     cmd = command_line(model, device, methods, output, json_path, extra)
     result, html = _run_with_progress(cfg, cmd, quiet, render_report)

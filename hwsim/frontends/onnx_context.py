@@ -14,6 +14,7 @@ import numpy as np
 
 from hwsim.errors import ModelFormatError
 from hwsim.frontends.onnx_fold import OnnxNode
+from hwsim.ir.weights import LazyArray
 
 Shape = tuple[int, ...]
 #: pending "add / multiply by a constant" nodes, folded away by onnx_constants.resolve_constant_operands
@@ -87,7 +88,7 @@ class ReadContext:
         then gets a node of its own)."""
         if value is None and name in self.constant_nodes:
             return self.constant_nodes[name]
-        raw = self.consts[name] if value is None else value
+        raw = np.asarray(self.consts[name] if value is None else value)
         if raw.dtype.kind not in "fiub":
             raise self.error(node, f"constant {name!r} has dtype {raw.dtype}; hwsim holds numeric constants only")
         arr = np.ascontiguousarray(raw, dtype=np.float32).reshape(raw.shape or (1,))
@@ -111,6 +112,8 @@ class ReadContext:
         if not np.issubdtype(value.dtype, np.floating):
             raise self.error(node, f"{what} has dtype {value.dtype}; hwsim reads float ONNX models "
                                    "(quantized ONNX is not supported)")
+        if isinstance(value, LazyArray):
+            return value.astype(np.float32)  # type: ignore[return-value]
         return np.ascontiguousarray(value, dtype=np.float32)
 
     # --- naming ---------------------------------------------------------------------------------
@@ -133,7 +136,8 @@ class ReadContext:
         ok = preferred in self.consts and preferred not in self.weights
         name = preferred if ok else self.tmp(fallback)
         self.tensor_names.add(name)
-        self.weights[name] = np.ascontiguousarray(array, dtype=np.float32)
+        self.weights[name] = array.astype(np.float32) if isinstance(array, LazyArray) else \
+            np.ascontiguousarray(array, dtype=np.float32)
         return name
 
     # --- emitting -------------------------------------------------------------------------------

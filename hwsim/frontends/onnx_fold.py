@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from onnx import AttributeProto, helper, numpy_helper
+from onnx import AttributeProto, helper
+
+from hwsim.errors import ModelFormatError
+from hwsim.frontends.onnx_tensors import tensor_array
 
 Shape = tuple[int, ...]
 
@@ -50,6 +53,10 @@ def _f32(value: float) -> float:
     return float(str(np.float32(value)))
 
 
+def _label(proto: Any, index: int) -> str:
+    return f"node {proto.name!r} ({proto.op_type})" if proto.name else f"node #{index} ({proto.op_type}, unnamed)"
+
+
 def decode_node(proto: Any, index: int) -> OnnxNode:
     attrs: dict[str, Any] = {}
     for a in proto.attribute:
@@ -63,7 +70,7 @@ def decode_node(proto: Any, index: int) -> OnnxNode:
         elif isinstance(v, list) and v and isinstance(v[0], bytes):
             v = [x.decode("utf-8", "replace") for x in v]
         elif hasattr(v, "data_type") and hasattr(v, "dims"):
-            v = numpy_helper.to_array(v)
+            v = tensor_array(v, f"the {a.name!r} tensor of {_label(proto, index)}")
         attrs[a.name] = v
     return OnnxNode(proto.name or "", proto.op_type, tuple(proto.input), tuple(proto.output), attrs,
                     proto.domain if proto.domain not in ("ai.onnx",) else "", index)
@@ -130,6 +137,20 @@ def _constant_of_shape(node: OnnxNode, vals: list[Any]) -> list[np.ndarray]:
     return [np.full([int(d) for d in np.asarray(vals[0]).reshape(-1)], fill[0], dtype=fill.dtype)]
 
 
+def _scatter_nd(node: OnnxNode, vals: list[Any]) -> list[np.ndarray]:
+    """ScatterND without reduction: a copy of data with updates written at the index tuples."""
+    if node.attr("reduction", "none") != "none":
+        raise ValueError("ScatterND with a reduction is not folded")
+    out = np.array(vals[0], copy=True)
+    idx = np.asarray(vals[1]).astype(np.int64)
+    updates = np.asarray(vals[2])
+    flat_idx = idx.reshape(-1, idx.shape[-1])
+    flat_upd = updates.reshape((flat_idx.shape[0],) + out.shape[idx.shape[-1]:])
+    for i, where in enumerate(flat_idx):
+        out[tuple(where)] = flat_upd[i]
+    return [out]
+
+
 def _binary(fn: Callable[[Any, Any], Any]) -> Folder:
     def fold(node: OnnxNode, vals: list[Any]) -> list[np.ndarray]:
         a, b = np.asarray(vals[0]), np.asarray(vals[1])
@@ -158,6 +179,14 @@ FOLDERS: dict[str, Folder] = {
     "Less": lambda n, v: [np.less(np.asarray(v[0]), np.asarray(v[1]))],
     "Greater": lambda n, v: [np.greater(np.asarray(v[0]), np.asarray(v[1]))],
     "Where": lambda n, v: [np.where(np.asarray(v[0]), np.asarray(v[1]), np.asarray(v[2]))],
+    "Mod": lambda n, v: [np.fmod(np.asarray(v[0]), np.asarray(v[1])) if n.attr("fmod", 0)
+                         else np.mod(np.asarray(v[0]), np.asarray(v[1]))],
+    "And": _binary(np.logical_and), "Or": _binary(np.logical_or),
+    "LessOrEqual": lambda n, v: [np.less_equal(np.asarray(v[0]), np.asarray(v[1]))],
+    "GreaterOrEqual": lambda n, v: [np.greater_equal(np.asarray(v[0]), np.asarray(v[1]))],
+    "Sign": _unary(np.sign), "Exp": _unary(np.exp), "Log": _unary(np.log),
+    "Tile": lambda n, v: [np.tile(np.asarray(v[0]), [int(r) for r in np.asarray(v[1]).reshape(-1)])],
+    "ScatterND": _scatter_nd,
     "Neg": _unary(np.negative), "Sqrt": _unary(np.sqrt), "Floor": _unary(np.floor), "Ceil": _unary(np.ceil),
     "Abs": _unary(np.abs), "Not": _unary(np.logical_not), "Reciprocal": _unary(np.reciprocal),
     "Range": lambda n, v: [np.arange(np.asarray(v[0]), np.asarray(v[1]), np.asarray(v[2]))],
@@ -176,9 +205,42 @@ def _constant_value(node: OnnxNode) -> np.ndarray:
     raise ValueError(f"Constant node {node.name!r} has no supported value attribute ({sorted(node.attrs)})")
 
 
+#: the largest constant folding may create (2**24 elements, 64 MB of float32): shape arithmetic and masks
+#: are far smaller; a file declaring more (ConstantOfShape of [100000, 100000]) is refused before allocating
+MAX_FOLDED_ELEMENTS = 1 << 24
+
+
+def _declared_elements(node: OnnxNode, vals: list[Any]) -> int:
+    """How many elements folding ``node`` would allocate, computed from its inputs without allocating."""
+    def dims(v: Any) -> list[int]:
+        return [int(d) for d in np.asarray(v).reshape(-1)]
+
+    op = node.op_type
+    if op == "ConstantOfShape":
+        return math.prod(max(d, 0) for d in dims(vals[0]))
+    if op == "Expand":
+        src, tgt = list(np.shape(vals[0])), dims(vals[1])
+        rank = max(len(src), len(tgt))
+        src, tgt = [1] * (rank - len(src)) + src, [1] * (rank - len(tgt)) + tgt
+        return math.prod(max(a, b, 0) for a, b in zip(src, tgt))
+    if op == "Tile":
+        return math.prod(np.shape(vals[0])) * math.prod(max(r, 0) for r in dims(vals[1]))
+    if op == "Range":
+        start, limit, delta = (float(np.asarray(v).reshape(-1)[0]) for v in vals[:3])
+        return 0 if delta == 0 else max(0, math.ceil((limit - start) / delta))
+    if op in ("Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Equal", "Less", "Greater", "Where", "And", "Or",
+              "Mod", "LessOrEqual", "GreaterOrEqual"):
+        shapes = [list(np.shape(v)) for v in vals if v is not None]
+        rank = max(len(s) for s in shapes)
+        padded = [[1] * (rank - len(s)) + s for s in shapes]
+        return math.prod(max(col) for col in zip(*padded)) if rank else 1
+    return 0
+
+
 def fold_constants(nodes: Sequence[OnnxNode], consts: dict[str, np.ndarray],
                    shapes: Mapping[str, Shape]) -> list[OnnxNode]:
-    """Evaluate nodes whose inputs are all constant (adding their outputs to ``consts``); return the rest."""
+    """Evaluate nodes whose inputs are all constant (adding their outputs to ``consts``); return the rest.
+    A fold that would allocate more than ``MAX_FOLDED_ELEMENTS`` is refused (ModelFormatError) first."""
     kept: list[OnnxNode] = []
     for node in nodes:
         if node.domain:
@@ -202,10 +264,23 @@ def fold_constants(nodes: Sequence[OnnxNode], consts: dict[str, np.ndarray],
         if node.op_type in FOLDERS and present and all(t in consts for t in present) and len(node.outputs) == 1:
             vals = [consts[t] if t else None for t in node.inputs]
             try:
-                consts[node.outputs[0]] = FOLDERS[node.op_type](node, vals)[0]
+                size = _declared_elements(node, vals)
+            except (ValueError, TypeError, IndexError, OverflowError):
+                size = 0
+            if size > MAX_FOLDED_ELEMENTS:
+                raise ModelFormatError(f"folding this node would create a constant of {size:,} elements (limit "
+                                       f"{MAX_FOLDED_ELEMENTS:,}); refused before allocating", where=node.label)
+            try:
+                with np.errstate(all="ignore"):
+                    value = FOLDERS[node.op_type](node, vals)[0]
+            except (ValueError, TypeError, IndexError, OverflowError, MemoryError):
+                kept.append(node)  # leave it to the converter, which reports what is wrong
                 continue
-            except (ValueError, TypeError, IndexError):
-                pass  # leave it to the converter, which reports what is wrong
+            if np.asarray(value).size > MAX_FOLDED_ELEMENTS:
+                raise ModelFormatError(f"folding this node created a constant of {np.asarray(value).size:,} elements "
+                                       f"(limit {MAX_FOLDED_ELEMENTS:,})", where=node.label)
+            consts[node.outputs[0]] = value
+            continue
         kept.append(node)
     return kept
 

@@ -312,7 +312,7 @@ def _binary(ctx: ReadContext, node: OnnxNode) -> None:
     if consts and foldable and ctx.consts[consts[0]].dtype.kind == "f" and ctx.consts[consts[0]].size > 0:
         c_name = consts[0]
         x_index = 1 if node.inputs[0] == c_name else 0
-        c = ctx.float_array(node, ctx.consts[c_name], f"the constant operand {c_name!r}")
+        c = np.asarray(ctx.float_array(node, ctx.consts[c_name], f"the constant operand {c_name!r}"))
         if node.op_type == "Sub":
             c = -c
         elif node.op_type == "Div":

@@ -12,22 +12,27 @@ they come from, so ``graph.weight("fc.weight")`` returns that initializer's valu
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 from hwsim.errors import ModelFormatError, ShapeError
 from hwsim.frontends.onnx_fold import decode_node, fold_constants, fuse_patterns
 from hwsim.frontends.onnx_constants import resolve_constant_operands
+from hwsim.frontends.onnx_file import RawLocation, read_model
 from hwsim.frontends.onnx_context import ReadContext
 from hwsim.frontends import onnx_ops_generic  # noqa: F401  (registers the generic converters)
 from hwsim.frontends.onnx_ops import CONVERTERS, FUSED, supported_ops
+from hwsim.frontends.onnx_tensors import check_tensor, tensor_array
 from hwsim.ir.dtypes import FP32, DType, dtype
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.tensor import TensorSpec
-from hwsim.ir.weights import WeightStore
+from hwsim.ir.weights import LazyArray, WeightStore
 
 MIN_OPSET = 13
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
@@ -43,16 +48,35 @@ def load_onnx(path: str | Path) -> OpGraph:
     (or ShapeError) naming the file and the node."""
     path = Path(path)
     source = str(path)
-    model = _read(path)
+    model, lazy = _read(path)
     opset = _opset(model, source)
     initializers = {i.name: i for i in model.graph.initializer}
     _fix_batch(model, initializers, source)
-    shapes = _infer_shapes(model, source)
-    consts: dict[str, np.ndarray] = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
+    shapes = _infer_shapes(_weightless(model, model.graph.node, initializers, {}), source)
+    consts: dict[str, np.ndarray] = {}
+    for name, t in initializers.items():
+        try:
+            consts[name] = _initializer(t, f"initializer {name!r}", lazy.get(name))
+        except ModelFormatError as e:
+            raise e.located(source=source, where="graph.initializer") from None
     graph_inputs = [i for i in model.graph.input if i.name not in initializers]
     outputs = [o.name for o in model.graph.output]
-    nodes = [decode_node(n, i) for i, n in enumerate(model.graph.node)]
-    nodes = fold_constants(nodes, consts, shapes)
+    try:
+        nodes = [decode_node(n, i) for i, n in enumerate(model.graph.node)]
+        nodes = fold_constants(nodes, consts, shapes)
+        for _ in range(_MAX_REFOLDS):
+            if not any(t and t not in shapes and t not in consts for n in nodes for t in n.outputs):
+                break
+            # shape arithmetic ONNX's data propagation could not follow is constant now: infer again, and
+            # fold what the new shapes make constant (Swin's window partitioning takes a few rounds)
+            kept = [model.graph.node[n.index] for n in nodes]
+            shapes = {**_infer_shapes(_weightless(model, kept, initializers, consts), source), **shapes}
+            before = len(nodes)
+            nodes = fold_constants(nodes, consts, shapes)
+            if len(nodes) == before:
+                break
+    except ModelFormatError as e:
+        raise e.located(source=source) from None
     nodes = fuse_patterns(nodes, consts, shapes, outputs)
     if not nodes:
         raise ModelFormatError("the ONNX graph has no operator nodes (after constant folding)", source=source)
@@ -72,7 +96,11 @@ def load_onnx(path: str | Path) -> OpGraph:
         if extra and node.op_type != "Split":
             raise ctx.error(node, f"outputs {extra} are used, but hwsim reads only the first output of "
                                   f"{node.op_type} (inference mode)")
-        convert(ctx, node)
+        try:
+            convert(ctx, node)
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError) as e:
+            # values of an untrusted file that a converter could not use (e.g. a non-numeric attribute)
+            raise ctx.error(node, f"cannot read this node ({type(e).__name__}: {str(e)[:200]})") from None
     resolve_constant_operands(ctx)
 
     for out in outputs:
@@ -87,20 +115,21 @@ def load_onnx(path: str | Path) -> OpGraph:
     graph = OpGraph.build(model.graph.name or path.stem, inputs, hw_nodes, outputs,
                           WeightStore(seed=0, arrays=ctx.weights), meta=meta, source=source)
     _check_shapes(graph, shapes, source)
+    _check_weight_shapes(graph, ctx.weights, source)
     return graph
 
 
-def _read(path: Path) -> onnx.ModelProto:
+def _read(path: Path) -> tuple[onnx.ModelProto, dict[str, RawLocation]]:
     if not path.is_file():
         raise ModelFormatError("file does not exist", source=str(path))
     try:
-        model = onnx.load(str(path))
+        model, lazy = read_model(path)
     except Exception as e:  # noqa: BLE001 - any parse failure of untrusted bytes means "not an ONNX model"
         raise ModelFormatError(f"not a readable ONNX model ({type(e).__name__}: {str(e)[:200] or 'parse failed'})",
                                source=str(path)) from None
     if model.ir_version <= 0 or not model.opset_import or not model.HasField("graph"):
         raise ModelFormatError("not an ONNX model (no IR version, opset or graph in the file)", source=str(path))
-    return model
+    return model, lazy
 
 
 def _opset(model: onnx.ModelProto, source: str) -> int:
@@ -137,10 +166,71 @@ def _fix_batch(model: onnx.ModelProto, initializers: dict, source: str) -> None:
                 dim.Clear()
                 dim.dim_value = 1
                 continue
+            if dim.HasField("dim_value"):
+                raise ModelFormatError(f"input {inp.name!r} has dimension {dim.dim_value} at axis {axis}; dimensions "
+                                       "must be positive", source=source, where="graph.input")
             label = dim.dim_param or "?"
             raise ModelFormatError(f"input {inp.name!r} has a symbolic dimension {label!r} at axis {axis}; hwsim "
                                    "needs static shapes (fix them, e.g. with onnx.tools.update_model_dims)",
                                    source=source, where="graph.input")
+
+
+#: rounds of "infer shapes again, fold again" after the first folding
+_MAX_REFOLDS = 200
+#: initializers up to this many elements keep their values for shape inference (shape arithmetic reads them)
+#: and are read at once; larger ones (weights) are read lazily, when a functional run first needs them
+_SMALL_CONST = 4096
+
+
+def _initializer(t: onnx.TensorProto, what: str, location: RawLocation | None) -> Any:
+    """A checked initializer: small ones as arrays; weights left in the file (``location``) or large ones
+    as LazyArrays read on first use (``stats`` never reads them)."""
+    dims = tuple(int(d) for d in t.dims)
+    if location is not None:
+        check_tensor(t, what, stored_bytes=location.length)
+        return LazyArray(dims, location.dtype, lambda: location.read(dims))
+    check_tensor(t, what)
+    if math.prod(dims) <= _SMALL_CONST:
+        return tensor_array(t, what)
+    return LazyArray(dims, helper.tensor_dtype_to_np_dtype(t.data_type), lambda: tensor_array(t, what))
+
+
+
+def _weightless(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto], initializers: Mapping[str, onnx.TensorProto],
+                folded: Mapping[str, np.ndarray]) -> onnx.ModelProto:
+    """The model for shape inference: ``nodes``, with large initializers as typed graph inputs (shape and
+    element type only, no data: inference never copies the weights) and small ones, and the ``folded``
+    constants the nodes read, as values."""
+    m = onnx.ModelProto()
+    m.ir_version = model.ir_version
+    m.opset_import.extend(model.opset_import)
+    g = m.graph
+    g.node.extend(nodes)
+    g.input.extend(i for i in model.graph.input if i.name not in initializers)
+    g.output.extend(model.graph.output)
+    read = {t for n in nodes for t in n.input}
+    for name, t in initializers.items():
+        if name not in read:
+            continue
+        if math.prod(t.dims) <= _SMALL_CONST and (t.HasField("raw_data") or t.data_location != t.EXTERNAL
+                                                   and not _stored_elsewhere(t)):
+            g.initializer.append(t)
+        else:
+            g.input.append(helper.make_tensor_value_info(name, t.data_type, list(t.dims)))
+    for name, value in folded.items():
+        if name in read and name not in initializers:
+            if value.size <= _SMALL_CONST:
+                g.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+            else:  # a large folded constant (an attention mask): its type and shape suffice
+                g.input.append(helper.make_tensor_value_info(
+                    name, helper.np_dtype_to_tensor_dtype(np.dtype(value.dtype)), list(np.shape(value))))
+    return m
+
+
+def _stored_elsewhere(t: onnx.TensorProto) -> bool:
+    """A tensor whose values were left in the file by ``onnx_file.read_model`` (no data fields at all)."""
+    return math.prod(t.dims) > 0 and not (t.raw_data or t.float_data or t.int32_data or t.int64_data
+                                          or t.double_data or t.uint64_data or t.string_data)
 
 
 def _infer_shapes(model: onnx.ModelProto, source: str) -> dict[str, Shape]:
@@ -174,6 +264,18 @@ def _unsupported(ctx: ReadContext, node) -> ModelFormatError:  # type: ignore[no
     domain = f" (domain {node.domain!r})" if node.domain else ""
     return ctx.error(node, f"unsupported ONNX op {node.op_type!r}{domain}; supported: {', '.join(supported_ops())} "
                            "(plus the GELU erf pattern, x * Sigmoid(x) and the channel-shuffle pattern)")
+
+
+def _check_weight_shapes(graph: OpGraph, weights: Mapping[str, np.ndarray], source: str) -> None:
+    """Every initializer the reader turned into a weight has the shape its op needs for the input it gets
+    (a Conv weight for another channel count is refused, as onnxruntime refuses it)."""
+    for node in graph.nodes:
+        for slot, tname in node.params.items():
+            arr = weights.get(tname)
+            if arr is not None and tuple(arr.shape) != tuple(graph.tensor(tname).shape):
+                raise ShapeError(f"{slot} {tname!r} has shape {list(arr.shape)}, but for its input "
+                                 f"{[list(graph.tensor(t).shape) for t in node.inputs]} the op needs "
+                                 f"{list(graph.tensor(tname).shape)}", source=source, where=f"node {node.name!r} ({node.op})")
 
 
 def _check_shapes(graph: OpGraph, onnx_shapes: dict[str, Shape], source: str) -> None:

@@ -40,6 +40,91 @@ def generate(name: str, shape: Shape, init: str, seed: int) -> np.ndarray:
     raise ValueError(f"unknown initializer {init!r}")
 
 
+class LazyArray:
+    """An array known by shape and dtype whose values are computed on first use (an ONNX initializer read
+    from the file, transposed, scaled). Counting and costing never need the values, so ``hwsim stats`` of
+    an ONNX file never copies its weights; a functional run materializes each one once. Supports the few
+    operations readers apply to weights (transpose, reshape, cast, broadcasting * and +)."""
+
+    __array_priority__ = 100  # numpy defers to our __mul__ / __add__ / __radd__
+
+    def __init__(self, shape: Shape, dtype: Any, make: Any) -> None:
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self._make = make
+        self._value: np.ndarray | None = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    def value(self) -> np.ndarray:
+        if self._value is None:
+            v = np.asarray(self._make())
+            if v.shape != self.shape:
+                raise ModelFormatError(f"lazily read weight has shape {list(v.shape)}, declared {list(self.shape)}")
+            self._value = v
+            self._make = None
+        return self._value
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        v = self.value()
+        return v if dtype is None else v.astype(dtype, copy=False)
+
+    @property
+    def T(self) -> "LazyArray":  # noqa: N802 - numpy's name
+        return LazyArray(self.shape[::-1], self.dtype, lambda: np.ascontiguousarray(self.value().T))
+
+    def reshape(self, *shape: Any) -> "LazyArray":
+        dims = list(shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+        if -1 in dims:
+            known = math.prod(d for d in dims if d != -1)
+            dims[dims.index(-1)] = self.size // max(known, 1)
+        return LazyArray(tuple(dims), self.dtype, lambda: self.value().reshape(dims))
+
+    def astype(self, dtype: Any, copy: bool = True) -> "LazyArray":
+        if np.dtype(dtype) == self.dtype:
+            return self
+        return LazyArray(self.shape, dtype, lambda: self.value().astype(dtype))
+
+    def _binary(self, other: Any, fn: Any) -> "LazyArray":
+        other_shape = np.shape(other)
+        shape = np.broadcast_shapes(self.shape, other_shape)
+        dtype = np.result_type(self.dtype, other.dtype if hasattr(other, "dtype") else np.asarray(other).dtype)
+        return LazyArray(shape, self.dtype if np.isscalar(other) else dtype,
+                         lambda: fn(self.value(), np.asarray(other)).astype(self.dtype, copy=False))
+
+    def __mul__(self, other: Any) -> "LazyArray":
+        return self._binary(other, np.multiply)
+
+    __rmul__ = __mul__
+
+    def __add__(self, other: Any) -> "LazyArray":
+        return self._binary(other, np.add)
+
+    __radd__ = __add__
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled (to worker processes) as its values: the reader it would call stays behind."""
+        return (np.asarray, (self.value(),))
+
+    def __repr__(self) -> str:
+        return f"LazyArray(shape={list(self.shape)}, dtype={self.dtype}, {'read' if self._value is not None else 'unread'})"
+
+
+def materialized(value: Any) -> Any:
+    """``value`` itself, or the array of a LazyArray."""
+    return value.value() if isinstance(value, LazyArray) else value
+
+
 class WeightStore:
     """Weight values by tensor name. Immutable from the outside: ``with_arrays`` returns a new store
     that shares everything it did not replace (passes never copy untouched weights)."""
@@ -90,7 +175,10 @@ class WeightStore:
 
     def get(self, name: str, shape: Shape, init: str) -> Any:
         if name in self._arrays:
-            return self._arrays[name]
+            value = self._arrays[name]
+            if isinstance(value, LazyArray):
+                value = self._arrays[name] = value.value()
+            return value
         npz = self._npz_file()
         if npz is not None and name in npz.files:
             try:

@@ -30,6 +30,8 @@ from hwsim.errors import UsageError
 from hwsim.fileio import atomic_write
 from hwsim.frontends import load_model
 from hwsim.ir.graph import OpGraph
+from hwsim.analysis.accuracy import weights_label, weights_origin
+from hwsim.pipeline.accuracy import AccuracyConfig, accuracy_doc, load_data, measure_all, with_accuracy
 from hwsim.pipeline.devices import DeviceInfo, device_extras, load_devices, savings
 from hwsim.pipeline.methods import NamedMethod, compress, method_notes, pass_docs, resolve_methods
 from hwsim.pipeline.steps import Progress, guard, no_progress, should_materialize, summarize
@@ -56,6 +58,8 @@ class PipelineConfig(BaseModel):
     focus: str | None = None  # the method whose per-layer figures the report shows
     add_baseline: bool = True  # put "baseline" first when the methods do not include it
     strict: bool = False
+    weights: str | None = None  # trained weights by tensor name (.npz, PyTorch state_dict)
+    accuracy: AccuracyConfig = AccuracyConfig()
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ def method_doc(m: MethodRun) -> dict[str, Any]:
         "method": m.method, "description": m.description,
         "compress": m.compress, "verify": m.verify, "verify_result": m.verify_result,
         "needs_training": m.needs_training, "notes": m.notes, "passes": m.passes, "summary": m.summary,
+        "accuracy": None if m.accuracy is None else m.accuracy.as_dict(),
         "runs": [{"device": r.device, "engine": r.engine, "status": r.outcome.status, "message": r.outcome.message,
                   "result": r.run.as_dict() if r.run else None,
                   "early_exit": r.early_exit.as_dict() if r.early_exit else None} for r in m.runs],
@@ -206,13 +211,19 @@ def run_pipeline(cfg: PipelineConfig, progress: Progress = no_progress, on_plan:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     graph = load_model(cfg.model)
+    weight_notes: tuple[str, ...] = ()
+    if cfg.weights:
+        from hwsim.frontends.weights_file import attach_weights
+
+        graph, weight_notes = attach_weights(graph, cfg.weights)
     model = summarize(graph)
     timings["load_model"] = time.perf_counter() - t0
+    data = load_data(cfg.accuracy, graph)  # bad data fails before any work
     devices = load_devices(cfg.devices, cfg.device_overrides)
     methods = resolve_methods(cfg.methods, cfg.methods_file, cfg.baseline, cfg.add_baseline)
     _check_focus(cfg, methods)
     if on_plan is not None:
-        on_plan(units_of_work(len(methods), len(devices)))
+        on_plan(units_of_work(len(methods), len(devices)) + (len(methods) if data is not None else 0))
     vgraph, vnote = verify_plan(cfg.verify, graph, model.params)
     cgraph_in = graph
     if should_materialize(cfg.materialize, model.params):
@@ -236,14 +247,28 @@ def run_pipeline(cfg: PipelineConfig, progress: Progress = no_progress, on_plan:
         runs = [collect_verification(r, partial(pool.result, r.method), progress) for r in runs]
     finally:
         pool.close()
+    acc_doc: dict[str, Any] = {}
+    if data is not None:
+        t0 = time.perf_counter()
+        source = cgraph_in if cgraph_in is not graph else graph.materialize()
+        accs = measure_all(cfg.accuracy, source, data, methods, cfg.strict, progress)
+        runs = [with_accuracy(r, accs.get(r.method), partial(_simulate_all, cfg), devices) for r in runs]
+        acc_doc = accuracy_doc(cfg.accuracy, data, accs)
+        timings["accuracy"] = time.perf_counter() - t0
     comparison = compare(runs, cfg.baseline)
     focus = choose_focus(comparison, cfg.focus)
     extras = {d.name: device_extras(d, runs) for d in devices if d.outcome.ok}
     timings["total"] = time.perf_counter() - t_start
     return PipelineResult(cfg, model, tuple(devices), tuple(runs), comparison, focus, timings, command,
                           {"devices": {k: v for k, v in extras.items() if v}, "verification": vnote,
+                           "weights_origin": weights_origin(graph), "weights_label": weights_label(graph),
+                           "weights_notes": list(weight_notes), "accuracy": acc_doc,
                            "weights": "materialized (real encodings)" if cgraph_in is not graph else
                            "not materialized (sizes of encoded formats are formula estimates)"})
+
+
+def _simulate_all(cfg: PipelineConfig, graph: OpGraph, summary: ModelSummary, dev: DeviceInfo, name: str) -> DeviceRun:
+    return simulate_on(cfg, graph, summary, dev, name)
 
 
 def write_json(result: PipelineResult, path: str | Path) -> None:

@@ -78,6 +78,8 @@ def fmt_value(value: Any, unit: str, missing: str = "unavailable") -> str:
         return f"{value:.1f} dB"
     if unit == "ratio":
         return f"{100 * value:.1f}%"
+    if unit == "pts":
+        return f"{value:+.2f} pt"
     return f"{value:.4g}"
 
 

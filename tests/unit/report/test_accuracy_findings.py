@@ -1,0 +1,77 @@
+"""Findings respect accuracy: without data only exact / near-lossless methods are crowned; with data
+only methods within --max-drop; unknown accuracy is listed apart and never crowned."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from report_synthetic import make_result
+
+from hwsim.analysis.accuracy import MethodAccuracy, TopK
+from hwsim.analysis.compare import compare
+from hwsim.analysis.ranking import RankingPolicy
+from hwsim.report.report import accuracy_cost_rows, findings
+
+
+def test_without_data_binary_xnor_is_not_crowned():
+    result = make_result()
+    lines = findings(result.comparison, "fpga-small")
+    crowned = [ln for ln in lines if ln.startswith(("fastest", "least energy", "smallest"))]
+    assert crowned and all("binary-xnor" not in ln and "prune-90" not in ln for ln in crowned), lines
+    assert any("ignores task accuracy" in ln for ln in lines)
+    assert any(ln.startswith("accuracy unknown: needs retraining on your data") and "binary-xnor" in ln
+               for ln in lines)
+
+
+def _with_accuracy(result, drops):
+    base = TopK(0.96, None, 1000)
+    runs = []
+    for mr in result.methods:
+        d = drops.get(mr.method)
+        acc = None if d is None else MethodAccuracy(mr.method, base, TopK(0.96 - d / 100, None, 1000))
+        runs.append(dataclasses.replace(mr, accuracy=acc))
+    return compare(runs)
+
+
+def test_with_data_only_methods_within_the_drop_are_crowned():
+    comparison = _with_accuracy(make_result(), {"baseline": 0.0, "int8": 0.1, "prune-90": 0.8, "binary-xnor": 30.0})
+    policy = RankingPolicy(1.0, "mnist subset", 1000)
+    lines = findings(comparison, "fpga-small", policy)
+    assert any(ln.startswith("fastest: int8") for ln in lines), lines  # binary-xnor is faster but -30 pt
+    assert any(ln.startswith("smallest: prune-90") for ln in lines), lines  # binary-xnor is smaller
+    assert any("beyond the allowed 1 pt drop" in ln and "binary-xnor (-30.0 pt)" in ln for ln in lines)
+    strict = findings(comparison, "fpga-small", RankingPolicy(0.5, "mnist subset", 1000))
+    assert any(ln.startswith("smallest: int8") for ln in strict), strict  # prune-90 is -0.8 pt
+    rows = accuracy_cost_rows(comparison, "fpga-small", policy)
+    by = {r["method"]: r for r in rows}
+    assert by["binary-xnor"]["within"] is False and by["int8"]["within"] and by["int8"]["top1"] == "95.9%"
+    assert any(r["front"] for r in rows)
+
+
+def test_unmeasured_method_with_data_is_unknown():
+    comparison = _with_accuracy(make_result(), {"baseline": 0.0, "int8": 0.1})
+    lines = findings(comparison, "fpga-small", RankingPolicy(1.0, "mnist subset", 1000))
+    assert any(ln.startswith("accuracy unknown (not ranked)") and "binary-xnor" in ln for ln in lines)
+    assert all("binary-xnor" not in ln for ln in lines if ln.startswith(("fastest", "smallest", "least")))
+
+
+def test_pipeline_with_data_measures_every_method(tmp_path):
+    from hwsim.pipeline.accuracy import AccuracyConfig
+    from hwsim.pipeline.report import PipelineConfig, run_pipeline
+    from hwsim.pipeline.verification import VerifyConfig
+    from hwsim.report.report import render_report
+
+    from testutils import WORKLOADS
+
+    cfg = PipelineConfig(model=str(WORKLOADS / "digits" / "mlp.json"), devices=["cpu-a53"],
+                         methods=["int8", "prune-90"], verify=VerifyConfig(mode="off"),
+                         accuracy=AccuracyConfig(data="digits", retrain_epochs=0.1))
+    result = run_pipeline(cfg)
+    rows = {r.method: r for r in result.comparison.rows}
+    assert all(r.task_top1 is not None and r.task_images == 540 for r in rows.values())
+    assert rows["prune-90"].accuracy_how.startswith("retrained")
+    doc = result.figures()
+    assert doc["extras"]["weights_origin"] == "trained"
+    assert doc["extras"]["accuracy"]["methods"]["prune-90"]["retrained"]["images"] == 540
+    html = render_report(result)
+    assert 'id="accuracy"' in html and "Accuracy against cost" in html and "trained weights" in html
