@@ -54,6 +54,8 @@ class Record(_Strict):
     ms: float = Field(gt=0)
     row: str
     input_hw: int = 224
+    #: decoder LLMs (model ``llm/<config>``): tokens already in the KV cache at the simulated decode step
+    context: int | None = Field(default=None, ge=1)
 
 
 class RecordsFile(_Strict):
@@ -138,11 +140,17 @@ def summarize(outcomes: Iterable[Outcome], role: Role) -> list[Summary]:
 
 
 @lru_cache(maxsize=None)
-def _graph(workloads: Path, model: str, method: str, input_hw: int):  # type: ignore[no-untyped-def]
+def _graph(workloads: Path, model: str, method: str, input_hw: int, context: int | None = None):  # type: ignore[no-untyped-def]
     from hwsim.compress import apply_method
     from hwsim.compress.catalogue import get_method
     from hwsim.frontends import load_model
 
+    if context is not None:  # a decoder LLM config: one decode step with `context` tokens in the KV cache
+        from hwsim.frontends.llm_config import decode_graph, load_llm_config
+
+        path = workloads / f"{model}.yaml"
+        g = decode_graph(load_llm_config(path), context, str(path))
+        return g if method == "baseline" else apply_method(g, get_method(method)).graph
     g = load_model(workloads / f"{model}.json")
     if input_hw != 224:
         first = g.tensor(g.inputs[0])
@@ -173,7 +181,8 @@ def run_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit", "val
             continue
         setup = boards[rec.board]
         dev = load_device(setup.profile, setup.overrides)
-        r = simulate(_graph(wl, rec.model, rec.method, rec.input_hw), dev, method=rec.method, check_fit=False)
+        r = simulate(_graph(wl, rec.model, rec.method, rec.input_hw, rec.context), dev, method=rec.method,
+                     check_fit=False)
         out.append(Outcome(rec, role, dev.kind, setup.profile, r.seconds * 1e3))
     return out
 

@@ -130,13 +130,25 @@ class VerifyResult:
 
 # --- inputs and runs -------------------------------------------------------------------------------
 
+def _index_range(graph: OpGraph, name: str) -> int | None:
+    """Rows of the tables an integer input indexes (token ids into an embedding), or None."""
+    sizes = [int(c.attrs["num_embeddings"]) for c in graph.consumers(name) if "num_embeddings" in c.attrs]
+    return min(sizes) if sizes else None
+
+
 def seeded_inputs(graph: OpGraph, n: int, seed: int) -> dict[str, np.ndarray]:
-    """n inputs per graph input, N(0, 1) per element, from one seeded generator (in input order)."""
+    """n inputs per graph input, N(0, 1) per element, from one seeded generator (in input order); integer
+    inputs that index a table (token ids) get uniform valid indices instead."""
     if n < 1:
         raise VerificationError(f"--inputs must be at least 1, got {n}")
     rng = np.random.default_rng(seed)
-    return {name: rng.standard_normal((n,) + tuple(graph.tensor(name).shape[1:])).astype(np.float32)
-            for name in graph.inputs}
+    out = {}
+    for name in graph.inputs:
+        shape = (n,) + tuple(graph.tensor(name).shape[1:])
+        rows = _index_range(graph, name) if not graph.tensor(name).dtype.is_float else None
+        out[name] = (rng.integers(0, rows, size=shape) if rows is not None
+                     else rng.standard_normal(shape).astype(np.float32))
+    return out
 
 
 def run_batched(graph: OpGraph, inputs: dict[str, np.ndarray], **kwargs: Any) -> np.ndarray:

@@ -110,6 +110,14 @@ def command(model: str, device: str, methods: str | None, output: str | None, js
         check_writable(json_path, "JSON")
     if not Path(model).is_file():
         raise UsageError("no such model file", source=model)
+    from hwsim.frontends.llm_config import is_llm_config
+
+    if is_llm_config(Path(model)):  # a decoder LLM: generation figures (docs/llm.md)
+        from hwsim.commands.llm_generation import run_llm_report
+
+        cmd = command_line(model, device, methods, output, json_path, [f"--set={s}" for s in sets])
+        run_llm_report(model, devices, method_names, methods_file, list(sets), out, json_path, cmd, quiet)
+        return
     extra: list[str] = []
     for s in sets:
         extra += ["--set", s]

@@ -70,14 +70,27 @@ def _early_exit(graph: OpGraph, r: RunResult) -> Any:
               help="Override a device profile key for this run (dotted path), e.g. memory.dram.bandwidth='12.8 GB/s'.")
 @click.option("--per-op", is_flag=True, help="Show every op, not only the totals.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+@click.option("--prefill", type=click.IntRange(min=1), default=None,
+              help="LLM configs: prompt tokens (prefill); with it the run is a whole generation.")
+@click.option("--context", type=click.IntRange(min=1), default=None,
+              help="LLM configs: context length of the reported decode step (default: the prompt length).")
+@click.option("--new-tokens", type=click.IntRange(min=1), default=None,
+              help="LLM configs: tokens to generate (the first comes from prefill).")
 @density_options
 def command(model: str, device: str, method: str | None, engine: str, sets: tuple[str, ...], per_op: bool,
-            as_json: bool, data: str | None, images: int, act_density: float | None) -> None:
-    """Simulate MODEL (.json / .onnx) on a device: latency, energy, traffic, memory, bound per op.
+            as_json: bool, prefill: int | None, context: int | None, new_tokens: int | None, data: str | None,
+            images: int, act_density: float | None) -> None:
+    """Simulate MODEL (.json / .onnx / LLM config .yaml) on a device: latency, energy, traffic, memory,
+    bound per op; for an LLM config with --prefill/--context/--new-tokens, a whole generation.
 
     A model with early exits shows the expected cost (weighted by its exit probabilities) and the worst
     case (no input leaves early), labelled."""
     dev = load_device(device, parse_set_option(sets))
+    if prefill is not None or context is not None or new_tokens is not None:
+        from hwsim.commands.llm_generation import run_generation
+
+        run_generation(model, dev, method or "baseline", engine, prefill, context, new_tokens, as_json)
+        return
     loaded = load_model(model)
     label, recorded = method_label(loaded, method)
     graph = apply_density_options(apply_named_method(loaded, method or "baseline"), data, images, act_density)

@@ -65,6 +65,13 @@ def command(model: str, device: str, vary: tuple[str, ...], methods: str | None,
     out = Path(output) if output else Path("reports") / f"sweep-{Path(model).stem}-{Path(device).stem}"
     if out.exists() and not out.is_dir():
         raise UsageError("output must be a directory", source=str(out))
+    from hwsim.analysis.llm_sweep import is_generation_sweep
+
+    if is_generation_sweep(vary):  # context / prefill / new_tokens of a decoder LLM (docs/llm.md)
+        from hwsim.commands.llm_generation import run_generation_sweep
+
+        run_generation_sweep(model, device, list(vary), method_names, methods_file, parse_set_option(list(sets)), out)
+        return
     for name in OUTPUTS:
         check_writable(out / name, "sweep output")
     cfg = SweepConfig(model=model, device=device, vary=list(vary), methods=method_names, methods_file=methods_file,

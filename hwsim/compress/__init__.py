@@ -22,6 +22,8 @@ PASS_MODULES = (
     "hwsim.compress.structured",
     "hwsim.compress.early_exit",
     "hwsim.compress.conv_algorithms",
+    "hwsim.compress.kv_cache",
+    "hwsim.compress.nm_sparse",
 )
 
 for _module in PASS_MODULES:

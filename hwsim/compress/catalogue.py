@@ -99,6 +99,38 @@ _m("winograd-f4", "3x3 stride-1 convs run Winograd F(4x4,3x3): 4x fewer multipli
    [("conv_algorithm", {"algorithm": "winograd_f4x4_3x3"})], False, "conv_algorithm")
 _m("fft-conv", "convolutions computed by FFT", [("conv_algorithm", {"algorithm": "fft"})], False, "conv_algorithm")
 
+# --- decoder LLMs: the storage formats of weight-only quantization (values by round-to-nearest) -----
+_RTN = ("values rounded to nearest: the format's storage and speed; GPTQ's error-compensating rounding and AWQ's "
+        "activation-aware scaling, which set the values inside the same format, are not run")
+_m("q8_0", "int8 weights in groups of 32 with one fp16 scale (llama.cpp Q8_0: 8.5 bits per weight)",
+   [("quantize", {"bits": 8, "granularity": "group", "group_size": 32, "scale_bits": 16})], False, "quantize",
+   (NOT_MEASURED,))
+_m("q4_0", "int4 weights in groups of 32 with one fp16 scale (llama.cpp Q4_0: 4.5 bits per weight)",
+   [("quantize", {"bits": 4, "granularity": "group", "group_size": 32, "scale_bits": 16})], False, "quantize",
+   (NOT_MEASURED, _RTN))
+_m("w4-g128", "int4 weights, asymmetric, groups of 128 with an fp16 scale and a 4-bit zero point (the storage of "
+   "GPTQ and AWQ 4-bit checkpoints: 4.16 bits per weight)",
+   [("quantize", {"bits": 4, "granularity": "group", "group_size": 128, "scale_bits": 16, "symmetric": False})],
+   False, "quantize", (NOT_MEASURED, _RTN))
+_m("w4-g64", "int4 weights, asymmetric, groups of 64 (fp16 scale, 4-bit zero point: 4.31 bits per weight)",
+   [("quantize", {"bits": 4, "granularity": "group", "group_size": 64, "scale_bits": 16, "symmetric": False})],
+   False, "quantize", (NOT_MEASURED, _RTN))
+_m("w3-g128", "int3 weights, asymmetric, groups of 128 (fp16 scale, 3-bit zero point: 3.15 bits per weight)",
+   [("quantize", {"bits": 3, "granularity": "group", "group_size": 128, "scale_bits": 16, "symmetric": False})],
+   False, "quantize", (NOT_MEASURED, _RTN))
+
+_m("kv-int8", "KV cache as int8 with one fp16 scale per token and KV head (weights unchanged)",
+   [("kv_quantize", {"bits": 8})], False, "quantize", (NOT_MEASURED,))
+_m("kv-int4", "KV cache as int4, asymmetric, one fp16 scale and 4-bit zero per token and KV head",
+   [("kv_quantize", {"bits": 4, "symmetric": False})], False, "quantize", (NOT_MEASURED,))
+_m("q4_0+kv-int8", "llama.cpp-style Q4_0 weights with an int8 KV cache",
+   [("quantize", {"bits": 4, "granularity": "group", "group_size": 32, "scale_bits": 16}),
+    ("kv_quantize", {"bits": 8})], False, "quantize", (NOT_MEASURED, _RTN))
+
+_m("sparse-2:4", "2:4 structured sparsity of linear layers: the 2 largest of every 4 weights kept, stored as "
+   "values + 2-bit positions (accelerated by Ampere / Orin sparse tensor cores; dense elsewhere)",
+   [("prune_nm", {"n": 2, "m": 4})], True, "prune", (FINETUNE,))
+
 #: The methods a report compares when none are named (the issue's list).
 DEFAULT_METHODS = ("baseline", "fp16", "int8", "int4-weights", "prune-50", "prune-90", "filter-prune-30",
                    "deep-compression", "binary-xnor", "ternary-twn", "svd-lowrank", "tucker-lowrank",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -35,7 +36,7 @@ from hwsim.compress.base import PassParams, PassResult, layer_params, register_p
 from hwsim.compress.calibrate import CALIBRATORS
 from hwsim.errors import CompressionError
 from hwsim.formats import encode, quantize_array
-from hwsim.formats.dense import encode_dense
+from hwsim.formats.dense import QuantizedIntPayload, encode_dense
 from hwsim.formats.values import SCALE_BITS
 from hwsim.ir.dtypes import BF16, FP16, int_dtype
 from hwsim.ir.graph import Node, OpGraph
@@ -49,7 +50,10 @@ class QuantizeParams(PassParams):
     format: Literal["int", "fp16", "bf16"] = "int"
     bits: int = Field(default=8, ge=1, le=32, description="integer width (format int)")
     symmetric: bool = True
-    granularity: Literal["tensor", "channel"] = "channel"
+    granularity: Literal["tensor", "channel", "group"] = "channel"
+    group_size: int = Field(default=128, ge=2, description="values per scale (granularity group): 32 / 64 / 128")
+    scale_bits: Literal[16, 32] = Field(default=32, description="stored width of each scale (16: fp16, as GGUF, "
+                                                                 "GPTQ and AWQ store them)")
     weights: bool = True
     activations: bool = False
     act_bits: int | None = Field(default=None, ge=1, le=32, description="default: bits")
@@ -63,6 +67,8 @@ class QuantizeParams(PassParams):
     def _check(self) -> "QuantizeParams":
         if self.format == "int" and self.symmetric and self.bits < 2:
             raise ValueError("symmetric integer quantization needs bits >= 2 (use symmetric: false, or binarize)")
+        if self.granularity == "group" and self.format != "int":
+            raise ValueError("granularity group applies to format int only")
         return self
 
 
@@ -93,6 +99,8 @@ def quantize_weight(graph: OpGraph, node: Node, p: Any, bits: int, layer_rng: np
         new = dense if structure == "dense" else encode(structure, dense, **opts)
         err = _sqnr_db(w, new.decode())
         return real_spec(spec, new, keep), new, {"format": p.format, "bits": 16, "sqnr_db": err}
+    if p.granularity == "group":
+        return _quantize_groups(graph, node, p, bits, layer_rng, what, keep)
     if not is_materialized(graph, [t]):
         count = spec.shape[0] if per_channel else 1
         rep = ValueRepr("quantized_int", bits, count * (SCALE_BITS + (0 if p.symmetric else bits)),
@@ -107,6 +115,44 @@ def quantize_weight(graph: OpGraph, node: Node, p: Any, bits: int, layer_rng: np
     new = q if structure == "dense" else encode(structure, q, **opts)
     return real_spec(spec, new, keep), new, {"format": "int", "bits": bits, "granularity": p.granularity,
                                              "sqnr_db": _sqnr_db(w, q.decode())}
+
+
+def _quantize_groups(graph: OpGraph, node: Node, p: Any, bits: int, layer_rng: np.random.Generator | None,
+                     what: str, keep: dict[str, Any]) -> tuple[TensorSpec, Any | None, dict[str, Any]]:
+    """Group-wise weight-only integers: one scale (and, asymmetric, one b-bit zero point) per group of
+    ``group_size`` consecutive values of a row (llama.cpp Q8_0 / Q4_0 blocks: symmetric, fp16 scale,
+    32 values; GPTQ / AWQ storage: asymmetric, fp16 scale, 4-bit zero, 128 values)."""
+    t = node.params["weight"]
+    spec = graph.tensor(t)
+    g = p.group_size
+    row = spec.numel // spec.shape[0]
+    if spec.encoding != "dense" or row % g:
+        raise CompressionError(f"{what}: group-wise quantization needs a dense weight whose rows ({row} values) "
+                               f"are a whole number of groups of {g}")
+    count = spec.numel // g
+    details = {"format": "int", "bits": bits, "granularity": "group", "group_size": g, "scale_bits": p.scale_bits}
+    if not is_materialized(graph, [t]):
+        rep = ValueRepr("quantized_int", bits, count * (p.scale_bits + (0 if p.symmetric else bits)),
+                        {"signed": p.symmetric, "symmetric": p.symmetric, "scale_granularity": "group",
+                         "group_size": g, "scale_count": count, "scale_bits": p.scale_bits})
+        return formula_spec(spec, "dense", rep, extra_meta=keep), None, {**details, "sqnr_db": None}
+    w, _, _ = _float_source(graph, t, what)
+    groups = w.reshape(count, g)
+    first = quantize_array(groups, bits, p.symmetric, True, p.rounding, layer_rng)
+    scale = first.scale
+    if p.scale_bits == 16:  # the stored scale is an fp16 number: quantize against that one
+        scale = np.where(scale > 0, scale.astype(np.float16).astype(np.float32), np.float32(1.0))
+        scale = np.maximum(scale, np.float32(np.finfo(np.float16).tiny))
+    zp = None
+    if not p.symmetric:
+        lo = np.minimum(groups.min(axis=1), 0)
+        zp = np.clip(np.rint(-lo / scale), 0, 2**bits - 1).astype(np.int32)
+    q = quantize_array(groups, bits, p.symmetric, True, p.rounding,
+                       None if layer_rng is None else np.random.default_rng(layer_rng.integers(2**63)),
+                       scale=scale, zero_point=zp)
+    values = replace(q.values, scale_bits=p.scale_bits, group_size=g)
+    new = QuantizedIntPayload(tuple(spec.shape), values)
+    return real_spec(spec, new, keep), new, {**details, "sqnr_db": _sqnr_db(w, new.decode())}
 
 
 def _sqnr_db(w: np.ndarray, wq: np.ndarray) -> float | None:
@@ -179,6 +225,22 @@ def quantize(graph: OpGraph, params: QuantizeParams) -> PassResult:
     notes = [ACCURACY_NOTE, *skipped]
     formula = False
     if params.weights:
+        if params.granularity == "group":  # group-wise formats (GGUF, GPTQ, AWQ) are defined for linear layers
+            kept = [n.name for n in nodes if n.op != "linear"]
+            nodes = [n for n in nodes if n.op == "linear"]
+            if kept:
+                notes.append(f"group-wise formats apply to linear layers: {len(kept)} other weighted layers kept "
+                             "as they were")
+
+            def whole_groups(n: Node) -> bool:
+                spec = graph.tensor(n.params["weight"])
+                return (spec.numel // spec.shape[0]) % layer_params(params, n.name).group_size == 0
+
+            partial = [n.name for n in nodes if not whole_groups(n)]
+            nodes = [n for n in nodes if whole_groups(n)]
+            if partial:
+                notes.append(f"kept as they were: {len(partial)} layer(s) whose rows are not whole groups of "
+                             f"{params.group_size} ({', '.join(partial[:6])}{' ...' if len(partial) > 6 else ''})")
         for node in nodes:
             p = layer_params(params, node.name)
             if p.format == "int" and p.symmetric and p.bits < 2:

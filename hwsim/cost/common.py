@@ -167,7 +167,8 @@ def gemm_level_bytes(work: OpWork, device: DeviceProfile, innermost_capacity: fl
     Level i serves what the best tiling for the capacity just inside it (level i-1's usable size, or
     ``innermost_capacity`` for the first level) needs. At the off-chip level, an activation that fits
     the last on-chip level is not re-read from DRAM (the producer left it there, the consumer finds
-    it there); weights come from DRAM once per inference at least.
+    it there), unless it is a state tensor kept between runs (a KV cache: written steps ago, evicted
+    since); weights come from DRAM once per inference at least.
     """
     g = work.gemm
     assert g is not None
@@ -189,8 +190,9 @@ def gemm_level_bytes(work: OpWork, device: DeviceProfile, innermost_capacity: fl
         if lv.on_chip:
             b = gemm_traffic(g, a_b, w_b, o_b, cap)
         else:
-            a_free = _resident(work.in_bytes[0] if work.in_bytes else 0, llc)
-            w_free = rhs_is_activation and _resident(work.in_bytes[1] if len(work.in_bytes) > 1 else 0, llc)
+            a_free = _resident(work.in_bytes[0] if work.in_bytes else 0, llc) and not work.input_is_state(0)
+            w_free = (rhs_is_activation and _resident(work.in_bytes[1] if len(work.in_bytes) > 1 else 0, llc)
+                      and not work.input_is_state(1))
             o_free = _resident(work.out_bytes, llc)
             b = gemm_traffic(g, a_b, w_b, o_b, cap, a_free=a_free, w_free=w_free, o_free=o_free)
         out[lv.name] = b + extra
@@ -204,7 +206,7 @@ def streaming_level_bytes(work: OpWork, device: DeviceProfile) -> dict[str, floa
     llc = device.last_on_chip
     params = work.param_bytes
     total = work.act_in_bytes + work.out_bytes + params
-    off = params + sum(b for b in work.in_bytes if not _resident(b, llc))
+    off = params + sum(b for i, b in enumerate(work.in_bytes) if not _resident(b, llc) or work.input_is_state(i))
     off += 0 if _resident(work.out_bytes, llc) else work.out_bytes
     return {lv.name: float(total if lv.on_chip else off) for lv in device.memory}
 

@@ -108,6 +108,11 @@ class OpWork:
     fuse_into: str | None = None
     #: a grouped conv with one input channel per group (depthwise): its own kernel class
     depthwise: bool = False
+    #: per input: a state tensor kept in memory between runs (an LLM's KV cache), never found on chip
+    state_inputs: tuple[bool, ...] = ()
+
+    def input_is_state(self, i: int) -> bool:
+        return i < len(self.state_inputs) and self.state_inputs[i]
 
     @property
     def param_bytes(self) -> int:
@@ -265,6 +270,7 @@ def _prepare(graph: OpGraph) -> Workload:
             fuse_kind=fuse_kind, fuse_into=fuse_into,
             depthwise=(group == "conv" and int(node.attrs.get("groups", 1)) > 1 and "weight" in pspecs
                        and len(pspecs["weight"].shape) == 4 and pspecs["weight"].shape[1] == 1),
+            state_inputs=tuple(s.meta_dict().get("state") is not None for s in in_specs),
         ))
     live, peak, peak_step = _liveness(graph)
     wspecs = [graph.tensor(t) for t in graph.weight_names()]

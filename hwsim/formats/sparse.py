@@ -66,7 +66,7 @@ def densify(payload: Any) -> Any:
         codes = np.repeat(zp_code, n // c) if c > 1 else np.full(n, zp_code[0], np.int64)
         codes[pos] = v.codes.values()
         return QuantizedIntPayload(shape, QuantizedValues(FixedWidthInts.of(codes, v.bits), v.bits, v.signed,
-                                                          v.scale, v.zero_point, None))
+                                                          v.scale, v.zero_point, None, v.scale_bits, v.group_size))
     raise TypeError(f"unknown value stream {type(v).__name__}")
 
 

@@ -149,7 +149,9 @@ class QuantizedValues:
     """b-bit integers. The stream holds ``q - qmin`` (non-negative); real value = (q - zero_point) x scale.
 
     ``scale``/``zero_point`` have one entry per channel (or one for the tensor); ``channel`` gives each
-    stored value's channel (derived from its position, so it costs no storage)."""
+    stored value's channel (derived from its position, so it costs no storage). Group-wise formats
+    (``group_size`` set: llama.cpp's Q4_0 / Q8_0 blocks, GPTQ / AWQ groups) have one entry per group
+    of ``group_size`` consecutive values of a row, laid out group after group."""
 
     codes: IntStream
     bits: int
@@ -157,6 +159,8 @@ class QuantizedValues:
     scale: np.ndarray  # float32 [C]
     zero_point: np.ndarray  # int32 [C]
     channel: np.ndarray | None = None  # channel of each value; None = per-tensor, or contiguous channels
+    scale_bits: int = SCALE_BITS  # fp32 scales; 16 for the fp16 scales of GGUF / GPTQ / AWQ storage
+    group_size: int | None = None  # scales per group of this many consecutive values (group-wise formats)
 
     def _channels(self) -> np.ndarray | None:
         """Channel index per value, or None when one scale covers everything."""
@@ -185,7 +189,7 @@ class QuantizedValues:
     @property
     def table_bits(self) -> int:
         """Scales (fp32) plus zero points (b bits each, only if asymmetric)."""
-        per = SCALE_BITS + (0 if self.symmetric else self.bits)
+        per = self.scale_bits + (0 if self.symmetric else self.bits)
         return int(self.scale.size) * per
 
     @property
@@ -212,7 +216,7 @@ class QuantizedValues:
             channel = self.channel[idx] if self.channel is not None else (idx // (self.n // self.scale.size))
             channel = channel.astype(np.int32)
         return QuantizedValues(FixedWidthInts.of(self.codes.values()[idx], self.bits), self.bits, self.signed,
-                               self.scale, self.zero_point, channel)
+                               self.scale, self.zero_point, channel, self.scale_bits, self.group_size)
 
     def int_streams(self) -> dict[str, IntStream]:
         return {"codes": self.codes}
@@ -222,8 +226,10 @@ class QuantizedValues:
 
     def meta(self) -> dict[str, object]:
         return {"value_format": "quantized_int", "value_bits": self.bits, "signed": self.signed,
-                "symmetric": self.symmetric, "scale_granularity": "channel" if self.scale.size > 1 else "tensor",
-                "scale_count": int(self.scale.size), "scale_bits": SCALE_BITS, "value_coding": self.codes.coding}
+                "symmetric": self.symmetric, "scale_granularity": ("group" if self.group_size else "channel")
+                if self.scale.size > 1 else "tensor",
+                "scale_count": int(self.scale.size), "scale_bits": self.scale_bits, "value_coding": self.codes.coding,
+                **({"group_size": self.group_size} if self.group_size else {})}
 
 
 ValueStream = Union[FloatValues, CodebookValues, QuantizedValues]

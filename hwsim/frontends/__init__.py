@@ -1,4 +1,5 @@
-"""Model readers and writers, chosen by file suffix: FRONTENDS[".json"], FRONTENDS[".onnx"]."""
+"""Model readers and writers, chosen by file suffix: FRONTENDS[".json"], FRONTENDS[".onnx"], FRONTENDS[".yaml"]
+(decoder-LM configs, ``hwsim.frontends.llm_config``)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,18 @@ def _load_onnx(path: Path) -> OpGraph:
 FRONTENDS.register(".onnx", _load_onnx)
 
 
+def _load_llm(path: Path) -> OpGraph:
+    from hwsim.frontends.llm_config import load_llm  # decoder-LM configs (workloads/llm/*.yaml)
+
+    return load_llm(path)
+
+
+FRONTENDS.register(".yaml", _load_llm)
+FRONTENDS.register(".yml", _load_llm)
+
+
 def load_model(path: str | Path) -> OpGraph:
-    """Read a model file (.json or .onnx) into a validated, shape-inferred OpGraph."""
+    """Read a model file (.json, .onnx or an LLM config .yaml) into a validated, shape-inferred OpGraph."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FRONTENDS:

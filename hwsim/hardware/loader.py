@@ -290,6 +290,7 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
             register_file_bytes_per_sm=g.register_file_per_sm, launch_overhead_s=g.launch_overhead,
             cta_tile=g.cta_tile, efficiency=MappingProxyType(dict(g.efficiency)),
             fusion=Fusion(g.fusion.batchnorm, g.fusion.activation),
+            structured_sparsity=tuple(g.structured_sparsity),
         )
     elif kind == "fpga":
         f = model.fpga  # type: ignore[attr-defined]

@@ -112,6 +112,7 @@ class GpuSpec:
     cta_tile: int  # output tile edge one thread block computes (wave quantization)
     efficiency: Mapping[str, float] = field(default_factory=dict)  # as CpuSpec.efficiency
     fusion: Fusion = Fusion()
+    structured_sparsity: tuple[str, ...] = ()  # N:M patterns the tensor cores accelerate ("2:4")
 
 
 @dataclass(frozen=True)

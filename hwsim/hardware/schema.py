@@ -187,6 +187,8 @@ class GpuModel(_Strict):
     cta_tile: PositiveInt = 64
     efficiency: dict[str, Fraction] = Field(default_factory=dict)  # as CpuModel.efficiency
     fusion: FusionModel = FusionModel()
+    #: N:M patterns the tensor cores run at N/M of the dense work from compressed weights ("2:4" on Ampere)
+    structured_sparsity: list[Literal["2:4"]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _rates(self) -> "GpuModel":

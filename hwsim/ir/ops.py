@@ -74,6 +74,8 @@ NormalizeFn = Callable[[dict[str, Any], Sequence[Shape]], dict[str, Any]]
 InferFn = Callable[[Mapping[str, Any], Sequence[Shape]], list[Shape]]
 ParamShapesFn = Callable[[Mapping[str, Any], Sequence[Shape]], dict[str, Shape]]
 CountFn = Callable[[CountInput], OpCounts]
+#: share of its parameter bytes one run of the op reads (a lookup reads only the rows it gathers)
+ReadShareFn = Callable[[Mapping[str, Any], Sequence[Shape]], float]
 
 
 def _no_params(attrs: Mapping[str, Any], in_shapes: Sequence[Shape]) -> dict[str, Shape]:

@@ -56,11 +56,46 @@ def to_bf16(x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(x), x, r.view(np.float32)).astype(np.float32)
 
 
+def group_quant(spec: TensorSpec) -> tuple[int, bool, int, int] | None:
+    """(bits, symmetric, scale_bits, axis) of a tensor quantized group-wise with dynamic scales (an int8 /
+    int4 KV cache: one scale per token and head, along ``group_axis``), or None."""
+    meta = spec.meta_dict()
+    if spec.dtype.kind not in ("int", "uint") or "group_axis" not in meta or meta.get("scale") is not None:
+        return None
+    return spec.dtype.bits, bool(meta.get("symmetric", True)), int(meta.get("scale_bits", 32)), int(meta["group_axis"])
+
+
+def fake_quantize_groups(x: np.ndarray, q: tuple[int, bool, int, int]) -> np.ndarray:
+    """Each group (all values along ``axis`` at one position of the other axes) on its own b-bit grid:
+    scale from the group's range (stored at scale_bits), rounded to nearest; the float values it holds."""
+    bits, symmetric, scale_bits, axis = q
+    x = np.asarray(x, np.float32)
+    if symmetric:
+        qmax = 2 ** (bits - 1) - 1
+        scale = np.abs(x).max(axis=axis, keepdims=True) / qmax
+        lo_q, hi_q, zp = -qmax, qmax, 0.0
+    else:
+        lo = np.minimum(x.min(axis=axis, keepdims=True), 0)
+        hi = np.maximum(x.max(axis=axis, keepdims=True), 0)
+        scale = (hi - lo) / (2**bits - 1)
+        lo_q, hi_q = 0, 2**bits - 1
+    scale = np.where(scale > 0, scale, np.float32(1.0)).astype(np.float32)
+    if scale_bits == 16:
+        scale = scale.astype(np.float16).astype(np.float32)
+    if not symmetric:
+        zp = np.clip(np.rint(-lo / scale), lo_q, hi_q)
+    codes = np.clip(np.rint(x / scale) + zp, lo_q, hi_q)
+    return ((codes - zp) * scale).astype(np.float32)
+
+
 def snapper(spec: TensorSpec) -> Callable[[np.ndarray], np.ndarray] | None:
     """The function that puts a float32 array on ``spec``'s value grid, or None for fp32 tensors."""
     grid = activation_quant(spec)
     if grid is not None:
         return lambda x: fake_quantize(x, grid)
+    groups = group_quant(spec)
+    if groups is not None:
+        return lambda x: fake_quantize_groups(x, groups)
     if spec.dtype.name == "fp16":
         return lambda x: np.asarray(x, np.float32).astype(np.float16).astype(np.float32)
     if spec.dtype.name == "bf16":

@@ -33,7 +33,7 @@ import numpy as np
 import hwsim.kernels.library  # noqa: F401  (registers every kernel)
 from hwsim.errors import HwsimError, VerificationError
 from hwsim.ir.graph import Node, OpGraph
-from hwsim.kernels.actquant import activation_quant, snapper
+from hwsim.kernels.actquant import activation_quant, group_quant, snapper
 from hwsim.kernels.forms import MAIN_SLOT, dense_value, node_form
 from hwsim.kernels.registry import KERNELS, UNSUPPORTED, KernelCall, KernelDef
 
@@ -146,7 +146,8 @@ def check_inputs(graph: OpGraph, inputs: Mapping[str, Any]) -> tuple[dict[str, n
                                     f"{['N', *spec.shape[1:]]} (declared batch {spec.shape[0]})", source=graph.source)
         grid = activation_quant(spec)
         # float tensors and quantized ones (snapped to their grid) take floats; plain integer tensors integers
-        wants_float = spec.dtype.kind in ("float", "binary", "ternary", "fixed") or grid is not None
+        wants_float = (spec.dtype.kind in ("float", "binary", "ternary", "fixed") or grid is not None
+                       or group_quant(spec) is not None)
         snap = snapper(spec)
         ok = arr.dtype.kind == "f" or (arr.dtype.kind in "iu" and (spec.dtype.kind != "float" or grid is not None))
         if not ok or (not wants_float and arr.dtype.kind not in "iu"):

@@ -1,6 +1,6 @@
 """Importing this module registers every kernel (one module per family)."""
 
 from hwsim.kernels import (  # noqa: F401
-    conv, data, elementwise, fft_conv, gemm, lookup, lowbit, pointwise, pool, quantized, sparse, structured, transferred,
-    winograd,
+    conv, data, elementwise, fft_conv, gemm, llm, lookup, lowbit, nm_sparse, pointwise, pool, quantized, sparse,
+    structured, transferred, winograd,
 )

@@ -35,9 +35,32 @@ def _weight(call: KernelCall) -> tuple[Any, np.ndarray, np.ndarray]:
     return payload, codes, scale
 
 
+def _group_size(payload: Any) -> int | None:
+    return payload.values.group_size if payload.values.scale.size > 1 else None
+
+
+def group_kernel(call: KernelCall, codes: np.ndarray, scale: np.ndarray, g: int) -> tuple[np.ndarray, ...]:
+    """Group-wise weight-only product (llama.cpp Q4_0 / Q8_0 blocks, GPTQ / AWQ groups): per group of g
+    inputs, a dot product of the activations with the integer codes, times that group's scale; summed."""
+    if call.node.op != "linear":
+        raise NotImplementedError("group-wise integer weights run on linear layers only")
+    x = call.inputs[0]
+    o, k = codes.shape[0], codes.shape[-1]
+    cols = x.reshape(-1, k).reshape(-1, k // g, g)  # [m, groups, g]
+    partial = np.einsum("mjg,ojg->moj", cols, codes.reshape(o, k // g, g), optimize=True)
+    y = (partial * scale.reshape(o, k // g)[None]).sum(axis=-1, dtype=np.float32).astype(np.float32)
+    out = y.reshape(x.shape[:-1] + (o,))
+    bias = call.weight("bias")
+    return (out + np.asarray(bias, np.float32) if bias is not None else out,)
+
+
 def quantized_kernel(call: KernelCall) -> tuple[np.ndarray, ...]:
-    """Integer weight product: int32-exact with quantized activations, else fp32 GEMM on the integer codes."""
-    _, codes, w_scale = _weight(call)
+    """Integer weight product: int32-exact with quantized activations, else fp32 GEMM on the integer codes
+    (group-wise codes: per-group dot products, each times its scale)."""
+    payload, codes, w_scale = _weight(call)
+    g = _group_size(payload)
+    if g is not None:
+        return group_kernel(call, codes, w_scale, g)
     groups, o, k = weight_matrix_shape(call)
     w = codes.reshape(groups, o // groups, k)
     aq = activation_quant(call.in_specs[0])
@@ -52,7 +75,11 @@ def quantized_kernel(call: KernelCall) -> tuple[np.ndarray, ...]:
 
 
 def quantized_reference(call: KernelCall) -> tuple[np.ndarray, ...]:
-    _, codes, w_scale = _weight(call)
+    payload, codes, w_scale = _weight(call)
+    g = _group_size(payload)
+    if g is not None:  # the definition: every code times its group's scale, then the plain product
+        deq = (codes.reshape(-1, g) * w_scale[:, None]).reshape(codes.shape)
+        return reference_product(call, deq, None)
     aq = activation_quant(call.in_specs[0])
     if aq is None:
         return reference_product(call, codes, w_scale)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from hwsim.cost.registry import cost_model
 from hwsim.cost.types import OpCost
+from hwsim.cost.structured_sparsity import device_view
 from hwsim.cost.work import Workload, prepare
 from hwsim.hardware import DeviceProfile, load_device
 from hwsim.ir import OpGraph
@@ -78,7 +79,7 @@ def resolve_device(device: DeviceProfile | str | os.PathLike[str],
 
 def op_costs(graph: OpGraph, device: DeviceProfile) -> tuple[OpCost, ...]:
     """Per-op costs of ``graph`` on ``device`` (pure; no scheduling)."""
-    return cost_model(device.kind).cost_graph(prepare(graph), device)
+    return cost_model(device.kind).cost_graph(device_view(prepare(graph), device), device)
 
 
 def simulate(graph: OpGraph, device: DeviceProfile | str, engine: str = "analytic", method: str = "baseline",
@@ -91,7 +92,7 @@ def simulate(graph: OpGraph, device: DeviceProfile | str, engine: str = "analyti
     """
     run = get_engine(engine)
     dev = resolve_device(device, overrides)
-    workload = prepare(graph)
+    workload = device_view(prepare(graph), dev)  # N:M-sparse weights: accelerated or expanded, per device
     if check_fit:
         from hwsim.cost.memory import check_fits
 

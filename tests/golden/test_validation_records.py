@@ -115,6 +115,6 @@ def test_device_uncertainty_uses_own_records_else_the_kind() -> None:
 
     own = device_uncertainty("zcu102", "fpga")
     assert own is not None and own.own and own.n == 5 and own.error_factor >= 1.0
-    other = device_uncertainty("pi5", "cpu")  # no Pi 5 record: the cpu boards' error stands in, labelled so
+    other = device_uncertainty("cpu-a72", "cpu")  # no record on this profile: the cpu boards' error stands in, labelled
     assert other is not None and not other.own and "has none" in other.describe()
     assert device_uncertainty("nothing", "no-such-kind") is None
