@@ -218,7 +218,7 @@ def _weightless(model: onnx.ModelProto, nodes: Sequence[onnx.NodeProto], initial
         else:
             g.input.append(helper.make_tensor_value_info(name, t.data_type, list(t.dims)))
     for name, value in folded.items():
-        if name in read and name not in initializers:
+        if name in read and name not in initializers and np.dtype(getattr(value, "dtype", object)).kind in "biuf":
             if value.size <= _SMALL_CONST:
                 g.initializer.append(numpy_helper.from_array(np.asarray(value), name))
             else:  # a large folded constant (an attention mask): its type and shape suffice
