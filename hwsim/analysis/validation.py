@@ -200,9 +200,10 @@ class Uncertainty:
     kind: str
 
     def describe(self) -> str:
-        where = "this profile's" if self.own else f"other {self.kind} profiles' (this one has none)"
-        return (f"latency ×/÷ {self.error_factor:.2f} (geometric-mean error on {self.n} of {where} published "
-                f"measurements, never fitted; hwsim validate)")
+        whose = ("of this profile" if self.own
+                 else f"of other {self.kind} profiles; this one has none of its own")
+        return (f"latency ×/÷ {self.error_factor:.2f} (geometric-mean error over {self.n} published measurements "
+                f"{whose}; never fitted; hwsim validate)")
 
 
 @lru_cache(maxsize=None)
