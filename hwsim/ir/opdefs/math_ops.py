@@ -19,22 +19,11 @@ from typing import Any
 from hwsim.errors import ShapeError
 from hwsim.ir.ops import CountInput, OpCounts, OpDef, OpGroup, register_op
 from hwsim.ir.opdefs._attrs import numel, only
-from hwsim.ir.opdefs.tensor_ops import infer_broadcast
+from hwsim.ir.opdefs.tensor_ops import broadcast_normalizer, infer_broadcast
 
 import numpy as np
 
 Shape = tuple[int, ...]
-
-
-def _broadcast(what: str) -> Callable[[dict[str, Any], Sequence[Shape]], dict[str, Any]]:
-    def normalize(attrs: dict[str, Any], in_shapes: Sequence[Shape]) -> dict[str, Any]:
-        only(attrs, set(), what)
-        try:
-            np.broadcast_shapes(*in_shapes)
-        except ValueError:
-            raise ShapeError(f"{what}: shapes {[list(s) for s in in_shapes]} do not broadcast") from None
-        return {}
-    return normalize
 
 
 def _per_output(**ops_per_element: int) -> Callable[[CountInput], OpCounts]:
@@ -66,7 +55,7 @@ _BINARY: dict[str, tuple[str, int, dict[str, int]]] = {
 
 for _name, (_doc, _arity, _ops) in _BINARY.items():
     register_op(OpDef(name=_name, group=OpGroup.ELEMENTWISE, doc=_doc, infer=infer_broadcast,
-                      count=_per_output(**_ops), normalize=_broadcast(_name), arity=(_arity, _arity)))
+                      count=_per_output(**_ops), normalize=broadcast_normalizer(_name), arity=(_arity, _arity)))
 
 
 # --- unary -----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ no arithmetic, but bytes a device must copy."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,8 @@ def _no_attrs(what: str):
 
 # --- elementwise -----------------------------------------------------------------------------------
 
-def _broadcast(what: str):
+def broadcast_normalizer(what: str) -> Callable[[dict[str, Any], Sequence[Shape]], dict[str, Any]]:
+    """Attribute normalizer of an attribute-less elementwise op: refuses operands that do not broadcast."""
     def normalize(attrs: dict[str, Any], in_shapes: Sequence[Shape]) -> dict[str, Any]:
         only(attrs, set(), what)
         try:
@@ -48,9 +49,9 @@ def _count_binary(kind: str):
 
 
 register_op(OpDef(name="add", group=OpGroup.ELEMENTWISE, doc="elementwise sum with broadcasting (residuals)",
-                  infer=infer_broadcast, count=_count_binary("add"), normalize=_broadcast("add"), arity=(2, None)))
+                  infer=infer_broadcast, count=_count_binary("add"), normalize=broadcast_normalizer("add"), arity=(2, None)))
 register_op(OpDef(name="mul", group=OpGroup.ELEMENTWISE, doc="elementwise product with broadcasting (gating)",
-                  infer=infer_broadcast, count=_count_binary("mul"), normalize=_broadcast("mul"), arity=(2, 2)))
+                  infer=infer_broadcast, count=_count_binary("mul"), normalize=broadcast_normalizer("mul"), arity=(2, 2)))
 
 
 # --- data movement ---------------------------------------------------------------------------------
