@@ -21,7 +21,6 @@ from hwsim.ir.ops import CountInput, OpCounts, OpDef, OpGroup, register_op
 from hwsim.ir.opdefs._attrs import numel, only
 from hwsim.ir.opdefs.tensor_ops import broadcast_normalizer, infer_broadcast
 
-import numpy as np
 
 Shape = tuple[int, ...]
 
