@@ -102,12 +102,15 @@ def moments_calibrator(graph: OpGraph, samples: int = 256, seed: int = 0) -> Ran
     return {t: m.range() for t, m in stats.items() if t not in graph.inputs}
 
 
+_MOMENT_CHUNK = 1 << 21  # weights widened to float64 at a time (16 MiB), not the whole layer
+
+
 def _weight_moments(w: np.ndarray, m: Moments, groups: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of W x for x with per-input-channel moments (independent entries)."""
+    """Mean and variance of W x for x with per-input-channel moments (independent entries). The weight
+    is read a block of output rows at a time, so a 400 MiB layer needs no 800 MiB float64 copy."""
     o = w.shape[0]
     per_group_in = w.shape[1]
-    w3 = w.reshape(o, per_group_in, -1).astype(np.float64)
-    ws, w2 = w3.sum(-1), (w3**2).sum(-1)
+    w3 = w.reshape(o, per_group_in, -1)
     mean_in, var_in = m.mean, m.var
     if mean_in.size != per_group_in * groups:
         s = m.scalar()
@@ -115,11 +118,14 @@ def _weight_moments(w: np.ndarray, m: Moments, groups: int = 1) -> tuple[np.ndar
     out_per_group = o // groups
     mean = np.empty(o)
     var = np.empty(o)
+    block = max(1, _MOMENT_CHUNK // max(w3[0].size, 1))
     for g in range(groups):
-        sl = slice(g * out_per_group, (g + 1) * out_per_group)
         mi, vi = mean_in[g * per_group_in:(g + 1) * per_group_in], var_in[g * per_group_in:(g + 1) * per_group_in]
-        mean[sl] = ws[sl] @ mi
-        var[sl] = w2[sl] @ vi
+        for lo in range(g * out_per_group, (g + 1) * out_per_group, block):
+            hi = min(lo + block, (g + 1) * out_per_group)
+            rows = w3[lo:hi].astype(np.float64)
+            mean[lo:hi] = rows.sum(-1) @ mi
+            var[lo:hi] = (rows**2).sum(-1) @ vi
     return mean, var
 
 

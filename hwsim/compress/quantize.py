@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from hwsim.compress._encoded import (
+    sqnr_db,
     FORMULA_NOTE, WEIGHTED_OPS, ValueRepr, carry_meta, change, formula_spec, is_materialized, real_spec,
     split_encodable, structure_of, structure_options,
 )
@@ -78,7 +79,7 @@ def _float_source(graph: OpGraph, t: str, what: str) -> tuple[np.ndarray, str, d
     structure = structure_of(value)
     if structure not in ("dense", "csr", "csc", "coo", "bitmap", "relative_index"):
         raise CompressionError(f"{what}: weights stored as {structure!r} cannot be quantized element-wise")
-    return graph.dense_weight(t).astype(np.float32), structure, structure_options(value)
+    return graph.dense_weight(t).astype(np.float32, copy=False), structure, structure_options(value)
 
 
 def quantize_weight(graph: OpGraph, node: Node, p: Any, bits: int, layer_rng: np.random.Generator | None,
@@ -97,7 +98,7 @@ def quantize_weight(graph: OpGraph, node: Node, p: Any, bits: int, layer_rng: np
         w, structure, opts = _float_source(graph, t, what)
         dense = encode_dense(w, p.format)
         new = dense if structure == "dense" else encode(structure, dense, **opts)
-        err = _sqnr_db(w, new.decode())
+        err = sqnr_db(w, new.decode())
         return real_spec(spec, new, keep), new, {"format": p.format, "bits": 16, "sqnr_db": err}
     if p.granularity == "group":
         return _quantize_groups(graph, node, p, bits, layer_rng, what, keep)
@@ -114,7 +115,7 @@ def quantize_weight(graph: OpGraph, node: Node, p: Any, bits: int, layer_rng: np
     q = quantize_array(w, bits, p.symmetric, per_channel, p.rounding, layer_rng)
     new = q if structure == "dense" else encode(structure, q, **opts)
     return real_spec(spec, new, keep), new, {"format": "int", "bits": bits, "granularity": p.granularity,
-                                             "sqnr_db": _sqnr_db(w, q.decode())}
+                                             "sqnr_db": sqnr_db(w, q.decode())}
 
 
 def _quantize_groups(graph: OpGraph, node: Node, p: Any, bits: int, layer_rng: np.random.Generator | None,
@@ -152,16 +153,7 @@ def _quantize_groups(graph: OpGraph, node: Node, p: Any, bits: int, layer_rng: n
                        scale=scale, zero_point=zp)
     values = replace(q.values, scale_bits=p.scale_bits, group_size=g)
     new = QuantizedIntPayload(tuple(spec.shape), values)
-    return real_spec(spec, new, keep), new, {**details, "sqnr_db": _sqnr_db(w, new.decode())}
-
-
-def _sqnr_db(w: np.ndarray, wq: np.ndarray) -> float | None:
-    a = np.asarray(w, np.float32).ravel()
-    d = a - np.asarray(wq, np.float32).ravel()
-    signal, noise = float(np.dot(a, a)), float(np.dot(d, d))
-    if signal == 0:
-        return None
-    return round(10 * math.log10(signal / noise), 3) if noise > 0 else math.inf
+    return real_spec(spec, new, keep), new, {**details, "sqnr_db": sqnr_db(w, new.decode())}
 
 
 def _rng(p: Any, node: Node) -> np.random.Generator | None:
@@ -337,7 +329,7 @@ def allocate_bits(graph: OpGraph, nodes: list[Node], candidates: list[int], budg
         if is_materialized(graph, [t]):
             w = graph.dense_weight(t).astype(np.float32)
             sample, scale_of = _sqnr_sample(w, per_channel, node.name)
-            sqnr[node.name] = {b: _sqnr_db(sample, quantize_array(sample, b, True, per_channel,
+            sqnr[node.name] = {b: sqnr_db(sample, quantize_array(sample, b, True, per_channel,
                                                                   scale=scale_of(b)).decode()) or 0.0
                                for b in sorted(set(cands) | ({fixed[node.name]} if node.name in fixed else set()))}
         else:

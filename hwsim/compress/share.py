@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import Field
 
 from hwsim.compress._encoded import (
+    sqnr_db,
     FORMULA_NOTE, WEIGHTED_OPS, ValueRepr, carry_meta, change, default_by_op, formula_spec, is_materialized,
     real_spec, split_encodable, structure_of, structure_options,
 )
@@ -105,15 +106,6 @@ def kmeans_sklearn(values: np.ndarray, k: int, init: str, max_iter: int, seed: i
     return np.sort(km.cluster_centers_.ravel()), int(km.n_iter_)
 
 
-def _sqnr_db(w: np.ndarray, wq: np.ndarray) -> float | None:
-    a = np.asarray(w, np.float32).ravel()
-    d = a - np.asarray(wq, np.float32).ravel()
-    signal, noise = float(np.dot(a, a)), float(np.dot(d, d))
-    if signal == 0:
-        return None
-    return round(10 * np.log10(signal / noise), 3) if noise > 0 else float("inf")
-
-
 @register_pass("share_kmeans", ShareKmeansParams, family="share")
 def share_kmeans(graph: OpGraph, params: ShareKmeansParams) -> PassResult:
     """Deep Compression weight sharing: per-layer k-means codebooks of 2^b fp32 centroids + b-bit codes."""
@@ -160,7 +152,7 @@ def share_kmeans(graph: OpGraph, params: ShareKmeansParams) -> PassResult:
         weights[t] = new
         specs[t] = real_spec(spec, new, keep)
         details[node.name] = {"bits": bits, "codebook_size": int(shared.centroids.size), "iterations": iters,
-                              "sqnr_db": _sqnr_db(w, shared.decode()), "zero_code": has_zero,
+                              "sqnr_db": sqnr_db(w, shared.decode()), "zero_code": has_zero,
                               "format": new.format, "materialized": True}
     out = graph.with_specs(specs, weights)
     changes = tuple(change(graph, out, n, "shared", **details[n.name]) for n in nodes)
@@ -202,7 +194,7 @@ def share_hash(graph: OpGraph, params: ShareHashParams) -> PassResult:
             payload = encode_hashed(w, k, seed, p.signed)
             weights[t] = payload
             specs[t] = real_spec(spec, payload)
-            details[node.name] = {"buckets": k, "sqnr_db": _sqnr_db(w, payload.decode()), "materialized": True}
+            details[node.name] = {"buckets": k, "sqnr_db": sqnr_db(w, payload.decode()), "materialized": True}
         else:
             formula = True
             from hwsim.formats import FORMATS

@@ -18,7 +18,7 @@ import numpy as np
 
 from hwsim.errors import CompressionError
 from hwsim.formats.base import FormatDef, check_options, register_format
-from hwsim.formats.intstream import FixedWidthInts, IntStream, min_bits
+from hwsim.formats.intstream import FixedWidthInts, IntStream, min_bits, smallest_uint
 from hwsim.formats.values import CENTROID_BITS, FLOAT_BITS, SCALE_BITS, CodebookValues, FloatValues, QuantizedValues
 
 
@@ -205,6 +205,39 @@ def _nearest_sorted(flat: np.ndarray, table: np.ndarray) -> np.ndarray:
     return order[np.searchsorted(mids, np.asarray(flat, np.float32), side="left")].astype(np.int64)
 
 
+_CHUNK_ELEMENTS = 1 << 22  # values quantized at a time: temporaries stay ~16 MiB whatever the layer's size
+
+
+def _integer_codes(rows: np.ndarray, scale: np.ndarray, zp: np.ndarray, qmin: int, qmax: int, offset: int,
+                   rounding: str, rng: np.random.Generator | None) -> np.ndarray:
+    """``clip(round(x / scale) + zp, qmin, qmax) - offset`` of every value of ``rows`` ([C, n], one scale
+    and zero point per row), as the smallest unsigned dtype holding the codes. Computed a chunk at a time
+    in float32 (exact for the integers of up to 24-bit codes; wider codes go through float64), so a
+    layer of N weights needs N code bytes, not several float64 copies of the layer."""
+    c, n = rows.shape
+    codes = np.empty(c * n, smallest_uint(qmax - offset))
+    work = np.float32 if qmax - qmin < 2**24 else np.float64
+    flat = rows.reshape(-1)
+    for start in range(0, c * n, _CHUNK_ELEMENTS):
+        stop = min(start + _CHUNK_ELEMENTS, c * n)
+        if c == 1:
+            s, z = scale[0], zp[0]
+        else:
+            channel = np.arange(start, stop) // n
+            s, z = scale[channel], zp[channel]
+        t = np.divide(flat[start:stop], s, dtype=np.float32).astype(work, copy=False)
+        if rounding == "nearest":
+            np.rint(t, out=t)
+        else:
+            t += rng.random(t.shape, dtype=np.float32)  # type: ignore[union-attr]
+            np.floor(t, out=t)
+        t += np.asarray(z, work)
+        np.clip(t, qmin, qmax, out=t)
+        t -= offset
+        codes[start:stop] = t
+    return codes
+
+
 def quantize_array(arr: np.ndarray, bits: int, symmetric: bool = True, per_channel: bool = False,
                    rounding: str = "nearest", rng: np.random.Generator | None = None,
                    scale: np.ndarray | None = None, zero_point: np.ndarray | None = None) -> QuantizedIntPayload:
@@ -243,17 +276,12 @@ def quantize_array(arr: np.ndarray, bits: int, symmetric: bool = True, per_chann
     zp = np.asarray(zp, np.int32).reshape(-1)
     if scale.size != c or zp.size != c:
         raise CompressionError(f"quantization needs {c} scales and zero points, got {scale.size} and {zp.size}")
-    t = rows / scale[:, None]
-    if rounding == "nearest":
-        r = np.rint(t)
-    elif rounding == "stochastic":
-        if rng is None:
-            raise CompressionError("stochastic rounding needs a seeded random generator")
-        r = np.floor(t + rng.random(t.shape, dtype=np.float32))
-    else:
+    if rounding not in ("nearest", "stochastic"):
         raise CompressionError(f"unknown rounding {rounding!r}; known: nearest, stochastic")
-    q = np.clip(r + zp[:, None], qmin, qmax).astype(np.int64)
-    stream = FixedWidthInts.of((q - (-(2 ** (bits - 1)) if symmetric else 0)).ravel(), bits)
+    if rounding == "stochastic" and rng is None:
+        raise CompressionError("stochastic rounding needs a seeded random generator")
+    offset = -(2 ** (bits - 1)) if symmetric else 0
+    stream = FixedWidthInts.of(_integer_codes(rows, scale, zp, qmin, qmax, offset, rounding, rng), bits)
     values = QuantizedValues(stream, bits, symmetric, scale, zp, None)
     return QuantizedIntPayload(shape, values)
 

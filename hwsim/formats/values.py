@@ -201,6 +201,8 @@ class QuantizedValues:
         return (self.codes.values() + self.qmin).astype(np.int32)
 
     def decode(self) -> np.ndarray:
+        if self.bits <= 23 and self.channel is None and self.group_size is None:
+            return self._decode_float32()
         q = self.q()
         scale = self.scale.astype(np.float32)
         if self.scale.size == 1:
@@ -209,6 +211,16 @@ class QuantizedValues:
             per = q.reshape(self.scale.size, -1) - self.zero_point[:, None]
             return (per.astype(np.float32) * scale[:, None]).ravel()
         return ((q - self.zero_point[self.channel]).astype(np.float32) * scale[self.channel]).astype(np.float32)
+
+    def _decode_float32(self) -> np.ndarray:
+        """``decode`` with one float32 array as its only allocation (the codes are never widened to int64):
+        codes + (qmin - zero_point) is an exact float32 integer below 2^24, so the values are the same."""
+        raw = self.codes.data if isinstance(self.codes, FixedWidthInts) else self.codes.values()
+        out = raw.astype(np.float32)
+        rows = out.reshape(self.scale.size, -1)
+        rows += (self.qmin - self.zero_point.astype(np.int64)).astype(np.float32)[:, None]
+        rows *= self.scale.astype(np.float32)[:, None]
+        return out
 
     def take(self, idx: np.ndarray) -> "QuantizedValues":
         channel = None

@@ -24,6 +24,7 @@ from hwsim.formats import (
     QuantizedIntPayload, QuantizedValues, RelativeIndexPayload, densify,
 )
 from hwsim.formats.base import matrix_shape
+from hwsim.formats.intstream import FixedWidthInts
 from hwsim.kernels.huffman import stream_ints
 
 STRUCTURE_PAYLOADS = (CSRPayload, CSCPayload, COOPayload, BitmapPayload, RelativeIndexPayload)
@@ -36,6 +37,19 @@ def entry_data(values: Any, rows: np.ndarray | None, n_rows: int) -> tuple[np.nd
         return values.decode(), None
     if isinstance(values, CodebookValues):
         return values.centroids[stream_ints(values.codes)].astype(np.float32, copy=False), None
+    if isinstance(values, QuantizedValues) and values.bits <= 23:
+        # codes - zero point as float32 directly (exact below 2^24): no int64 copies of a large layer
+        raw = values.codes.data if isinstance(values.codes, FixedWidthInts) else stream_ints(values.codes)
+        data = raw.astype(np.float32)
+        offset = (values.qmin - values.zero_point.astype(np.int64)).astype(np.float32)
+        if offset.size == 1:
+            data += offset[0]
+        elif rows is None:
+            per_channel = data.reshape(offset.size, -1)  # a view: entries laid out channel by channel
+            per_channel += offset[:, None]
+        else:
+            data += offset[rows]
+        return data, values.scale.astype(np.float32)
     if isinstance(values, QuantizedValues):
         q = stream_ints(values.codes) + values.qmin
         zp = values.zero_point.astype(np.int64)

@@ -32,7 +32,7 @@ def int_matmul(w: np.ndarray, cols: np.ndarray, x_bound: float) -> np.ndarray:
     """Exact ``[G, O, K] @ [G, K, P]`` of integer-valued arrays (any int or float dtype holding integers;
     ``|cols| <= x_bound``) -> ``[G, O, P]`` int32, or int64 when ``K * max|w| * x_bound >= 2^31``."""
     k = w.shape[-1]
-    w_bound = float(np.max(np.abs(w))) if w.size else 0.0
+    w_bound = max(float(w.max()), -float(w.min())) if w.size else 0.0  # max |w| without an |w| copy
     whole = k * w_bound * float(x_bound)
     acc_dtype = np.int32 if whole < 2**31 else np.int64
     if whole <= FP32_EXACT:  # one float32 GEMM is exact

@@ -84,7 +84,10 @@ def reference_product(call: KernelCall, w: np.ndarray, scale: np.ndarray | None,
                       x: np.ndarray | None = None) -> tuple[np.ndarray]:
     """The sequential reference of the same product on the dense operand ``w`` (codes or values)."""
     x = call.inputs[0] if x is None else x
-    xd, wd = x.astype(dtype), np.asarray(w).astype(dtype)
+    xd, wd = x.astype(dtype), np.asarray(w)
+    if np.result_type(dtype, wd.dtype) != np.dtype(dtype):
+        wd = wd.astype(dtype)
+    # else the sequential references widen w a slice at a time (no float64 copy of a whole layer)
     if call.node.op == "linear":
         y = linear_sequential(xd, wd)
         shape = (-1,)
