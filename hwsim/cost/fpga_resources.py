@@ -34,18 +34,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hwsim.hardware.peaks import FPGA_FLOAT_MAC
+
 #: BRAM18 aspect ratios (depth, width) in simple dual-port mode (Xilinx UG473 / UG573).
 BRAM18_SHAPES: tuple[tuple[int, int], ...] = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 BRAM18_BITS = 18 * 1024
 
-#: Floating-point MAC lanes (one multiplier + one adder): (DSPs, LUTs, FFs). ASSUMED: the order of the
-#: Xilinx Floating-Point Operator (PG060) utilization tables for 7-series with full DSP usage for the
-#: multiplier and a logic-only adder; a synthesized design varies with latency and options.
-FP_MAC: Mapping[str, tuple[int, int, int]] = {
-    "fp32": (3, 430, 600),
-    "fp16": (1, 230, 330),
-    "bf16": (1, 210, 300),
-}
+#: Floating-point MAC lanes (one multiplier + one adder): (DSPs, LUTs, FFs); the table and its source live
+#: with the device peaks, which draw the FPGA's float roof from the same figures.
+FP_MAC: Mapping[str, tuple[int, int, int]] = FPGA_FLOAT_MAC
 
 #: Default coefficients; a profile overrides any of them in ``fpga.model_params``.
 DEFAULT_PARAMS: Mapping[str, Any] = {

@@ -6,9 +6,20 @@ One op = one multiply or one add (a MAC is 2 ops), as in GFLOPS/TOPS datasheet f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hwsim.hardware.profile import DeviceProfile
+
+#: Floating-point MAC lanes on an FPGA (one multiplier + one adder): (DSPs, LUTs, FFs). ASSUMED: the order of
+#: the Xilinx Floating-Point Operator (PG060) utilization tables for 7-series with full DSP usage for the
+#: multiplier and a logic-only adder; a synthesized design varies with latency and options. The FPGA cost
+#: model sizes float engines with it (``hwsim.cost.fpga_resources``); the peaks below use it for the roof.
+FPGA_FLOAT_MAC: Mapping[str, tuple[int, int, int]] = {
+    "fp32": (3, 430, 600),
+    "fp16": (1, 230, 330),
+    "bf16": (1, 210, 300),
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,11 @@ def peak_ops(device: DeviceProfile) -> list[Peak]:
         # one MAC per DSP slice per cycle (operands up to the DSP width); LUT fabric adds more for
         # low-bit operands: hwsim.cost.fpga sizes that per layer
         out.append(Peak("dsp", "int8", 2 * device.fpga.dsp * f))
+        # floating point: as many MAC lanes as the DSPs and LUTs of the whole part hold (an upper bound)
+        for dtype, (dsp, lut, _ff) in FPGA_FLOAT_MAC.items():
+            lanes = min(device.fpga.dsp // dsp, device.fpga.lut // lut)
+            if lanes > 0:
+                out.append(Peak("fabric", dtype, 2 * lanes * f))
     elif device.systolic is not None:
         s = device.systolic
         out += [Peak("array", k, 2 * r * s.rows * s.cols * f) for k, r in s.macs_per_cycle_per_pe.items()]
@@ -48,6 +64,16 @@ def peak_ops(device: DeviceProfile) -> list[Peak]:
 def best_peak(device: DeviceProfile, dtype: str) -> Peak | None:
     cands = [p for p in peak_ops(device) if p.dtype == dtype]
     return max(cands, key=lambda p: p.ops_per_s) if cands else None
+
+
+def no_native_path_note(device: DeviceProfile, dtype: str) -> str | None:
+    """Why a device has no peak for ``dtype`` and how its cost model runs that dtype anyway, or None."""
+    if best_peak(device, dtype) is not None:
+        return None
+    if device.systolic is not None:
+        return (f"no {dtype} path on this int8 array: {dtype} layers are costed at its int8 rate (the "
+                "SCALE-Sim convention), so the roof drawn is the int8 one")
+    return f"the profile lists no {dtype} rate"
 
 
 def level_bandwidths(device: DeviceProfile) -> dict[str, float]:

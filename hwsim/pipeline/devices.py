@@ -10,7 +10,7 @@ from hwsim.analysis.metrics import MethodRun, Outcome, jsonable
 from hwsim.cost.fpga import layer_savings
 from hwsim.cost.work import prepare
 from hwsim.hardware import DeviceProfile, load_device
-from hwsim.hardware.peaks import level_bandwidths, peak_ops
+from hwsim.hardware.peaks import level_bandwidths, no_native_path_note, peak_ops
 from hwsim.ir.graph import OpGraph
 
 
@@ -54,7 +54,8 @@ def device_peaks(dev: DeviceProfile) -> dict[str, Any]:
     dram = dev.dram.bandwidth_bytes_per_s
     return jsonable({"ops_per_s": best, "units_ops_per_s": units, "bandwidth_bytes_per_s": level_bandwidths(dev),
                      "dram_bandwidth_bytes_per_s": dram,
-                     "ridge_ops_per_dram_byte": {k: v / dram for k, v in best.items()}})
+                     "ridge_ops_per_dram_byte": {k: v / dram for k, v in best.items()},
+                     "no_path": {k: n for k in ("fp32",) if (n := no_native_path_note(dev, k))}})
 
 
 def savings(graph: OpGraph, device: DeviceProfile) -> tuple[dict[str, Any], ...]:

@@ -370,6 +370,7 @@ def _device_plots(result: ResultLike, dev: Any) -> dict[str, Any]:
                     pts.append(plots.RooflinePoint(p.layer, mr.method, p.intensity_ops_per_byte or math.inf,
                                                    p.perf_ops_per_s))
         section["roofline"] = plots.roofline_svg(name, roof[0], roof[1], pts, roof[2], roof[3])
+        section["roofline_note"] = (dev.peaks.get("no_path") or {}).get("fp32", "")
         section["roofline_missing"] = "" if section["roofline"] else "no layer has both arithmetic and DRAM traffic"
     else:
         section["roofline_missing"] = "the device's derived peaks are unavailable"
