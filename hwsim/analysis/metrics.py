@@ -278,6 +278,8 @@ class MethodMetrics:
     #: activation densities used (measured / annotated / assumed)
     macs_effective: float | None = None
     activation_density_sources: tuple[str, ...] = ()
+    #: FPGA overlay: BRAM18 its buffers would take to hold the largest layer; above ``bram18`` when capped
+    bram18_wanted: int | None = None
 
     @property
     def has_early_exits(self) -> bool:
@@ -402,7 +404,7 @@ def method_metrics(mr: MethodRun, dr: DeviceRun) -> MethodMetrics:
         dram_bytes=int(run.transfer_bytes["dram"]) if run and "dram" in run.transfer_bytes else None,
         lut=res.get("lut"), ff=res.get("ff"), dsp=res.get("dsp"), bram18=res.get("bram18"),
         lut_limit=lim.get("lut"), ff_limit=lim.get("ff"), dsp_limit=lim.get("dsp"),
-        bram18_limit=lim.get("bram18"),
+        bram18_limit=lim.get("bram18"), bram18_wanted=res.get("bram18_wanted"),
         fits_resources=run.fits_resources if run else None,
         kernel_status=fid.kernel_status, sqnr_db=fid.sqnr_db, cosine=fid.cosine,
         # top-1 agreement over a handful of inputs says nothing: shown only over MIN_AGREEMENT_INPUTS

@@ -222,6 +222,8 @@ class FpgaCostModel(CostModel):
                 for k, v in e.resources.as_dict().items():
                     if k in keys:
                         res[k] = res.get(k, 0) + v
+            if design.bram18_wanted is not None:  # what the buffers would take unbudgeted: shows a capped BRAM
+                booked[0]["bram18_wanted"] = design.bram18_wanted
             for i, res in booked.items():
                 costs[i] = replace(costs[i], resources=res)
             costs[0] = replace(costs[0], notes=costs[0].notes + design.notes)

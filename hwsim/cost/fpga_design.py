@@ -140,6 +140,9 @@ class Design:
     shared: Resources = field(default_factory=Resources)  # FIFOs, DMA buffers: booked on the first stage
     meets_target: bool = True  # within target_utilization of every resource
     engines: tuple["OverlayEngine", ...] = ()  # overlay: one engine per class of products
+    #: overlay: BRAM18 the design would use with no budget (buffers holding its largest layer); above
+    #: ``totals.bram18`` when the buffers are capped
+    bram18_wanted: int | None = None
 
     def layer(self, node: str) -> Layer:
         for ly in self.layers:

@@ -166,10 +166,20 @@ def plan_overlay(workload: Workload, device: DeviceProfile) -> Design:
     # on-chip buffers: as many BRAM18 as the largest MAC layer's weights + input + output need, within
     # the rest of the BRAM budget (a design that needs less instantiates less: a quantized or pruned
     # model uses fewer blocks; tiles beyond the budget stream from DRAM, see ``_cost_overlay_layer``)
-    need = max((w.param_bytes + sum(w.in_bytes) + w.out_bytes for w in workload.ops if w.gemm is not None),
-               default=0)
-    buf_bram = max(0, min(int(share * limits["bram18"]) - core.bram18, math.ceil(need * 8 / BRAM18_BITS)))
+    sizes = {w.node: (w.param_bytes, sum(w.in_bytes) + w.out_bytes) for w in workload.ops if w.gemm is not None}
+    largest = max(sizes, key=lambda n: (sum(sizes[n]), n), default=None)
+    need = sum(sizes[largest]) if largest else 0
+    wanted = math.ceil(need * 8 / BRAM18_BITS)
+    budget = max(0, int(share * limits["bram18"]) - core.bram18)
+    buf_bram = min(budget, wanted)
     total = core + Resources(bram18=buf_bram)
+    capped = ()
+    if wanted > budget and largest is not None:
+        capped = (f"BRAM capped at the budget: the tile buffers take the {buf_bram} BRAM18 left of "
+                  f"{share:.0%} of {limits['bram18']}; holding the largest layer ({largest}: {sizes[largest][0]:,} B "
+                  f"of weights as stored + {sizes[largest][1]:,} B in/out activations) on chip would take "
+                  f"{wanted:,}, so every method that needs more uses the same {buf_bram} and streams the rest "
+                  "from DRAM",)
     by_node = {ly.node: ly for n in names for ly in groups[n]}
     primary = engines[0] if len(engines) == 1 else max(
         engines, key=lambda e: sum(by_node[x].pixels * by_node[x].mh * by_node[x].mw for x in e.nodes))
@@ -180,7 +190,7 @@ def plan_overlay(workload: Workload, device: DeviceProfile) -> Design:
     notes = tuple(f"overlay engine {e.pe} PE x {e.simd} SIMD for {e.ops.w_bits}-bit x {e.ops.a_bits}-bit "
                   f"{e.ops.lane_kind} operands ({e.name}, {len(e.nodes)} layers, {e.resources.dsp} DSP, "
                   f"{e.resources.lut} LUT)" for e in engines)
-    return Design("overlay", layers, 0, total, limits, _fits(total, limits, 1.0), notes,
-                  shared=Resources(bram18=buf_bram), engines=engines)
+    return Design("overlay", layers, 0, total, limits, _fits(total, limits, 1.0), notes + capped,
+                  shared=Resources(bram18=buf_bram), engines=engines, bram18_wanted=core.bram18 + wanted)
 
 

@@ -415,18 +415,28 @@ def fpga_resources_svg(comparison: Comparison, device: str) -> str | None:
         vals = [getattr(r, kind) for r in rows]
         limits = [getattr(r, f"{kind}_limit") for r in rows if _known(getattr(r, f"{kind}_limit"))]
         over = [_known(v) and limits and v > limits[0] for v in vals]
-        ax.barh(y, [v if _known(v) else 0 for v in vals], color=["#E45756" if o else ACCENT for o in over],
-                height=0.65)
-        for yi, v in zip(y, vals):
-            ax.text(v if _known(v) else 0, yi, f" {v:,}" if _known(v) else " unavailable", va="center",
-                    fontsize=7, color="#333" if _known(v) else "#B00")
+        # BRAM an overlay's buffers would take beyond its budget: the bar is capped, hatched, and says so
+        wanted = [r.bram18_wanted if kind == "bram18" and _known(v) and _known(r.bram18_wanted)
+                  and r.bram18_wanted > v else None for r, v in zip(rows, vals)]
+        bars = ax.barh(y, [v if _known(v) else 0 for v in vals], color=["#E45756" if o else ACCENT for o in over],
+                       height=0.65)
+        for bar, w in zip(bars, wanted):
+            if w is not None:
+                bar.set_hatch("///")
+                bar.set_edgecolor("white")
+        for yi, v, w in zip(y, vals, wanted):
+            label = f" {v:,}" + (f" capped ({w:,} wanted)" if w is not None else "") if _known(v) else " unavailable"
+            ax.text(v if _known(v) else 0, yi, label, va="center", fontsize=7, color="#333" if _known(v) else "#B00")
         if limits:
             ax.axvline(limits[0], color="#D62728", lw=1.4)
             ax.text(limits[0], len(rows) - 0.4, f"part limit {limits[0]:,}", color="#D62728", fontsize=7.5,
                     ha="right", va="bottom")
-        ax.set_title(RESOURCE_LABELS[kind])
+        if any(wanted):
+            ax.set_title(RESOURCE_LABELS[kind] + " (hatched: buffers capped at the budget)", fontsize=9)
+        else:
+            ax.set_title(RESOURCE_LABELS[kind])
         ax.grid(axis="y", visible=False)
-        ax.margins(x=0.2)
+        ax.margins(x=0.45 if any(wanted) else 0.2)
     axes[0][0].set_yticks(y, [r.method for r in rows])
     return to_svg(fig, f"FPGA resources per method on {device}")
 

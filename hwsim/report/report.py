@@ -75,6 +75,10 @@ def _cell(comparison: Comparison, row: MethodMetrics, col: Column, fpga: bool) -
                  f"(no early exit, every branch run): {fmt_value(worst, col.unit)}")
     if col.key == "macs" and row.macs_effective is not None:  # dense on top, effective beneath
         sub, title = _effective_macs_line(row, sub, title)
+    if col.key == "bram18" and value is not None and row.bram18_wanted is not None and row.bram18_wanted > value:
+        sub = f"capped ({row.bram18_wanted:,} wanted)"
+        title = (f"{title}. The overlay's buffers fill the BRAM budget; holding the largest layer on chip would "
+                 f"take {row.bram18_wanted:,} BRAM18, so the rest streams from DRAM (see the method's notes)")
     return {"text": text, "sort": sort_key(value), "best": comparison.is_best(row, col.key) and row.status == "ok",
             "vs": vs, "good": good, "missing": value is None,
             "bad": col.unit == "bool" and value is False, "title": title, "sub": sub}
