@@ -17,7 +17,8 @@ from hwsim.frontends.llm_config import LLMConfig
 from hwsim.hardware.profile import DeviceProfile
 
 #: The methods an LLM report compares when none are named.
-DEFAULT_LLM_METHODS = ("baseline", "q8_0", "q4_0", "w4-g128", "w3-g128", "kv-int8", "q4_0+kv-int8", "sparse-2:4")
+DEFAULT_LLM_METHODS = ("baseline", "q8_0", "q4_0", "w4-g128", "w3-g128", "kv-int8", "q4_0+kv-int8", "sparse-2:4",
+                       "llm-head-prune-25", "llm-kv-head-prune-25", "llm-mlp-prune-30")
 
 
 @dataclass(frozen=True)
