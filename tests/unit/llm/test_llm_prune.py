@@ -165,8 +165,9 @@ def test_prune_before_quantizing_and_nothing_to_prune_in_a_cnn():
         _prune(quantized, [("prune_heads", {"ratio": 0.5})])
     from hwsim.frontends import load_model
 
-    cnn = load_model(str(ROOT / "workloads" / "lenet5.json"))
-    for method in ("llm-head-prune-25", "llm-mlp-prune-30"):
-        res = apply_method(cnn, method)
-        assert res.graph is cnn or res.graph.name == cnn.name
-        assert any("no decoder" in n for n in res.notes)
+    for model in ("lenet5.json", "transformer_tiny.json"):  # the encoder's names are close, its layout is not
+        other = load_model(str(ROOT / "workloads" / model))
+        for method in ("llm-head-prune-25", "llm-mlp-prune-30"):
+            res = apply_method(other, method)
+            assert count_graph(res.graph).params == count_graph(other).params
+            assert any("no decoder" in n for n in res.notes)
