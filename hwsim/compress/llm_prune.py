@@ -269,6 +269,9 @@ def prune_heads(graph: OpGraph, params: PruneHeadsParams) -> PassResult:
         merge = graph.node(f"{p}.merge")
         replaced[merge.name] = _with_shape(merge, shape=[*merge.attrs["shape"][:2], hq * d])
         if hkv < a.kv_heads:
+            if any("kv_quant_bits" in graph.tensor(t).meta_dict() for t in graph.tensors if t.startswith(f"{p}.")):
+                raise CompressionError("pass 'prune_heads': the KV cache is already quantized; prune KV heads before "
+                                       "kv_quantize", where=f"layer {q.name!r}")
             _slice(graph, k, kv_rows, None, weights, materialized)
             _slice(graph, v, kv_rows, None, weights, materialized)
             replaced[k.name] = _with_shape(k, out_features=hkv * d)
@@ -276,9 +279,6 @@ def prune_heads(graph: OpGraph, params: PruneHeadsParams) -> PassResult:
             for cache in (f"{p}.k_cache", f"{p}.v_cache"):
                 if cache in inputs:
                     spec = inputs[cache]
-                    if spec.stored_bits is not None or spec.dtype != graph.tensor(f"{p}.k").dtype:
-                        raise CompressionError("pass 'prune_heads': the KV cache is already quantized; prune KV "
-                                               "heads before kv_quantize", where=f"input {cache!r}")
                     shape = list(spec.shape)
                     shape[1] = hkv
                     inputs[cache] = spec.with_(shape=tuple(shape))
