@@ -253,7 +253,8 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
         lat_value, lat_unit = lv.latency
         epb = lv.energy_per_byte
         if epb is None:
-            epb = et.default_level_pj_per_byte(lv.size, lv.on_chip, node if model.energy.scale_with_node else 45.0)
+            epb = et.default_level_pj_per_byte(lv.size, lv.on_chip, node if model.energy.scale_with_node else 45.0,
+                                               lv.type)
         memory.append(MemoryLevel(
             name=lname, size_bytes=lv.size, bandwidth_bytes_per_s=lv.bandwidth,
             latency_s=lat_value / clock if lat_unit == "cycles" else lat_value,

@@ -100,6 +100,14 @@ class MemoryLevelModel(_Strict):
     on_chip: bool
     usable_fraction: Fraction = 1.0
     instances: PositiveInt = 1  # private copies (per-core L1, per-SM shared memory): size is per instance
+    #: off-chip memory type: sets the default energy per byte (hwsim.hardware.energy_tables.DRAM_TYPES)
+    type: Literal["DDR3", "DDR4", "LPDDR2", "LPDDR4", "LPDDR4X", "LPDDR5"] | None = None
+
+    @model_validator(mode="after")
+    def _type_off_chip(self) -> "MemoryLevelModel":
+        if self.type is not None and self.on_chip:
+            raise ValueError(f"type {self.type!r} names a DRAM; this level is on_chip")
+        return self
 
 
 class EnergyModel(_Strict):
