@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hwsim import __version__
-from hwsim.analysis.compare import Column, Comparison, LayerRow, layer_points, layer_rows
+from hwsim.analysis.compare import COLUMNS, Column, Comparison, LayerRow, layer_points, layer_rows
 from hwsim.analysis.metrics import ENERGY_PARTS, MIN_AGREEMENT_INPUTS, MethodMetrics, MethodRun, jsonable
 from hwsim.analysis.pareto import pareto_front
 from hwsim.analysis.ranking import RankingPolicy, classify, policy_lines
@@ -49,7 +49,31 @@ class ResultLike(Protocol):
 # Table cells
 
 
-def _cell(comparison: Comparison, row: MethodMetrics, col: Column, fpga: bool) -> dict[str, Any]:
+def starred(comparison: Comparison, device: str, policy: RankingPolicy = RankingPolicy()) -> dict[str, frozenset[str]]:
+    """Per column, the methods whose ★ marks the best value on ``device``: best among the methods findings
+    may rank (``hwsim.analysis.ranking``: within the allowed accuracy drop, or exact by construction
+    without data) and the baseline; a method outside that rule is never starred, whatever its figure.
+    A column with fewer than two such values, or where they all tie, has no star."""
+    rows = [r for r in comparison.for_device(device) if r.status == "ok"]
+    allowed = {r.method for r in classify(rows, comparison.baseline, policy).eligible} | {comparison.baseline}
+    out: dict[str, frozenset[str]] = {}
+    for col in COLUMNS:
+        if col.better is None:
+            continue
+        vals = [(r.method, getattr(r, col.key)) for r in rows if r.method in allowed
+                and isinstance(getattr(r, col.key), (int, float)) and not isinstance(getattr(r, col.key), bool)
+                and math.isfinite(getattr(r, col.key))]
+        if len(vals) < 2:
+            continue
+        target = (min if col.better == "min" else max)(v for _, v in vals)
+        winners = frozenset(m for m, v in vals if v == target)
+        if len(winners) < len(vals):
+            out[col.key] = winners
+    return out
+
+
+def _cell(comparison: Comparison, row: MethodMetrics, col: Column, fpga: bool,
+          stars: Mapping[str, frozenset[str]] | None = None) -> dict[str, Any]:
     value = getattr(row, col.key)
     missing = "n/a" if (col.group == "fpga" and not fpga) else "unavailable"
     if row.status != "ok" and col.group not in ("method", "model", "fidelity"):
@@ -79,7 +103,8 @@ def _cell(comparison: Comparison, row: MethodMetrics, col: Column, fpga: bool) -
         sub = f"capped ({row.bram18_wanted:,} wanted)"
         title = (f"{title}. The overlay's buffers fill the BRAM budget; holding the largest layer on chip would "
                  f"take {row.bram18_wanted:,} BRAM18, so the rest streams from DRAM (see the method's notes)")
-    return {"text": text, "sort": sort_key(value), "best": comparison.is_best(row, col.key) and row.status == "ok",
+    best = (row.method in stars.get(col.key, ()) if stars is not None else comparison.is_best(row, col.key))
+    return {"text": text, "sort": sort_key(value), "best": best and row.status == "ok",
             "vs": vs, "good": good, "missing": value is None,
             "bad": col.unit == "bool" and value is False, "title": title, "sub": sub}
 
@@ -116,8 +141,11 @@ def _breakdown_cell(row: MethodMetrics) -> dict[str, Any]:
             "title": "; ".join(b["title"] for b in bar), "bar": bar, "sub": ""}
 
 
-def summary_table(comparison: Comparison, device: str, kind: str | None, layers: Iterable[str] = ()) -> dict[str, Any]:
-    """The device's summary table; ``layers``: the layer names notes may mention (grouped by kind)."""
+def summary_table(comparison: Comparison, device: str, kind: str | None, layers: Iterable[str] = (),
+                  policy: RankingPolicy = RankingPolicy()) -> dict[str, Any]:
+    """The device's summary table; ``layers``: the layer names notes may mention (grouped by kind);
+    ★ only on methods ``policy`` lets findings rank (``starred``)."""
+    stars = starred(comparison, device, policy)
     layers = tuple(layers)
     fpga = kind == "fpga"
     measured = any(r.task_top1 is not None for r in comparison.rows)  # accuracy columns only with --data
@@ -128,7 +156,7 @@ def summary_table(comparison: Comparison, device: str, kind: str | None, layers:
                        "better": None, "text": True})
     rows = []
     for r in comparison.for_device(device):
-        cells = [_cell(comparison, r, c, fpga) for c in cols]
+        cells = [_cell(comparison, r, c, fpga, stars) for c in cols]
         cells.insert(at, _breakdown_cell(r))
         rows.append({"method": r.method, "baseline": r.method == comparison.baseline, "status": r.status,
                      "message": r.status_message, "notes": group_notes(fidelity_caveats(r) + r.notes, layers),
@@ -153,8 +181,10 @@ def fidelity_caveats(row: MethodMetrics) -> tuple[str, ...]:
             f"'within noise of fp32' does not hold here; check its activations' range ({FP16_RANGE})",)
 
 
-def cross_device_table(comparison: Comparison) -> dict[str, Any]:
-    """Methods down, devices across: latency and energy side by side (several-device reports)."""
+def cross_device_table(comparison: Comparison, policy: RankingPolicy = RankingPolicy()) -> dict[str, Any]:
+    """Methods down, devices across: latency and energy side by side (several-device reports); ★ as in
+    the summary tables (``starred``)."""
+    stars = {d: starred(comparison, d, policy) for d in comparison.devices}
     rows = []
     for m in comparison.methods:
         cells = []
@@ -164,7 +194,7 @@ def cross_device_table(comparison: Comparison) -> dict[str, Any]:
                 v = getattr(r, key) if r else None
                 worst = getattr(r, _WORST[key]) if r and r.has_early_exits else None
                 cells.append({"text": fmt_value(v, unit, "unavailable" if r and r.status == "ok" else "—"),
-                              "sort": sort_key(v), "best": bool(r and comparison.is_best(r, key)),
+                              "sort": sort_key(v), "best": bool(r and r.status == "ok" and m in stars[d].get(key, ())),
                               "sub": f"worst {fmt_value(worst, unit)}" if worst is not None else ""})
         rows.append({"method": m, "baseline": m == comparison.baseline, "cells": cells})
     return {"devices": list(comparison.devices), "rows": rows}
@@ -399,7 +429,7 @@ def device_section(result: ResultLike, dev: Any, drawn: Mapping[str, Any] | None
     section["findings"] = findings(comparison, name, policy)
     section["accuracy_cost"] = accuracy_cost_rows(comparison, name, policy)
     section["uncertainty"] = _uncertainty(name, dev.kind)
-    section["table"] = summary_table(comparison, name, dev.kind, layer_names(result))
+    section["table"] = summary_table(comparison, name, dev.kind, layer_names(result), policy)
     section["pareto"] = plots.pareto_svg(comparison, name)
     base = next((m for m in result.methods if m.method == comparison.baseline), None)
     focus = next((m for m in result.methods if m.method == result.focus), None)
@@ -491,7 +521,7 @@ def build_context(result: ResultLike, drawn: SimulationPlots | None = None) -> d
         "devices": devices,
         "ncols": max(1, min(len(devices), 3)),
         "latency_energy": drawn.latency_energy,
-        "cross": cross_device_table(comparison) if len(devices) > 1 else None,
+        "cross": cross_device_table(comparison, ranking_policy(result)) if len(devices) > 1 else None,
         "details": _method_details(result),
         "timings": {k: f"{v:.2f} s" for k, v in sorted(result.timings_s.items())},
         "verify_cfg": cfg.verify,
