@@ -6,6 +6,8 @@ wrapped in these classes, so they keep their tracebacks.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HwsimError(Exception):
     """Bad input. ``source`` is a file path (or a label such as ``--set``), ``where`` a key path or node."""
@@ -62,3 +64,12 @@ class DataError(HwsimError):
 
 class UsageError(HwsimError):
     """A command-line argument is invalid."""
+
+
+def quoted_value_hint(error: Any) -> str:
+    """For one pydantic error dict: a hint when a string stood where a number or boolean belongs (the
+    input schemas are strict, so YAML ``bits: '8'`` is refused rather than coerced), else ''."""
+    value = error.get("input") if isinstance(error, dict) else None
+    if isinstance(value, str) and str(error.get("type", "")).split("_")[0] in ("int", "float", "bool"):
+        return f" (got the string {value!r}: numbers and booleans are written unquoted)"
+    return ""

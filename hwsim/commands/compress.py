@@ -8,7 +8,8 @@ the model.json does). fp32 graphs only: a graph with integer or fp16 activations
 The written model.json carries every tensor's annotations (dtype, encoding, density, stored_bits,
 meta), which is all a cost model reads. ``--weights-out`` writes the weights as the float32 values a
 kernel computes with (decoded from their encodings; an .npz cannot hold the encoded payloads), and
-the model.json points at that file.
+the model.json points at that file and says so in ``meta.weights_values`` (as do the summary and
+``--json``): the stored form is described by the annotations, not by the file.
 
 Sizes come from really encoding the weights, so by default the weights are materialized: the model's
 own (npz / ONNX initializers) or, when it ships none, seeded Kaiming-normal ones (said in the
@@ -68,6 +69,14 @@ def _register_calibrator() -> None:
 
     if "kernels" not in CALIBRATORS:
         register_calibrator("kernels", kernels_calibrator)
+
+
+#: What ``--weights-out`` holds, written into the model.json's meta and the summary: an .npz has no place for
+#: the encoded payloads, so the file holds the values they decode to.
+DECODED_WEIGHTS = ("decoded float32: each weight as the float values its stored form decodes to (integer codes "
+                   "times scales, codebook entries, zeros of pruned positions), not the stored codes, scales, "
+                   "codebooks or sparse indices; the tensors' dtype, encoding and stored_bits annotations describe "
+                   "that stored form and its size")
 
 
 def _weights_bytes(graph: OpGraph) -> int:
@@ -147,6 +156,8 @@ def command(model: str, method: str, output: str, weights_out: str | None, mater
     finally:
         set_model_loader(None)
     out = cm.graph.with_meta(compressed_by=meth.name)
+    if weights_out is not None:  # the file holds decoded floats, not the encoded payloads: say so in the model
+        out = out.with_meta(weights_values=DECODED_WEIGHTS)
     out_path = Path(output)
     files: list[tuple[Path, Callable[[BinaryIO], None]]] = []
     weights_file = None
@@ -164,6 +175,8 @@ def command(model: str, method: str, output: str, weights_out: str | None, mater
         files.append((out_path, lambda f: f.write(text)))
     atomic_write_many(files, UsageError)  # both or neither: the .npz never without its model.json
     doc = summary_doc(cm, graph, seeded, materialize)
+    if weights_out is not None:
+        doc["weights_file"] = {"path": weights_out, "values": DECODED_WEIGHTS}
     if as_json:
         click.echo(json.dumps(doc, indent=1, default=str))
         return
@@ -192,3 +205,5 @@ def _print_table(doc: dict[str, Any], output: str, weights_out: str | None) -> N
     for n in doc["notes"]:
         con.print(f"note: {n}")
     con.print(f"wrote {output}" + (f" and {weights_out}" if weights_out else ""))
+    if weights_out:
+        con.print(f"{weights_out} holds {DECODED_WEIGHTS}")

@@ -148,8 +148,11 @@ def command(model: str, device: str, method: str | None, engine: str, sets: tupl
     for k, v in sorted(bounds.items()):
         t.add_row(f"time {k}-bound", f"{100 * v / max(r.total_cycles, 1):.1f} %")
     if r.resources:
+        wanted = r.resources.get("bram18_wanted")
         t.add_row("FPGA resources", ", ".join(f"{k} {v:,}/{r.resource_limits.get(k, '?')}"
-                                              for k, v in r.resources.items()))
+                                              for k, v in r.resources.items() if k != "bram18_wanted")
+                  + (f" (BRAM capped: {wanted:,} wanted, see notes)" if wanted and wanted > r.resources.get("bram18", 0)
+                     else ""))
     con.print(t)
     if ee is not None:
         con.print(f"early exits: expected = weighted by the exit probabilities the method states "

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hwsim.errors import CompressionError
+from hwsim.errors import CompressionError, quoted_value_hint
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.registry import Registry
 
@@ -28,7 +28,8 @@ class PassParams(BaseModel):
     values for the matching layers. A glob that matches no layer is an error (a typo must not
     silently compress nothing)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a quoted number (bits: '8') or a string boolean is an error naming the key, not coerced
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     layers: list[str] | None = None
     exclude: list[str] = []
@@ -83,7 +84,7 @@ class PassDef:
         except ValidationError as e:
             first = e.errors()[0]
             loc = ".".join(str(p) for p in first["loc"])
-            raise CompressionError(f"pass {self.name!r}: parameter {loc!r}: {first['msg']}",
+            raise CompressionError(f"pass {self.name!r}: parameter {loc!r}: {first['msg']}{quoted_value_hint(first)}",
                                    where=where or None) from None
 
     def run(self, graph: OpGraph, raw_params: Mapping[str, Any] | None = None, where: str = "") -> PassResult:

@@ -33,7 +33,7 @@ from hwsim.ir.graph import Node, OpGraph
 
 
 class ExitSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # a quoted number is an error
 
     after: str = Field(min_length=1, description="node whose output the branch reads")
     probability: float = Field(ge=0.0, le=1.0, description="fraction of all inputs leaving here")

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from hwsim.compress._splice import (
     dense, materialized, node_weight_bytes, one_blas_thread, rel_error, splice, unique_name,
@@ -66,7 +66,8 @@ class SvdParams(_LowRankParams):
 
 
 class Tucker2Params(_LowRankParams):
-    ranks: tuple[int, int] | None = Field(default=None, description="(R3 input-side, R4 output-side)")
+    ranks: tuple[StrictInt, StrictInt] | None = Field(default=None, strict=False,  # a YAML list is a pair
+                                                       description="(R3 input-side, R4 output-side)")
     n_iter_max: int = Field(default=2, ge=0, description="HOOI sweeps after the HOSVD (0: HOSVD only)")
 
 

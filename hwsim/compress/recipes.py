@@ -41,12 +41,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwsim.compress.base import PASSES
 from hwsim.compress.method import Method
-from hwsim.errors import CompressionError, HwsimError
+from hwsim.errors import CompressionError, HwsimError, quoted_value_hint
 from hwsim.fileio import read_text
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class StepSpec(_Strict):
@@ -87,7 +87,8 @@ def parse_methods(data: Any, source: str) -> dict[str, Method]:
         raise CompressionError("methods document nested too deeply", source=source) from None
     except ValidationError as e:
         first = e.errors()[0]
-        raise CompressionError(first["msg"], source=source, where=_loc(first["loc"])) from None
+        raise CompressionError(first["msg"] + quoted_value_hint(first), source=source,
+                               where=_loc(first["loc"])) from None
     from hwsim.compress.catalogue import METHODS
 
     out: dict[str, Method] = {}

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hwsim.errors import HwsimError, ModelFormatError
+from hwsim.errors import HwsimError, ModelFormatError, quoted_value_hint
 from hwsim.fileio import atomic_write, read_text
 from hwsim.ir.dtypes import FP32, dtype
 from hwsim.ir.graph import Node, OpGraph
@@ -27,7 +27,8 @@ FORMAT_VERSION = 1
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a quoted number or a string boolean is an error naming the key, not coerced
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 #: Node and tensor names: printable text (a NUL or another control character would corrupt the saved
@@ -99,7 +100,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
 def validation_message(err: ValidationError, limit: int = 5) -> tuple[str, str]:
     errors = err.errors()
     first = errors[0]
-    msgs = [f"{_loc(e['loc'])}: {e['msg']}" for e in errors[:limit]]
+    msgs = [f"{_loc(e['loc'])}: {e['msg']}{quoted_value_hint(e)}" for e in errors[:limit]]
     more = f" (+{len(errors) - limit} more)" if len(errors) > limit else ""
     return _loc(first["loc"]), "; ".join(msgs) + more
 

@@ -18,7 +18,7 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from hwsim.errors import DeviceProfileError, UnknownNameError
+from hwsim.errors import DeviceProfileError, UnknownNameError, quoted_value_hint
 from hwsim.fileio import read_text
 from hwsim.hardware import energy_tables as et
 from hwsim.hardware.profile import (
@@ -230,7 +230,7 @@ def _format_errors(e: ValidationError, doc: Mapping[str, Any]) -> str:
             msg = "unknown key" + (f"; valid keys there: {', '.join(valid)}" if valid else "")
         elif err["type"] == "missing":
             msg = "required key missing"
-        msgs.append(f"{where}: {msg}")
+        msgs.append(f"{where}: {msg}{quoted_value_hint(err)}")
     return "; ".join(msgs)
 
 

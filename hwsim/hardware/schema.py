@@ -82,8 +82,12 @@ OP_KINDS = ("add", "mul", "cmp", "div", "sqrt", "exp", "erf", "fft", "transform_
 EFFICIENCY_KEYS = ("gemm", "depthwise", "vector")
 
 
+StrictPositiveInt = Annotated[int, Field(strict=True, gt=0)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a quoted number (dsp: '220') or a string boolean is an error naming the key, not coerced
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _check_keys(table: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
@@ -222,7 +226,7 @@ class FpgaModel(_Strict):
     dsp: int
     bram36: Annotated[int, Field(ge=0)]
     uram: Annotated[int, Field(ge=0)] = 0
-    dsp_mult_bits: tuple[PositiveInt, PositiveInt] = (25, 18)
+    dsp_mult_bits: tuple[StrictPositiveInt, StrictPositiveInt] = Field(default=(25, 18), strict=False)  # YAML list
     #: part family (hwsim.hardware.fpga_parts): the clock its DSPs reach and its power coefficients;
     #: None: no clock check, and compute energy falls back to per-MAC figures
     family: Literal["zynq7000", "zynq_ultrascale_plus"] | None = None

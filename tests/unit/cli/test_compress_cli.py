@@ -45,6 +45,28 @@ def test_compress_writes_model_weights_and_summary(tmp_path: Path, capsys):
     assert len(np.unique(w[w != 0])) <= 31
 
 
+def test_weights_file_says_it_holds_decoded_floats(tmp_path: Path, capsys):
+    """The model says its int8 tensors are 8-bit codes with scales; the .npz holds what they decode to, and
+    the model.json, the JSON summary and the printed summary all say so (issue 12)."""
+    out, npz = tmp_path / "q.json", tmp_path / "q.npz"
+    code, stdout, err = _run(["compress", LENET300, "-m", "int8", "-o", str(out), "--weights-out", str(npz),
+                              "--json"], capsys)
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["weights_file"]["values"].startswith("decoded float32")
+    doc = json.loads(out.read_text())
+    assert doc["meta"]["weights_values"] == summary["weights_file"]["values"]
+    assert doc["tensors"]["ip1.weight"]["dtype"] == "int8"
+    with np.load(npz) as z:
+        w = z["ip1.weight"]
+    assert w.dtype == np.float32
+    # decoded codes, not the original floats: at most 255 distinct values per output channel (symmetric int8)
+    assert max(len(np.unique(row)) for row in w) <= 255 < w.shape[1]
+    code, stdout, _ = _run(["compress", LENET300, "-m", "int8", "-o", str(tmp_path / "t.json"), "--weights-out",
+                            str(tmp_path / "t.npz")], capsys)
+    assert code == 0 and "holds decoded float32" in " ".join(stdout.split())
+
+
 def test_compress_table_and_cost_only(tmp_path: Path, capsys):
     code, stdout, _ = _run(["compress", LENET300, "-m", "int8", "-o", str(tmp_path / "q.json")], capsys)
     assert code == 0 and "quantize" in stdout and "ip1" in stdout and "smaller" in stdout

@@ -162,3 +162,43 @@ def test_temp_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path) -
 
 def test_repository_has_no_stray_temp_files() -> None:
     assert not list((ROOT / "reports").rglob(".*.tmp"))
+
+
+# --- quoted numbers are strings, not numbers (strict types at the edges) -----------------------------
+
+@pytest.mark.parametrize("text,key", [
+    ("      - pass: quantize\n        params: {bits: '8'}\n", "bits"),
+    ("      - pass: prune\n        params: {sparsity: '0.9'}\n", "sparsity"),
+    ("      - pass: quantize\n        params: {bits: 8, symmetric: 'yes'}\n", "symmetric"),
+    ("      - pass: tucker2\n        params: {ranks: ['3', 4]}\n", "ranks"),
+])
+def test_quoted_numbers_in_a_methods_file_are_refused(tmp_path, capsys, text, key) -> None:
+    methods = tmp_path / "methods.yaml"
+    methods.write_text("version: 1\nmethods:\n  m:\n    description: d\n    steps:\n" + text)
+    out = tmp_path / "c.json"
+    code, _, err = _run(["compress", str(ROOT / "workloads" / "lenet5.json"), "-m", f"{methods}#m", "-o", str(out)],
+                        capsys)
+    assert code == 2 and "Traceback" not in err and str(methods) in err and f"parameter '{key}" in err, err
+    assert "got the string" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("key,value", [("dsp", "'220'"), ("lut", "'53200'"), ("dsp_mult_bits", "['25', 18]")])
+def test_quoted_numbers_in_a_device_profile_are_refused(tmp_path, capsys, key, value) -> None:
+    text = (ROOT / "hwsim" / "hardware" / "devices" / "fpga-small.yaml").read_text()
+    lines = [f"  {key}: {value}" if ln.strip().startswith(f"{key}:") else ln for ln in text.splitlines()]
+    dev = tmp_path / "fpga-q.yaml"
+    dev.write_text("\n".join(lines) + "\n")
+    code, _, err = _run(["simulate", str(ROOT / "workloads" / "lenet5.json"), "--device", str(dev)], capsys)
+    assert code == 2 and "Traceback" not in err and "fpga-q.yaml" in err and f"fpga.{key}" in err, err
+    assert "got the string" in err and len(err.strip().splitlines()) == 1
+
+
+def test_quoted_numbers_in_a_model_file_are_refused(tmp_path, capsys) -> None:
+    doc = copy.deepcopy(LENET5_DOC)
+    doc["inputs"][0]["shape"] = ["1", 1, 28, 28]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    code, _, err = _run(["stats", str(path)], capsys)
+    assert code == 2 and "Traceback" not in err and "m.json" in err and "shape" in err, err
+    assert "got the string '1'" in err and len(err.strip().splitlines()) == 1
