@@ -77,9 +77,18 @@ def check_ratio(value: float, what: str, layer: str, pass_name: str) -> None:
 
 def rel_error(original: np.ndarray, approx: np.ndarray) -> float:
     """Relative Frobenius reconstruction error ||W - W'|| / ||W|| (0 for an all-zero W reproduced)."""
-    num = float(np.linalg.norm(np.asarray(original, np.float64) - np.asarray(approx, np.float64)))
-    den = float(np.linalg.norm(np.asarray(original, np.float64)))
+    a, b = np.asarray(original).reshape(-1), np.asarray(approx).reshape(-1)
+    num2 = den2 = 0.0
+    for start in range(0, a.size, _CHUNK):  # float64 a chunk at a time: no float64 copies of a whole layer
+        x = a[start:start + _CHUNK].astype(np.float64)
+        d = x - b[start:start + _CHUNK]
+        num2 += float(np.dot(d, d))
+        den2 += float(np.dot(x, x))
+    num, den = num2 ** 0.5, den2 ** 0.5
     return num / den if den > 0 else (0.0 if num == 0 else float("inf"))
+
+
+_CHUNK = 1 << 20
 
 
 @contextmanager

@@ -90,11 +90,15 @@ def _scales(w: np.ndarray, how: str, mask: np.ndarray | None = None) -> np.ndarr
     """alpha = mean |W| over the tensor (layer) or each output channel; over ``mask`` only if given."""
     if how == "none":
         return None
-    a = np.abs(w)
-    m = np.ones_like(a, dtype=bool) if mask is None else mask
     axes = tuple(range(1, w.ndim)) if how == "channel" else tuple(range(w.ndim))
-    num = (a * m).sum(axis=axes)
-    cnt = m.sum(axis=axes)
+    a = np.abs(w)  # one temporary of the weight's own dtype; sums accumulate in float64
+    if mask is None:
+        num = a.sum(axis=axes, dtype=np.float64)
+        cnt = np.full(np.shape(num), a.size // max(np.size(num), 1))
+    else:
+        a[~mask] = 0
+        num = a.sum(axis=axes, dtype=np.float64)
+        cnt = mask.sum(axis=axes)
     out = np.where(cnt > 0, num / np.maximum(cnt, 1), 0.0)
     return np.atleast_1d(out).astype(np.float32)
 
@@ -113,7 +117,7 @@ def _encode_binary(graph: OpGraph, node: Node, how: str) -> _Encoded:
         meta["scales"] = None
         return _Encoded(spec.with_(dtype=BINARY, encoding="dense", density=1.0, stored_bits=bits, meta=meta), None,
                         {"materialized": False, "weight_error": None})
-    w = dense(graph, node)
+    w = np.asarray(graph.dense_weight(node.params["weight"]), np.float32)  # no float64 copy
     scales = _scales(w, how)
     payload = BinaryPayload.encode(w, scales)
     meta["scales"] = None if scales is None else [float(s) for s in scales]
@@ -179,8 +183,9 @@ def binarize(graph: OpGraph, params: BinarizeParams) -> PassResult:
 
 def ternarize_array(w: np.ndarray, factor: float, how: str) -> tuple[np.ndarray, np.ndarray, float]:
     """TWN: (ternary values, scales, Delta). Delta = factor * mean|W|; alpha = mean |W| over |W| > Delta."""
-    delta = float(factor * np.abs(w).mean())
-    t = np.where(w > delta, 1, np.where(w < -delta, -1, 0)).astype(np.int8)
+    delta = float(factor * np.abs(w).mean(dtype=np.float64))
+    t = (w > delta).astype(np.int8)  # int8 from the start: no int64 temporaries of a large layer
+    t[w < -delta] = -1
     scales = _scales(w, how, mask=t != 0)
     assert scales is not None
     return t, scales, delta
@@ -204,7 +209,7 @@ def ternarize(graph: OpGraph, params: TernarizeParams) -> PassResult:
         details: dict[str, Any] = {"threshold_factor": p.threshold_factor, "scale": p.scale, "bits": 2,
                                    "weight_dtype": "ternary", "accumulation": "ternary_accumulate"}
         if materialized(graph, node):
-            w = dense(graph, node)
+            w = np.asarray(graph.dense_weight(node.params["weight"]), np.float32)  # no float64 copy
             t, scales, delta = ternarize_array(w, p.threshold_factor, p.scale)
             payload = TernaryPayload.encode(t, scales)
             density = float(np.count_nonzero(t)) / t.size

@@ -52,10 +52,14 @@ class _LowBit:
         return int(np.prod(self.shape))
 
     def _scaled(self, values: np.ndarray) -> np.ndarray:
-        out = values.astype(np.float32).reshape(self.shape)
+        out = values.astype(np.float32).reshape(self.shape)  # a new array: scaled in place
         if self.scales is not None:
-            out = out * self.scales.reshape(_scale_shape(self.shape, self.scales))
+            out *= self.scales.reshape(_scale_shape(self.shape, self.scales)).astype(np.float32, copy=False)
         return out
+
+    def _codes(self) -> np.ndarray:
+        """The stored codes in their own small dtype (a fixed-width stream's array, not widened to int64)."""
+        return self.codes.data if isinstance(self.codes, FixedWidthInts) else self.codes.values()
 
     @property
     def stored_bits(self) -> int:
@@ -95,7 +99,10 @@ class BinaryPayload(_LowBit):
 
     def signs(self) -> np.ndarray:
         """The +/-1 values as int8 in the tensor's shape."""
-        return (self.codes.values().astype(np.int8) * 2 - 1).reshape(self.shape)
+        signs = self._codes().astype(np.int8)
+        signs *= 2
+        signs -= 1
+        return signs.reshape(self.shape)
 
     def decode(self) -> np.ndarray:
         return self._scaled(self.signs())
@@ -124,12 +131,14 @@ class TernaryPayload(_LowBit):
 
     def values(self) -> np.ndarray:
         """The {-1, 0, +1} values as int8 in the tensor's shape."""
-        c = self.codes.values()
-        return np.where(c == 1, 1, np.where(c == 3, -1, 0)).astype(np.int8).reshape(self.shape)
+        c = self._codes()
+        out = (c == 1).astype(np.int8)
+        out[c == 3] = -1
+        return out.reshape(self.shape)
 
     @property
     def nnz(self) -> int:
-        return int(np.count_nonzero(self.codes.values()))
+        return int(np.count_nonzero(self._codes()))
 
     def decode(self) -> np.ndarray:
         return self._scaled(self.values())

@@ -183,3 +183,35 @@ def test_clicking_a_header_sorts(page):
     assert len(asc) == len(METHODS)
     assert asc == sorted(asc) and desc == sorted(asc, reverse=True)
     assert pg.locator("th.sorted-desc").count() == 1
+
+
+@pytest.mark.parametrize("which", ["one", "three"])
+def test_log_axes_of_every_log_plot_have_several_labels(which, page, one_device_page):
+    """Pareto and roofline axes are log-scaled: each keeps at least three labelled ticks per axis."""
+    pg = (one_device_page if which == "one" else page)[0]
+    counts = pg.evaluate("""() => ['pareto', 'roofline'].flatMap(id => {
+        const out = []; let el = document.getElementById(id).nextElementSibling;
+        while (el && el.tagName !== 'H2') {
+            for (const svg of el.querySelectorAll('svg.plot'))
+                out.push(['xtick', 'ytick'].map(k => [...svg.querySelectorAll(`g[id^="${k}"] text`)]
+                    .filter(t => t.textContent.trim()).length));
+            el = el.nextElementSibling; }
+        return out; })""")
+    assert counts and all(x >= 3 and y >= 3 for x, y in counts), counts
+
+
+@pytest.mark.parametrize("which", ["one", "three"])
+def test_screenshot_at_1400px(which, page, one_device_page, tmp_path):
+    """The whole page renders at 1400 px wide into a screenshot with content (not a blank or cut page)."""
+    np = pytest.importorskip("numpy")
+    from PIL import Image
+
+    pg = (one_device_page if which == "one" else page)[0]
+    shot = tmp_path / f"{which}.png"
+    pg.screenshot(path=str(shot), full_page=True)
+    img = np.asarray(Image.open(shot).convert("L"), dtype=np.float32)
+    assert img.shape[1] == 1400 and img.shape[0] > 3000  # every section below the fold is in the page
+    # no horizontal scrolling: nothing overflows the 1400 px viewport
+    assert pg.evaluate("() => document.documentElement.scrollWidth") <= 1400
+    rows = img.mean(axis=1)
+    assert (rows < 250).mean() > 0.3  # ink (text, plots) over a large share of the page's rows
