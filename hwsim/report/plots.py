@@ -338,7 +338,7 @@ def per_layer_svg(layers: Sequence[LayerBar], base: str, focus: str, device: str
     ax.set_ylabel(f"latency ({t_unit})")
     ax.set_title(f"Per-layer latency on {device}: {focus} vs {base}", loc="left")
     ax.grid(axis="x", visible=False)
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2)
+    ax.legend(loc="best", ncols=2)  # inside the axes: above them it ran into the title of a narrow figure
     ax.set_xlim(-0.6, n - 0.4)
     return to_svg(fig, f"per-layer latency of {focus} against {base} on {device}")
 
@@ -371,10 +371,15 @@ def roofline_svg(device: str, peak_ops_per_s: float, bandwidth_bytes_per_s: floa
     grid = np.logspace(math.log10(lo), math.log10(edge), 200)
     ax.plot(grid, np.minimum(peak_ops_per_s, grid * bandwidth_bytes_per_s), color="black", lw=1.5,
             label=f"roof: {peak_label} {peak_ops_per_s / 1e9:.3g} GOP/s, DRAM {bandwidth_bytes_per_s / 1e9:.3g} GB/s")
+    same: dict[float, list[str]] = {}  # bit widths with one peak share one dashed roof and one label
     for name, peak in sorted((extra_peaks or {}).items()):
         if peak > 0 and not math.isclose(peak, peak_ops_per_s):
-            ax.plot(grid, np.minimum(peak, grid * bandwidth_bytes_per_s), color="#999", lw=0.8, ls="--")
-            ax.text(edge, peak, f" {name}", fontsize=7, va="center", ha="right", color="#666")
+            same.setdefault(peak, []).append(name)
+    for peak, names in same.items():
+        ax.plot(grid, np.minimum(peak, grid * bandwidth_bytes_per_s), color="#999", lw=0.8, ls="--")
+        # labelled where its flat part begins, above the line: clear of the no-DRAM band at the right
+        ax.text(peak / bandwidth_bytes_per_s * 1.15, peak * 1.08, " = ".join(names), fontsize=7.5, va="bottom",
+                ha="left", color="#555")
     ax.axvline(ridge, color="#bbb", lw=0.8, ls=":")
     if any(not math.isfinite(p.intensity_ops_per_byte) for p in pts):
         ax.axvspan(hi * 1.4, edge * 1.4, color="#f0f0f0", zorder=0)
@@ -432,7 +437,7 @@ def fpga_resources_svg(comparison: Comparison, device: str) -> str | None:
             ax.text(limits[0], len(rows) - 0.4, f"part limit {limits[0]:,}", color="#D62728", fontsize=7.5,
                     ha="right", va="bottom")
         if any(wanted):
-            ax.set_title(RESOURCE_LABELS[kind] + " (hatched: buffers capped at the budget)", fontsize=9)
+            ax.set_title(RESOURCE_LABELS[kind] + " (hatched: capped)")
         else:
             ax.set_title(RESOURCE_LABELS[kind])
         ax.grid(axis="y", visible=False)

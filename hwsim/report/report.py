@@ -62,7 +62,7 @@ def starred(comparison: Comparison, device: str, policy: RankingPolicy = Ranking
             continue
         vals = [(r.method, getattr(r, col.key)) for r in rows if r.method in allowed
                 and isinstance(getattr(r, col.key), (int, float)) and not isinstance(getattr(r, col.key), bool)
-                and math.isfinite(getattr(r, col.key))]
+                and getattr(r, col.key) == getattr(r, col.key)]  # inf counts (an exact SQNR), NaN does not
         if len(vals) < 2:
             continue
         target = (min if col.better == "min" else max)(v for _, v in vals)

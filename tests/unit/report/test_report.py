@@ -91,6 +91,10 @@ def test_no_star_outside_the_ranking_rule(context):
     for r in context["cross"]["rows"]:
         if r["method"] in ("binary-xnor", "prune-90"):
             assert not any(c["best"] for c in r["cells"])
+    # an exact (infinite) SQNR is the best one: the baseline keeps that star
+    table = context["devices"][0]["table"]
+    sqnr = [c["label"] for c in table["columns"]].index("SQNR")
+    assert {r["method"] for r in table["rows"] if r["cells"][sqnr]["best"]} == {"baseline"}
 
 
 def test_broken_method_reads_unavailable_not_zero():
