@@ -67,8 +67,9 @@ def _plain(v: float, _pos: object = None) -> str:
 
 def plain_log(ax, which: str = "both") -> None:
     """Log axes with plain-text tick labels (0.1, 10, 2e+09): matplotlib's default labels are mathtext,
-    whose parsing costs more than drawing the whole figure. Minor ticks are labelled only on axes that
-    span less than about a decade (where major ticks alone would leave the axis unreadable)."""
+    whose parsing costs more than drawing the whole figure. Minor ticks are labelled only where major
+    ticks alone would leave fewer than three labels: every one on axes spanning about a decade or less,
+    the 2s and 5s on axes spanning up to about two and a half decades."""
     from matplotlib.ticker import FuncFormatter
 
     for axis in ((ax.xaxis, ax.yaxis) if which == "both" else ((ax.xaxis,) if which == "x" else (ax.yaxis,))):
@@ -77,9 +78,15 @@ def plain_log(ax, which: str = "both") -> None:
 
         def minor(v: float, _pos: object = None, axis=axis) -> str:
             lo, hi = sorted(axis.get_view_interval())
-            if lo <= 0 or math.log10(hi / lo) > 1.3:
+            if lo <= 0 or v <= 0:
                 return ""
-            return f"{v:g}"
+            span = math.log10(hi / lo)
+            if span <= 1.3:
+                return f"{v:g}"
+            mantissa = v / 10 ** math.floor(math.log10(v) + 1e-9)
+            if span <= 2.6 and any(abs(mantissa - m) < 1e-6 for m in (2.0, 5.0)):
+                return f"{v:g}"
+            return ""
 
         axis.set_major_formatter(FuncFormatter(_plain))
         axis.set_minor_formatter(FuncFormatter(minor))
