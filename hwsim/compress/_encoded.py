@@ -29,7 +29,7 @@ from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.tensor import TensorSpec
 
 WEIGHTED_OPS = ("conv2d", "linear")
-_SQNR_CHUNK = 1 << 22
+_SQNR_CHUNK = 1 << 20
 
 
 def sqnr_db(w: np.ndarray, wq: np.ndarray) -> float | None:

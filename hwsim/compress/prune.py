@@ -112,8 +112,8 @@ def _apply_masks(graph: OpGraph, nodes: list[Node], masks: dict[str, np.ndarray 
                                   "materialized": False}
             continue
         original = graph.weight(t)
-        w = graph.dense_weight(t).astype(np.float32)
-        pruned = np.where(mask, w, np.float32(0)).astype(np.float32)
+        w = graph.dense_weight(t).astype(np.float32, copy=False)  # read only: no copy of a float32 weight
+        pruned = np.where(mask, w, np.float32(0))
         new = reencode(original, pruned, f"pass {name!r}, layer {node.name!r}")
         weights[t] = new
         density = float(np.count_nonzero(pruned)) / pruned.size

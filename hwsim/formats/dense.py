@@ -205,7 +205,7 @@ def _nearest_sorted(flat: np.ndarray, table: np.ndarray) -> np.ndarray:
     return order[np.searchsorted(mids, np.asarray(flat, np.float32), side="left")].astype(np.int64)
 
 
-_CHUNK_ELEMENTS = 1 << 22  # values quantized at a time: temporaries stay ~16 MiB whatever the layer's size
+_CHUNK_ELEMENTS = 1 << 20  # values quantized at a time: temporaries stay ~4 MiB whatever the layer's size
 
 
 def _integer_codes(rows: np.ndarray, scale: np.ndarray, zp: np.ndarray, qmin: int, qmax: int, offset: int,
@@ -217,15 +217,17 @@ def _integer_codes(rows: np.ndarray, scale: np.ndarray, zp: np.ndarray, qmin: in
     c, n = rows.shape
     codes = np.empty(c * n, smallest_uint(qmax - offset))
     work = np.float32 if qmax - qmin < 2**24 else np.float64
+    # a block of rows (one scale each, broadcast) or, with one scale for everything, a slice of the values
+    step = max(1, _CHUNK_ELEMENTS // max(n, 1)) if c > 1 else _CHUNK_ELEMENTS
     flat = rows.reshape(-1)
-    for start in range(0, c * n, _CHUNK_ELEMENTS):
-        stop = min(start + _CHUNK_ELEMENTS, c * n)
-        if c == 1:
-            s, z = scale[0], zp[0]
+    out = codes.reshape(c, n)
+    for lo in range(0, c if c > 1 else c * n, step):
+        hi = min(lo + step, c if c > 1 else c * n)
+        if c > 1:
+            src, s, z, dst = rows[lo:hi], scale[lo:hi, None], zp[lo:hi, None], out[lo:hi]
         else:
-            channel = np.arange(start, stop) // n
-            s, z = scale[channel], zp[channel]
-        t = np.divide(flat[start:stop], s, dtype=np.float32).astype(work, copy=False)
+            src, s, z, dst = flat[lo:hi], scale[0], zp[0], codes[lo:hi]
+        t = np.divide(src, s, dtype=np.float32).astype(work, copy=False)
         if rounding == "nearest":
             np.rint(t, out=t)
         else:
@@ -234,7 +236,7 @@ def _integer_codes(rows: np.ndarray, scale: np.ndarray, zp: np.ndarray, qmin: in
         t += np.asarray(z, work)
         np.clip(t, qmin, qmax, out=t)
         t -= offset
-        codes[start:stop] = t
+        dst[...] = t
     return codes
 
 

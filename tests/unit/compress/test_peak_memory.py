@@ -1,0 +1,59 @@
+"""Memory of compress and verify bounded by the model's size (issue 12: VGG-16 peaked at 7.5x its fp32
+weights; ``python bench/bench_peak_memory.py`` measures VGG-16 itself).
+
+A mid-size model (a 4096 x 2048 layer between two small ones: 33 MiB of fp32 weights) is compressed and verified under
+tracemalloc, which counts NumPy's buffers. The bound, stated before measuring: the peak of everything
+allocated from loading the weights to the end of the run stays within 3x the fp32 weight bytes (the
+weights themselves, the compressed form and one decoded working copy), as the bench's bound for VGG-16.
+The float64 upcasts, int64 codes and full-size difference arrays this replaced took 7x."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from hwsim.analysis.verify import verify_method
+from hwsim.compress import apply_method
+from hwsim.ir import FP32, Node, OpGraph, TensorSpec
+
+BOUND = 3.0
+
+
+def _model() -> OpGraph:
+    # the middle layer carries the size (binary methods keep the first and last layers at fp32)
+    nodes = [Node("fc0", "linear", ("x",), ("fc0",), {"out_features": 4096, "bias": True}),
+             Node("relu0", "relu", ("fc0",), ("relu0",)),
+             Node("fc1", "linear", ("relu0",), ("fc1",), {"out_features": 2048, "bias": True}),
+             Node("relu1", "relu", ("fc1",), ("relu1",)),
+             Node("fc2", "linear", ("relu1",), ("fc2",), {"out_features": 10, "bias": True})]
+    return OpGraph.build("wide", [TensorSpec("x", (1, 64), FP32)], nodes, ["fc2"])
+
+
+def _weight_bytes(g: OpGraph) -> int:
+    return sum(g.tensor(t).numel * 4 for t in g.weight_names())
+
+
+@pytest.mark.parametrize("method", ["int8", "binary-xnor"])
+def test_compress_peak_within_three_times_the_weights(method):
+    g = _model()
+    tracemalloc.start()
+    try:
+        cm = apply_method(g.materialize(), method)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert cm.graph is not None
+    assert peak / _weight_bytes(g) <= BOUND, f"{method}: peak {peak / 2**20:.0f} MiB"
+
+
+def test_verify_peak_within_three_times_the_weights():
+    g = _model()
+    tracemalloc.start()
+    try:
+        result = verify_method(g, "int8", inputs=1, seed=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.kernels_passed
+    assert peak / _weight_bytes(g) <= BOUND, f"peak {peak / 2**20:.0f} MiB"
