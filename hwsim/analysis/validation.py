@@ -249,9 +249,15 @@ class Uncertainty:
 
 
 @lru_cache(maxsize=None)
-def _validate_outcomes_by_profile() -> tuple[tuple[str, str, tuple[Outcome, ...]], ...]:
+def _profile_kind(profile: str) -> str:
     from hwsim.hardware import load_device
 
+    return load_device(profile).kind
+
+
+@lru_cache(maxsize=None)
+def _validate_records_by_profile() -> tuple[tuple[str, str, tuple[Record, ...]], ...]:
+    """The validate records grouped by their board's profile: (profile, device kind, records)."""
     if not default_workloads_dir().is_dir():  # an installed wheel: no standard model files to simulate
         return ()
     records = load_records()
@@ -259,21 +265,26 @@ def _validate_outcomes_by_profile() -> tuple[tuple[str, str, tuple[Outcome, ...]
     for r in records.records:
         if records.role_of(r) == "validate":
             by_profile.setdefault(records.boards[r.board].profile, []).append(r)
-    out = []
-    for profile, recs in sorted(by_profile.items()):
-        kind = load_device(profile).kind
-        out.append((profile, kind, tuple(run_validation(records.model_copy(update={"records": recs}),
-                                                        roles=("validate",)))))
-    return tuple(out)
+    return tuple((profile, _profile_kind(profile), tuple(recs)) for profile, recs in sorted(by_profile.items()))
+
+
+@lru_cache(maxsize=None)
+def _simulated(profile: str) -> tuple[Outcome, ...]:
+    """The validate records of one profile, simulated (once per process)."""
+    recs = next(r for p, _, r in _validate_records_by_profile() if p == profile)
+    records = load_records()
+    return tuple(run_validation(records.model_copy(update={"records": list(recs)}), roles=("validate",)))
 
 
 def device_uncertainty(profile: str, kind: str) -> Uncertainty | None:
     """The validation error band of a shipped profile (None: no validate record for it or its kind, or
-    no ``workloads/`` to simulate them: an installed wheel). Simulates the validate records once per
-    process (a few seconds)."""
-    groups = _validate_outcomes_by_profile()
-    own = [o for p, _, outs in groups if p == profile for o in outs]
-    pool = own or [o for _, k, outs in groups if k == kind for o in outs]
+    no ``workloads/`` to run them: an installed wheel). Simulates only the records the band is made
+    of: the profile's own validate records, else those of the profiles of its kind (each profile's
+    records once per process)."""
+    groups = _validate_records_by_profile()
+    own = [p for p, _, _ in groups if p == profile]
+    used = own or [p for p, k, _ in groups if k == kind]
+    pool = [o for p in used for o in _simulated(p)]
     if not pool:
         return None
     s = summarize_group(kind, pool)
