@@ -10,7 +10,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from multiprocessing.pool import AsyncResult, Pool
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,36 +83,30 @@ def verify_plan(cfg: VerifyConfig, graph: OpGraph, params: int) -> tuple[OpGraph
 
 
 def verify_job(graph: OpGraph, method: Method, cfg: VerifyConfig, strict: bool) -> Verified:
-    """One verification, in a worker process: (result, outcome), never an exception across the pipe."""
-    return guard(strict, lambda: verify_method(graph, method, cfg.inputs, cfg.seed))
-
-
-def one_blas_thread() -> Any:
-    """Limit BLAS (and OpenMP) pools of this process to one thread; returns the limiter (its
-    ``restore_original_limits()`` undoes it)."""
+    """One verification (in a worker process or in this one): (result, outcome), never an exception
+    across the pipe. BLAS runs on one thread: the worker processes already fill the cores, and BLAS
+    threads beside them oversubscribe the machine (on the ResNet-18 report a third of all CPU time
+    went to BLAS threads spinning for work); in-process verification does the same, so results do
+    not depend on the number of workers (BLAS's summation order depends on its thread count)."""
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=1)
+    with threadpool_limits(limits=1):
+        return guard(strict, lambda: verify_method(graph, method, cfg.inputs, cfg.seed))
 
 
 class VerifyPool:
     """Verifications running in worker processes while the main process compresses and simulates.
 
-    Results are collected in submission order, so the outcome does not depend on timing. While the
-    pool runs, every process (workers and main) runs BLAS on one thread: the processes already fill
-    the cores, and BLAS threads beside them oversubscribe the machine (measured on the ResNet-18
-    report: a third of all CPU time went to BLAS threads spinning for work)."""
+    Results are collected in submission order, so the outcome does not depend on timing."""
 
     def __init__(self, workers: int) -> None:
         self._pool: Pool | None = None
-        self._limits: Any = None
         self._jobs: dict[str, Verified | AsyncResult[Verified]] = {}
         if workers > 0:
             import multiprocessing as mp
 
             method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            self._pool = mp.get_context(method).Pool(processes=workers, initializer=one_blas_thread)
-            self._limits = one_blas_thread()
+            self._pool = mp.get_context(method).Pool(processes=workers)
 
     def submit(self, name: str, graph: OpGraph, method: Method, cfg: VerifyConfig, strict: bool) -> None:
         if self._pool is None:
@@ -129,9 +123,6 @@ class VerifyPool:
             self._pool.terminate()
             self._pool.join()
             self._pool = None
-        if self._limits is not None:
-            self._limits.restore_original_limits()
-            self._limits = None
 
 
 #: The verification outcome of a method whose verification is still running (collected after all methods).
