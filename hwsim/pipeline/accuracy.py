@@ -10,6 +10,7 @@ retrained one (sizes from the real encodings of the retrained weights).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -60,12 +61,32 @@ def measure_all(cfg: AccuracyConfig, source: OpGraph, data: DataSplits, methods:
     return out
 
 
+#: A pass's note (or clause of one, split at "; ") saying it cannot know the task accuracy.
+_UNKNOWN_ACCURACY = re.compile(r"accuracy\b.*\b(unknown|not measured)|\b(unknown|not measured)\b.*accuracy|"
+                               r"the tool does not (train|do)", re.I)
+
+
+def measured_notes(notes: tuple[str, ...]) -> tuple[str, ...]:
+    """``notes`` without the clauses that call the task accuracy unknown: once it is measured on data
+    (``--data``) they are no longer true. The rest of such a note is kept."""
+    out = []
+    for note in notes:
+        if not _UNKNOWN_ACCURACY.search(note):
+            out.append(note)
+            continue
+        kept = [c for c in note.split("; ") if not _UNKNOWN_ACCURACY.search(c)]
+        if kept:
+            out.append("; ".join(kept))
+    return tuple(out)
+
+
 def with_accuracy(run: MethodRun, acc: MethodAccuracy | str | None,
                   simulate: Callable[[OpGraph, Any, Any, str], DeviceRun], devices: Sequence[Any]) -> MethodRun:
     """``run`` carrying its accuracy; when the measured model differs from the one simulated (retrained
     or calibrated), its graph is simulated again so cost and accuracy describe the same model."""
     if not isinstance(acc, MethodAccuracy):
         return run if acc is None else dataclasses.replace(run, notes=run.notes + (f"accuracy: {acc}",))
+    run = dataclasses.replace(run, notes=measured_notes(run.notes))
     cm = acc.compressed
     if cm is None or run.summary is None or not run.compress.ok:
         return dataclasses.replace(run, accuracy=acc)
