@@ -26,7 +26,7 @@ from hwsim.cost.structured_sparsity import device_view
 from hwsim.cost.work import prepare
 from hwsim.errors import UsageError
 from hwsim.frontends.llm_config import (
-    LLMConfig, attention_core_graph, context_dependent_nodes, decode_graph, prefill_graph,
+    LLMConfig, attention_core_graph, attention_heads, context_dependent_nodes, decode_graph, prefill_graph,
 )
 from hwsim.hardware.profile import DeviceProfile
 from hwsim.ir.graph import OpGraph
@@ -155,23 +155,24 @@ class _CoreCoster:
         self.cfg, self.device = cfg, device
         self.model = cost_model(device.kind)
         specs = decoded.tensors
-        # layers whose attention cores carry the same formats cost the same: one class per format
+        # layers whose attention cores carry the same heads and formats cost the same: one class per kind
         self.classes: dict[tuple[Any, ...], tuple[int, dict[str, Any]]] = {}
         for i in range(cfg.num_layers):
             p = f"layers.{i}.attn."
             ann = {t: s for t, s in specs.items() if t.startswith(p)}
-            key = tuple(sorted((t[len(p):], s.dtype.name, s.encoding, s.meta) for t, s in ann.items()))
+            heads = attention_heads(decoded, i)  # a pruned layer has fewer
+            key = (heads, *sorted((t[len(p):], s.dtype.name, s.encoding, s.meta) for t, s in ann.items()))
             if key in self.classes:
                 layer, _ = self.classes[key]
                 self.classes[key] = (layer, {**self.classes[key][1], "count": self.classes[key][1]["count"] + 1})
             else:
-                self.classes[key] = (i, {"ann": ann, "count": 1})
+                self.classes[key] = (i, {"ann": ann, "count": 1, "heads": heads})
 
     def cost(self, context: int) -> StepCost:
         cycles, energy_pj, dram = 0.0, 0.0, 0
         dname = self.device.dram.name
         for layer, info in self.classes.values():
-            g = attention_core_graph(self.cfg, 1, context, layer, info["ann"])
+            g = attention_core_graph(self.cfg, 1, context, layer, info["ann"], info["heads"])
             costs = self.model.cost_graph(prepare(g), self.device)
             cycles += info["count"] * sum(c.lower_bound_cycles for c in costs)
             energy_pj += info["count"] * sum(sum(c.energy_pj.values()) for c in costs)

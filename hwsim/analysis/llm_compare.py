@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hwsim.analysis.llm import GenerationResult, context_curve, generate
+from hwsim.compress.method import Method, apply_method
 from hwsim.errors import HwsimError
 from hwsim.frontends.llm_config import LLMConfig
 from hwsim.hardware.profile import DeviceProfile
 
 #: The methods an LLM report compares when none are named.
-DEFAULT_LLM_METHODS = ("baseline", "q8_0", "q4_0", "w4-g128", "w3-g128", "kv-int8", "q4_0+kv-int8", "sparse-2:4")
+DEFAULT_LLM_METHODS = ("baseline", "q8_0", "q4_0", "w4-g128", "w3-g128", "kv-int8", "q4_0+kv-int8", "sparse-2:4",
+                       "llm-head-prune-25", "llm-kv-head-prune-25", "llm-mlp-prune-30")
 
 
 @dataclass(frozen=True)
@@ -68,19 +70,16 @@ def context_points(cfg: LLMConfig, start: int = 128, limit: int = 32768) -> tupl
     return tuple(pts) or (max(1, top),)
 
 
-def compare_llm(cfg: LLMConfig, model: str, methods: Sequence[str], devices: Sequence[DeviceProfile], *,
-                prefill_tokens: int, new_tokens: int, context: int,
-                compressor: Callable[[str], Callable[[Any], Any]],
+def compare_llm(cfg: LLMConfig, model: str, methods: Sequence[tuple[str, Method]], devices: Sequence[DeviceProfile],
+                *, prefill_tokens: int, new_tokens: int, context: int,
                 progress: Callable[[str], None] | None = None) -> LLMComparison:
-    """Every method on every device; ``compressor(method)`` gives the function applying it to a graph."""
-    from hwsim.compress.catalogue import get_method
-
+    """Every (name, method) on every device; a method without steps is the model as built."""
     contexts = context_points(cfg)
     rows: list[LLMRow] = []
     notes: dict[str, tuple[str, ...]] = {}
-    for method in methods:
-        notes[method] = tuple(get_method(method).notes) if method != "baseline" else ()
-        apply = None if method == "baseline" else compressor(method)
+    for method, definition in methods:
+        notes[method] = tuple(definition.notes)
+        apply = ((lambda graph, m=definition: apply_method(graph, m).graph) if definition.steps else None)
         for dev in devices:
             try:
                 r = generate(cfg, dev, prefill_tokens=prefill_tokens, new_tokens=new_tokens, context=context,
@@ -91,6 +90,6 @@ def compare_llm(cfg: LLMConfig, model: str, methods: Sequence[str], devices: Seq
                 rows.append(LLMRow(method, dev.name, None, error=str(e)))
             if progress is not None:
                 progress(f"{method} on {dev.name}")
-    return LLMComparison(model=model, config=cfg, methods=tuple(methods), devices=tuple(devices),
+    return LLMComparison(model=model, config=cfg, methods=tuple(name for name, _ in methods), devices=tuple(devices),
                          prefill_tokens=prefill_tokens, new_tokens=new_tokens, context=context, rows=tuple(rows),
                          contexts=contexts, method_notes=notes)

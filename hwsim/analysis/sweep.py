@@ -273,9 +273,17 @@ def evaluate_chunk(graph: Any, method: str, device_name: str, source: str, raw: 
 # The sweep
 
 
+#: Evaluates one chunk of points for one method: (payload, method, device name, device source, raw
+#: profile, fixed overrides, [(index, overrides)], engine, batch) -> one row per point. A top-level,
+#: picklable function (it runs in Dask workers).
+Evaluator = Callable[..., list[dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class SweepTask:
-    """Everything the evaluation needs, in plain picklable data."""
+    """Everything the evaluation needs, in plain picklable data. By default a point is one simulation of
+    the method's compressed graph (``evaluate_chunk``, ``METRICS``); another ``evaluator`` with its own
+    ``metrics`` evaluates other payloads (a decoder LLM's generation: ``hwsim.analysis.llm_sweep``)."""
 
     model_digest: str
     device_name: str
@@ -284,9 +292,11 @@ class SweepTask:
     fixed: Mapping[str, str]
     engine: str
     batch: int
-    graphs: Mapping[str, Any]  # method name -> compressed OpGraph
+    graphs: Mapping[str, Any]  # method name -> compressed OpGraph (or the evaluator's payload)
     method_defs: Mapping[str, Any]  # method name -> its definition (for the cache key)
     unavailable: Mapping[str, str] = field(default_factory=dict)  # method -> why it has no graph
+    evaluator: Evaluator | None = None  # None: evaluate_chunk
+    metrics: tuple[str, ...] = METRICS
 
 
 @dataclass(frozen=True)
@@ -298,6 +308,7 @@ class SweepResult:
     cached: int
     seconds: float
     scheduler: str
+    metrics: tuple[str, ...] = METRICS
 
     def dataframe(self):
         import pandas as pd
@@ -311,7 +322,7 @@ class SweepResult:
             for s in self.specs:
                 if s.numeric:
                     rec[f"{s.key} [{s.unit or 'value'}]"] = s.numbers[s.values.index(dict(by_index[r['point']].overrides)[s.key])]
-            for m in METRICS:
+            for m in self.metrics:
                 rec[m] = r.get(m)
             rec["status"] = r.get("status")
             rec["message"] = r.get("message")
@@ -363,7 +374,8 @@ def run_sweep(task: SweepTask, specs: Sequence[VarySpec], points: Sequence[Point
     for m, pts in todo.items():
         if not pts:
             continue
-        for chunk in _chunks(pts, 4 * n_workers if scheduler != "serial" else 1):
+        # serial: one point per chunk, so each point reaches the cache as it finishes (a kill loses one)
+        for chunk in _chunks(pts, 4 * n_workers if scheduler != "serial" else len(pts)):
             jobs.append((m, [(p.index, p.overrides) for p in chunk]))
     computed = sum(len(c) for _, c in jobs)
 
@@ -374,10 +386,11 @@ def run_sweep(task: SweepTask, specs: Sequence[VarySpec], points: Sequence[Point
             progress(len(rows))
 
     if jobs:
+        evaluate = task.evaluator or evaluate_chunk
         if scheduler == "serial":
             for m, chunk in jobs:
-                store(m, evaluate_chunk(task.graphs[m], m, task.device_name, task.device_source, task.raw,
-                                        task.fixed, chunk, task.engine, task.batch))
+                store(m, evaluate(task.graphs[m], m, task.device_name, task.device_source, task.raw,
+                                  task.fixed, chunk, task.engine, task.batch))
         else:
             _run_dask(task, jobs, scheduler, n_workers, store)
     cache.sync()
@@ -385,7 +398,7 @@ def run_sweep(task: SweepTask, specs: Sequence[VarySpec], points: Sequence[Point
     for p in points:
         for m in methods:
             if m in task.unavailable:
-                rows.append({"point": p.index, "method": m, **{x: None for x in METRICS},
+                rows.append({"point": p.index, "method": m, **{x: None for x in task.metrics},
                              "status": "unavailable", "message": task.unavailable[m]})
                 continue
             row = dict(cache.get(keys[(m, p.index)]) or {})
@@ -393,7 +406,8 @@ def run_sweep(task: SweepTask, specs: Sequence[VarySpec], points: Sequence[Point
             rows.append(row)
     label = "serial" if scheduler == "serial" else ("dask local" if scheduler in (None, "local") else
                                                      f"dask {scheduler}")
-    return SweepResult(tuple(specs), tuple(points), tuple(rows), computed, cached, time.perf_counter() - t0, label)
+    return SweepResult(tuple(specs), tuple(points), tuple(rows), computed, cached, time.perf_counter() - t0, label,
+                       task.metrics)
 
 
 def _run_dask(task: SweepTask, jobs: list[tuple[str, list[Any]]], scheduler: str | None, n_workers: int,
@@ -419,7 +433,7 @@ def _run_dask(task: SweepTask, jobs: list[tuple[str, list[Any]]], scheduler: str
             raw = client.scatter(dict(task.raw), broadcast=True)
             futures = {}
             for m, chunk in jobs:
-                f = client.submit(evaluate_chunk, graphs[m], m, task.device_name, task.device_source, raw,
+                f = client.submit(task.evaluator or evaluate_chunk, graphs[m], m, task.device_name, task.device_source, raw,
                                   dict(task.fixed), chunk, task.engine, task.batch, pure=False)
                 futures[f] = m
             for f in as_completed(futures):

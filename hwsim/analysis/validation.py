@@ -10,6 +10,7 @@ geometric-mean error factor exp(mean |ln ratio|) per device kind and overall, pe
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,6 +94,47 @@ def load_records(path: Path = RECORDS_PATH) -> RecordsFile:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ValidationDataError(f"{path}: {where}: {first['msg']}") from None
+
+
+#: a profile line that says it was fitted names the record ids it came from in braces: {pi4.mnv1.fp32}
+_CITED_ID = re.compile(r"\{([a-z0-9_.+-]+)\}")
+
+
+def fitted_record_ids(devices_dir: Path) -> dict[str, list[str]]:
+    """Record ids each device profile says a value was fitted to (lines containing 'fitted' and
+    '{record-id}' citations), by profile file name."""
+    out: dict[str, list[str]] = {}
+    for path in sorted(devices_dir.glob("*.yaml")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "fitted" in line.lower():
+                out.setdefault(path.name, []).extend(_CITED_ID.findall(line))
+    return out
+
+
+def tables_used_in_both_roles(records: RecordsFile, fitted_ids: Iterable[str],
+                              fit_tables: Iterable[str]) -> dict[str, list[str]]:
+    """Source tables whose rows serve both roles, with why (empty: the discipline holds).
+
+    A table is used for validation when its declared role is ``validate`` (``hwsim validate`` and the
+    golden test hold the profiles against it) and for fitting when its declared role is ``fit``, when a
+    profile line cites one of its rows as fitted, or when ``bench/fit_profiles.py`` fits to it."""
+    by_id = {r.id: r for r in records.records}
+    uses: dict[str, dict[str, list[str]]] = {}
+
+    def use(table: str, role: str, why: str) -> None:
+        uses.setdefault(table, {}).setdefault(role, []).append(why)
+
+    for name, t in records.tables.items():
+        use(name, t.role, f"declared {t.role}")
+    for rid in fitted_ids:
+        if rid not in by_id:
+            use(f"<unknown record {rid}>", "fit", "cited as fitted")
+            continue
+        use(by_id[rid].table, "fit", f"row {rid} cited as fitted by a profile")
+    for table in fit_tables:
+        use(table, "fit", "fitted by bench/fit_profiles.py")
+    return {t: sorted({w for ws in roles.values() for w in ws}) for t, roles in uses.items()
+            if len(roles) > 1 or t.startswith("<unknown")}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import numpy as np
 import hwsim.analysis.act_calibration  # noqa: F401  (registers the kernels / digits calibrators)
 from hwsim.analysis.data.traintest import TrainTest, accuracy, fit_to_input
 from hwsim.analysis.fidelity import Fidelity, measure
+from hwsim.compress.llm_prune import narrow_feeds
 from hwsim.compress.method import Method, apply_method
 from hwsim.errors import VerificationError
 from hwsim.ir.counting import count_graph
@@ -244,7 +245,7 @@ def verify_method(graph: OpGraph, method: Method | str, inputs: int = 8, seed: i
             checks[node.name] = check_kernel(node, kdef, call)
 
     y_ref = run_batched(original, feeds)
-    y_cmp = run_batched(cgraph, feeds, on_node=hook, require_provided=False)
+    y_cmp = run_batched(cgraph, narrow_feeds(cgraph, feeds), on_node=hook, require_provided=False)  # pruned KV heads
     notes = [FIDELITY_NOTE, *compressed.notes]
     fidelity: Fidelity | None = None
     if y_ref.shape == y_cmp.shape:

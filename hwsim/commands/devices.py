@@ -33,6 +33,7 @@ def describe(d: DeviceProfile, *, break_even: bool = True) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "name": d.name, "kind": d.kind, "description": d.description, "source": d.source,
         "clock_hz": d.clock_hz, "process_nm": d.process_nm, "static_power_w": d.static_power_w,
+        "power_scope": d.power_scope, "board_power_w": d.board_power_w,
         "peaks_ops_per_s": {p.label: p.ops_per_s for p in peak_ops(d)},
         "memory": [{"name": lv.name, "size_bytes": lv.size_bytes, "instances": lv.instances,
                     "bandwidth_bytes_per_s": lv.bandwidth_bytes_per_s, "latency_s": lv.latency_s,
@@ -71,6 +72,32 @@ def command(ctx: click.Context, as_json: bool) -> None:
                       *("-" if v is None else format_si(v, "OPS") for v in (r["fp32_ops_per_s"], r["int8_ops_per_s"])),
                       format_si(r["dram_bytes_per_s"], "B/s"))
     Console().print(table)
+
+
+@command.command("provenance")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+def provenance(names: tuple[str, ...], as_json: bool) -> None:
+    """Share of each profile's numeric lines marked ASSUMED (issue 10 target: under 20 %), with the keys."""
+    from hwsim.hardware.loader import device_path
+    from hwsim.hardware.provenance import profile_provenance
+
+    rows = [profile_provenance(device_path(n)) for n in (names or list_devices())]
+    if as_json:
+        click.echo(json.dumps([{"profile": r.profile, "numeric_lines": r.numeric_lines,
+                                "assumed_lines": r.assumed_lines, "assumed_share": r.assumed_share,
+                                "assumed_keys": list(r.assumed_keys)} for r in rows], indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="ASSUMED share of numeric profile lines (target < 20 %)")
+    for col in ("profile", "numeric", "ASSUMED", "share", "ASSUMED keys"):
+        table.add_column(col, justify="right" if col in ("numeric", "ASSUMED", "share") else "left")
+    for r in rows:
+        table.add_row(r.profile, str(r.numeric_lines), str(r.assumed_lines), f"{r.assumed_share:.0%}",
+                      ", ".join(r.assumed_keys))
+    Console(width=200).print(table)
 
 
 @command.command("show")

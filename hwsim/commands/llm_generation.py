@@ -1,5 +1,7 @@
-"""``hwsim simulate CONFIG.yaml --prefill N --context L --new-tokens T``: one text generation with a
-decoder-only model (time to first token, tokens/s, energy per token, memory against the device's RAM)."""
+"""The decoder-LLM front of three commands: ``hwsim simulate CONFIG.yaml --prefill N --context L --new-tokens
+T`` (one text generation: time to first token, tokens/s, energy per token, memory against the device's
+RAM), ``hwsim sweep CONFIG.yaml --vary context=...`` and ``hwsim report CONFIG.yaml`` (both run by
+``hwsim.pipeline.generation``)."""
 
 from __future__ import annotations
 
@@ -56,66 +58,47 @@ def run_generation(model: str, dev: DeviceProfile, method: str, engine: str, pre
         click.echo(f"note: {n}")
 
 
-def run_generation_sweep(model: str, device: str, vary: list[str], methods: list[str] | None,
-                         methods_file: str | None, fixed: dict[str, str], out: Path) -> None:
-    """``hwsim sweep CONFIG.yaml --vary context=...``: one CSV row per (method, grid point)."""
-    import pandas as pd
+def run_generation_sweep(cfg, identity: dict, quiet: bool) -> None:
+    """``hwsim sweep CONFIG.yaml --vary context=...``: one row per (method, grid point), through the sweep
+    pipeline (Dask or serial, cached, resumable: ``hwsim.pipeline.generation``)."""
+    from hwsim.analysis.llm_sweep import COLUMNS
+    from hwsim.commands.sweep import OUTPUTS, with_progress
+    from hwsim.pipeline.generation import (prepare_generation_sweep, run_generation_sweep as run_sweep,
+                                           write_generation_sweep_outputs)
 
-    from hwsim.analysis.llm_sweep import COLUMNS, llm_sweep
-    from hwsim.fileio import atomic_write
-    from hwsim.frontends.llm_config import load_llm_config
-
-    path = Path(model)
-    if path.suffix.lower() not in (".yaml", ".yml"):
-        raise UsageError("--vary context / prefill / new_tokens needs an LLM config (workloads/llm/*.yaml)",
-                         source=model)
-    if methods_file:
-        raise UsageError("an LLM sweep takes catalogue method names, not a methods file", where="--methods")
-    cfg = load_llm_config(path)
-    rows = []
-    for method in methods or ["baseline"]:
-        compress = None if method == "baseline" else (lambda g, m=method: apply_named_method(g, m))
-        specs, part = llm_sweep(cfg, device, vary, fixed=fixed, method=method, compress=compress)
-        rows += [{"method": method, **r} for r in part]
-    df = pd.DataFrame(rows, columns=["method", *[s.key for s in specs], *COLUMNS])
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "results.csv", df.to_csv(index=False))
-    click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    click.echo(f"wrote {out / 'results.csv'}")
+    prepared = prepare_generation_sweep(cfg)  # every bad input fails here, before any file is written
+    run = with_progress(lambda **kw: run_sweep(cfg, prepared=prepared, **kw), quiet)
+    paths = write_generation_sweep_outputs(run, {"sweep": identity, "outputs": list(OUTPUTS[:2])})
+    res = run.result
+    df = res.dataframe()
+    shown = ["method", *[s.key for s in res.specs], *COLUMNS]
+    click.echo(df[shown].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    click.echo(f"{len(res.points)} points x {len(res.rows) // max(1, len(res.points))} method(s): "
+               f"{res.computed} computed, {res.cached} cached, in {res.seconds:.1f} s ({res.scheduler})")
+    for p in paths.values():
+        click.echo(f"wrote {p}")
 
 
 def run_llm_report(model: str, devices: list[str], methods: list[str] | None, methods_file: str | None,
                    sets: list[str], out: Path, json_path: str | None, command: str, quiet: bool) -> None:
-    """``hwsim report CONFIG.yaml``: every method on every device, one HTML page (and JSON)."""
-    from hwsim.analysis.llm_compare import DEFAULT_LLM_METHODS, compare_llm
-    from hwsim.frontends.llm_config import load_llm_config
-    from hwsim.hardware import load_device, parse_set_option
+    """``hwsim report CONFIG.yaml``: every method on every device, one HTML page (and JSON), through the
+    generation report pipeline (``hwsim.pipeline.generation``)."""
+    from hwsim.hardware import parse_set_option
+    from hwsim.pipeline.generation import GenerationReportConfig, run_generation_report
     from hwsim.report.html import atomic_write
     from hwsim.report.llm_report import render_llm_report
-
-    if methods_file:
-        raise UsageError("an LLM report takes catalogue method names, not a methods file", where="--methods")
-    cfg = load_llm_config(model)
-    overrides = parse_set_option(sets)
-    devs = [load_device(d, overrides) for d in devices]
-    names = methods or list(DEFAULT_LLM_METHODS)
-    from hwsim.compress.catalogue import get_method
-
-    for m in names:
-        get_method(m)  # an unknown name fails here, before any simulation
-    d = cfg.defaults
 
     def progress(step: str) -> None:
         if not quiet:
             click.echo(f"  {step}", err=True)
 
-    comp = compare_llm(cfg, model, names, devs, prefill_tokens=d.prefill_tokens, new_tokens=d.new_tokens,
-                       context=d.context, compressor=lambda m: (lambda g: apply_named_method(g, m)),
-                       progress=progress)
+    cfg = GenerationReportConfig(model=model, devices=devices, methods=methods, methods_file=methods_file,
+                                 fixed=parse_set_option(sets))
+    comp = run_generation_report(cfg, progress=progress)
     atomic_write(out, render_llm_report(comp, command))
     if json_path:
         atomic_write(json_path, json.dumps(comp.as_dict(), indent=1))
     bad = sum(1 for r in comp.rows if r.error)
-    click.echo(f"wrote {out} ({len(names)} methods x {len(devs)} device(s); {bad} row(s) without figures)")
+    click.echo(f"wrote {out} ({len(comp.methods)} methods x {len(comp.devices)} device(s); {bad} row(s) without figures)")
     if json_path:
         click.echo(f"wrote {json_path}")

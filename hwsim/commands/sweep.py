@@ -67,11 +67,6 @@ def command(model: str, device: str, vary: tuple[str, ...], methods: str | None,
         raise UsageError("output must be a directory", source=str(out))
     from hwsim.analysis.llm_sweep import is_generation_sweep
 
-    if is_generation_sweep(vary):  # context / prefill / new_tokens of a decoder LLM (docs/llm.md)
-        from hwsim.commands.llm_generation import run_generation_sweep
-
-        run_generation_sweep(model, device, list(vary), method_names, methods_file, parse_set_option(list(sets)), out)
-        return
     for name in OUTPUTS:
         check_writable(out / name, "sweep output")
     cfg = SweepConfig(model=model, device=device, vary=list(vary), methods=method_names, methods_file=methods_file,
@@ -81,6 +76,11 @@ def command(model: str, device: str, vary: tuple[str, ...], methods: str | None,
                       target_energy_j=_target(target_energy, "pj", "--target-energy"))
     identity = sweep_identity(cfg)
     check_same_sweep(out, identity)
+    if is_generation_sweep(vary):  # context / prefill / new_tokens of a decoder LLM (docs/llm.md)
+        from hwsim.commands.llm_generation import run_generation_sweep
+
+        run_generation_sweep(cfg, identity, quiet)
+        return
     prepared = prepare_sweep(cfg)  # every bad input fails here, before any file is written
     parts = ["hwsim", "sweep", model, "--device", device]
     for v in vary:
@@ -132,16 +132,20 @@ def check_same_sweep(out: Path, identity: dict[str, Any]) -> None:
 
 
 def _run(cfg, cmd: str, prepared, quiet: bool):
+    from hwsim.pipeline.sweep import run_sweep_config
+
+    return with_progress(lambda **kw: run_sweep_config(cfg, command=cmd, prepared=prepared, **kw), quiet)
+
+
+def with_progress(run, quiet: bool):
+    """``run(progress=..., on_plan=...)`` under a progress bar on a terminal (plain otherwise)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from hwsim.pipeline.sweep import run_sweep_config
-
     console = Console(stderr=True)
     if quiet or not console.is_terminal:
-        return run_sweep_config(cfg, command=cmd, prepared=prepared)
+        return run()
     with Progress(TextColumn("[bold]hwsim sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as bar:
         task = bar.add_task("sweep", total=None)
-        return run_sweep_config(cfg, progress=lambda n: bar.update(task, advance=n),
-                                on_plan=lambda total: bar.update(task, total=total), command=cmd, prepared=prepared)
+        return run(progress=lambda n: bar.update(task, advance=n), on_plan=lambda total: bar.update(task, total=total))

@@ -24,6 +24,7 @@ PASS_MODULES = (
     "hwsim.compress.conv_algorithms",
     "hwsim.compress.kv_cache",
     "hwsim.compress.nm_sparse",
+    "hwsim.compress.llm_prune",
 )
 
 for _module in PASS_MODULES:

@@ -131,6 +131,16 @@ _m("sparse-2:4", "2:4 structured sparsity of linear layers: the 2 largest of eve
    "values + 2-bit positions (accelerated by Ampere / Orin sparse tensor cores; dense elsewhere)",
    [("prune_nm", {"n": 2, "m": 4})], True, "prune", (FINETUNE,))
 
+_HEADS = ("importance: the L2 norm of a unit's weights (a head's rows of W_q and columns of W_o; a KV group's K / V "
+          "rows and its query heads; an MLP channel's gate / up rows and down column); the residual width is kept")
+_m("llm-head-prune-25", "decoder LLMs: remove 25% of the query heads of every KV group (whole q heads + their o_proj "
+   "columns; K / V heads and the KV cache kept)", [("prune_heads", {"ratio": 0.25, "unit": "query"})], True, "prune",
+   (FINETUNE, _HEADS))
+_m("llm-kv-head-prune-25", "decoder LLMs: remove 25% of the KV heads with every query head of their group (the KV "
+   "cache shrinks by as much)", [("prune_heads", {"ratio": 0.25, "unit": "kv"})], True, "prune", (FINETUNE, _HEADS))
+_m("llm-mlp-prune-30", "decoder LLMs: remove 30% of every MLP's channels (SwiGLU gate / up rows and down columns, or "
+   "fc1 rows and fc2 columns)", [("prune_mlp", {"ratio": 0.3})], True, "prune", (FINETUNE, _HEADS))
+
 #: The methods a report compares when none are named (the issue's list).
 DEFAULT_METHODS = ("baseline", "fp16", "int8", "int4-weights", "prune-50", "prune-90", "filter-prune-30",
                    "deep-compression", "binary-xnor", "ternary-twn", "svd-lowrank", "tucker-lowrank",

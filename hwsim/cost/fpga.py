@@ -40,6 +40,7 @@ from hwsim.cost.energy import op_energy
 from hwsim.cost.fpga_dataflow import design_for_folding, plan_dataflow
 from hwsim.cost.fpga_design import FPGA_DEFAULTS, SOURCE, Design, Layer, _mvau_resources, params_of
 from hwsim.cost.fpga_overlay import ENGINE_CLASSES, overlay_passes, plan_overlay
+from hwsim.cost.fpga_power import with_fabric_energy
 from hwsim.cost.fpga_resources import Operands
 from hwsim.cost.registry import CostModel, register_cost_model
 from hwsim.cost.types import OpCost
@@ -224,6 +225,7 @@ class FpgaCostModel(CostModel):
                         res[k] = res.get(k, 0) + v
             for i, res in booked.items():
                 costs[i] = replace(costs[i], resources=res)
+            costs = with_fabric_energy(costs, device, "overlay")  # before the host time: the fabric idles then
             costs[0] = replace(costs[0], notes=costs[0].notes + design.notes)
             host_us = float(params_of(device.fpga, device.source)["inference_overhead_us"]) if device.fpga else 0.0
             if host_us > 0:
@@ -241,6 +243,7 @@ class FpgaCostModel(CostModel):
             costs[i] = replace(costs[i], resources=res, notes=costs[i].notes + design.notes
                                + (("inter-engine FIFOs and DMA stream buffers booked here",) if design.shared.lut
                                   or design.shared.bram18 else ()))
+            costs = with_fabric_energy(costs, device, "dataflow")
         return tuple(costs)
 
 

@@ -35,6 +35,7 @@ from hwsim.cost.common import (
 from hwsim.units import format_bytes
 from hwsim.cost.energy import op_energy
 from hwsim.cost.registry import CostModel, Rule
+from hwsim.cost.memo import CostMemo
 from hwsim.cost.sparse import SparseView, dense_fallback, sparse_cycles, sparse_view
 from hwsim.cost.types import OpCost
 from hwsim.cost.work import OpWork, Workload
@@ -98,12 +99,13 @@ class RooflineModel(CostModel):
     def cost_graph(self, workload: Workload, device: DeviceProfile) -> tuple[OpCost, ...]:
         """Every op's cost; ops the device's engine fuses into their producer get the fused rule."""
         fusion = self.fusion(device)
+        cost = CostMemo(lambda w: self.cost_op(w, device))
         out = []
         for w in workload.ops:
             if (w.fuse_kind == "batchnorm" and fusion.batchnorm) or (w.fuse_kind == "activation" and fusion.activation):
                 out.append(self.fused_rule(w, device))
             else:
-                out.append(self.cost_op(w, device))
+                out.append(cost(w))
         return tuple(out)
 
     # --- rules -------------------------------------------------------------------------------------

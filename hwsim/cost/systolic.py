@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 from hwsim.cost.common import compute_class, lookup_rate, streaming_level_bytes, transfer_cycles, vector_cycles
 from hwsim.cost.registry import CostModel, Rule, register_cost_model
+from hwsim.cost.memo import CostMemo
 from hwsim.cost.systolic_math import ArrayMapping, Gemm, map_gemm, sram_traffic
 from hwsim.cost.types import OpCost
 from hwsim.cost.work import OpWork, Workload
@@ -256,10 +257,11 @@ class SystolicCostModel(CostModel):
         spec = device.systolic
         assert spec is not None
         resident = resident_weight_nodes(workload, spec)
+        other = CostMemo(lambda w: self.cost_op(w, device))
         return tuple(cost_fused(w, device) if w.fuse_kind and _fuses(spec, w.fuse_kind)
                      else cost_gemm(w, device, resident)
                      if w.gemm is not None and self.rule_for(w.op, w.group) is cost_array_or_vector
-                     else self.cost_op(w, device)
+                     else other(w)
                      for w in workload.ops)
 
     group_rules: Mapping[str, Rule] = {

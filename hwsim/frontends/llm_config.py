@@ -145,6 +145,7 @@ class _Builder:
         self.outputs: list[str] = []
         self.dt = cfg.weight_dtype
         self.input_ann: Mapping[str, TensorSpec] = {}
+        self.core_heads: tuple[int, int] | None = None  # (query, KV) heads of a pruned layer's core
 
     def op(self, name: str, op: str, inputs: list[str], **attrs: Any) -> str:
         self.nodes.append(Node(name, op, tuple(inputs), (name,), attrs))
@@ -211,7 +212,7 @@ class _Builder:
         """The context-dependent part of attention: cache append, scores, mask, softmax, context.
         Everything else in a decode step costs the same at every context length."""
         c, n, L = self.cfg, self.n, self.past
-        d, hkv = c.dim_per_head, c.kv_heads
+        d, hkv = c.dim_per_head, (self.core_heads or (c.num_heads, c.kv_heads))[1]
         if L:
             k = self.op(f"{p}.k_append", "kv_append", [self.state(f"{p}.k_cache", (1, hkv, d, L)), k], axis=3)
             v = self.op(f"{p}.v_append", "kv_append", [self.state(f"{p}.v_cache", (1, hkv, L, d)), v], axis=2)
@@ -227,12 +228,16 @@ class _Builder:
         a = self.op(f"{p}.softmax", "softmax", [s], axis=-1)
         return self.op(f"{p}.context", "matmul", [a, v])
 
-    def core_only(self, layer: int, annotations: Mapping[str, TensorSpec]) -> OpGraph:
+    def core_only(self, layer: int, annotations: Mapping[str, TensorSpec],
+                  heads: tuple[int, int] | None = None) -> OpGraph:
         """One layer's context-dependent ops alone, with the same node names, attributes and (given)
-        tensor annotations as in the full graph; their other inputs become graph inputs."""
+        tensor annotations as in the full graph; their other inputs become graph inputs. ``heads``:
+        the layer's (query, KV) heads when a pass pruned them (default: the config's)."""
         c, n, p = self.cfg, self.n, f"layers.{layer}.attn"
-        d, hkv, g = c.dim_per_head, c.kv_heads, c.num_heads // c.kv_heads
-        feeds = {f"{p}.q_groups" if g > 1 else f"{p}.q_rope" if c.positions == "rope" else f"{p}.q_t": (1, hkv, g * n, d),
+        hq, hkv = heads or (c.num_heads, c.kv_heads)
+        self.core_heads = (hq, hkv)
+        d, g = c.dim_per_head, hq // hkv
+        feeds = {f"{p}.q_groups" if c.num_heads > c.kv_heads else f"{p}.q_rope" if c.positions == "rope" else f"{p}.q_t": (1, hkv, g * n, d),
                  f"{p}.k_cache_layout": (1, hkv, d, n), f"{p}.v_t": (1, hkv, n, d)}
         self.input_ann = annotations
         for name, shape in feeds.items():
@@ -313,10 +318,17 @@ def decode_graph(cfg: LLMConfig, context: int, source: str | None = None) -> OpG
 
 
 def attention_core_graph(cfg: LLMConfig, tokens: int, past: int, layer: int,
-                         annotations: Mapping[str, TensorSpec]) -> OpGraph:
+                         annotations: Mapping[str, TensorSpec], heads: tuple[int, int] | None = None) -> OpGraph:
     """Layer ``layer``'s context-dependent attention ops of ``phase_graph(cfg, tokens, past)``, alone
-    (costing them at many context lengths is how a whole generation is summed cheaply)."""
-    return _Builder(cfg, tokens, past, None).core_only(layer, annotations)
+    (costing them at many context lengths is how a whole generation is summed cheaply). ``heads``:
+    the layer's (query, KV) heads in a graph whose heads were pruned (``attention_heads``)."""
+    return _Builder(cfg, tokens, past, None).core_only(layer, annotations, heads)
+
+
+def attention_heads(graph: OpGraph, layer: int) -> tuple[int, int]:
+    """(query heads, KV heads) of layer ``layer`` of a phase graph, as built or after head pruning."""
+    p = f"layers.{layer}.attn"
+    return int(graph.node(f"{p}.q_heads").attrs["shape"][2]), int(graph.node(f"{p}.k_heads").attrs["shape"][2])
 
 
 def context_dependent_nodes(graph: OpGraph) -> frozenset[str]:

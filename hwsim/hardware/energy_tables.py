@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 HOROWITZ_NODE_NM = 45.0
 
@@ -54,8 +55,46 @@ OP_PJ_45NM: Mapping[str, float] = {
 
 #: SRAM energy per byte at 45 nm by array size (bytes -> pJ/byte): 64-bit access energy / 8.
 _SRAM_POINTS = ((8 * 1024, 10 / 8), (32 * 1024, 20 / 8), (1024 * 1024, 100 / 8))
-#: DRAM energy per byte, low end of Horowitz's 1300-2600 pJ per 64 bits (DDR3-class interface).
+#: DRAM energy per byte, low end of Horowitz's 1300-2600 pJ per 64 bits (DDR3-class interface): the
+#: default of an off-chip level that names no ``type``.
 DRAM_PJ_PER_BYTE = 1300 / 8
+
+
+@dataclass(frozen=True)
+class DramEnergy:
+    """Energy of moving one bit to or from an off-chip DRAM of one type (array + I/O, per bit transferred)."""
+
+    pj_per_bit: float
+    source: str
+    assumed: bool  # True: derived by a stated rule, not read in a source
+
+    @property
+    def pj_per_byte(self) -> float:
+        return self.pj_per_bit * 8
+
+
+_LPDDR4_PJ_PER_BIT = 13.5
+#: I/O-voltage rule for the low-power types no figure was read for: half of LPDDR4's energy per bit is
+#: taken as I/O (Li, Reddy, Jacob, MEMSYS 2018: "the majority of power and energy is spent in the I/O
+#: interface") and scaled with VDDQ^2 (LPDDR4 1.1 V; LPDDR4X 0.6 V; LPDDR5 0.5 V).
+def _lp_io_scaled(vddq: float) -> float:
+    return round(_LPDDR4_PJ_PER_BIT * (0.5 + 0.5 * (vddq / 1.1) ** 2), 1)
+
+
+#: Energy per bit by DRAM type (``memory.<level>.type`` of an off-chip level).
+DRAM_TYPES: Mapping[str, DramEnergy] = {
+    "DDR3": DramEnergy(1300 / 64, "Horowitz ISSCC 2014, low end of 1300-2600 pJ per 64-bit access "
+                       "[energy.horowitz_mem]", assumed=False),
+    "LPDDR2": DramEnergy(1300 / 64, "ASSUMED equal to DDR3 (no LPDDR2 figure read)", assumed=True),
+    "DDR4": DramEnergy(round(1300 / 64 * (1.2 / 1.5) ** 2, 1),
+                       "ASSUMED: DDR3's figure x (VDD 1.2 V / 1.5 V)^2", assumed=True),
+    "LPDDR4": DramEnergy(_LPDDR4_PJ_PER_BIT, "13-14 pJ/bit, LPDDR4 at 3.2 Gb/s/pin (H. Ha, Stanford PhD thesis, "
+                         "DramDSE simulation; as tabulated in the Dongyunkam/DRAM_info README)", assumed=False),
+    "LPDDR4X": DramEnergy(_lp_io_scaled(0.6), "ASSUMED: LPDDR4 with half its energy (I/O) scaled by "
+                          "(VDDQ 0.6 V / 1.1 V)^2", assumed=True),
+    "LPDDR5": DramEnergy(_lp_io_scaled(0.5), "ASSUMED: LPDDR4 with half its energy (I/O) scaled by "
+                         "(VDDQ 0.5 V / 1.1 V)^2", assumed=True),
+}
 
 
 def node_scale(process_nm: float) -> float:
@@ -88,7 +127,8 @@ def default_op_pj(process_nm: float) -> dict[str, float]:
     return {k: v * s for k, v in OP_PJ_45NM.items()}
 
 
-def default_level_pj_per_byte(size_bytes: float, on_chip: bool, process_nm: float) -> float:
+def default_level_pj_per_byte(size_bytes: float, on_chip: bool, process_nm: float,
+                              dram_type: str | None = None) -> float:
     if not on_chip:
-        return DRAM_PJ_PER_BYTE
+        return DRAM_TYPES[dram_type].pj_per_byte if dram_type else DRAM_PJ_PER_BYTE
     return sram_pj_per_byte_45nm(size_bytes) * node_scale(process_nm)

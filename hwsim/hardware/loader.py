@@ -253,7 +253,8 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
         lat_value, lat_unit = lv.latency
         epb = lv.energy_per_byte
         if epb is None:
-            epb = et.default_level_pj_per_byte(lv.size, lv.on_chip, node if model.energy.scale_with_node else 45.0)
+            epb = et.default_level_pj_per_byte(lv.size, lv.on_chip, node if model.energy.scale_with_node else 45.0,
+                                               lv.type)
         memory.append(MemoryLevel(
             name=lname, size_bytes=lv.size, bandwidth_bytes_per_s=lv.bandwidth,
             latency_s=lat_value / clock if lat_unit == "cycles" else lat_value,
@@ -296,7 +297,8 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
         f = model.fpga  # type: ignore[attr-defined]
         kw["fpga"] = FpgaSpec(lut=f.lut, ff=f.ff, dsp=f.dsp, bram36=f.bram36, uram=f.uram,
                               dsp_mult_bits=tuple(f.dsp_mult_bits),  # type: ignore[arg-type]
-                              model_params=MappingProxyType(dict(f.model_params)))
+                              model_params=MappingProxyType(dict(f.model_params)),
+                              family=f.family, speed_grade=f.speed_grade)
     else:
         a = model.array  # type: ignore[attr-defined]
         kw["systolic"] = SystolicSpec(
@@ -308,5 +310,6 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
     return DeviceProfile(
         name=name, kind=kind, description=model.description, clock_hz=clock, process_nm=node,
         static_power_w=model.static_power, memory=tuple(memory), energy=energy, sparse=sparse,
-        source=source, raw=MappingProxyType(copy.deepcopy(dict(raw or {}))), overrides=overrides, **kw,
+        source=source, power_scope=model.power_scope, board_power_w=model.board_power,
+        raw=MappingProxyType(copy.deepcopy(dict(raw or {}))), overrides=overrides, **kw,
     )

@@ -124,6 +124,8 @@ class FpgaSpec:
     uram: int
     dsp_mult_bits: tuple[int, int]  # DSP multiplier operand widths (25x18 DSP48E1, 27x18 DSP48E2)
     model_params: Mapping[str, Any]  # named coefficients of the FPGA cost model (hwsim.cost.fpga)
+    family: str | None = None  # hwsim.hardware.fpga_parts.FAMILIES key (None: not stated)
+    speed_grade: int = 1
 
     @property
     def bram18(self) -> int:
@@ -161,6 +163,10 @@ class DeviceProfile:
     fpga: FpgaSpec | None = None
     systolic: SystolicSpec | None = None
     source: str = ""
+    #: what static power and energies cover: "chip", "board" (at the wall) or None (not stated)
+    power_scope: str | None = None
+    #: rest-of-board power beside the chip while running (W); None: unknown
+    board_power_w: float | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     overrides: tuple[tuple[str, str], ...] = ()
 

@@ -100,6 +100,14 @@ class MemoryLevelModel(_Strict):
     on_chip: bool
     usable_fraction: Fraction = 1.0
     instances: PositiveInt = 1  # private copies (per-core L1, per-SM shared memory): size is per instance
+    #: off-chip memory type: sets the default energy per byte (hwsim.hardware.energy_tables.DRAM_TYPES)
+    type: Literal["DDR3", "DDR4", "LPDDR2", "LPDDR4", "LPDDR4X", "LPDDR5"] | None = None
+
+    @model_validator(mode="after")
+    def _type_off_chip(self) -> "MemoryLevelModel":
+        if self.type is not None and self.on_chip:
+            raise ValueError(f"type {self.type!r} names a DRAM; this level is on_chip")
+        return self
 
 
 class EnergyModel(_Strict):
@@ -215,6 +223,10 @@ class FpgaModel(_Strict):
     bram36: Annotated[int, Field(ge=0)]
     uram: Annotated[int, Field(ge=0)] = 0
     dsp_mult_bits: tuple[PositiveInt, PositiveInt] = (25, 18)
+    #: part family (hwsim.hardware.fpga_parts): the clock its DSPs reach and its power coefficients;
+    #: None: no clock check, and compute energy falls back to per-MAC figures
+    family: Literal["zynq7000", "zynq_ultrascale_plus"] | None = None
+    speed_grade: Literal[1, 2, 3] = 1
     #: named coefficients of the FPGA cost model (hwsim.cost.fpga documents each one)
     model_params: dict[str, Scalar] = Field(default_factory=dict)
 
@@ -250,9 +262,21 @@ class _DeviceBase(_Strict):
     clock: Hz
     process_node: Nm
     static_power: Watts
+    #: what static_power (and the energy figures) cover: the chip alone, or the whole board at the wall
+    power_scope: Literal["chip", "board"] | None = None
+    #: power of the rest of the board while it runs (regulators, DRAM background, host CPU, I/O), added to
+    #: the chip's energy to give board energy; only with power_scope: chip. None: unknown
+    board_power: Watts | None = None
     memory: dict[str, MemoryLevelModel]
     energy: EnergyModel = EnergyModel()
     sparse: SparseModel = SparseModel()
+
+    @model_validator(mode="after")
+    def _board_power_needs_chip_scope(self) -> "_DeviceBase":
+        if self.board_power is not None and self.power_scope != "chip":
+            raise ValueError("board_power: is the rest of the board beside the chip; it needs power_scope: chip "
+                             f"(this profile says {self.power_scope!r})")
+        return self
 
     @model_validator(mode="after")
     def _hierarchy(self) -> "_DeviceBase":
@@ -290,6 +314,24 @@ class GpuDevice(_DeviceBase):
 class FpgaDevice(_DeviceBase):
     kind: Literal["fpga"]
     fpga: FpgaModel
+
+    @model_validator(mode="after")
+    def _clock_within_part(self) -> "FpgaDevice":
+        if self.fpga.family is None:
+            return self
+        from hwsim.hardware.fpga_parts import family
+
+        fam = family(self.fpga.family)
+        pumped = bool(self.fpga.model_params.get("overlay_preset"))  # DPU-like: DSPs at twice the clock
+        limit = fam.max_clock_hz(self.fpga.speed_grade, dsp_double_pumped=pumped)
+        if self.clock > limit * (1 + 1e-9):
+            raise ValueError(
+                f"clock: {self.clock / 1e6:g} MHz is above what a {fam.name} part of speed grade "
+                f"-{self.fpga.speed_grade} reaches: {limit / 1e6:g} MHz ({fam.dsp_slice} Fmax "
+                f"{fam.dsp_fmax_mhz[self.fpga.speed_grade]:g} MHz" + (", halved: a DPU-like overlay clocks its DSPs "
+                                                                      "at twice the fabric clock" if pumped else "")
+                + f"; {fam.fmax_source})")
+        return self
 
 
 class SystolicDevice(_DeviceBase):

@@ -98,8 +98,22 @@ def simulate(graph: OpGraph, device: DeviceProfile | str, engine: str = "analyti
 
         check_fits(workload, dev)
     costs = charge_fused(cost_model(dev.kind).cost_graph(workload, dev))
-    return _with_first_inference(run(EngineInput(graph=graph, workload=workload, device=dev, costs=costs,
-                                                 method=method)), costs, dev)
+    return _with_power_scope(_with_first_inference(run(EngineInput(graph=graph, workload=workload, device=dev,
+                                                                   costs=costs, method=method)), costs, dev), dev)
+
+
+def _with_power_scope(result: RunResult, dev: DeviceProfile) -> RunResult:
+    """Say what the energy covers (``extra.energy_scope``: the profile's ``power_scope``, chip or board)
+    and, for a chip-scope profile with a known ``board_power``, the board's energy per inference
+    (``extra.board_energy_j``: the chip's energy + board_power x latency)."""
+    scope = dev.power_scope or "unstated"
+    extra: dict[str, object] = {**result.extra, "energy_scope": scope}
+    total_j = sum(result.energy_pj.values()) / 1e12
+    if scope == "board":
+        extra["board_energy_j"] = total_j
+    elif scope == "chip" and dev.board_power_w is not None:
+        extra["board_energy_j"] = total_j + dev.board_power_w * result.seconds
+    return replace(result, extra=extra)
 
 
 def _with_first_inference(result: RunResult, costs: tuple[OpCost, ...], dev: DeviceProfile) -> RunResult:

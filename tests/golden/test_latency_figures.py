@@ -1,61 +1,76 @@
-"""Whole-network latency against published batch-1 measurements (tests/golden/data/latency_figures.json).
+"""Whole-network latency against published batch-1 measurements: the records of
+hwsim/analysis/data/validation_records.yaml, the one file of published figures hwsim is held against.
 
-Roofline models are optimistic; each CPU/GPU profile carries one named, sourced efficiency factor per
-kernel class (``cpu.efficiency.gemm`` ...; docs/devices.md) and no per-model factor. Validation figures
-must lie within the file's tolerance factor (justified there: two engines on one board disagree by that
-much); the calibration figures a factor was fitted to must stay fitted (5%). Systolic comparisons belong
-to helper H4's model and are expected failures with the evidence. ``bench/bench_latency_figures.py``
-prints the full table with errors.
+Roles belong to source tables, never to rows (tests/golden/test_validation_records.py fails if a table
+is used in both). Every row of a `fit` table is fit data: bench/fit_profiles.py fits the profile's
+parameters to the whole table, so here a fit table is only checked to stay fitted. A `validate` table
+fits nothing and is held against issue 10's targets, set by the issue before anything was measured:
+geometric-mean error factor <= 1.5x per device kind and <= 1.3x overall. A kind that misses them today is
+a strict expected failure carrying its measured figure, so the test turns red when it changes either way
+(then update docs/validation.md). `hwsim validate` prints every record.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from functools import lru_cache
 
 import pytest
-from testutils import GOLDEN_DATA, WORKLOADS
 
-from hwsim.compress.method import apply_method
-from hwsim.frontends import load_model
-from hwsim.sim import simulate
+from hwsim.analysis.validation import Outcome, load_records, run_validation, summarize_group
 
-DATA = json.loads((GOLDEN_DATA / "latency_figures.json").read_text())
-TOL = DATA["tolerance_factor"]
-FIGS = [f for f in DATA["figures"] if f["role"] in ("validation", "calibration", "h4")]
+RECORDS = load_records()
+#: issue 10, "Done when": error factor on the validate records
+TARGET_PER_KIND = 1.5
+TARGET_OVERALL = 1.3
+#: a fitted group's geometric-mean ratio stays within this of 1: the fit grids step 0.01 in an
+#: efficiency of ~0.2-0.7 (2-5 %) and 0.05 in the overlay efficiency (5 %)
+FIT_DRIFT = 1.10
+
+#: kinds whose validate records miss the target today: measured error factor (hwsim validate)
+KNOWN_MISSES: dict[str, str] = {
+    "cpu": "1.52x over 24 records: ncnn (validate) runs MobileNets 1.6-2.5x slower than XNNPACK (fit) on the same Pi",
+    "gpu": "1.73x over 8 records: MobileNetV2 on the Jetson Nano 4-6x too fast (no per-kernel floor)",
+    "systolic": "1.72x over 12 records: Edge TPU MobileNet v1 2-3x too fast, ResNet-50 / VGG16 too slow",
+    "overall": "1.52x over 54 records",
+}
 
 
 @lru_cache(maxsize=None)
-def _graph(model: str, method: str, hw: int):
-    g = load_model(WORKLOADS / f"{model}.json")
-    if hw != 224:
-        i = g.tensor(g.inputs[0])
-        g = g.rebuild(inputs=[i.with_(shape=(1, 3, hw, hw))])
-    return g if method == "baseline" else apply_method(g, method).graph
+def _outcomes(role: str) -> tuple[Outcome, ...]:
+    return tuple(run_validation(RECORDS, roles=(role,)))  # type: ignore[arg-type]
 
 
-def modelled_ms(fig: dict) -> float:
-    return simulate(_graph(fig["model"], fig["method"], fig["input_hw"]), fig["device"],
-                    overrides=fig.get("overrides")).seconds * 1e3
+FIT_GROUPS = sorted({(r.table, r.board) for r in RECORDS.records if RECORDS.role_of(r) == "fit"})
 
 
-@pytest.mark.parametrize("fig", FIGS, ids=[f["id"] for f in FIGS])
-def test_latency_matches_the_published_figure(fig: dict) -> None:
-    ratio = modelled_ms(fig) / fig["ms"]
-    if fig["role"] == "calibration":
-        assert ratio == pytest.approx(1.0, abs=0.05)
-        return
-    if fig["role"] == "h4" and not (1 / TOL <= ratio <= TOL):
-        pytest.xfail(f"systolic model (H4): {ratio:.1f}x the Edge TPU's {fig['ms']} ms; depthwise convs take 81% "
-                     "of the array's time at ~2 MACs/cycle on 4096 PEs (one group at a time)")
-    assert 1 / TOL <= ratio <= TOL, f"modelled {ratio:.2f}x the published {fig['ms']} ms ({fig['source']})"
+@pytest.mark.parametrize("table,board", FIT_GROUPS, ids=[f"{t}@{b}" for t, b in FIT_GROUPS])
+def test_fit_tables_stay_fitted(table: str, board: str) -> None:
+    group = [o for o in _outcomes("fit") if o.record.table == table and o.record.board == board]
+    assert group
+    s = summarize_group(table, group)
+    assert 1 / FIT_DRIFT <= s.gmean_ratio <= FIT_DRIFT, (
+        f"{table} on {board}: geometric-mean ratio {s.gmean_ratio:.2f}; re-run bench/fit_profiles.py")
 
 
-def test_the_tolerance_is_the_spread_between_engines() -> None:
-    """The tolerance factor is no looser than the disagreement of two engines on the same board."""
-    by = {}
-    for f in DATA["figures"]:
-        if f["role"] in ("validation", "calibration", "spread") and f["device"] == "cpu-a72":
-            by.setdefault((f["model"], f["method"] if f["method"] != "winograd-f4" else "baseline"), []).append(f["ms"])
-    spreads = [max(v) / min(v) for v in by.values() if len(v) > 1]
-    assert spreads and TOL <= max(spreads) + 0.2
+KINDS = ("cpu", "fpga", "gpu", "systolic")
+
+
+def _params() -> list:  # type: ignore[type-arg]
+    out = []
+    for k in [*KINDS, "overall"]:
+        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[k])] if k in KNOWN_MISSES else []
+        out.append(pytest.param(k, marks=marks, id=k))
+    return out
+
+
+@pytest.mark.parametrize("kind", _params())
+def test_validate_records_meet_the_issue_target(kind: str) -> None:
+    outs = [o for o in _outcomes("validate") if kind == "overall" or o.kind == kind]
+    assert outs, f"no validate record of kind {kind}"
+    s = summarize_group(kind, outs)
+    target = TARGET_OVERALL if kind == "overall" else TARGET_PER_KIND
+    worst = max(outs, key=lambda o: abs(math.log(o.ratio)))
+    assert s.error_factor <= target, (
+        f"{kind}: error factor {s.error_factor:.2f}x over {s.n} validate records (target {target}x); "
+        f"worst {worst.record.id} at {worst.ratio:.2f}x")

@@ -13,13 +13,26 @@ import pytest
 from click.testing import CliRunner
 
 from hwsim.analysis.validation import (
-    Outcome, Record, RecordsFile, load_records, summarize, summarize_group,
+    Outcome, Record, RecordsFile, fitted_record_ids, load_records, summarize, summarize_group,
+    tables_used_in_both_roles,
 )
 from hwsim.cli import cli
 from hwsim.hardware import load_device
 
 RECORDS = load_records()
-DEVICES_DIR = Path(__file__).resolve().parents[2] / "hwsim" / "hardware" / "devices"
+ROOT = Path(__file__).resolve().parents[2]
+DEVICES_DIR = ROOT / "hwsim" / "hardware" / "devices"
+
+
+def _fit_profiles_tables() -> set[str]:
+    """The tables bench/fit_profiles.py fits to (read from the script itself)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fit_profiles", ROOT / "bench" / "fit_profiles.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return {t for target in mod.TARGETS.values() for t in target["tables"]}
 
 
 def test_at_least_40_records_with_both_roles() -> None:
@@ -66,6 +79,42 @@ def test_profiles_cite_only_fit_records_as_fitted() -> None:
                 assert ids[rid] == "fit", f"{path.name}: fitted to validate record {rid}"
                 cited += 1
     assert cited >= 1
+
+
+def test_no_source_table_has_rows_in_both_roles() -> None:
+    """Rows of one table are never split between fitting and validating: a table is used to fit when
+    it is declared `fit`, when a profile cites one of its rows as fitted, or when bench/fit_profiles.py
+    fits to it; to validate when it is declared `validate`. No table may be both."""
+    fitted = [i for ids in fitted_record_ids(DEVICES_DIR).values() for i in ids]
+    assert fitted, "no profile cites a fitted record: the check below would be vacuous"
+    assert tables_used_in_both_roles(RECORDS, fitted, _fit_profiles_tables()) == {}
+
+
+def test_the_both_roles_check_catches_a_split_table() -> None:
+    """The check above fails on the defect it guards against (issue 10: the A53 efficiency fitted to one
+    row of the XNNPACK table and 'validated' on its other rows)."""
+    doc = {"boards": {"b": {"profile": "pi4"}},
+           "tables": {"x": {"role": "validate", "source": "s", "engine": "e", "scope": "x"},
+                      "y": {"role": "validate", "source": "s", "engine": "e", "scope": "x"}},
+           "records": [{"id": "x.1", "table": "x", "board": "b", "model": "m", "method": "baseline", "ms": 1,
+                        "row": "r1"},
+                       {"id": "x.2", "table": "x", "board": "b", "model": "m", "method": "baseline", "ms": 2,
+                        "row": "r2"}]}
+    rf = RecordsFile.model_validate(doc)
+    assert set(tables_used_in_both_roles(rf, ["x.1"], [])) == {"x"}
+    assert set(tables_used_in_both_roles(rf, [], ["y"])) == {"y"}
+    assert tables_used_in_both_roles(rf, [], []) == {}
+
+
+def test_published_figures_live_in_the_records_file_only() -> None:
+    """No golden data file keeps its own published figures with a fit/validate-like role (the old
+    tests/golden/data/latency_figures.json did, and split a table between 'calibration' and 'validation')."""
+    offenders = []
+    for path in (ROOT / "tests" / "golden" / "data").rglob("*.json"):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if re.search(r'"role"\s*:\s*"(fit|validate|validation|calibration)"', text):
+            offenders.append(path.name)
+    assert offenders == []
 
 
 def _outcome(ratio: float, kind: str, role: str = "validate") -> Outcome:

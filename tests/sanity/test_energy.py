@@ -87,10 +87,22 @@ def test_dram_energy_pays_at_least_for_reading_the_weights_once(model: str, dev:
     assert r.energy_pj["dram"] >= prepare(compressed(model, "baseline")).runtime_weight_bytes * d.dram.energy_pj_per_byte
 
 
-def test_dram_energy_per_byte_is_in_horowitz_range_on_every_device() -> None:
+def test_dram_energy_per_byte_follows_the_memory_type_on_every_device() -> None:
+    """An off-chip level that names its DRAM type costs that type's energy per bit (energy_tables.DRAM_TYPES);
+    one that names none costs Horowitz's DDR3-class low end; no type costs more than Horowitz's high end."""
+    from hwsim.hardware.energy_tables import DRAM_TYPES
+
     lo, hi = (float(x) / 8 for x in FIG["energy.horowitz_mem"]["value"]["dram"].split("-"))
+    assert DRAM_TYPES["DDR3"].pj_per_byte == pytest.approx(lo)
+    assert all(t.pj_per_byte <= DRAM_TYPES["DDR3"].pj_per_byte for t in DRAM_TYPES.values())
     for dev in ALL_DEVICES:
-        assert lo <= device(dev).dram.energy_pj_per_byte <= hi, dev
+        d = device(dev)
+        lv = d.raw["memory"][d.dram.name]
+        if "energy_per_byte" in lv:
+            continue
+        want = DRAM_TYPES[lv["type"]].pj_per_byte if "type" in lv else lo
+        assert d.dram.energy_pj_per_byte == pytest.approx(want), dev
+        assert d.dram.energy_pj_per_byte <= hi, dev
 
 
 @pytest.mark.parametrize("model", ("resnet18", "mobilenet_v2"))

@@ -176,8 +176,9 @@ def test_energy_defaults_follow_horowitz_scaled_by_node() -> None:
     assert d.energy.mac_pj["fp32"] == pytest.approx((3.7 + 0.9) * s)
     assert d.energy.mac_pj["int8"] == pytest.approx((0.2 + 0.1) * s)
     assert d.energy.op_pj["add"] == pytest.approx(0.9 * s)
-    # DRAM energy is not scaled with the logic node
-    assert d.dram.energy_pj_per_byte == pytest.approx(1300 / 8)
+    # DRAM energy is not scaled with the logic node: it is the memory type's (cpu-a53: LPDDR4)
+    assert d.dram.energy_pj_per_byte == pytest.approx(et.DRAM_TYPES["LPDDR4"].pj_per_byte)
+    assert et.default_level_pj_per_byte(1e9, False, 28) == pytest.approx(1300 / 8)  # no type: DDR3-class
     # SRAM energy grows with array size, and hits Horowitz's points at 45 nm
     assert et.sram_pj_per_byte_45nm(8 * 1024) == pytest.approx(10 / 8)
     assert et.sram_pj_per_byte_45nm(32 * 1024) == pytest.approx(20 / 8)
