@@ -177,8 +177,8 @@ def _run_with_progress(cfg, cmd: str, quiet: bool, render):
         def on_plan(total: int) -> None:
             bar.update(task, total=total + 1)  # + rendering the page
 
-        def progress(step: str) -> None:
-            bar.update(task, advance=1, step=step)
+        def progress(step: str, advance: int = 1) -> None:
+            bar.update(task, advance=advance, step=step)
 
         drawn = []
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ from hwsim.analysis.ranking import DEFAULT_MAX_DROP_PTS
 from hwsim.analysis.retrain.methods import RetrainOptions
 from hwsim.ir.graph import OpGraph
 from hwsim.pipeline.methods import NamedMethod
-from hwsim.pipeline.steps import guard, summarize
+from hwsim.pipeline.steps import Progress, guard, summarize
 
 
 class AccuracyConfig(BaseModel):
@@ -45,14 +46,22 @@ def load_data(cfg: AccuracyConfig, graph: OpGraph) -> DataSplits | None:
 
 
 def measure_all(cfg: AccuracyConfig, source: OpGraph, data: DataSplits, methods: Sequence[NamedMethod],
-                strict: bool, progress: Callable[[str], None]) -> dict[str, MethodAccuracy | str]:
-    """Per method: its MethodAccuracy, or the error message (one failure does not hide the others)."""
+                strict: bool, progress: Progress) -> dict[str, MethodAccuracy | str]:
+    """Per method: its MethodAccuracy, or the error message (one failure does not hide the others).
+    While a method retrains, ``progress`` says which method, stage and epoch, how long it has run and
+    how to shorten it (retraining is what makes ``--data`` slow)."""
     base = evaluate(source, data)
     opts = RetrainOptions(epochs_scale=cfg.retrain_epochs, budget_s=cfg.retrain_budget_s, seed=cfg.seed)
     out: dict[str, MethodAccuracy | str] = {}
-    for name, method in methods:
-        def tick(stage: str, epoch: int, total: int, loss: float, name: str = name) -> None:
-            progress(f"{name}: retraining after {stage}, epoch {epoch}/{total}")
+    for i, (name, method) in enumerate(methods, 1):
+        started = time.perf_counter()
+        progress(f"accuracy {i}/{len(methods)}: {name} on {data.size('test')} test images", advance=0)
+
+        def tick(stage: str, epoch: int, total: int, loss: float, name: str = name, started: float = started) -> None:
+            cap = (f"capped at {cfg.retrain_budget_s:g} s" if cfg.retrain_budget_s else
+                   "--retrain-budget S or --retrain-epochs 0.5 shortens it")
+            progress(f"{name}: retraining after {stage}, epoch {epoch}/{total}, {time.perf_counter() - started:.0f} s "
+                     f"(the slow part; {cap})", advance=0)
 
         acc, outcome = guard(strict, lambda: measure_method(source, method, data, opts if cfg.retrain else None,
                                                             base, tick))
