@@ -103,3 +103,13 @@ def test_measured_accuracy_drops_the_passes_unknown_accuracy_notes():
              "accuracy unknown", "first and last layers kept in fp32",
              "removed 'fc': the network's function changes; task accuracy unknown")
     assert measured_notes(notes) == ("first and last layers kept in fp32", "removed 'fc': the network's function changes")
+
+
+def test_default_methods_with_data_add_the_training_based_ones():
+    from hwsim.pipeline.methods import default_method_names, resolve_methods
+
+    plain, with_data = default_method_names(), default_method_names(with_data=True)
+    assert "binaryconnect" not in plain and with_data[:len(plain)] == plain
+    assert {"binaryconnect", "bnn"} <= set(with_data)
+    assert [n for n, _ in resolve_methods(None, None, with_data=True)][-2:] == ["binaryconnect", "bnn"]
+    assert [n for n, _ in resolve_methods(["int8"], None, with_data=True)] == ["baseline", "int8"]  # named: as named
