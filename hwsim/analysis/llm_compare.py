@@ -44,6 +44,10 @@ class LLMComparison:
     rows: tuple[LLMRow, ...]
     contexts: tuple[int, ...]
     method_notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: per method: output fidelity of the decode step against fp32 on random weights (None: not run), and
+    #: the sentence saying on what it was measured or why it was not
+    fidelity: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    fidelity_note: str = ""
 
     def row(self, method: str, device: str) -> LLMRow:
         return next(r for r in self.rows if r.method == method and r.device == device)
@@ -57,6 +61,7 @@ class LLMComparison:
                       **(r.result.as_dict() if r.result else {}),
                       "tokens_per_s_by_context": [[c, t] for c, t in r.curve]} for r in self.rows],
             "method_notes": {k: list(v) for k, v in self.method_notes.items()},
+            "fidelity": self.fidelity, "fidelity_note": self.fidelity_note,
         }
 
 

@@ -59,25 +59,42 @@ class Record(_Strict):
     context: int | None = Field(default=None, ge=1)
 
 
+#: what a power record's load is, in terms hwsim can predict from a profile (``predicted_power_w``)
+PowerLoad = Literal["idle", "all_cores_busy"]
+
+
+class PowerRecord(_Strict):
+    """A published power measurement: average watts under a load, at the board (wall) or the chip."""
+
+    id: str
+    table: str
+    board: str
+    load: PowerLoad
+    watts: float = Field(gt=0)
+    scope: Literal["board", "chip"] = "board"
+    row: str
+
+
 class RecordsFile(_Strict):
     boards: dict[str, BoardSetup]
     tables: dict[str, SourceTable]
     records: list[Record]
+    power_records: list[PowerRecord] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> RecordsFile:
-        ids = [r.id for r in self.records]
+        ids = [r.id for r in self.records] + [r.id for r in self.power_records]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ValueError(f"duplicate record ids: {dup}")
-        for r in self.records:
+        for r in [*self.records, *self.power_records]:
             if r.table not in self.tables:
                 raise ValueError(f"record {r.id}: unknown table {r.table!r}")
             if r.board not in self.boards:
                 raise ValueError(f"record {r.id}: unknown board {r.board!r}")
         return self
 
-    def role_of(self, record: Record) -> Role:
+    def role_of(self, record: Record | PowerRecord) -> Role:
         return self.tables[record.table].role
 
 
@@ -118,7 +135,7 @@ def tables_used_in_both_roles(records: RecordsFile, fitted_ids: Iterable[str],
     A table is used for validation when its declared role is ``validate`` (``hwsim validate`` and the
     golden test hold the profiles against it) and for fitting when its declared role is ``fit``, when a
     profile line cites one of its rows as fitted, or when ``bench/fit_profiles.py`` fits to it."""
-    by_id = {r.id: r for r in records.records}
+    by_id = {r.id: r for r in [*records.records, *records.power_records]}
     uses: dict[str, dict[str, list[str]]] = {}
 
     def use(table: str, role: str, why: str) -> None:
@@ -230,6 +247,52 @@ def run_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit", "val
 
 
 @dataclass(frozen=True)
+class PowerOutcome:
+    """One power record against the profile's prediction (None: the profile cannot predict it, e.g. a
+    chip-scope profile against a board measurement)."""
+
+    record: PowerRecord
+    role: Role
+    kind: str
+    profile: str
+    predicted_w: float | None
+
+    @property
+    def ratio(self) -> float:
+        return math.nan if self.predicted_w is None else self.predicted_w / self.record.watts
+
+
+def predicted_power_w(device, load: PowerLoad, scope: str) -> float | None:  # type: ignore[no-untyped-def]
+    """What the profile says the power is under ``load`` at ``scope`` (board or chip), or None.
+
+    idle: the static power (it is the board's idle when the profile's power_scope is board);
+    all_cores_busy (CPU): static power + the core energy per busy core-cycle (``energy.instruction``) x
+    cores x clock: every core issuing every cycle, as a stress load keeps them."""
+    if device.power_scope != scope:
+        return None
+    if load == "idle":
+        return device.static_power_w
+    if device.cpu is None or not device.energy.instruction_pj:
+        return None
+    return device.static_power_w + device.energy.instruction_pj * 1e-12 * device.cpu.cores * device.clock_hz
+
+
+def run_power_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit", "validate")) -> list[PowerOutcome]:
+    from hwsim.hardware import load_device
+
+    wanted = set(roles)
+    out: list[PowerOutcome] = []
+    for rec in records.power_records:
+        role = records.role_of(rec)
+        if role not in wanted:
+            continue
+        setup = records.boards[rec.board]
+        dev = load_device(setup.profile, setup.overrides)
+        out.append(PowerOutcome(rec, role, dev.kind, setup.profile, predicted_power_w(dev, rec.load, rec.scope)))
+    return out
+
+
+@dataclass(frozen=True)
 class Uncertainty:
     """How far a device's latency predictions are from published measurements (``validate`` records
     only): the geometric-mean error factor, over this profile's own records when it has some, else over
@@ -249,9 +312,15 @@ class Uncertainty:
 
 
 @lru_cache(maxsize=None)
-def _validate_outcomes_by_profile() -> tuple[tuple[str, str, tuple[Outcome, ...]], ...]:
+def _profile_kind(profile: str) -> str:
     from hwsim.hardware import load_device
 
+    return load_device(profile).kind
+
+
+@lru_cache(maxsize=None)
+def _validate_records_by_profile() -> tuple[tuple[str, str, tuple[Record, ...]], ...]:
+    """The validate records grouped by their board's profile: (profile, device kind, records)."""
     if not default_workloads_dir().is_dir():  # an installed wheel: no standard model files to simulate
         return ()
     records = load_records()
@@ -259,21 +328,26 @@ def _validate_outcomes_by_profile() -> tuple[tuple[str, str, tuple[Outcome, ...]
     for r in records.records:
         if records.role_of(r) == "validate":
             by_profile.setdefault(records.boards[r.board].profile, []).append(r)
-    out = []
-    for profile, recs in sorted(by_profile.items()):
-        kind = load_device(profile).kind
-        out.append((profile, kind, tuple(run_validation(records.model_copy(update={"records": recs}),
-                                                        roles=("validate",)))))
-    return tuple(out)
+    return tuple((profile, _profile_kind(profile), tuple(recs)) for profile, recs in sorted(by_profile.items()))
+
+
+@lru_cache(maxsize=None)
+def _simulated(profile: str) -> tuple[Outcome, ...]:
+    """The validate records of one profile, simulated (once per process)."""
+    recs = next(r for p, _, r in _validate_records_by_profile() if p == profile)
+    records = load_records()
+    return tuple(run_validation(records.model_copy(update={"records": list(recs)}), roles=("validate",)))
 
 
 def device_uncertainty(profile: str, kind: str) -> Uncertainty | None:
     """The validation error band of a shipped profile (None: no validate record for it or its kind, or
-    no ``workloads/`` to simulate them: an installed wheel). Simulates the validate records once per
-    process (a few seconds)."""
-    groups = _validate_outcomes_by_profile()
-    own = [o for p, _, outs in groups if p == profile for o in outs]
-    pool = own or [o for _, k, outs in groups if k == kind for o in outs]
+    no ``workloads/`` to run them: an installed wheel). Simulates only the records the band is made
+    of: the profile's own validate records, else those of the profiles of its kind (each profile's
+    records once per process)."""
+    groups = _validate_records_by_profile()
+    own = [p for p, _, _ in groups if p == profile]
+    used = own or [p for p, k, _ in groups if k == kind]
+    pool = [o for p in used for o in _simulated(p)]
     if not pool:
         return None
     s = summarize_group(kind, pool)

@@ -1,5 +1,9 @@
-"""hwsim compress MODEL --method NAME|FILE -o out.json [--weights-out out.npz] [--json]:
+"""hwsim compress MODEL --method NAME|FILE -o out.json|out.onnx [--weights-out out.npz] [--json]:
 apply a compression method and write the compressed model with a summary of what each pass did.
+
+An ``.onnx`` output is the compressed graph written by ``hwsim.frontends.onnx_writer``: the same function
+with every weight decoded to the float32 values the kernels compute with (ONNX cannot hold the encodings;
+the model.json does). fp32 graphs only: a graph with integer or fp16 activations is refused.
 
 The written model.json carries every tensor's annotations (dtype, encoding, density, stored_bits,
 meta), which is all a cost model reads. ``--weights-out`` writes the weights as the float32 values a
@@ -82,7 +86,8 @@ def _npz_writer(graph: OpGraph) -> Callable[[BinaryIO], None]:
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--method", "-m", required=True, help="Catalogue name (see `hwsim methods`), methods.yaml, or "
               "methods.yaml#name.")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Compressed model.json to write.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              help="Compressed model.json to write, or an .onnx file (the same function, weights decoded to float32).")
 @click.option("--weights-out", type=click.Path(dir_okay=False), default=None,
               help="Also write the (decoded float32) weights as .npz, referenced by the model.json.")
 @click.option("--materialize/--no-materialize", default=True, show_default=True,
@@ -97,8 +102,12 @@ def command(model: str, method: str, output: str, weights_out: str | None, mater
     _register_calibrator()
     if weights_out is not None and not weights_out.endswith(".npz"):
         raise UsageError("the weights file must end in .npz", where="--weights-out")
-    if not output.endswith(".json"):
-        raise UsageError("the output must be a model .json file", where="--output")
+    as_onnx = output.endswith(".onnx")
+    if not output.endswith(".json") and not as_onnx:
+        raise UsageError("the output must be a model .json or .onnx file", where="--output")
+    if as_onnx and (weights_out is not None or not materialize):
+        raise UsageError("an .onnx output holds its own (decoded float32) weights: no --weights-out, no "
+                         "--no-materialize", where="--output")
     meth = get_method(method)
     graph = load_model(model)
     seeded = materialize and not graph.weights.provided_names()
@@ -117,8 +126,14 @@ def command(model: str, method: str, output: str, weights_out: str | None, mater
         wpath = Path(weights_out)
         files.append((wpath, _npz_writer(out)))
         weights_file = os.path.relpath(wpath.resolve(), out_path.resolve().parent)
-    text = (json.dumps(graph_to_document(out, weights_file), indent=1) + "\n").encode("utf-8")
-    files.append((out_path, lambda f: f.write(text)))
+    if as_onnx:  # the same function as ONNX: weights decoded to float32 (ONNX has no spelling for the formats)
+        from hwsim.frontends.onnx_writer import graph_to_onnx
+
+        data = graph_to_onnx(out).SerializeToString()
+        files.append((out_path, lambda f: f.write(data)))
+    else:
+        text = (json.dumps(graph_to_document(out, weights_file), indent=1) + "\n").encode("utf-8")
+        files.append((out_path, lambda f: f.write(text)))
     atomic_write_many(files, UsageError)  # both or neither: the .npz never without its model.json
     doc = summary_doc(cm, graph, seeded, materialize)
     if as_json:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
-from hwsim.analysis.validation import RECORDS_PATH, load_records, run_validation, summarize
+from hwsim.analysis.validation import (
+    RECORDS_PATH, load_records, run_power_validation, run_validation, summarize,
+)
 
 
 @click.command("validate")
@@ -26,8 +28,17 @@ def command(role: str, records_path: Path | None, workloads: Path | None, as_jso
     roles = ("fit", "validate") if role == "all" else (role,)
     outcomes = run_validation(records, roles=roles, workloads=workloads)  # type: ignore[arg-type]
     summaries = {r: summarize(outcomes, r) for r in roles}  # type: ignore[arg-type]
+    power = run_power_validation(records, roles=roles)  # type: ignore[arg-type]
+    known = [o for o in power if o.predicted_w is not None]
+    power_summaries = {r: summarize(known, r) for r in roles}  # type: ignore[arg-type]
     if as_json:
         doc = {
+            "power_records": [{"id": o.record.id, "role": o.role, "kind": o.kind, "profile": o.profile,
+                               "load": o.record.load, "scope": o.record.scope, "measured_w": o.record.watts,
+                               "predicted_w": o.predicted_w,
+                               "ratio": None if o.predicted_w is None else o.ratio, "table": o.record.table}
+                              for o in power],
+            "power_summary": {r: [s.__dict__ for s in rows] for r, rows in power_summaries.items()},
             "records": [{"id": o.record.id, "role": o.role, "kind": o.kind, "profile": o.profile,
                          "model": o.record.model, "method": o.record.method, "measured_ms": o.record.ms,
                          "predicted_ms": o.predicted_ms, "ratio": o.ratio, "table": o.record.table}
@@ -55,3 +66,20 @@ def command(role: str, records_path: Path | None, workloads: Path | None, as_jso
             s.add_row(row.group, str(row.n), f"{row.gmean_ratio:.2f}", f"{row.error_factor:.2f}x",
                       f"{row.within_1_5x}/{row.n}")
         con.print(s)
+    if power:
+        pt = Table(title="power: hwsim vs published measurements (W; '?' = the profile cannot predict it)")
+        for col in ("record", "role", "profile", "load", "scope", "measured", "predicted", "ratio"):
+            pt.add_column(col, justify="right" if col in ("measured", "predicted", "ratio") else "left")
+        for o in power:
+            pt.add_row(o.record.id, o.role, o.profile, o.record.load, o.record.scope, f"{o.record.watts:.2f}",
+                       "?" if o.predicted_w is None else f"{o.predicted_w:.2f}",
+                       "?" if o.predicted_w is None else f"{o.ratio:.2f}")
+        con.print(pt)
+        for r, rows in power_summaries.items():
+            s = Table(title=f"power, role {r}: geometric-mean ratio and error factor")
+            for col in ("device kind", "records", "gmean ratio", "error factor", "within 1.5x"):
+                s.add_column(col, justify="left" if col == "device kind" else "right")
+            for row in rows:
+                s.add_row(row.group, str(row.n), f"{row.gmean_ratio:.2f}", f"{row.error_factor:.2f}x",
+                          f"{row.within_1_5x}/{row.n}")
+            con.print(s)

@@ -54,6 +54,8 @@ STRUCTURE_NOTE = ("weights not materialized: the last heads / channels of each l
 _Q = re.compile(r"(layers\.\d+\.attn)\.q")
 _MLP_IN = re.compile(r"(layers\.\d+\.mlp)\.(gate|fc1)")
 NARROWED = "narrowed_inputs"
+#: activations that act on each channel alone (what may sit between an MLP's two projections)
+_POINTWISE = frozenset({"silu", "gelu", "relu", "relu6", "sigmoid", "tanh", "leaky_relu", "hardswish"})
 
 
 class PruneHeadsParams(PassParams):
@@ -84,6 +86,46 @@ class _Attention:
     @property
     def group(self) -> int:
         return self.q_heads // self.kv_heads
+
+
+def _only_consumer(graph: OpGraph, node: Node, op: str | None = None) -> Node | None:
+    users = graph.consumers(node.outputs[0])
+    return users[0] if len(users) == 1 and (op is None or users[0].op == op) else None
+
+
+def _attention_layout(graph: OpGraph, p: str) -> bool:
+    """Whether the layer has the attention layout of ``hwsim.frontends.llm_config`` (projections into
+    per-head reshapes, the merged heads into W_o): only then is removing a head well defined here."""
+    names = {s: f"{p}.{s}" for s in ("q", "k", "v", "o", "q_heads", "k_heads", "v_heads", "merge")}
+    if not all(graph.has_node(n) for n in names.values()):
+        return False
+    nodes = {s: graph.node(n) for s, n in names.items()}
+    return (all(nodes[s].op == "linear" for s in "qkvo")
+            and all(nodes[f"{s}_heads"].op == "reshape" and len(nodes[f"{s}_heads"].attrs["shape"]) == 4
+                    and nodes[f"{s}_heads"].inputs[0] == nodes[s].outputs[0]
+                    and _only_consumer(graph, nodes[s]) is not None for s in "qkv")
+            and nodes["o"].inputs[0] == nodes["merge"].outputs[0])
+
+
+def _mlp_layout(graph: OpGraph, p: str, kind: str) -> tuple[list[Node], Node] | None:
+    """(the projections whose rows are the channels, the one whose columns are) when the MLP is wired as
+    ``hwsim.frontends.llm_config`` builds it (channels flow only through elementwise ops), else None."""
+    if kind == "gate":
+        if not all(graph.has_node(f"{p}.{s}") for s in ("gate", "up", "down")):
+            return None
+        gate, up, down = (graph.node(f"{p}.{s}") for s in ("gate", "up", "down"))
+        act = _only_consumer(graph, gate)
+        mul = _only_consumer(graph, act, "mul") if act is not None and act.op in _POINTWISE else None
+        ok = (mul is not None and set(mul.inputs) == {act.outputs[0], up.outputs[0]}
+              and _only_consumer(graph, up) is mul and _only_consumer(graph, mul) is down and down.op == "linear")
+        return ([gate, up], down) if ok else None
+    if not all(graph.has_node(f"{p}.{s}") for s in ("fc1", "fc2")):
+        return None
+    fc1, fc2 = graph.node(f"{p}.fc1"), graph.node(f"{p}.fc2")
+    act = _only_consumer(graph, fc1)
+    ok = (act is not None and act.op in _POINTWISE and len(act.inputs) == 1
+          and _only_consumer(graph, act) is fc2 and fc2.op == "linear")
+    return ([fc1], fc2) if ok else None
 
 
 def _attention(graph: OpGraph, prefix: str) -> _Attention:
@@ -160,10 +202,12 @@ def _free_annotations(graph: OpGraph) -> dict[str, TensorSpec]:
 @register_pass("prune_heads", PruneHeadsParams, family="prune")
 def prune_heads(graph: OpGraph, params: PruneHeadsParams) -> PassResult:
     """Remove attention heads of a decoder LLM (query heads, or whole KV groups) by the L2 norm of their weights."""
-    layers = [n for n in select_layers(graph, params, ("linear",), "prune_heads") if _Q.fullmatch(n.name)]
+    named = [n for n in select_layers(graph, params, ("linear",), "prune_heads") if _Q.fullmatch(n.name)]
+    layers = [n for n in named if _attention_layout(graph, _Q.fullmatch(n.name).group(1))]
     if not layers:
         return PassResult(graph, False, (), ("no decoder attention layer (an LLM graph from "
                                              "hwsim.frontends.llm_config has them): no head pruned",))
+    skipped = [n.name for n in named if n not in layers]
     weight_nodes = [graph.node(f"{_Q.fullmatch(n.name).group(1)}.{s}") for n in layers for s in "qkvo"]
     _check_dense(graph, weight_nodes, "prune_heads")
     materialized = is_materialized(graph, [t for n in weight_nodes for t in n.params.values()])
@@ -173,6 +217,8 @@ def prune_heads(graph: OpGraph, params: PruneHeadsParams) -> PassResult:
     narrowed: dict[str, dict[str, Any]] = dict(graph.meta.get(NARROWED) or {})
     changes: list[LayerChange] = []
     notes = [FINETUNE_NOTE]
+    if skipped:
+        notes.append("kept (not the decoder attention layout of hwsim.frontends.llm_config): " + ", ".join(skipped[:6]))
     for qnode in layers:
         p = _Q.fullmatch(qnode.name).group(1)
         a = _attention(graph, p)
@@ -223,6 +269,9 @@ def prune_heads(graph: OpGraph, params: PruneHeadsParams) -> PassResult:
         merge = graph.node(f"{p}.merge")
         replaced[merge.name] = _with_shape(merge, shape=[*merge.attrs["shape"][:2], hq * d])
         if hkv < a.kv_heads:
+            if any("kv_quant_bits" in graph.tensor(t).meta_dict() for t in graph.tensors if t.startswith(f"{p}.")):
+                raise CompressionError("pass 'prune_heads': the KV cache is already quantized; prune KV heads before "
+                                       "kv_quantize", where=f"layer {q.name!r}")
             _slice(graph, k, kv_rows, None, weights, materialized)
             _slice(graph, v, kv_rows, None, weights, materialized)
             replaced[k.name] = _with_shape(k, out_features=hkv * d)
@@ -230,9 +279,6 @@ def prune_heads(graph: OpGraph, params: PruneHeadsParams) -> PassResult:
             for cache in (f"{p}.k_cache", f"{p}.v_cache"):
                 if cache in inputs:
                     spec = inputs[cache]
-                    if spec.stored_bits is not None or spec.dtype != graph.tensor(f"{p}.k").dtype:
-                        raise CompressionError("pass 'prune_heads': the KV cache is already quantized; prune KV "
-                                               "heads before kv_quantize", where=f"input {cache!r}")
                     shape = list(spec.shape)
                     shape[1] = hkv
                     inputs[cache] = spec.with_(shape=tuple(shape))
@@ -269,15 +315,14 @@ def _layer_nodes(qname: str) -> list[str]:
 def prune_mlp(graph: OpGraph, params: PruneMlpParams) -> PassResult:
     """Remove MLP channels of a decoder LLM (SwiGLU gate/up rows + down columns) by the L2 norm of their weights."""
     firsts = [n for n in select_layers(graph, params, ("linear",), "prune_mlp") if _MLP_IN.fullmatch(n.name)]
-    if not firsts:
-        return PassResult(graph, False, (), ("no decoder MLP (an LLM graph from hwsim.frontends.llm_config has "
-                                             "them): no channel pruned",))
     blocks = []
     for first in firsts:
-        p, kind = _MLP_IN.fullmatch(first.name).groups()
-        ins = [graph.node(f"{p}.gate"), graph.node(f"{p}.up")] if kind == "gate" else [first]
-        out_node = graph.node(f"{p}.down" if kind == "gate" else f"{p}.fc2")
-        blocks.append((first, ins, out_node))
+        layout = _mlp_layout(graph, *_MLP_IN.fullmatch(first.name).groups())
+        if layout is not None:
+            blocks.append((first, *layout))
+    if not blocks:
+        return PassResult(graph, False, (), ("no decoder MLP (an LLM graph from hwsim.frontends.llm_config has "
+                                             "them): no channel pruned",))
     all_nodes = [n for _, ins, o in blocks for n in (*ins, o)]
     _check_dense(graph, all_nodes, "prune_mlp")
     materialized = is_materialized(graph, [t for n in all_nodes for t in n.params.values()])

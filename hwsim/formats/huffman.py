@@ -174,35 +174,38 @@ class HuffmanInts:
 
     @cached_property
     def _decoded(self) -> np.ndarray:
-        """Lockstep table decode: every block advances one symbol per NumPy step."""
-        out = np.zeros(self.n, np.int64)
+        """Table decode, blocks in lockstep: the (symbol, length) of the code word that would start at
+        every bit position comes from one vectorized lookup of the next ``width`` bits; then every block
+        follows its chain of code words one step per NumPy gather (``block_symbols`` steps in all).
+        Decoded once per stream and kept (the kernels and the reference read the same values)."""
         if self.n == 0:
-            return out
+            return np.zeros(0, np.int64)
         lengths = self.lengths.astype(np.int64)
         width = int(lengths.max())
         codes = canonical_codes(lengths)
         lut_sym = np.zeros(1 << width, np.int64)
-        lut_len = np.zeros(1 << width, np.int64)
+        lut_len = np.ones(1 << width, np.int64)  # windows no code word starts with: never on a valid chain
         for s in np.flatnonzero(lengths):
             lo = int(codes[s]) << (width - int(lengths[s]))
             hi = (int(codes[s]) + 1) << (width - int(lengths[s]))
             lut_sym[lo:hi] = s
             lut_len[lo:hi] = lengths[s]
-        raw = np.frombuffer(self.bitstream + b"\0\0\0\0", np.uint8).astype(np.int64)
-        pos = np.concatenate([[0], self.block_offsets]).astype(np.int64)
-        nblocks = pos.size
-        counts = np.full(nblocks, self.block_symbols, np.int64)
-        counts[-1] = self.n - self.block_symbols * (nblocks - 1)
-        base = np.arange(nblocks, dtype=np.int64) * self.block_symbols
-        for step in range(int(counts.max())):
-            live = counts > step if step >= counts[-1] else slice(None)
-            p = pos[live]
-            byte = p >> 3
-            word = (raw[byte] << 24) | (raw[byte + 1] << 16) | (raw[byte + 2] << 8) | raw[byte + 3]
-            window = ((word << (p & 7)) & 0xFFFFFFFF) >> (32 - width)
-            out[base[live] + step] = lut_sym[window]
-            pos[live] = p + lut_len[window]
-        return out
+        total = self.payload_bits
+        raw = np.frombuffer(self.bitstream + b"\0\0\0\0", np.uint8).astype(np.uint32)
+        words = (raw[:-3] << 24) | (raw[1:-2] << 16) | (raw[2:-1] << 8) | raw[3:]  # 32 bits from each byte
+        at = np.arange(total, dtype=np.uint32)
+        window = (words[at >> 3] << (at & 7)) >> np.uint32(32 - width)  # uint32: the shift drops passed bits
+        sym_at = np.append(lut_sym[window], 0)
+        next_at = np.append(np.minimum(at + lut_len[window], total), total)  # the end absorbs
+        del at, window
+        starts = np.concatenate([[0], self.block_offsets]).astype(np.int64)
+        steps = min(self.block_symbols, self.n)
+        visited = np.empty((steps, starts.size), np.int64)
+        pos = starts
+        for step in range(steps):
+            visited[step] = pos
+            pos = next_at[pos]
+        return sym_at[visited.T.ravel()[:self.n]]
 
     # --- serialization -----------------------------------------------------------------------------
     def to_bytes(self) -> bytes:

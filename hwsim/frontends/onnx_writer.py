@@ -10,10 +10,20 @@ onnxruntime runs these files as an independent check of hwsim's kernels:
 - gelu is the erf form x * 0.5 * (1 + erf(x / sqrt 2)) (opset 17 has no Gelu op);
 - relu6 is Clip(0, 6); silu is x * Sigmoid(x); sign is +1 for x >= 0, else -1;
 - channel_shuffle is Reshape -> Transpose -> Reshape; dropout is inference-mode Dropout (identity);
-- resize nearest is PyTorch's (asymmetric, floor), linear is half-pixel bilinear (align_corners=False).
+- resize nearest is PyTorch's (asymmetric, floor), linear is half-pixel bilinear (align_corners=False);
+- comparisons and argmax, which hwsim holds as float values, are cast back to float; ``where`` casts its
+  condition to bool (non-zero is true); ``cast`` to int truncates toward zero (Cast to int64 and back);
+  a ``clip`` bound that is infinite is left out; a ``constant`` node is an initializer under its output's
+  name; ``gather`` with an int index writes a 0-d index (the axis drops); ``slice`` writes hwsim's
+  normalized bounds for every axis (a negative step's "through index 0" as -(dim + 1));
+- the decoder ops are spelled with standard ops: rmsnorm as Mul / ReduceMean / Sqrt / Div / Mul, rope as
+  Slice / Neg / Concat times constant cos / sin tables (the positions of a phase graph are fixed),
+  kv_append as Concat (ONNX has no in-place state), causal_mask as Where over the constant pattern.
 
-Weights come from ``graph.dense_weight``: encoded or quantized weights are written as their decoded float
-values. Activations must be fp32 (ONNX export covers fp32 graphs).
+Every op kind has an exporter except the structured-matrix layers of compressed models (circulant,
+fastfood) and early-exit decisions (a test holds the list). Weights come from ``graph.dense_weight``:
+encoded or quantized weights are written as their decoded float values. Activations must be fp32;
+integer graph inputs (token ids) are written as int32 / int64 inputs.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from hwsim.fileio import atomic_write
 from hwsim.errors import ModelFormatError
 from hwsim.ir.dtypes import FP32
 from hwsim.ir.graph import Node, OpGraph
+from hwsim.ir.opdefs.llm import rope_tables
 from hwsim.registry import Registry
 
 OPSET = 17
@@ -261,12 +272,217 @@ def _dropout(e: _Export, n: Node) -> None:
     e.emit("Dropout", [_in(n), e.const(f"{n.name}/ratio", float(n.attrs["p"]))], [_out(n)], n.name)
 
 
+# --- elementwise arithmetic, unary math, comparisons -----------------------------------------------
+
+_BINARY = {"sub": "Sub", "div": "Div", "pow": "Pow", "min": "Min", "max": "Max"}
+
+
+@_exporter(*_BINARY)
+def _binary(e: _Export, n: Node) -> None:
+    e.emit(_BINARY[n.op], list(n.inputs), [_out(n)], n.name)
+
+
+_COMPARE = {"equal": "Equal", "less": "Less", "greater": "Greater"}
+
+
+@_exporter(*_COMPARE)
+def _compare(e: _Export, n: Node) -> None:
+    """hwsim holds a comparison as 1.0 / 0.0 in float: the boolean result cast back to float."""
+    b = e.unique(f"{n.name}/bool")
+    e.emit(_COMPARE[n.op], list(n.inputs), [b], b)
+    e.emit("Cast", [b], [_out(n)], n.name, to=TensorProto.FLOAT)
+
+
+@_exporter("where")
+def _where(e: _Export, n: Node) -> None:
+    """The condition is any non-zero value (hwsim masks are floats): cast to bool first."""
+    cond = e.unique(f"{n.name}/condition")
+    e.emit("Cast", [n.inputs[0]], [cond], cond, to=TensorProto.BOOL)
+    e.emit("Where", [cond, n.inputs[1], n.inputs[2]], [_out(n)], n.name)
+
+
+_UNARY = {"sqrt": "Sqrt", "reciprocal": "Reciprocal", "exp": "Exp", "log": "Log", "erf": "Erf", "neg": "Neg",
+          "abs": "Abs", "floor": "Floor"}
+
+
+@_exporter(*_UNARY)
+def _unary(e: _Export, n: Node) -> None:
+    e.emit(_UNARY[n.op], [_in(n)], [_out(n)], n.name)
+
+
+@_exporter("hardsigmoid")
+def _hardsigmoid(e: _Export, n: Node) -> None:
+    e.emit("HardSigmoid", [_in(n)], [_out(n)], n.name, alpha=float(n.attrs["alpha"]), beta=float(n.attrs["beta"]))
+
+
+@_exporter("clip")
+def _clip(e: _Export, n: Node) -> None:
+    """An infinite bound is no bound: its input is left out."""
+    lo, hi = n.attrs["min"], n.attrs["max"]
+    ins = [_in(n), e.const(f"{n.name}/min", lo) if math.isfinite(lo) else "",
+           e.const(f"{n.name}/max", hi) if math.isfinite(hi) else ""]
+    while ins[-1] == "":
+        ins.pop()
+    e.emit("Clip", ins, [_out(n)], n.name)
+
+
+@_exporter("power")
+def _power(e: _Export, n: Node) -> None:
+    e.emit("Pow", [_in(n), e.const(f"{n.name}/exponent", n.attrs["exponent"])], [_out(n)], n.name)
+
+
+@_exporter("cast")
+def _cast(e: _Export, n: Node) -> None:
+    """float: unchanged; int: toward zero (a cast to int64 truncates); bool: x != 0; the result in float."""
+    if n.attrs["to"] == "float":
+        e.emit("Identity", [_in(n)], [_out(n)], n.name)
+        return
+    mid = e.unique(f"{n.name}/{n.attrs['to']}")
+    e.emit("Cast", [_in(n)], [mid], mid, to=TensorProto.INT64 if n.attrs["to"] == "int" else TensorProto.BOOL)
+    e.emit("Cast", [mid], [_out(n)], n.name, to=TensorProto.FLOAT)
+
+
+# --- reductions ------------------------------------------------------------------------------------
+
+@_exporter("reduce_sum")
+def _reduce_sum(e: _Export, n: Node) -> None:
+    axes = e.const(f"{n.name}/axes", n.attrs["axes"], np.int64)  # an input since opset 13
+    e.emit("ReduceSum", [_in(n), axes], [_out(n)], n.name, keepdims=int(n.attrs["keepdims"]))
+
+
+_REDUCE = {"reduce_mean": "ReduceMean", "reduce_max": "ReduceMax", "reduce_min": "ReduceMin"}
+
+
+@_exporter(*_REDUCE)
+def _reduce(e: _Export, n: Node) -> None:
+    e.emit(_REDUCE[n.op], [_in(n)], [_out(n)], n.name, axes=list(n.attrs["axes"]), keepdims=int(n.attrs["keepdims"]))
+
+
+@_exporter("argmax")
+def _argmax(e: _Export, n: Node) -> None:
+    """The first maximum's index, held as a float value."""
+    idx = e.unique(f"{n.name}/index")
+    e.emit("ArgMax", [_in(n)], [idx], idx, axis=int(n.attrs["axis"]), keepdims=int(n.attrs["keepdims"]))
+    e.emit("Cast", [idx], [_out(n)], n.name, to=TensorProto.FLOAT)
+
+
+# --- constants and indexing ------------------------------------------------------------------------
+
+@_exporter("constant")
+def _constant(e: _Export, n: Node) -> None:
+    """A stored tensor: an initializer under the node's output name."""
+    value = np.asarray(e.graph.dense_weight(n.params["value"]), dtype=np.float32)
+    e.initializers.append(numpy_helper.from_array(value, _out(n)))
+
+
+@_exporter("gather")
+def _gather(e: _Export, n: Node) -> None:
+    """Constant indices; an int index (not a list) drops the axis, as a 0-d index tensor does."""
+    idx = e.const(f"{n.name}/indices", n.attrs["indices"], np.int64)
+    e.emit("Gather", [_in(n), idx], [_out(n)], n.name, axis=int(n.attrs["axis"]))
+
+
+@_exporter("embedding")
+def _embedding(e: _Export, n: Node) -> None:
+    e.emit("Gather", [e.weight(n, "weight"), _in(n)], [_out(n)], n.name, axis=0)
+
+
+@_exporter("slice")
+def _slice(e: _Export, n: Node) -> None:
+    """hwsim's normalized (start, stop, step) per axis; a stop of -1 with a negative step ('through index
+    0') is written as -(dim + 1), which ONNX clamps to the same place."""
+    shape = e.graph.tensor(_in(n)).shape
+    a = n.attrs
+    ends = [(-d - 1) if (st < 0 and en == -1) else en for en, st, d in zip(a["ends"], a["steps"], shape)]
+    ins = [_in(n), e.const(f"{n.name}/starts", a["starts"], np.int64), e.const(f"{n.name}/ends", ends, np.int64),
+           e.const(f"{n.name}/axes", list(range(len(shape))), np.int64),
+           e.const(f"{n.name}/steps", a["steps"], np.int64)]
+    e.emit("Slice", ins, [_out(n)], n.name)
+
+
+@_exporter("expand")
+def _expand(e: _Export, n: Node) -> None:
+    e.emit("Expand", [_in(n), e.const(f"{n.name}/shape", n.attrs["shape"], np.int64)], [_out(n)], n.name)
+
+
+@_exporter("tile")
+def _tile(e: _Export, n: Node) -> None:
+    e.emit("Tile", [_in(n), e.const(f"{n.name}/repeats", n.attrs["repeats"], np.int64)], [_out(n)], n.name)
+
+
+# --- decoder LLM ops (opset 17 has none of them: spelled with standard ops) -------------------------
+
+@_exporter("rmsnorm")
+def _rmsnorm(e: _Export, n: Node) -> None:
+    """x / sqrt(mean(x^2, last axis) + eps) * gamma."""
+    x, p = _in(n), n.name
+    sq, ms, add, root, norm = (e.unique(f"{p}/{s}") for s in ("square", "mean", "eps", "sqrt", "normalized"))
+    e.emit("Mul", [x, x], [sq], sq)
+    e.emit("ReduceMean", [sq], [ms], ms, axes=[-1], keepdims=1)
+    e.emit("Add", [ms, e.const(f"{p}/epsilon", float(n.attrs["eps"]))], [add], add)
+    e.emit("Sqrt", [add], [root], root)
+    e.emit("Div", [x, root], [norm], norm)
+    e.emit("Mul", [norm, e.weight(n, "gamma")], [_out(n)], p)
+
+
+@_exporter("rope")
+def _rope(e: _Export, n: Node) -> None:
+    """Rotate-half rotary embedding of the first rotary_dim features at positions offset.. (the cos / sin
+    tables are constants of the graph: its positions are fixed)."""
+    x, p, a = _in(n), n.name, n.attrs
+    shape = e.graph.tensor(x).shape
+    rd, d, tokens = int(a["rotary_dim"]), shape[-1], shape[-2]
+    half = rd // 2
+    cos, sin = rope_tables(np.arange(a["offset"], a["offset"] + tokens), rd, float(a["base"]))
+    last = len(shape) - 1
+
+    def part(name: str, start: int, end: int) -> str:
+        out = e.unique(f"{p}/{name}")
+        e.emit("Slice", [x, e.const(f"{out}/starts", [start], np.int64), e.const(f"{out}/ends", [end], np.int64),
+                         e.const(f"{out}/axes", [last], np.int64)], [out], out)
+        return out
+
+    lo, hi = part("first_half", 0, half), part("second_half", half, rd)
+    neg, rot, rotated = e.unique(f"{p}/neg"), e.unique(f"{p}/rot"), e.unique(f"{p}/rotated")
+    e.emit("Neg", [hi], [neg], neg)
+    e.emit("Concat", [neg, lo], [rotated], rotated, axis=last)
+    e.emit("Concat", [lo, hi], [rot], rot, axis=last)
+    c, s_, out = e.unique(f"{p}/times_cos"), e.unique(f"{p}/times_sin"), e.unique(f"{p}/rotary")
+    e.emit("Mul", [rot, e.const(f"{p}/cos", cos)], [c], c)
+    e.emit("Mul", [rotated, e.const(f"{p}/sin", sin)], [s_], s_)
+    if rd == d:
+        e.emit("Add", [c, s_], [_out(n)], p)
+        return
+    e.emit("Add", [c, s_], [out], out)
+    e.emit("Concat", [out, part("pass_through", rd, d)], [_out(n)], p, axis=last)
+
+
+@_exporter("kv_append")
+def _kv_append(e: _Export, n: Node) -> None:
+    """The cache followed by the new entries (in place on a device; ONNX has no state: a concatenation)."""
+    e.emit("Concat", list(n.inputs), [_out(n)], n.name, axis=int(n.attrs["axis"]))
+
+
+@_exporter("causal_mask")
+def _causal_mask(e: _Export, n: Node) -> None:
+    """Scores of future keys set to -inf: a Where over the constant pattern of allowed (row, key) pairs."""
+    rows, cols = e.graph.tensor(_in(n)).shape[-2:]
+    q = np.arange(rows) % int(n.attrs["queries"])
+    allowed = np.arange(cols)[None, :] <= (int(n.attrs["offset"]) + q)[:, None]
+    e.emit("Where", [e.const(f"{n.name}/allowed", allowed, np.bool_), _in(n), e.const(f"{n.name}/minus_inf", -np.inf)],
+           [_out(n)], n.name)
+
+
+_ELEM_TYPES = {("float", 32): TensorProto.FLOAT, ("int", 32): TensorProto.INT32, ("int", 64): TensorProto.INT64}
+
+
 def graph_to_onnx(graph: OpGraph) -> onnx.ModelProto:
     """The ONNX model (opset 17, fp32, weights as initializers) computing what ``graph`` computes."""
     for name, spec in graph.tensors.items():
-        if not spec.is_weight and spec.dtype != FP32:
-            raise ModelFormatError(f"tensor {name!r} is {spec.dtype.name}; ONNX export covers fp32 graphs",
-                                   source=graph.source)
+        if spec.is_weight or spec.dtype == FP32 or (name in graph.inputs and _elem_type(spec) is not None):
+            continue
+        raise ModelFormatError(f"tensor {name!r} is {spec.dtype.name}; ONNX export covers fp32 graphs (integer "
+                               "graph inputs such as token ids allowed)", source=graph.source)
     e = _Export(graph)
     for node in graph.nodes:
         if node.op not in EXPORTERS:
@@ -276,7 +492,8 @@ def graph_to_onnx(graph: OpGraph) -> onnx.ModelProto:
         EXPORTERS.get(node.op)(e, node)
 
     def info(t: str) -> onnx.ValueInfoProto:
-        return helper.make_tensor_value_info(t, TensorProto.FLOAT, list(graph.tensor(t).shape))
+        return helper.make_tensor_value_info(t, _elem_type(graph.tensor(t)) or TensorProto.FLOAT,
+                                             list(graph.tensor(t).shape))
 
     g = helper.make_graph(e.nodes, graph.name, [info(t) for t in graph.inputs], [info(t) for t in graph.outputs],
                           initializer=e.initializers)
@@ -284,6 +501,12 @@ def graph_to_onnx(graph: OpGraph) -> onnx.ModelProto:
                               doc_string=f"exported by hwsim from {graph.source or graph.name}")
     model.ir_version = IR_VERSION
     return model
+
+
+def _elem_type(spec: Any) -> int | None:
+    """The ONNX element type of an fp32 or int32 / int64 tensor (None: none hwsim writes)."""
+    kind = "float" if spec.dtype.is_float else "int" if spec.dtype.kind == "int" else spec.dtype.kind
+    return _ELEM_TYPES.get((kind, spec.dtype.bits))
 
 
 def save_onnx(graph: OpGraph, path: str | Path) -> None:

@@ -34,7 +34,9 @@ import hwsim.kernels.library  # noqa: F401  (registers every kernel)
 from hwsim.errors import HwsimError, VerificationError
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.kernels.actquant import activation_quant, group_quant, snapper
-from hwsim.kernels.forms import MAIN_SLOT, dense_value, node_form
+from hwsim.kernels.forms import MAIN_SLOT, dense_value
+from hwsim.kernels.plan import owns_fresh, plan_for
+from hwsim.kernels.pointwise import EPILOGUES
 from hwsim.kernels.registry import KERNELS, UNSUPPORTED, KernelCall, KernelDef
 
 NodeHook = Callable[[Node, KernelDef, KernelCall, tuple[np.ndarray, ...]], None]
@@ -229,18 +231,18 @@ def node_call(graph: OpGraph, node: Node, form: str, inputs: tuple[np.ndarray, .
 
 def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] = (),
             on_node: NodeHook | None = None, weights: Mapping[str, Any] | None = None,
-            require_provided: bool | None = None) -> ExecutionResult:
+            require_provided: bool | None = None, fuse: bool = True) -> ExecutionResult:
     """Run ``graph`` on ``inputs`` (tensor name -> array). ``keep`` names intermediate tensors to return
-    in ``kept``; ``on_node`` sees every node's kernel, call and outputs (verification uses it)."""
+    in ``kept``; ``on_node`` sees every node's kernel, call and outputs (verification uses it).
+
+    The plan (forms, kernels, fused epilogues: ``hwsim.kernels.plan``) is built once per graph. With
+    ``fuse`` (and no ``on_node`` or ``keep``, which must see every intermediate), batchnorms and
+    activations run in place on their producer's output; the result is bit-identical either way. A
+    fused node's ``per_node_seconds`` is the time of its in-place pass."""
     arrays, batch = check_inputs(graph, inputs)
     values = dict(weights) if weights is not None else resolve_weights(graph, require_provided)
-    specs = graph.tensors
-    plan = [(node, node_form(node, specs)) for node in graph.nodes]
-    kernels = {node.name: kernel_for(node.op, form, f"node {node.name!r}") for node, form in plan}
-    remaining: dict[str, int] = {}
-    for node in graph.nodes:
-        for t in node.inputs:
-            remaining[t] = remaining.get(t, 0) + 1
+    plan = plan_for(graph, fuse and on_node is None and not keep, kernel_for)
+    remaining = dict(plan.uses)
     pinned = set(graph.outputs) | set(keep)
     live = _Live()
     for name, arr in arrays.items():
@@ -249,15 +251,9 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
     kept: dict[str, np.ndarray] = {k: arrays[k] for k in keep if k in arrays}
     seconds: dict[str, float] = {}
     declared_batch = graph.tensor(graph.inputs[0]).shape[0]
-    for node, form in plan:
-        kdef = kernels[node.name]
-        call = node_call(graph, node, form, tuple(live.arrays[t] for t in node.inputs), values)
-        t0 = time.perf_counter()
-        try:
-            outs = kdef.fn(call)
-        except HwsimError as e:
-            raise e.located(source=graph.source, where=f"node {node.name!r}") from None
-        seconds[node.name] = time.perf_counter() - t0
+
+    def book(node: Node, form: str, outs: tuple[np.ndarray, ...], call: KernelCall, kdef: KernelDef) -> None:
+        """Snap, check and hold ``node``'s outputs, then free what no later node reads."""
         if len(outs) != len(node.outputs):
             raise RuntimeError(f"kernel ({node.op}, {form}) returned {len(outs)} outputs for node {node.name!r}")
         final: list[np.ndarray] = []
@@ -284,6 +280,29 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
         for t in node.outputs:
             if remaining.get(t, 0) == 0 and t not in pinned and t in live.arrays:
                 live.drop(t)  # an output nobody reads (e.g. an unused split piece)
+
+    for step in plan.steps:
+        node, form, kdef = step.node, step.form, step.kernel
+        ins = tuple(live.arrays[t] for t in node.inputs)
+        call = node_call(graph, node, form, ins, values)
+        t0 = time.perf_counter()
+        try:
+            outs = kdef.fn(call)
+        except HwsimError as e:
+            raise e.located(source=graph.source, where=f"node {node.name!r}") from None
+        seconds[node.name] = time.perf_counter() - t0
+        if step.fused and not owns_fresh(outs[0], ins):
+            outs = (outs[0].copy(),)  # never overwrite an input (kernels in FRESH_OUTPUT do not return one)
+        book(node, form, outs, call, kdef)
+        for fnode in step.fused:  # in place on the producer's output: same bits as the node's own kernel
+            arr = live.arrays[fnode.inputs[0]]
+            fcall = node_call(graph, fnode, "dense", (arr,), values)
+            t0 = time.perf_counter()
+            try:
+                EPILOGUES.get(fnode.op)(fcall)
+            except HwsimError as e:
+                raise e.located(source=graph.source, where=f"node {fnode.name!r}") from None
+            seconds[fnode.name] = time.perf_counter() - t0
+            book(fnode, "dense", (arr,), fcall, kernel_for(fnode.op, "dense"))
     outputs = {t: live.arrays[t] for t in graph.outputs}
-    forms = {node.name: form for node, form in plan}
-    return ExecutionResult(outputs, live.peak_buffer, live.peak_tensor, seconds, forms, batch, kept)
+    return ExecutionResult(outputs, live.peak_buffer, live.peak_tensor, seconds, dict(plan.forms), batch, kept)

@@ -6,6 +6,12 @@ position with one table lookup of the next L bits (L = the longest code), then f
 real chain visits by pointer doubling (jump tables for 1, 2, 4, ... words). Work is O(T log n) for a
 T-bit stream of n symbols. This is an independent decoder of ``hwsim.formats.huffman.HuffmanInts``
 (which walks its blocks in lockstep); the two must agree exactly, which tests hold.
+
+Kernels read a Huffman stream's integers through ``stream_ints``, which takes the stream's own decoded
+values: a stream is decoded once (and kept on the stream object), so a verification whose kernel and
+reference both read the same tensor decodes it once, as a runtime decodes Huffman once at load time.
+This decoder is the independent cross-check of that decode (tests hold them equal); it is O(T log n)
+and would cost a second full decode per tensor if kernels used it too.
 """
 
 from __future__ import annotations
@@ -65,8 +71,6 @@ def decode_huffman(n: int, lengths: np.ndarray, bitstream: bytes, payload_bits: 
 
 
 def stream_ints(stream: Any) -> np.ndarray:
-    """The integers of an integer stream: Huffman streams through ``decode_huffman``, fixed-width
-    streams as stored."""
-    if getattr(stream, "coding", "fixed") == "huffman":
-        return decode_huffman(stream.n, stream.lengths, stream.bitstream, stream.payload_bits)
+    """The integers of an integer stream as int64: fixed-width streams as stored, Huffman streams as
+    decoded once by the stream itself (see the module docstring)."""
     return np.asarray(stream.values(), np.int64)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from hwsim.ir.opdefs.llm import rope_tables
 from hwsim.kernels.pointwise import POINTWISE_RTOL
 from hwsim.kernels.reference import REFERENCE
 from hwsim.kernels.registry import KernelCall, register_kernel
@@ -17,14 +18,6 @@ from hwsim.kernels.registry import KernelCall, register_kernel
 def rms_norm(x: np.ndarray, gamma: np.ndarray, eps: float) -> np.ndarray:
     ms = np.mean(x * x, axis=-1, keepdims=True)
     return x / np.sqrt(ms + x.dtype.type(eps)) * np.asarray(gamma, x.dtype)
-
-
-def rope_tables(positions: np.ndarray, rotary_dim: int, base: float) -> tuple[np.ndarray, np.ndarray]:
-    """cos and sin [n, rotary_dim] for the given positions (frequencies base^(-2i/rotary_dim), repeated)."""
-    inv = base ** (-np.arange(0, rotary_dim, 2, dtype=np.float64) / rotary_dim)
-    ang = positions.astype(np.float64)[:, None] * inv[None, :]
-    ang = np.concatenate([ang, ang], axis=-1)
-    return np.cos(ang), np.sin(ang)
 
 
 def rope_apply(x: np.ndarray, rotary_dim: int, base: float, offset: int) -> np.ndarray:

@@ -1,4 +1,8 @@
-"""Pointwise activations (sign included), softmax, batchnorm, layernorm and broadcasting add / mul."""
+"""Pointwise activations (sign included), softmax, batchnorm, layernorm and broadcasting add / mul.
+
+``EPILOGUES`` holds the in-place form of batchnorm and of the common activations: the executor applies
+them to their producer's output without a new array (``hwsim.kernels.plan``). Each computes exactly
+the operations of its kernel, in the same order, so a fused run is bit-identical to an unfused one."""
 
 from __future__ import annotations
 
@@ -7,22 +11,41 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from scipy.special import erf, expit  # expit: 1 / (1 + exp(-x)) in one pass, never overflowing
+from scipy.special import erf
 
 from hwsim.kernels.registry import KernelCall, register_kernel
+from hwsim.registry import Registry
 
 #: exp / erf / sqrt differ from the reference's rounding by a few ulps at most.
 POINTWISE_RTOL = 1e-5
+
+
+def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) written into ``out`` (may be ``x``), every step in place with NumPy's vectorized
+    exp (several times faster than SciPy's expit on float32). exp(-x) overflows to inf for very
+    negative x, giving the exact limit 0."""
+    np.negative(x, out=out)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += out.dtype.type(1)
+    np.reciprocal(out, out=out)
+    return out
+
+
+def _silu(x: np.ndarray) -> np.ndarray:
+    s = sigmoid_into(x, np.empty_like(x))
+    s *= x  # x * sigmoid(x): the product is commutative, so the in-place epilogue gives the same bits
+    return s
 
 
 _ACTIVATIONS: dict[str, Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]] = {
     "relu": lambda x, a: np.maximum(x, x.dtype.type(0)),
     "relu6": lambda x, a: np.clip(x, x.dtype.type(0), x.dtype.type(6)),
     "leaky_relu": lambda x, a: np.where(x > 0, x, x * x.dtype.type(a["alpha"])),
-    "sigmoid": lambda x, a: expit(x),
+    "sigmoid": lambda x, a: sigmoid_into(x, np.empty_like(x)),
     "tanh": lambda x, a: np.tanh(x),
     "gelu": lambda x, a: (x * x.dtype.type(0.5) * (1 + erf(x / x.dtype.type(math.sqrt(2))))).astype(x.dtype),
-    "silu": lambda x, a: x * expit(x),
+    "silu": lambda x, a: _silu(x),
     "hardswish": lambda x, a: x * np.clip(x + x.dtype.type(3), 0, 6) / x.dtype.type(6),
     "sign": lambda x, a: np.where(x >= 0, x.dtype.type(1), x.dtype.type(-1)),
 }
@@ -53,16 +76,50 @@ def k_softmax(call: KernelCall) -> tuple[np.ndarray, ...]:
     return (e,)
 
 
+def batchnorm_scale_shift(call: KernelCall, dtype: np.dtype, ndim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inference batchnorm as one scale and shift per channel (axis 1), computed in float64, then cast."""
+    w = {k: np.asarray(call.weight(k), dtype=np.float64) for k in ("gamma", "beta", "mean", "var")}
+    scale = w["gamma"] / np.sqrt(w["var"] + call.attrs["eps"])
+    shift = w["beta"] - w["mean"] * scale
+    shape = (1, -1) + (1,) * (ndim - 2)
+    return scale.astype(dtype).reshape(shape), shift.astype(dtype).reshape(shape)
+
+
 @register_kernel("batchnorm", "dense", "tolerance", rtol=POINTWISE_RTOL)
 def k_batchnorm(call: KernelCall) -> tuple[np.ndarray, ...]:
     """Inference batchnorm folded to one scale and shift per channel (axis 1)."""
     x = call.inputs[0]
-    dt = x.dtype
-    w = {k: np.asarray(call.weight(k), dtype=np.float64) for k in ("gamma", "beta", "mean", "var")}
-    scale = w["gamma"] / np.sqrt(w["var"] + call.attrs["eps"])
-    shift = w["beta"] - w["mean"] * scale
-    shape = (1, -1) + (1,) * (x.ndim - 2)
-    return (x * scale.astype(dt).reshape(shape) + shift.astype(dt).reshape(shape),)
+    scale, shift = batchnorm_scale_shift(call, x.dtype, x.ndim)
+    y = x * scale
+    y += shift
+    return (y,)
+
+
+# --- in place, on a producer's output (the executor's fused epilogues) ----------------------------
+
+Epilogue = Callable[[KernelCall], Any]  # its return value is ignored
+#: op -> its computation done in place on ``call.inputs[0]`` (bit-identical to the op's kernel).
+EPILOGUES: Registry[str, Epilogue] = Registry("in-place epilogue")
+
+
+def _bn_in_place(call: KernelCall) -> None:
+    y = call.inputs[0]
+    scale, shift = batchnorm_scale_shift(call, y.dtype, y.ndim)
+    y *= scale
+    y += shift
+
+
+def _silu_in_place(call: KernelCall) -> None:
+    y = call.inputs[0]
+    y *= sigmoid_into(y, np.empty_like(y))
+
+
+EPILOGUES.register("batchnorm", _bn_in_place)
+EPILOGUES.register("relu", lambda call: np.maximum(call.inputs[0], call.inputs[0].dtype.type(0), out=call.inputs[0]))
+EPILOGUES.register("relu6", lambda call: np.clip(call.inputs[0], call.inputs[0].dtype.type(0),
+                                                 call.inputs[0].dtype.type(6), out=call.inputs[0]))
+EPILOGUES.register("sigmoid", lambda call: sigmoid_into(call.inputs[0], call.inputs[0]))
+EPILOGUES.register("silu", _silu_in_place)
 
 
 @register_kernel("layernorm", "dense", "tolerance", rtol=POINTWISE_RTOL)

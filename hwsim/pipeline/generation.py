@@ -14,6 +14,7 @@ methods file), devices loaded with ``--set`` overrides, every input checked befo
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from collections.abc import Callable, Mapping
@@ -25,16 +26,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hwsim.analysis.cache import ResultCache, file_digest
 from hwsim.analysis.llm_compare import DEFAULT_LLM_METHODS, LLMComparison, compare_llm
+from hwsim.analysis.llm_params import parameter_count
 from hwsim.analysis.llm_sweep import COLUMNS, GENERATION_KEYS, GenerationJob, check_points, evaluate_generation_chunk
 from hwsim.analysis.metrics import jsonable
 from hwsim.analysis.sweep import (Point, SweepResult, SweepTask, VarySpec, check_keys, make_points, parse_vary,
                                   run_sweep, validate_against)
-from hwsim.errors import UsageError
+from hwsim.analysis.verify import verify_method
+from hwsim.errors import HwsimError, UsageError
 from hwsim.fileio import atomic_write_many
-from hwsim.frontends.llm_config import LLMConfig, is_llm_config, load_llm_config
+from hwsim.frontends.llm_config import LLMConfig, decode_graph, is_llm_config, load_llm_config
 from hwsim.hardware import DeviceProfile, apply_overrides, load_device
 from hwsim.pipeline.devices import DeviceInfo, device_info
 from hwsim.pipeline.methods import NamedMethod, resolve_methods
+from hwsim.pipeline.steps import AUTO_MAX_PARAMS
 from hwsim.pipeline.sweep import SweepConfig
 
 
@@ -64,15 +68,48 @@ class GenerationReportConfig(BaseModel):
     fixed: dict[str, str] = {}  # --set overrides on every device
 
 
+#: seeded inputs of the fidelity measurement (decode steps of a small config take well under a second)
+FIDELITY_INPUTS = 2
+
+
 def run_generation_report(cfg: GenerationReportConfig, progress: Callable[[str], None] | None = None
                           ) -> LLMComparison:
-    """Resolve and check everything (config, methods, devices), then evaluate every (method, device)."""
+    """Resolve and check everything (config, methods, devices), then evaluate every (method, device); on a
+    config small enough to run in NumPy (<= AUTO_MAX_PARAMS parameters), each method's decode step is also
+    executed and verified (kernels against their references, fidelity against fp32 on random weights)."""
     llm = _llm_config(cfg.model, "an LLM report")
     methods = _methods(cfg.methods, cfg.methods_file, DEFAULT_LLM_METHODS)
     devices = [load_device(d, dict(cfg.fixed) or None) for d in cfg.devices]
     d = llm.defaults
-    return compare_llm(llm, cfg.model, methods, devices, prefill_tokens=d.prefill_tokens, new_tokens=d.new_tokens,
+    comp = compare_llm(llm, cfg.model, methods, devices, prefill_tokens=d.prefill_tokens, new_tokens=d.new_tokens,
                        context=d.context, progress=progress)
+    fidelity, note = _fidelity(llm, methods, cfg.model, progress)
+    return dataclasses.replace(comp, fidelity=fidelity, fidelity_note=note)
+
+
+def _fidelity(llm: LLMConfig, methods: list[NamedMethod], source: str, progress: Callable[[str], None] | None
+              ) -> tuple[dict[str, dict[str, Any] | None], str]:
+    step = decode_graph(llm, llm.defaults.context, source)
+    params = parameter_count(step)
+    if params > AUTO_MAX_PARAMS:
+        return {}, (f"not measured: {params:,} parameters are more than the {AUTO_MAX_PARAMS:,} this report runs in "
+                    "NumPy (a small config such as workloads/llm/tiny-random.yaml is)")
+    out: dict[str, dict[str, Any] | None] = {}
+    for name, method in methods:
+        if not method.steps:
+            continue
+        try:
+            v = verify_method(step, method, inputs=FIDELITY_INPUTS, seed=0)
+        except HwsimError as e:
+            out[name] = {"error": str(e)}
+            continue
+        f = v.fidelity
+        out[name] = {"sqnr_db": None if f is None else f.sqnr_db, "cosine": None if f is None else f.cosine,
+                     "kernels": v.kernel_status, "kernels_passed": v.kernels_passed}
+        if progress is not None:
+            progress(f"{name}: verified")
+    return out, (f"the decode step at context {llm.defaults.context} executed in NumPy on {FIDELITY_INPUTS} seeded "
+                 "inputs, seed 0, against the fp32 model; random weights (seeded): fidelity, not a quality figure")
 
 
 # --- the sweep --------------------------------------------------------------------------------------

@@ -100,7 +100,18 @@ def build_llm_context(comp: LLMComparison, command: str) -> dict[str, Any]:
         "rows": rows,
         "per_device": per_device,
         "method_notes": {m: n for m, n in comp.method_notes.items() if n},
+        "fidelity": [{"method": m, **_fidelity_cells(f)} for m, f in comp.fidelity.items()],
+        "fidelity_note": comp.fidelity_note,
     }
+
+
+def _fidelity_cells(f: dict[str, Any] | None) -> dict[str, Any]:
+    if f is None or "error" in f:
+        return {"error": (f or {}).get("error", "not run")}
+    sqnr = f["sqnr_db"]
+    return {"error": None, "sqnr": "identical" if sqnr == float("inf") else ("—" if sqnr is None else f"{sqnr:.1f}"),
+            "cosine": "—" if f["cosine"] is None else f"{f['cosine']:.4f}", "kernels": f["kernels"],
+            "passed": f["kernels_passed"]}
 
 
 def render_llm_report(comp: LLMComparison, command: str) -> str:

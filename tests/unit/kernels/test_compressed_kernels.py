@@ -212,3 +212,17 @@ def test_structured_layers_match_their_dense_matrix(op, out):
     g = g.with_weights({t: rng.standard_normal(g.tensor(t).shape).astype(np.float32)
                         for t in g.node("n").params.values()})
     _check(g, "dense")
+
+
+@pytest.mark.parametrize("n, p, block", [(1, 0.5, 4096), (9, 0.5, 4), (5000, 0.3, 1000), (60_000, 0.05, 4096),
+                                         (20_000, 0.9, 333)])
+def test_the_independent_huffman_decoder_agrees_with_the_streams_own_decode(n, p, block):
+    """Kernels read a Huffman stream's values as the stream decodes them (once); the pointer-doubling
+    decoder of hwsim.kernels.huffman is the independent check of that decode."""
+    from hwsim.formats import HuffmanInts
+    from hwsim.kernels.huffman import decode_huffman
+
+    v = np.minimum(np.random.default_rng(n).geometric(p, n) - 1, 40)
+    h = HuffmanInts.encode(v, block_symbols=block)
+    independent = decode_huffman(h.n, h.lengths, h.bitstream, h.payload_bits)
+    assert np.array_equal(independent, v) and np.array_equal(h.values(), v)

@@ -14,6 +14,8 @@ CONV_CASES = [
                           groups=4, bias=True)),
     ((2, 6, 9, 9), dict(out_channels=6, kernel=3, padding=1, groups=6, bias=True)),  # depthwise
     ((2, 6, 9, 9), dict(out_channels=12, kernel=3, padding=1, groups=6, stride=2)),  # depthwise x2 multiplier
+    ((1, 6, 11, 10), dict(out_channels=6, kernel=[3, 5], stride=[2, 1], padding=[1, 2, 0, 3], dilation=2,
+                          groups=6)),  # depthwise, dilated, asymmetric padding
     ((1, 5, 7, 7), dict(out_channels=4, kernel=1)),  # pointwise
     ((1, 3, 15, 14), dict(out_channels=5, kernel=3, padding=[0, 1, 2, 1], bias=True)),
     ((1, 4, 6, 6), dict(out_channels=4, kernel=3, padding=1, groups=2)),

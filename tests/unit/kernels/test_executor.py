@@ -130,3 +130,33 @@ def test_measured_peak_equals_the_simulators_liveness(name, hw):
     r = execute(g, x)
     assert r.peak_tensor_bytes == prepare(g).peak_activation_bytes
     assert r.peak_activation_bytes <= r.peak_tensor_bytes
+
+
+def test_fused_epilogues_give_the_same_bits_as_running_node_by_node():
+    """conv -> batchnorm -> relu, depthwise (multiplier 2, stride 2) -> batchnorm -> relu6, pointwise
+    -> silu, add -> relu, linear -> sigmoid: fused in place or not, the same output bits."""
+    from hwsim.kernels.executor import kernel_for
+    from hwsim.kernels.plan import plan_for
+
+    nodes = [Node("c", "conv2d", ("x",), ("c",), {"out_channels": 8, "kernel": 3, "padding": 1}),
+             Node("cb", "batchnorm", ("c",), ("cb",)), Node("cr", "relu", ("cb",), ("cr",)),
+             Node("d", "conv2d", ("cr",), ("d",), {"out_channels": 16, "kernel": 3, "padding": 1, "stride": 2,
+                                                  "groups": 8}),
+             Node("db", "batchnorm", ("d",), ("db",)), Node("dr", "relu6", ("db",), ("dr",)),
+             Node("p", "conv2d", ("dr",), ("p",), {"out_channels": 16, "kernel": 1}),
+             Node("ps", "silu", ("p",), ("ps",)),
+             Node("s", "add", ("ps", "dr"), ("s",)), Node("sr", "relu", ("s",), ("sr",)),
+             Node("f", "flatten", ("sr",), ("f",), {"axis": 1}),
+             Node("l", "linear", ("f",), ("l",), {"out_features": 10}), Node("ls", "sigmoid", ("l",), ("ls",))]
+    g = _graph(nodes, ["ls"])
+    fused = [n.name for step in plan_for(g, True, kernel_for).steps for n in step.fused]
+    assert fused == ["cb", "cr", "db", "dr", "ps", "sr", "ls"]
+    assert not any(step.fused for step in plan_for(g, False, kernel_for).steps)
+    a, b = execute(g, _x(), fuse=True), execute(g, _x(), fuse=False)
+    np.testing.assert_array_equal(a.output, b.output)
+    assert a.peak_tensor_bytes == b.peak_tensor_bytes
+    assert a.peak_activation_bytes <= b.peak_activation_bytes
+    # a kept intermediate is never overwritten: keep turns fusion off
+    k = execute(g, _x(), keep=("c",))
+    np.testing.assert_array_equal(k.output, a.output)
+    assert k.kept["c"].min() < 0  # the conv output before its relu, not overwritten in place

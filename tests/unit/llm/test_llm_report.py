@@ -44,3 +44,25 @@ def test_unknown_method_fails_first(tmp_path, capsys):
     code, _, err = _run(["report", TINY, "--device", "cpu-a53", "--methods", "baseline,no-such", "-o", str(out)],
                         capsys)
     assert code == 2 and "no-such" in err and not out.exists()
+
+
+def test_small_configs_are_executed_and_verified_in_the_report_large_ones_say_why_not(tmp_path, capsys):
+    html, js = tmp_path / "r.html", tmp_path / "r.json"
+    code, out, _ = _run(["report", TINY, "--device", "cpu-a53", "--methods", "llm-head-prune-25,llm-mlp-prune-30",
+                         "-o", str(html), "--json", str(js), "--quiet"], capsys)
+    assert code == 0, out
+    doc = json.loads(js.read_text())
+    assert doc["methods"] == ["baseline", "llm-head-prune-25", "llm-mlp-prune-30"]
+    assert set(doc["fidelity"]) == {"llm-head-prune-25", "llm-mlp-prune-30"}
+    for f in doc["fidelity"].values():
+        assert f["kernels_passed"] and f["cosine"] < 1.0  # pruning changes the output; random weights
+    assert "random weights" in doc["fidelity_note"]
+    page = html.read_text()
+    assert 'id="llm-fidelity"' in page and "random weights" in page
+    from hwsim.frontends.llm_config import load_llm_config
+    from hwsim.pipeline.generation import _fidelity
+    from hwsim.pipeline.methods import resolve_methods
+
+    big = load_llm_config(ROOT / "workloads" / "llm" / "llama-3.2-1b.yaml")
+    fid, note = _fidelity(big, resolve_methods(["q4_0"], None), "llama", None)
+    assert fid == {} and note.startswith("not measured: 1,235,814,400 parameters")

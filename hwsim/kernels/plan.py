@@ -1,0 +1,102 @@
+"""An execution plan: every node with its form and kernel, decided once per graph (not on every call),
+and which batchnorms and activations run *in place* on their producer's output.
+
+Fusion (onnxruntime fuses conv + batchnorm + activation the same way, minus folding the batchnorm
+into the weights): a node whose op has an in-place epilogue (``hwsim.kernels.pointwise.EPILOGUES``)
+joins its producer's step when
+
+- the producer is a conv2d in a dense form (``direct``, ``im2col``), a dense linear, an add, or a node
+  already fused this way (their kernels return a new array of their own);
+- the tensor between them is read by that node alone, is no graph output nor kept, is float32 and not
+  snapped to a reduced-precision grid (an int8 / fp16 activation must be snapped before it is read);
+- the node reads that tensor alone, in the dense form.
+
+The epilogues compute exactly what their kernels compute, so a fused run is bit-identical to an
+unfused one; the executor still books every node's output as a tensor of its own (the measured
+``peak_tensor_bytes`` is unchanged; ``peak_activation_bytes`` counts the shared buffer once).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwsim.ir.graph import Node, OpGraph
+from hwsim.kernels.actquant import snapper
+from hwsim.kernels.forms import node_form
+from hwsim.kernels.pointwise import EPILOGUES
+from hwsim.kernels.registry import KernelDef
+
+#: (op, form) of producers whose kernel returns a fresh array it alone owns (safe to overwrite).
+FRESH_OUTPUT = frozenset({("conv2d", "direct"), ("conv2d", "im2col"), ("linear", "dense"), ("add", "dense")})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kernel call, then the nodes fused after it (applied in place, in order)."""
+
+    node: Node
+    form: str
+    kernel: KernelDef
+    fused: tuple[Node, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExecutionPlan:
+    steps: tuple[Step, ...]
+    forms: Mapping[str, str]  # node -> form, every node (fused ones included)
+    uses: Mapping[str, int]  # tensor -> how many node inputs read it
+
+
+_PLANS: "weakref.WeakKeyDictionary[OpGraph, dict[bool, ExecutionPlan]]" = weakref.WeakKeyDictionary()
+
+
+def plan_for(graph: OpGraph, fuse: bool, kernel_for) -> ExecutionPlan:  # type: ignore[no-untyped-def]
+    """The graph's plan (built once per graph and fusion setting; ``kernel_for(op, form, where)``
+    resolves kernels and raises for a missing one)."""
+    cached = _PLANS.setdefault(graph, {})
+    if fuse not in cached:
+        cached[fuse] = _build(graph, fuse, kernel_for)
+    return cached[fuse]
+
+
+def _build(graph: OpGraph, fuse: bool, kernel_for) -> ExecutionPlan:  # type: ignore[no-untyped-def]
+    specs = graph.tensors
+    forms = {node.name: node_form(node, specs) for node in graph.nodes}
+    uses: dict[str, int] = {}
+    for node in graph.nodes:
+        for t in node.inputs:
+            uses[t] = uses.get(t, 0) + 1
+    outputs = set(graph.outputs)
+    steps: list[Step] = []
+    for node in graph.nodes:
+        form = forms[node.name]
+        kdef = kernel_for(node.op, form, f"node {node.name!r}")
+        last = steps[-1] if steps else None
+        if fuse and last is not None and _fusable(last, node, form, uses, outputs, graph):
+            steps[-1] = Step(last.node, last.form, last.kernel, (*last.fused, node))
+            continue
+        steps.append(Step(node, form, kdef))
+    return ExecutionPlan(tuple(steps), forms, uses)
+
+
+def _fusable(step: Step, node: Node, form: str, uses: Mapping[str, int], outputs: set[str],
+             graph: OpGraph) -> bool:
+    producer = step.fused[-1] if step.fused else step.node
+    if not step.fused and (step.node.op, step.form) not in FRESH_OUTPUT:
+        return False
+    if node.op not in EPILOGUES or form != "dense" or len(producer.outputs) != 1:
+        return False
+    t = producer.outputs[0]
+    if node.inputs != (t,) or uses.get(t, 0) != 1 or t in outputs:
+        return False
+    spec = graph.tensor(t)
+    return spec.dtype.kind == "float" and spec.dtype.bits == 32 and snapper(spec) is None
+
+
+def owns_fresh(arr: np.ndarray, inputs: tuple[np.ndarray, ...]) -> bool:
+    """True if ``arr`` may be overwritten: writeable and sharing no memory with any input."""
+    return arr.flags.writeable and not any(np.may_share_memory(arr, x) for x in inputs)
