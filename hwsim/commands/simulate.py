@@ -131,7 +131,11 @@ def command(model: str, device: str, method: str | None, engine: str, sets: tupl
         t.add_row("energy, worst case (no early exit)", f"{r.energy_total_pj / 1e9:.3f} mJ")
     else:
         t.add_row("latency", f"{r.seconds * 1e3:.3f} ms ({r.total_cycles:,} cycles @ {format_si(r.clock_hz, 'Hz')})")
-        t.add_row("energy", f"{r.energy_total_pj / 1e9:.3f} mJ")
+        scope = r.extra.get("energy_scope", "unstated")
+        t.add_row({"chip": "energy (chip)", "board": "energy (board, at the wall)"}.get(scope, "energy (scope unstated)"),
+                  f"{r.energy_total_pj / 1e9:.3f} mJ")
+        if scope == "chip" and "board_energy_j" in r.extra:
+            t.add_row("energy (board, at the wall)", f"{float(r.extra['board_energy_j']) * 1e3:.3f} mJ")
     for k, v in r.energy_pj.items():
         t.add_row(f"  energy: {k}", f"{v / 1e9:.3f} mJ")
     for k, v in r.transfer_bytes.items():

@@ -16,6 +16,10 @@ from hwsim.errors import ModelFormatError
 from hwsim.frontends.onnx_fold import OnnxNode
 from hwsim.ir.weights import LazyArray
 
+#: the most elements a constant read as values (indices, axes, shapes) may have: a relative-position
+#: index of a large window attention is ~10^4-10^5; more is a malformed or hostile file
+MAX_VALUE_ELEMENTS = 1 << 24
+
 Shape = tuple[int, ...]
 #: pending "add / multiply by a constant" nodes, folded away by onnx_constants.resolve_constant_operands
 ADD_CONST, MUL_CONST = "<add constant>", "<mul constant>"
@@ -61,6 +65,16 @@ class ReadContext:
             raise self.error(node, f"{what} (input {i}, {node.input(i) or 'absent'!r}) must be a constant "
                                    "(initializer or foldable subgraph)")
         return value
+
+    def need_values(self, node: OnnxNode, i: int, what: str) -> np.ndarray:
+        """A constant the reader uses as values (indices, axes, shapes, bounds), not as a weight: read now.
+        Large initializers are kept lazy (``LazyArray``) until a kernel needs them; these are read here."""
+        value = self.need_const(node, i, what)
+        size = int(np.prod(np.shape(value)))
+        if size > MAX_VALUE_ELEMENTS:
+            raise self.error(node, f"{what} (input {i}) has {size:,} elements; hwsim reads at most "
+                                   f"{MAX_VALUE_ELEMENTS:,} there")
+        return np.asarray(value)
 
     def act(self, node: OnnxNode, i: int) -> str:
         t = node.input(i)

@@ -151,6 +151,14 @@ def _scatter_nd(node: OnnxNode, vals: list[Any]) -> list[np.ndarray]:
     return [out]
 
 
+def _clip(node: OnnxNode, vals: list[Any]) -> list[np.ndarray]:
+    """Bounds from the inputs (opset >= 11; an absent one is '') or the attributes (older opsets)."""
+    x = np.asarray(vals[0])
+    lo = np.asarray(vals[1]) if len(vals) > 1 and vals[1] is not None else node.attr("min")
+    hi = np.asarray(vals[2]) if len(vals) > 2 and vals[2] is not None else node.attr("max")
+    return [np.clip(x, lo, hi).astype(x.dtype, copy=False)]
+
+
 def _binary(fn: Callable[[Any, Any], Any]) -> Folder:
     def fold(node: OnnxNode, vals: list[Any]) -> list[np.ndarray]:
         a, b = np.asarray(vals[0]), np.asarray(vals[1])
@@ -191,6 +199,11 @@ FOLDERS: dict[str, Folder] = {
     "Abs": _unary(np.abs), "Not": _unary(np.logical_not), "Reciprocal": _unary(np.reciprocal),
     "Range": lambda n, v: [np.arange(np.asarray(v[0]), np.asarray(v[1]), np.asarray(v[2]))],
     "ReduceProd": lambda n, v: [np.prod(np.asarray(v[0]), keepdims=bool(n.attr("keepdims", 1)))],
+    "Clip": _clip,
+    "Relu": _unary(lambda x: np.maximum(x, 0).astype(x.dtype, copy=False)),
+    "Sigmoid": _unary(lambda x: (1 / (1 + np.exp(-x))).astype(x.dtype, copy=False)),
+    "Tanh": _unary(np.tanh),
+    "MatMul": _binary(np.matmul),
     "Expand": lambda n, v: [np.asarray(v[0]) * np.ones([int(d) for d in np.asarray(v[1]).reshape(-1)],
                                                        dtype=np.asarray(v[0]).dtype)],
 }
@@ -234,6 +247,14 @@ def _declared_elements(node: OnnxNode, vals: list[Any]) -> int:
         rank = max(len(s) for s in shapes)
         padded = [[1] * (rank - len(s)) + s for s in shapes]
         return math.prod(max(col) for col in zip(*padded)) if rank else 1
+    if op == "MatMul":
+        a, b = list(np.shape(vals[0])), list(np.shape(vals[1]))
+        m = a[-2] if len(a) >= 2 else 1
+        n = b[-1] if len(b) >= 2 else 1
+        batch_a, batch_b = a[:-2], b[:-2]
+        rank = max(len(batch_a), len(batch_b))
+        batch = [max(x, y) for x, y in zip([1] * (rank - len(batch_a)) + batch_a, [1] * (rank - len(batch_b)) + batch_b)]
+        return math.prod(batch) * m * n
     return 0
 
 

@@ -226,8 +226,8 @@ def _gelu(ctx: ReadContext, node: OnnxNode) -> None:
 @_converter("Clip")
 def _clip(ctx: ReadContext, node: OnnxNode) -> None:
     """Clip 0..6 is relu6 and 0..inf relu (the forms fusion and passes know); any other range is clip."""
-    lo = ctx.need_const(node, 1, "Clip min") if node.input(1) else None
-    hi = ctx.need_const(node, 2, "Clip max") if node.input(2) else None
+    lo = ctx.need_values(node, 1, "Clip min") if node.input(1) else None
+    hi = ctx.need_values(node, 2, "Clip max") if node.input(2) else None
     lo_v = _scalar(lo) if lo is not None else float(node.attr("min", -math.inf))
     hi_v = _scalar(hi) if hi is not None else float(node.attr("max", math.inf))
     x = ctx.act(node, 0)
@@ -339,7 +339,7 @@ def _split(ctx: ReadContext, node: OnnxNode) -> None:
     shape = ctx.shape(node, x)
     axis = int(node.attr("axis", 0)) % len(shape)
     if node.input(1):
-        sizes = [int(s) for s in ctx.need_const(node, 1, "Split sizes").reshape(-1)]
+        sizes = [int(s) for s in ctx.need_values(node, 1, "Split sizes").reshape(-1)]
     elif node.attr("split") is not None:
         sizes = [int(s) for s in node.attr("split")]
     else:
@@ -356,7 +356,7 @@ def _flatten(ctx: ReadContext, node: OnnxNode) -> None:
 
 @_converter("Reshape")
 def _reshape(ctx: ReadContext, node: OnnxNode) -> None:
-    shape = [int(d) for d in ctx.need_const(node, 1, "the Reshape shape").reshape(-1)]
+    shape = [int(d) for d in ctx.need_values(node, 1, "the Reshape shape").reshape(-1)]
     if node.attr("allowzero", 0) and 0 in shape:
         raise ctx.error(node, "Reshape with allowzero=1 and a zero dimension is not supported")
     ctx.emit(node, "reshape", [ctx.act(node, 0)], [node.outputs[0]], {"shape": shape})
@@ -379,9 +379,9 @@ def _transpose(ctx: ReadContext, node: OnnxNode) -> None:
 def _pad(ctx: ReadContext, node: OnnxNode) -> None:
     x = ctx.act(node, 0)
     rank = len(ctx.shape(node, x))
-    pads = [int(p) for p in ctx.need_const(node, 1, "the Pad pads").reshape(-1)]
+    pads = [int(p) for p in ctx.need_values(node, 1, "the Pad pads").reshape(-1)]
     if node.input(3):  # opset 18 axes: pads cover only these axes
-        axes = [int(a) % rank for a in ctx.need_const(node, 3, "the Pad axes").reshape(-1)]
+        axes = [int(a) % rank for a in ctx.need_values(node, 3, "the Pad axes").reshape(-1)]
         full = [0] * (2 * rank)
         for i, a in enumerate(axes):
             full[a], full[a + rank] = pads[i], pads[i + len(axes)]

@@ -34,7 +34,8 @@ def _hardsigmoid(ctx: ReadContext, node: OnnxNode) -> None:
 # --- reductions ------------------------------------------------------------------------------------
 
 _REDUCE = {"ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max",
-           "ReduceMin": "reduce_min"}
+           "ReduceMin": "reduce_min", "ReduceL1": "reduce_l1", "ReduceL2": "reduce_l2",
+           "ReduceSumSquare": "reduce_sum_square"}
 
 
 @_converter(*_REDUCE)
@@ -44,7 +45,7 @@ def _reduce(ctx: ReadContext, node: OnnxNode) -> None:
     know; without keepdims followed by a flatten)."""
     x = ctx.act(node, 0)
     rank = len(ctx.shape(node, x))
-    raw = ctx.need_const(node, 1, f"the {node.op_type} axes") if node.input(1) else node.attr("axes")
+    raw = ctx.need_values(node, 1, f"the {node.op_type} axes") if node.input(1) else node.attr("axes")
     keep = bool(node.attr("keepdims", 1))
     if raw is None or np.asarray(raw).size == 0:
         if node.attr("noop_with_empty_axes", 0):
@@ -91,7 +92,7 @@ def _gather(ctx: ReadContext, node: OnnxNode) -> None:
                  {"num_embeddings": int(table.shape[0]), "embedding_dim": int(table.shape[1])},
                  {"weight": weight}, name=name)
         return
-    indices = ctx.need_const(node, 1, "the Gather indices")
+    indices = ctx.need_values(node, 1, "the Gather indices")
     if indices.ndim > 1:
         raise ctx.error(node, f"Gather with {indices.ndim}-d indices is not supported (0-d or 1-d)")
     value = int(indices) if indices.ndim == 0 else [int(i) for i in indices]
@@ -105,25 +106,25 @@ def _clamp_int(v: int) -> int:
 
 @_converter("Slice")
 def _slice(ctx: ReadContext, node: OnnxNode) -> None:
-    starts = [_clamp_int(v) for v in ctx.need_const(node, 1, "the Slice starts").reshape(-1)]
-    ends = [_clamp_int(v) for v in ctx.need_const(node, 2, "the Slice ends").reshape(-1)]
+    starts = [_clamp_int(v) for v in ctx.need_values(node, 1, "the Slice starts").reshape(-1)]
+    ends = [_clamp_int(v) for v in ctx.need_values(node, 2, "the Slice ends").reshape(-1)]
     attrs: dict[str, object] = {"starts": starts, "ends": ends}
     if node.input(3):
-        attrs["axes"] = [int(a) for a in ctx.need_const(node, 3, "the Slice axes").reshape(-1)]
+        attrs["axes"] = [int(a) for a in ctx.need_values(node, 3, "the Slice axes").reshape(-1)]
     if node.input(4):
-        attrs["steps"] = [_clamp_int(v) for v in ctx.need_const(node, 4, "the Slice steps").reshape(-1)]
+        attrs["steps"] = [_clamp_int(v) for v in ctx.need_values(node, 4, "the Slice steps").reshape(-1)]
     ctx.emit(node, "slice", [ctx.act(node, 0)], [node.outputs[0]], attrs)
 
 
 @_converter("Expand")
 def _expand(ctx: ReadContext, node: OnnxNode) -> None:
-    shape = [int(d) for d in ctx.need_const(node, 1, "the Expand shape").reshape(-1)]
+    shape = [int(d) for d in ctx.need_values(node, 1, "the Expand shape").reshape(-1)]
     ctx.emit(node, "expand", [ctx.operand(node, 0)], [node.outputs[0]], {"shape": shape})
 
 
 @_converter("Tile")
 def _tile(ctx: ReadContext, node: OnnxNode) -> None:
-    reps = [int(d) for d in ctx.need_const(node, 1, "the Tile repeats").reshape(-1)]
+    reps = [int(d) for d in ctx.need_values(node, 1, "the Tile repeats").reshape(-1)]
     ctx.emit(node, "tile", [ctx.operand(node, 0)], [node.outputs[0]], {"repeats": reps})
 
 

@@ -350,7 +350,8 @@ def _reduce_sum(e: _Export, n: Node) -> None:
     e.emit("ReduceSum", [_in(n), axes], [_out(n)], n.name, keepdims=int(n.attrs["keepdims"]))
 
 
-_REDUCE = {"reduce_mean": "ReduceMean", "reduce_max": "ReduceMax", "reduce_min": "ReduceMin"}
+_REDUCE = {"reduce_mean": "ReduceMean", "reduce_max": "ReduceMax", "reduce_min": "ReduceMin",
+           "reduce_l1": "ReduceL1", "reduce_l2": "ReduceL2", "reduce_sum_square": "ReduceSumSquare"}
 
 
 @_exporter(*_REDUCE)

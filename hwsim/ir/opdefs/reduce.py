@@ -1,6 +1,7 @@
-"""Reductions over any axes: mean, sum, max, min, and argmax (group ``pool``: a pooling whose window is
-whole axes). Counts: one add (or compare) per input element folded into an output, and one divide per
-output for the mean."""
+"""Reductions over any axes: mean, sum, max, min, the norms (L1, L2, sum of squares) and argmax (group
+``pool``: a pooling whose window is whole axes). Counts: one add (or compare) per input element folded
+into an output, one divide per output for the mean; the norms add a multiply (square) or compare (abs)
+per input element and the L2 norm one square root per output."""
 
 from __future__ import annotations
 
@@ -47,6 +48,26 @@ def _count(kind: str, divide: bool):
             arith["div"] = n_out
         return OpCounts(arith={k: v for k, v in arith.items() if v})
     return count
+
+
+def _count_norm(per_element: str | None, per_output: str | None):
+    def count(c: CountInput) -> OpCounts:
+        n_in, n_out = numel(c.in_shapes[0]), numel(c.out_shapes[0])
+        arith = {"add": n_in - n_out}
+        if per_element:
+            arith[per_element] = arith.get(per_element, 0) + n_in
+        if per_output:
+            arith[per_output] = arith.get(per_output, 0) + n_out
+        return OpCounts(arith={k: v for k, v in arith.items() if v})
+    return count
+
+
+for _name, _elem, _out, _doc in (("reduce_l1", "cmp", None, "sum of absolute values over the given axes"),
+                                 ("reduce_l2", "mul", "sqrt", "Euclidean norm over the given axes"),
+                                 ("reduce_sum_square", "mul", None, "sum of squares over the given axes")):
+    register_op(OpDef(name=_name, group=OpGroup.POOL, doc=_doc + " (keepdims keeps them as size 1)",
+                      infer=infer_reduce, count=_count_norm(_elem, _out), normalize=normalize_reduce(_name),
+                      attr_names=frozenset({"axes", "keepdims"})))
 
 
 for _name, _kind, _div, _doc in (("reduce_mean", "add", True, "mean over the given axes"),

@@ -98,6 +98,9 @@ CASES = {
     "ReduceSum": ([_n("ReduceSum", ["x", "ax"], keepdims=0)], X, {"ax": np.array([1], np.int64)},
                   ["reduce_sum"], False),
     "ReduceMax": ([_n("ReduceMax", ["x"], axes=[0, 2], keepdims=0)], X, {}, ["reduce_max"], False),
+    "ReduceL2": ([_n("ReduceL2", ["x"], axes=[-1], keepdims=1)], X, {}, ["reduce_l2"], False),
+    "ReduceL1": ([_n("ReduceL1", ["x"], axes=[1], keepdims=0)], X, {}, ["reduce_l1"], False),
+    "ReduceSumSquare": ([_n("ReduceSumSquare", ["x"], axes=[0, 2], keepdims=1)], X, {}, ["reduce_sum_square"], False),
     "ArgMax": ([_n("ArgMax", ["x"], axis=2, keepdims=0), ], X, {}, ["argmax"], False),
     "Gather scalar": ([_n("Gather", ["x", "i"], axis=1)], X, {"i": np.array(-1, np.int64)}, ["gather"], False),
     "Gather list": ([_n("Gather", ["x", "i"], axis=2)], X, {"i": np.array([4, 0, 4], np.int64)}, ["gather"], False),
@@ -169,3 +172,32 @@ def test_scattered_mask_is_folded_and_large_folded_constants_keep_shapes(tmp_pat
     p = _save(tmp_path, nodes, [_vi("x", [1, 2, 5000])], Y, inits)
     g = _agree(p, {"x": (1, 2, 5000)})
     assert sorted(n.op for n in g.nodes) == ["add", "constant"]
+
+
+def test_swin_v2_constant_subgraphs_fold_and_large_index_initializers_are_read(tmp_path):
+    """Swin V2's attention: ``clamp(logit_scale, max=log 100).exp()`` and the continuous position-bias MLP
+    over a constant coordinate table (MatMul, Relu, MatMul, Sigmoid) are constant subgraphs, folded as
+    onnxruntime folds them; the bias is then gathered by a relative-position index initializer large
+    enough to be read lazily (the reader needs its values) and normalised with ReduceL2."""
+    table = RNG.standard_normal((169, 2)).astype(np.float32)
+    w1 = RNG.standard_normal((2, 8)).astype(np.float32)
+    w2 = RNG.standard_normal((8, 3)).astype(np.float32)
+    index = RNG.integers(0, 169, size=2401).astype(np.int64)
+    nodes = [helper.make_node("Clip", ["logit", "", "hi"], ["clipped"]),
+             helper.make_node("Exp", ["clipped"], ["scale"]),
+             helper.make_node("MatMul", ["table", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["hr"]),
+             helper.make_node("MatMul", ["hr", "w2"], ["bias_table"]),
+             helper.make_node("Sigmoid", ["bias_table"], ["bias_sig"]),
+             helper.make_node("Gather", ["x", "index"], ["g"], axis=1, name="gather_rel"),
+             helper.make_node("ReduceL2", ["g"], ["n"], axes=[-1], keepdims=1, name="l2"),
+             helper.make_node("Div", ["g", "n"], ["unit"], name="normalise"),
+             helper.make_node("Mul", ["unit", "scale"], ["scaled"], name="scale"),
+             helper.make_node("Gather", ["bias_sig", "index"], ["bias_sum"], axis=0),
+             helper.make_node("Add", ["scaled", "bias_sum"], ["y"], name="add_bias")]
+    inits = {"logit": np.array([5.0], np.float32), "hi": np.array(np.log(100.0), np.float32), "table": table,
+             "w1": w1, "w2": w2, "index": index}
+    p = _save(tmp_path, nodes, [_vi("x", [2, 169, 3])], [_vi("y", [2, 2401, 3])], inits)
+    g = _agree(p, {"x": (2, 169, 3)})
+    # the constant subgraphs are gone (their results held as constants); only the activation path is costed
+    assert sorted(n.op for n in g.nodes if n.op != "constant") == ["add", "div", "gather", "mul", "reduce_l2"]
+    _costed_everywhere(g)

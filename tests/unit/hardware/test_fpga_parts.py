@@ -69,3 +69,16 @@ def test_energy_says_whether_it_is_the_chips_or_the_boards() -> None:
     assert board.extra["board_energy_j"] == pytest.approx(sum(board.energy_pj.values()) / 1e12)
     with pytest.raises(HwsimError, match="power_scope: chip"):
         load_device("pi4", {"board_power": "1 W"})
+
+
+def test_simulate_says_which_energy_it_prints() -> None:
+    from click.testing import CliRunner
+
+    from hwsim.cli import cli
+
+    chip = CliRunner().invoke(cli, ["simulate", str(WORKLOADS / "lenet5.json"), "--device", "zcu104"])
+    assert chip.exit_code == 0, chip.output
+    assert "energy (chip)" in chip.output
+    board = CliRunner().invoke(cli, ["simulate", str(WORKLOADS / "lenet5.json"), "--device", "pi4"])
+    assert board.exit_code == 0, board.output
+    assert "energy (board, at the wall)" in board.output

@@ -175,3 +175,16 @@ def test_prune_before_quantizing_and_nothing_to_prune_in_a_cnn():
             res = apply_method(other, method)
             assert count_graph(res.graph).params == count_graph(other).params
             assert any("no decoder" in n for n in res.notes)
+
+
+def test_layers_pruned_differently_are_each_recosted_with_their_own_heads():
+    cfg = load_llm_config(LLM / "llama-3.2-1b.yaml").model_copy(update={"num_layers": 3})
+    m = Method("uneven", "", (("prune_heads", {"unit": "kv", "ratio": 0.25,
+                                               "overrides": {"layers.0.attn.q": {"ratio": 0.5}},
+                                               "exclude": ["layers.2.attn.q"]}),), True)
+    apply = lambda graph: apply_method(graph, m).graph  # noqa: E731
+    g = apply(decode_graph(cfg, 32))
+    assert [g.tensor(f"layers.{i}.attn.k_cache").shape[1] for i in range(3)] == [4, 6, 8]
+    r = generate(cfg, "gpu-orin-nano", prefill_tokens=8, new_tokens=5, context=32, method="uneven", compress=apply)
+    for L, s in r.per_context:
+        assert s == pytest.approx(simulate(apply(decode_graph(cfg, L)), "gpu-orin-nano").seconds, rel=1e-12)
