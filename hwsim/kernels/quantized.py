@@ -21,7 +21,7 @@ from hwsim.kernels.actquant import activation_quant, quantize_activation
 from hwsim.kernels.conv import GEMM_RTOL
 from hwsim.kernels.conv_common import group_matmul
 from hwsim.kernels.encoded import dense_codes
-from hwsim.kernels.intgemm import int_matmul
+from hwsim.kernels.intgemm import int_matmul, slice_plan
 from hwsim.kernels.products import need_payload, prepared, reference_product, run_product, weight_matrix_shape
 from hwsim.kernels.registry import KernelCall, register_kernel
 
@@ -66,11 +66,12 @@ def quantized_kernel(call: KernelCall) -> tuple[np.ndarray, ...]:
     aq = activation_quant(call.in_specs[0])
     if aq is None:
         return run_product(call, lambda cols: group_matmul(w, cols).reshape(o, -1), w_scale)
-    xq = quantize_activation(call.inputs[0], aq).astype(np.float32)  # integer codes: exact in float32
+    xq = quantize_activation(call.inputs[0], aq).astype(np.float32, copy=False)  # integer codes: exact
     _, zp, lo, hi = aq
-    x_bound = max(hi - zp, zp - lo, 0)
+    x_bound = max(hi - zp, zp - lo, 0)  # every code of the grid, so the slices hold for any input
+    plan = prepared(payload, f"slices/{groups}/{x_bound}", lambda: slice_plan(w, x_bound))
     scale = (np.float32(aq[0]) * w_scale).astype(np.float32)
-    fn = lambda cols: int_matmul(w, cols, x_bound).reshape(o, -1).astype(np.float32)  # noqa: E731
+    fn = lambda cols: int_matmul(w, cols, x_bound, as_float32=True, plan=plan).reshape(o, -1)  # noqa: E731
     return run_product(call.with_inputs((xq,)), fn, scale)
 
 

@@ -51,6 +51,7 @@ def conv2d_sequential(x: np.ndarray, w: np.ndarray, attrs: Mapping[str, Any]) ->
     wo = (wd + l + r - (kw - 1) * dw - 1) // sw + 1
     cg, og = c_in // groups, out_c // groups
     dt = np.result_type(x, w)
+    xp, w = xp.astype(dt, copy=False), w.astype(dt, copy=False)  # converted once, not per term
     out = np.zeros((n, out_c, ho, wo), dt)
     for g in range(groups):
         o_sl = slice(g * og, (g + 1) * og)
@@ -59,7 +60,7 @@ def conv2d_sequential(x: np.ndarray, w: np.ndarray, attrs: Mapping[str, Any]) ->
                 for j in range(kw):
                     patch = xp[:, g * cg + c, i * dh: i * dh + sh * (ho - 1) + 1: sh,
                                j * dw: j * dw + sw * (wo - 1) + 1: sw]
-                    out[:, o_sl] += patch[:, None].astype(dt) * w[o_sl, c, i, j].astype(dt)[None, :, None, None]
+                    out[:, o_sl] += patch[:, None] * w[o_sl, c, i, j][None, :, None, None]
     return out
 
 
@@ -74,9 +75,10 @@ def conv2d(attrs, inputs, params):
 def linear_sequential(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """y[..., o] = sum_k x[..., k] * w[o, k], accumulated in k order."""
     dt = np.result_type(x, w)
+    x, w = x.astype(dt, copy=False), w.astype(dt, copy=False)
     out = np.zeros(x.shape[:-1] + (w.shape[0],), dt)
     for k in range(x.shape[-1]):
-        out += x[..., k, None].astype(dt) * w[:, k].astype(dt)
+        out += x[..., k, None] * w[:, k]
     return out
 
 

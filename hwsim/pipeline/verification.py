@@ -83,8 +83,15 @@ def verify_plan(cfg: VerifyConfig, graph: OpGraph, params: int) -> tuple[OpGraph
 
 
 def verify_job(graph: OpGraph, method: Method, cfg: VerifyConfig, strict: bool) -> Verified:
-    """One verification, in a worker process: (result, outcome), never an exception across the pipe."""
-    return guard(strict, lambda: verify_method(graph, method, cfg.inputs, cfg.seed))
+    """One verification (in a worker process or in this one): (result, outcome), never an exception
+    across the pipe. BLAS runs on one thread: the worker processes already fill the cores, and BLAS
+    threads beside them oversubscribe the machine (on the ResNet-18 report a third of all CPU time
+    went to BLAS threads spinning for work); in-process verification does the same, so results do
+    not depend on the number of workers (BLAS's summation order depends on its thread count)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return guard(strict, lambda: verify_method(graph, method, cfg.inputs, cfg.seed))
 
 
 class VerifyPool:

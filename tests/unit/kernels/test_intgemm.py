@@ -41,3 +41,17 @@ def test_groups_and_int64_accumulation() -> None:
     x = rng.integers(-32768, 32768, size=(3, 300, 5)).astype(np.int64)
     got = int_matmul(w, x, 32768)
     assert got.dtype == np.int64 and np.array_equal(got, _ref(w, x))
+
+
+def test_small_row_norms_take_one_gemm_and_stay_exact() -> None:
+    """Rows whose L1 norm times max|x| stays <= 2^24 are exact in one float32 GEMM whatever K is; the
+    float32 result equals the integers converted."""
+    rng = np.random.default_rng(3)
+    k = 4608
+    w = rng.integers(-3, 4, size=(1, 6, k)).astype(np.float32)  # L1 <= 3 * 4608; x <= 255: < 2^24
+    x = rng.integers(-255, 256, size=(1, k, 7)).astype(np.float32)
+    assert np.abs(w).sum(axis=-1).max() * 255 <= FP32_EXACT < k * 127 * 255
+    got = int_matmul(w, x, 255)
+    assert got.dtype == np.int32 and np.array_equal(got, _ref(w, x))
+    f = int_matmul(w, x, 255, as_float32=True)
+    assert f.dtype == np.float32 and np.array_equal(f, _ref(w, x).astype(np.float32))
