@@ -156,20 +156,40 @@ def evaluate(graph: OpGraph, data: DataSplits, split: str = "test") -> TopK:
 
 # --- post-training calibration --------------------------------------------------------------------
 
-def _collect(graph: OpGraph, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Every tensor the graph computes on ``x`` (and its input), flattened, up to 2^20 values each."""
+@dataclass(frozen=True, eq=False)
+class CalibrationStats:
+    """What one run of the calibration split through a graph shows: every tensor's values (flattened,
+    up to 2^20 each) and per-channel means (for bias correction)."""
+
+    values: dict[str, np.ndarray]
+    means: dict[str, np.ndarray]
+
+
+#: The last (graph, data, stats): the calibration variants of one method (3 range rules, with and
+#: without bias correction) all read one run of the calibration split.
+_LAST_STATS: list[tuple[OpGraph, DataSplits, CalibrationStats]] = []
+
+
+def calibration_stats(graph: OpGraph, data: DataSplits) -> CalibrationStats:
+    if _LAST_STATS and _LAST_STATS[0][0] is graph and _LAST_STATS[0][1] is data:
+        return _LAST_STATS[0][2]
+    x = data.x("calibration")
     rng = np.random.default_rng(0)
     values: dict[str, np.ndarray] = {graph.inputs[0]: x.reshape(-1)}
+    means: dict[str, np.ndarray] = {graph.inputs[0]: _channel_mean(x)}
 
     def hook(node: Node, kdef: KernelDef, call: KernelCall, outs: tuple[np.ndarray, ...]) -> None:
         for t, a in zip(node.outputs, outs):
+            means[t] = _channel_mean(a)
             flat = np.asarray(a, np.float32).reshape(-1)
             if flat.size > 1 << 20:
                 flat = flat[rng.choice(flat.size, 1 << 20, replace=False)]
             values[t] = flat
 
     execute(graph, {graph.inputs[0]: x}, on_node=hook, require_provided=False)
-    return values
+    stats = CalibrationStats(values, means)
+    _LAST_STATS[:] = [(graph, data, stats)]
+    return stats
 
 
 def _mse_range(v: np.ndarray, bits: int = 8) -> tuple[float, float]:
@@ -190,7 +210,7 @@ def _mse_range(v: np.ndarray, bits: int = 8) -> tuple[float, float]:
 
 
 def data_ranges(graph: OpGraph, data: DataSplits, how: str) -> Ranges:
-    values = _collect(graph, data.x("calibration"))
+    values = calibration_stats(graph, data).values
     out: Ranges = {}
     for t, v in values.items():
         if how == "minmax":
@@ -245,7 +265,7 @@ def quantizes_int(method: Method) -> tuple[bool, bool]:
 def bias_correct(original: OpGraph, compressed: OpGraph, data: DataSplits) -> OpGraph:
     """Add (W - Wq) E[x] to the bias of every conv / linear whose weight changed (E over the calibration
     split, per input channel; padding ignored)."""
-    inputs = _collect_means(original, data.x("calibration"))
+    inputs = calibration_stats(original, data).means
     new: dict[str, np.ndarray] = {}
     for node in compressed.nodes:
         if node.op not in ("conv2d", "linear") or "bias" not in node.params or "weight" not in node.params:
@@ -263,17 +283,6 @@ def bias_correct(original: OpGraph, compressed: OpGraph, data: DataSplits) -> Op
         shift = dw.reshape(dw.shape[0], dw.shape[1], -1).sum(axis=2) @ x_mean if dw.ndim == 4 else dw @ x_mean
         new[bt] = (compressed.dense_weight(bt).astype(np.float64) + shift).astype(np.float32)
     return compressed.with_weights(new) if new else compressed
-
-
-def _collect_means(graph: OpGraph, x: np.ndarray) -> dict[str, np.ndarray]:
-    means: dict[str, np.ndarray] = {graph.inputs[0]: _channel_mean(x)}
-
-    def hook(node: Node, kdef: KernelDef, call: KernelCall, outs: tuple[np.ndarray, ...]) -> None:
-        for t, a in zip(node.outputs, outs):
-            means[t] = _channel_mean(np.asarray(a, np.float64))
-
-    execute(graph, {graph.inputs[0]: x}, on_node=hook, require_provided=False)
-    return means
 
 
 def _channel_mean(a: np.ndarray) -> np.ndarray:
@@ -295,6 +304,7 @@ def post_training(original: OpGraph, method: Method, data: DataSplits) -> tuple[
         candidates.append((label, cm))
         corrected = dataclasses.replace(cm, graph=bias_correct(original, cm.graph, data))
         candidates.append(((label + ", " if label else "") + "bias correction", corrected))
+    _LAST_STATS.clear()  # the arrays of this run are not kept beyond it
     scored = [(evaluate(cm.graph, data, "validation").top1, -i, label, cm) for i, (label, cm) in enumerate(candidates)]
     best = max(scored, key=lambda s: (s[0], s[1]))
     return best[3], f"{best[2] or 'no correction'} (best of {len(candidates)} variants on the validation split)"
@@ -318,6 +328,10 @@ def measure_method(original: OpGraph, method: Method, data: DataSplits, retrain:
                             final_bytes=count_graph(cm.graph).weight_bytes, compressed=cm)
     if retrain is None or not method.needs_training:
         return result
+    if not any(r.changed for r in cm.results):
+        # Retraining a model the method left as it was would only train the fp32 model further and
+        # credit the method with that gain.
+        return dataclasses.replace(result, notes=("not retrained: the method changes nothing in this model",))
     try:
         r = retrain_method(original, method, data, retrain, progress)
     except NotRetrainable as e:

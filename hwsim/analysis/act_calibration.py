@@ -3,19 +3,20 @@ they are registered from here into ``hwsim.compress.calibrate.CALIBRATORS``):
 
 * ``kernels``: ``samples`` seeded N(0, 1) inputs through ``hwsim.kernels``; each tensor's range is its
   observed min / max (measured, where ``moments`` models).
-* ``digits``: the training split of scikit-learn's digits (``hwsim.analysis.datasets``), shaped to the
+* ``digits``: the training split of scikit-learn's digits (``hwsim.analysis.data.traintest``), shaped to the
   model's input: real data, never the test split, for the digits models.
 
 Use them with ``quantize: {activations: true, calibration: kernels}`` (or ``digits``); importing
-``hwsim.analysis.verify`` registers them.
+``hwsim.analysis.verify`` (or running ``hwsim compress``) registers them. They are defined here only:
+a second registration under the same name raises.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hwsim.analysis.datasets import fit_to_input, load_digits_split
-from hwsim.compress.calibrate import CALIBRATORS, Ranges, register_calibrator
+from hwsim.analysis.data.traintest import fit_to_input, load_digits_split
+from hwsim.compress.calibrate import Ranges, register_calibrator
 from hwsim.errors import VerificationError
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.kernels import execute
@@ -55,6 +56,5 @@ def digits_calibrator(graph: OpGraph, samples: int = 256, seed: int = 0) -> Rang
     return observed_ranges(graph, {spec.name: fit_to_input(data.x_train[pick], spec, graph.source)})
 
 
-for _name, _fn in (("kernels", kernels_calibrator), ("digits", digits_calibrator)):
-    if _name not in CALIBRATORS:
-        register_calibrator(_name, _fn)
+register_calibrator("kernels", kernels_calibrator)
+register_calibrator("digits", digits_calibrator)

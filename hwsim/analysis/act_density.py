@@ -2,7 +2,7 @@
 
 The density of a tensor is its fraction of non-zero values over every calibration image (ReLU zeros,
 zero pixels of the input). Only real data through real (trained) weights says something about the
-model: the images come from a bundled data set's *training* split (``hwsim.analysis.datasets``), never
+model: the images come from a bundled data set's *training* split (``hwsim.analysis.data.traintest``), never
 its test split, and a model without shipped weights is refused (densities of seeded random weights
 describe no trained network). The measured densities are written on the graph's activation tensors
 (``hwsim.ir.sparsity.with_activation_densities``) with the data set and image count as their source.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwsim.analysis.datasets import DATASETS, fit_to_input
+from hwsim.analysis.data.traintest import fit_to_input, load_train_test
 from hwsim.errors import UsageError, VerificationError
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.sparsity import assume_activation_density, with_activation_densities
@@ -76,7 +76,7 @@ def measure(graph: OpGraph, data: str, images: int = DEFAULT_IMAGES, seed: int =
         raise UsageError(f"model {graph.name!r} has no shipped weights (seeded random ones only): activation "
                          f"densities measured on them would describe no trained network; state an assumption "
                          f"instead (--act-density)", source=graph.source)
-    dataset = DATASETS.get(data)()
+    dataset = load_train_test(data)
     count = min(images, len(dataset.y_train))
     pick = np.random.default_rng(seed).permutation(len(dataset.y_train))[:count]
     spec = graph.tensor(graph.inputs[0])

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hwsim.analysis.metrics import MethodMetrics, MethodRun, method_metrics
+from hwsim.analysis.ranking import accuracy_front
 
 Better = Literal["min", "max"] | None
 
@@ -152,10 +153,15 @@ def compare(method_runs: Sequence[MethodRun], baseline: str | None = None) -> Co
 
 
 def to_records(comparison: Comparison) -> list[dict[str, Any]]:
-    """Rows as plain dicts, with ``*_vs_baseline`` ratios for latency, energy and size."""
+    """Rows as plain dicts, with ``*_vs_baseline`` ratios for latency, energy and size, and
+    ``accuracy_front``: on its device's Pareto front of real top-1, latency, energy and size (None
+    without measured accuracy; ``hwsim.analysis.ranking.accuracy_front``)."""
+    fronts = {dev: accuracy_front(comparison.for_device(dev)) for dev in comparison.devices}
     out = []
     for r in comparison.rows:
         d = r.as_dict()
+        front = fronts.get(r.device)
+        d["accuracy_front"] = None if front is None else r.method in front
         for key in ("model_size_bytes", "latency_s", "energy_j", "dram_bytes", "latency_worst_s", "energy_worst_j"):
             d[f"{key}_vs_baseline"] = comparison.ratio_to_baseline(r, key)
         d["is_baseline"] = r.method == comparison.baseline

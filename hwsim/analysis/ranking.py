@@ -17,8 +17,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hwsim.analysis.metrics import MethodMetrics
+from hwsim.analysis.pareto import Sense, pareto_front
 
 DEFAULT_MAX_DROP_PTS = 1.0
+
+#: The accuracy-against-cost front: measured top-1 against latency, energy and stored size.
+ACCURACY_OBJECTIVES: tuple[tuple[str, Sense], ...] = (("task_top1", "max"), ("latency_s", "min"),
+                                                       ("energy_j", "min"), ("model_size_bytes", "min"))
+
+
+def accuracy_front(rows: Sequence[MethodMetrics]) -> set[str] | None:
+    """Methods on the Pareto front of real top-1, latency, energy and size among ``rows`` (one device);
+    None when no row has a measured accuracy (then there is no such front). A method whose accuracy is
+    unknown is never on it."""
+    ok = [r for r in rows if r.status == "ok"]
+    if not any(r.task_top1 is not None for r in ok):
+        return None
+    points = [{k: getattr(r, k) for k, _ in ACCURACY_OBJECTIVES} for r in ok]
+    return {ok[i].method for i in pareto_front(points, ACCURACY_OBJECTIVES)}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 import hwsim.analysis.act_calibration  # noqa: F401  (registers the kernels / digits calibrators)
-from hwsim.analysis.datasets import Dataset, accuracy, fit_to_input
+from hwsim.analysis.data.traintest import TrainTest, accuracy, fit_to_input
 from hwsim.analysis.fidelity import Fidelity, measure
 from hwsim.compress.llm_prune import narrow_feeds
 from hwsim.compress.method import Method, apply_method
@@ -217,20 +217,20 @@ def _method(method: Method | str) -> Method:
     return get_method(method)
 
 
-def _dataset(data: Dataset | str | None, graph: OpGraph) -> Dataset | None:
-    """A Dataset as given, or the test split of ``data`` (bundled name, .npz, image folder) shaped to ``graph``."""
-    if data is None or isinstance(data, Dataset):
+def _dataset(data: TrainTest | str | None, graph: OpGraph) -> TrainTest | None:
+    """A TrainTest as given, or the test split of ``data`` (bundled name, .npz, image folder) shaped to ``graph``."""
+    if data is None or isinstance(data, TrainTest):
         return data
     from hwsim.analysis.data import load_for_model
 
     splits = load_for_model(data, graph)
-    return Dataset(splits.name, splits.x("train"), splits.y("train"), splits.x("test"), splits.y("test"),
+    return TrainTest(splits.name, splits.x("train"), splits.y("train"), splits.x("test"), splits.y("test"),
                    splits.data.classes, f"{splits.data.description}, {splits.size('test')} test images "
                    f"(seeded split {splits.seed})")
 
 
 def verify_method(graph: OpGraph, method: Method | str, inputs: int = 8, seed: int = 0,
-                  data: Dataset | str | None = None) -> VerifyResult:
+                  data: TrainTest | str | None = None) -> VerifyResult:
     """Verify ``method`` on ``graph`` (see the module docstring). Deterministic for fixed (inputs, seed)."""
     m = _method(method)
     resolve_weights(graph)  # a model that ships weights must provide every array; all must be finite
@@ -268,5 +268,5 @@ def verify_method(graph: OpGraph, method: Method | str, inputs: int = 8, seed: i
 
 
 def verify_methods(graph: OpGraph, methods: list[Method | str], inputs: int = 8, seed: int = 0,
-                   data: Dataset | str | None = None) -> list[VerifyResult]:
+                   data: TrainTest | str | None = None) -> list[VerifyResult]:
     return [verify_method(graph, m, inputs, seed, data) for m in methods]

@@ -36,39 +36,11 @@ from hwsim.ir import OpGraph
 from hwsim.units import format_bytes
 
 
-def kernels_calibrator(graph: OpGraph, samples: int = 4, seed: int = 0) -> dict[str, tuple[float, float]]:
-    """Activation ranges measured by running seeded N(0, 1) inputs through hwsim's kernels (min and max
-    of every activation over ``min(samples, 8)`` inputs). Registered as calibrator ``kernels`` for the
-    quantize pass (``calibration: kernels`` in a methods file); the compress package cannot import the
-    kernels itself, so the command layer installs it."""
-    from hwsim.kernels import execute
-
-    rng = np.random.default_rng(seed)
-    batch = max(1, min(int(samples), 8))
-    ranges: dict[str, tuple[float, float]] = {}
-    keep = tuple(t for n in graph.nodes for t in n.outputs)
-    for _ in range(batch):
-        inputs = {}
-        for name in graph.inputs:
-            spec = graph.tensor(name)
-            shape = (1, *spec.shape[1:]) if spec.shape else spec.shape
-            inputs[name] = rng.standard_normal(shape).astype(np.float32)
-        result = execute(graph, inputs, keep=keep)
-        values = {**dict(result.kept), **dict(result.outputs)}
-        for t, arr in values.items():
-            lo, hi = float(np.min(arr)), float(np.max(arr))
-            old = ranges.get(t)
-            ranges[t] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
-    return ranges
-
-
 def _register_calibrator() -> None:
-    """Installed on first use (by the command), not at import: importing the command module for
-    ``hwsim --help`` or another command must not load the compression stack."""
-    from hwsim.compress.calibrate import CALIBRATORS, register_calibrator
-
-    if "kernels" not in CALIBRATORS:
-        register_calibrator("kernels", kernels_calibrator)
+    """The ``kernels`` / ``digits`` activation calibrators (``hwsim.analysis.act_calibration``, the one
+    place they are defined) are registered on first use by the command, not at import: importing the
+    command module for ``hwsim --help`` or another command must not load the compression stack."""
+    import hwsim.analysis.act_calibration  # noqa: F401  (registers them)
 
 
 #: What ``--weights-out`` holds, written into the model.json's meta and the summary: an .npz has no place for

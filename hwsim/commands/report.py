@@ -55,7 +55,8 @@ def command_line(model: str, device: str, methods: str | None, output: str | Non
 @click.option("--device", "device", required=True, metavar="NAME[,NAME...]",
               help="Device names (hwsim devices) or YAML paths; several compare side by side.")
 @click.option("--methods", metavar="LIST|FILE", default=None,
-              help="Comma-separated method names, or a methods YAML file. Default: the whole catalogue.")
+              help="Comma-separated method names, or a methods YAML file. Default: the methods marked * in "
+                   "`hwsim methods` (with --data also binaryconnect and bnn).")
 @click.option("-o", "--output", metavar="PATH", default=None, help="HTML file (default reports/<model>-<device>.html).")
 @click.option("--json", "json_path", metavar="PATH", default=None, help="Also write every figure as JSON.")
 @click.option("--engine", default="analytic", show_default=True, help="Simulation engine (analytic, event).")
@@ -177,8 +178,8 @@ def _run_with_progress(cfg, cmd: str, quiet: bool, render):
         def on_plan(total: int) -> None:
             bar.update(task, total=total + 1)  # + rendering the page
 
-        def progress(step: str) -> None:
-            bar.update(task, advance=1, step=step)
+        def progress(step: str, advance: int = 1) -> None:
+            bar.update(task, advance=advance, step=step)
 
         drawn = []
 

@@ -169,9 +169,9 @@ def command(model: str, methods: tuple[str, ...], inputs: int, seed: int, data: 
 
 
 def _as_dataset(splits: Any) -> Any:
-    from hwsim.analysis.datasets import Dataset
+    from hwsim.analysis.data.traintest import TrainTest
 
-    return Dataset(splits.name, splits.x("train"), splits.y("train"), splits.x("test"), splits.y("test"),
+    return TrainTest(splits.name, splits.x("train"), splits.y("train"), splits.x("test"), splits.y("test"),
                    splits.data.classes, f"{splits.data.description}, {splits.size('test')} test images "
                    f"(seeded split {splits.seed})")
 

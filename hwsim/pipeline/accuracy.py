@@ -10,6 +10,8 @@ retrained one (sizes from the real encodings of the retrained weights).
 from __future__ import annotations
 
 import dataclasses
+import re
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,7 +24,7 @@ from hwsim.analysis.ranking import DEFAULT_MAX_DROP_PTS
 from hwsim.analysis.retrain.methods import RetrainOptions
 from hwsim.ir.graph import OpGraph
 from hwsim.pipeline.methods import NamedMethod
-from hwsim.pipeline.steps import guard, summarize
+from hwsim.pipeline.steps import Progress, guard, summarize
 
 
 class AccuracyConfig(BaseModel):
@@ -44,14 +46,22 @@ def load_data(cfg: AccuracyConfig, graph: OpGraph) -> DataSplits | None:
 
 
 def measure_all(cfg: AccuracyConfig, source: OpGraph, data: DataSplits, methods: Sequence[NamedMethod],
-                strict: bool, progress: Callable[[str], None]) -> dict[str, MethodAccuracy | str]:
-    """Per method: its MethodAccuracy, or the error message (one failure does not hide the others)."""
+                strict: bool, progress: Progress) -> dict[str, MethodAccuracy | str]:
+    """Per method: its MethodAccuracy, or the error message (one failure does not hide the others).
+    While a method retrains, ``progress`` says which method, stage and epoch, how long it has run and
+    how to shorten it (retraining is what makes ``--data`` slow)."""
     base = evaluate(source, data)
     opts = RetrainOptions(epochs_scale=cfg.retrain_epochs, budget_s=cfg.retrain_budget_s, seed=cfg.seed)
     out: dict[str, MethodAccuracy | str] = {}
-    for name, method in methods:
-        def tick(stage: str, epoch: int, total: int, loss: float, name: str = name) -> None:
-            progress(f"{name}: retraining after {stage}, epoch {epoch}/{total}")
+    for i, (name, method) in enumerate(methods, 1):
+        started = time.perf_counter()
+        progress(f"accuracy {i}/{len(methods)}: {name} on {data.size('test')} test images", advance=0)
+
+        def tick(stage: str, epoch: int, total: int, loss: float, name: str = name, started: float = started) -> None:
+            cap = (f"capped at {cfg.retrain_budget_s:g} s" if cfg.retrain_budget_s else
+                   "--retrain-budget S or --retrain-epochs 0.5 shortens it")
+            progress(f"{name}: retraining after {stage}, epoch {epoch}/{total}, {time.perf_counter() - started:.0f} s "
+                     f"(the slow part; {cap})", advance=0)
 
         acc, outcome = guard(strict, lambda: measure_method(source, method, data, opts if cfg.retrain else None,
                                                             base, tick))
@@ -60,12 +70,32 @@ def measure_all(cfg: AccuracyConfig, source: OpGraph, data: DataSplits, methods:
     return out
 
 
+#: A pass's note (or clause of one, split at "; ") saying it cannot know the task accuracy.
+_UNKNOWN_ACCURACY = re.compile(r"accuracy\b.*\b(unknown|not measured)|\b(unknown|not measured)\b.*accuracy|"
+                               r"the tool does not (train|do)", re.I)
+
+
+def measured_notes(notes: tuple[str, ...]) -> tuple[str, ...]:
+    """``notes`` without the clauses that call the task accuracy unknown: once it is measured on data
+    (``--data``) they are no longer true. The rest of such a note is kept."""
+    out = []
+    for note in notes:
+        if not _UNKNOWN_ACCURACY.search(note):
+            out.append(note)
+            continue
+        kept = [c for c in note.split("; ") if not _UNKNOWN_ACCURACY.search(c)]
+        if kept:
+            out.append("; ".join(kept))
+    return tuple(out)
+
+
 def with_accuracy(run: MethodRun, acc: MethodAccuracy | str | None,
                   simulate: Callable[[OpGraph, Any, Any, str], DeviceRun], devices: Sequence[Any]) -> MethodRun:
     """``run`` carrying its accuracy; when the measured model differs from the one simulated (retrained
     or calibrated), its graph is simulated again so cost and accuracy describe the same model."""
     if not isinstance(acc, MethodAccuracy):
         return run if acc is None else dataclasses.replace(run, notes=run.notes + (f"accuracy: {acc}",))
+    run = dataclasses.replace(run, notes=measured_notes(run.notes))
     cm = acc.compressed
     if cm is None or run.summary is None or not run.compress.ok:
         return dataclasses.replace(run, accuracy=acc)

@@ -16,19 +16,26 @@ from hwsim.ir.graph import OpGraph
 NamedMethod = tuple[str, Method]
 
 
-def default_method_names() -> list[str]:
-    """The methods a report compares when none are named."""
-    return list(DEFAULT_METHODS)
+#: With labelled data (``--data``) the methods that need training are retrained and measured, so the
+#: default comparison adds the training-based methods of issue 9's list that the cost-only default leaves
+#: out (BinaryConnect's binary weights with real activations, BNN's binary weights and activations).
+WITH_DATA_METHODS = ("binaryconnect", "bnn")
+
+
+def default_method_names(with_data: bool = False) -> list[str]:
+    """The methods a report compares when none are named (``with_data``: accuracy is measured)."""
+    names = list(DEFAULT_METHODS)
+    return names + [m for m in WITH_DATA_METHODS if m not in names] if with_data else names
 
 
 def resolve_methods(names: Sequence[str] | None, methods_file: str | None, baseline: str | None = None,
-                    add_baseline: bool = True) -> list[NamedMethod]:
+                    add_baseline: bool = True, with_data: bool = False) -> list[NamedMethod]:
     """(name, method) pairs from a methods file, the given names, or the default catalogue (``names`` None).
 
     A method from a file (``file.yaml#name``) is shown by its own name, unless that name is taken."""
     if methods_file:
         return with_baseline(list(load_methods_file(methods_file).items()), baseline, add_baseline)
-    chosen = list(names) if names is not None else default_method_names()
+    chosen = list(names) if names is not None else default_method_names(with_data)
     if not chosen:
         raise UsageError("no methods to compare", where="--methods")
     resolved = [(n, get_method(n)) for n in chosen]

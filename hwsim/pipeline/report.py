@@ -235,7 +235,8 @@ def run_pipeline(cfg: PipelineConfig, progress: Progress = no_progress, on_plan:
     timings["load_model"] = time.perf_counter() - t0
     data = load_data(cfg.accuracy, graph)  # bad data fails before any work
     devices = load_devices(cfg.devices, cfg.device_overrides)
-    methods = resolve_methods(cfg.methods, cfg.methods_file, cfg.baseline, cfg.add_baseline)
+    methods = resolve_methods(cfg.methods, cfg.methods_file, cfg.baseline, cfg.add_baseline,
+                              with_data=cfg.accuracy.data is not None)
     _check_focus(cfg, methods)
     if on_plan is not None:
         on_plan(units_of_work(len(methods), len(devices)) + (len(methods) if data is not None else 0))

@@ -7,7 +7,7 @@ method must not hide the others' figures); ``strict`` re-raises instead, for deb
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from hwsim.analysis.metrics import ModelSummary, Outcome
 from hwsim.compress.early_exit import expected_and_worst_case
@@ -18,8 +18,11 @@ from hwsim.ir.sparsity import effective_counts, effective_totals
 
 T = TypeVar("T")
 
-#: A progress callback: one call per finished unit of work, with what finished.
-Progress = Callable[[str], None]
+class Progress(Protocol):
+    """A progress callback: one call per finished unit of work, with what finished; ``advance=0`` only
+    says what is running (the epochs of a long retraining) without finishing a unit."""
+
+    def __call__(self, step: str, advance: int = 1) -> None: ...
 
 Materialize = Literal["auto", "always", "never"]
 
@@ -28,7 +31,7 @@ Materialize = Literal["auto", "always", "never"]
 AUTO_MAX_PARAMS = 2_000_000
 
 
-def no_progress(_: str) -> None:
+def no_progress(_: str, advance: int = 1) -> None:
     return None
 
 

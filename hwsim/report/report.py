@@ -17,9 +17,9 @@ from typing import Any, Protocol
 from hwsim import __version__
 from hwsim.analysis.compare import COLUMNS, Column, Comparison, LayerRow, layer_points, layer_rows
 from hwsim.analysis.metrics import ENERGY_PARTS, MIN_AGREEMENT_INPUTS, MethodMetrics, MethodRun, jsonable
-from hwsim.analysis.pareto import pareto_front
-from hwsim.analysis.ranking import RankingPolicy, classify, policy_lines
+from hwsim.analysis.ranking import RankingPolicy, accuracy_front, classify, policy_lines
 from hwsim.report import plots
+from hwsim.report.accuracy_plots import accuracy_cost_svg
 from hwsim.report.format import fmt_ratio_to_baseline, fmt_value, sort_key
 from hwsim.report.html import atomic_write, render
 from hwsim.report.notes import group_notes
@@ -160,8 +160,8 @@ def summary_table(comparison: Comparison, device: str, kind: str | None, layers:
         cells.insert(at, _breakdown_cell(r))
         rows.append({"method": r.method, "baseline": r.method == comparison.baseline, "status": r.status,
                      "message": r.status_message, "notes": group_notes(fidelity_caveats(r) + r.notes, layers),
-                     "needs_training": r.needs_training,
-                     "cells": cells})
+                     "needs_training": r.needs_training, "retrained": r.accuracy_how.startswith("retrained"),
+                     "accuracy_known": r.task_top1 is not None, "cells": cells})
     return {"device": device, "columns": header, "rows": rows}
 
 
@@ -216,26 +216,23 @@ def ranking_policy(result: Any) -> RankingPolicy:
     return policy
 
 
-#: The accuracy-against-cost section: objectives of its Pareto front.
-ACCURACY_OBJECTIVES = (("task_top1", "max"), ("latency_s", "min"), ("energy_j", "min"), ("model_size_bytes", "min"))
-
-
 def accuracy_cost_rows(comparison: Comparison, device: str, policy: RankingPolicy) -> list[dict[str, Any]]:
     """Per method on one device: real accuracy beside latency, energy and size; the Pareto front over
-    the four (only methods whose accuracy was measured can be on it)."""
+    the four (``hwsim.analysis.ranking.accuracy_front``: only measured methods can be on it)."""
     rows = [r for r in comparison.for_device(device) if r.status == "ok"]
-    if not any(r.task_top1 is not None for r in rows):
+    front = accuracy_front(rows)
+    if front is None:
         return []
-    points = [{k: getattr(r, k) for k, _ in ACCURACY_OBJECTIVES} for r in rows]
-    front = set(pareto_front(points, ACCURACY_OBJECTIVES))
     out = []
-    for i, r in enumerate(rows):
+    for r in rows:
         within = r.task_drop_pts is not None and r.task_drop_pts <= policy.max_drop_pts + 1e-9
+        change = None if r.task_drop_pts is None else 0.0 - r.task_drop_pts + 0.0
         out.append({"method": r.method, "top1": fmt_value(r.task_top1, "ratio", "unknown"),
-                    "drop": fmt_value(None if r.task_drop_pts is None else 0.0 - r.task_drop_pts + 0.0, "pts", "unknown"),
+                    "change": fmt_value(change, "pts", "unknown"),
                     "latency": fmt_value(r.latency_s, "s"), "energy": fmt_value(r.energy_j, "J"),
-                    "size": fmt_value(r.model_size_bytes, "bytes"), "front": i in front, "within": within,
+                    "size": fmt_value(r.model_size_bytes, "bytes"), "front": r.method in front, "within": within,
                     "how": r.accuracy_how or "not measured", "sort_top1": sort_key(r.task_top1),
+                    "sort_change": sort_key(change),
                     "sort_latency": sort_key(r.latency_s), "sort_energy": sort_key(r.energy_j),
                     "sort_size": sort_key(r.model_size_bytes)})
     return out
@@ -428,6 +425,7 @@ def device_section(result: ResultLike, dev: Any, drawn: Mapping[str, Any] | None
     policy = ranking_policy(result)
     section["findings"] = findings(comparison, name, policy)
     section["accuracy_cost"] = accuracy_cost_rows(comparison, name, policy)
+    section["accuracy_plot"] = accuracy_cost_svg(comparison, name, policy) if section["accuracy_cost"] else None
     section["uncertainty"] = _uncertainty(name, dev.kind)
     section["table"] = summary_table(comparison, name, dev.kind, layer_names(result), policy)
     section["pareto"] = plots.pareto_svg(comparison, name)
@@ -469,6 +467,18 @@ def _flatten(doc: Any, prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
+def _accuracy_text(m: MethodRun) -> str | None:
+    """The measured task accuracy of a method in words (None when it was not measured)."""
+    acc = getattr(m, "accuracy", None)
+    if acc is None or getattr(acc, "final", None) is None:
+        return None
+    post = acc.post_training
+    text = f"{100 * acc.final.top1:.1f}% top-1 on {acc.final.n} test images"
+    if acc.retrained is not None and post is not None:
+        text += f" after retraining ({100 * post.top1:.1f}% before)"
+    return text + f", {0.0 - acc.drop_points + 0.0:+.1f} pt vs fp32"
+
+
 def _method_details(result: ResultLike) -> list[dict[str, Any]]:
     out = []
     layers = layer_names(result)
@@ -476,7 +486,7 @@ def _method_details(result: ResultLike) -> list[dict[str, Any]]:
         changes = sum(len(p.get("changes", ())) for p in m.passes)
         out.append({
             "method": m.method, "description": m.description, "compress": m.compress, "verify": m.verify,
-            "needs_training": m.needs_training, "notes": list(m.notes),
+            "needs_training": m.needs_training, "notes": list(m.notes), "accuracy": _accuracy_text(m),
             "passes": [p.get("pass", "") for p in m.passes], "changes": changes,
             "runs": [(r.device, r.outcome.status, r.outcome.message) for r in m.runs],
             "verify_summary": _verify_summary(m),

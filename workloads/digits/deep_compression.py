@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 from train import BATCH, LR, accuracy, mlp_step, train, write_model  # noqa: E402
 
-from hwsim.analysis.datasets import load_digits_split  # noqa: E402
+from hwsim.analysis.data.traintest import load_digits_split  # noqa: E402
 
 DENSITY = {"fc1.weight": 0.08, "fc2.weight": 0.09, "fc3.weight": 0.26}  # Deep Compression Table 2
 ROUNDS, RETRAIN_EPOCHS, FINETUNE_EPOCHS, CENTROIDS = 3, 20, 20, 32

@@ -3,7 +3,7 @@
     python workloads/digits/train.py            # writes mlp.json/.npz and cnn.json/.npz here
 
 Data: scikit-learn's bundled digits (1,797 8x8 images), x / 16, the fixed stratified split of
-``hwsim.analysis.datasets.load_digits_split`` (the test set is never trained on).
+``hwsim.analysis.data.traintest.load_digits_split`` (the test set is never trained on).
 
 * ``mlp``: LeNet-300-100's shape scaled to 64 inputs: 64-300-100-10, ReLU.
 * ``cnn``: conv 3x3 (1->16) ReLU, maxpool 2, conv 3x3 (16->32) ReLU, maxpool 2, fc 128->64 ReLU, fc 64->10.
@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from hwsim.analysis.datasets import load_digits_split  # noqa: E402
+from hwsim.analysis.data.traintest import load_digits_split  # noqa: E402
 from hwsim.frontends.model_json import parse_model, save_model_json  # noqa: E402
 
 SEED = 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hwsim.analysis.act_density import count_nonzeros, measure, with_measured_densities
-from hwsim.analysis.datasets import load_digits_split
+from hwsim.analysis.data.traintest import load_digits_split
 from hwsim.errors import UsageError
 from hwsim.frontends import load_model
 from hwsim.ir import OpGraph, TensorSpec

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from hwsim.analysis.data import load_for_model, parse_preprocess
-from hwsim.analysis.datasets import load_digits_split
+from hwsim.analysis.data.traintest import load_digits_split
 from hwsim.errors import DataError, HwsimError
 from hwsim.frontends import load_model
 

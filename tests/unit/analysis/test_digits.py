@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from hwsim.analysis.datasets import load_digits_split
+from hwsim.analysis.data.traintest import load_digits_split
 from hwsim.analysis.verify import verify_method
 from hwsim.frontends import load_model
 

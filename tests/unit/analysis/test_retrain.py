@@ -112,3 +112,13 @@ def test_measure_method_ptq_chooses_on_validation(cnn, digits):
     r = measure_method(cnn, get_method("int8"), digits)
     assert r.post_training is not None and r.post_training.n == 540 and r.retrained is None
     assert "validation" in r.post_training_how and abs(r.drop_points) < 2.0
+
+
+def test_a_method_that_changes_nothing_is_not_retrained(digits):
+    """Retraining a model the method left alone would credit the method with more fp32 training."""
+    mlp = load_model(WORKLOADS / "digits" / "mlp.json").materialize()  # no conv: tucker2 has nothing to do
+    data = load_for_model("digits", mlp)
+    acc = measure_method(mlp, get_method("tucker-lowrank"), data, RetrainOptions(epochs_scale=0.1))
+    assert acc.retrained is None and acc.status == "measured"
+    assert acc.notes == ("not retrained: the method changes nothing in this model",)
+    assert acc.post_training.top1 == acc.baseline.top1

@@ -125,7 +125,7 @@ def test_kernels_calibrator_measures_ranges(lenet5):
 
     g = lenet5.materialize()
     ranges = CALIBRATORS.get("kernels")(g, 16, 0)
-    assert set(ranges) >= {"conv1", "pool2", "ip2"}  # ("kernels" may also come from hwsim.commands.compress)
+    assert set(ranges) >= {"conv1", "pool2", "ip2"}
     lo, hi = ranges["relu1"]
     assert lo == 0.0 and hi > 0.0
 

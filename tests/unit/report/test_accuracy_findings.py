@@ -75,3 +75,41 @@ def test_pipeline_with_data_measures_every_method(tmp_path):
     assert doc["extras"]["accuracy"]["methods"]["prune-90"]["retrained"]["images"] == 540
     html = render_report(result)
     assert 'id="accuracy"' in html and "Accuracy against cost" in html and "trained weights" in html
+
+
+def test_accuracy_front_in_records_and_plot():
+    from hwsim.analysis.compare import to_records
+    from hwsim.report.accuracy_plots import accuracy_cost_svg
+
+    comparison = _with_accuracy(make_result(), {"baseline": 0.0, "int8": 0.1, "prune-90": 0.8, "binary-xnor": 30.0})
+    records = to_records(comparison)
+    fronts = {r["method"] for r in records if r["accuracy_front"]}
+    rows = accuracy_cost_rows(comparison, "fpga-small", RankingPolicy(1.0, "mnist subset", 1000))
+    assert fronts == {r["method"] for r in rows if r["front"]} and fronts
+    assert all(r["accuracy_front"] is False for r in records if r["method"] not in fronts
+               and r["task_top1"] is not None)
+    assert all(r["accuracy_front"] is False for r in records if r["task_top1"] is None)  # unknown: never on it
+    svg = accuracy_cost_svg(comparison, "fpga-small", RankingPolicy(1.0, "mnist subset", 1000))
+    assert svg.startswith("<svg") and "top-1 vs latency" in svg and "binary-xnor (66.0%)" in svg  # below the axis
+    assert accuracy_cost_svg(compare(make_result().methods), "fpga-small", RankingPolicy()) is None
+    no_data = to_records(compare(make_result().methods))
+    assert all(r["accuracy_front"] is None for r in no_data)
+
+
+def test_measured_accuracy_drops_the_passes_unknown_accuracy_notes():
+    from hwsim.pipeline.accuracy import measured_notes
+
+    notes = ("binary networks need training (or fine-tuning) for task accuracy: the tool does not train; "
+             "accuracy unknown", "first and last layers kept in fp32",
+             "removed 'fc': the network's function changes; task accuracy unknown")
+    assert measured_notes(notes) == ("first and last layers kept in fp32", "removed 'fc': the network's function changes")
+
+
+def test_default_methods_with_data_add_the_training_based_ones():
+    from hwsim.pipeline.methods import default_method_names, resolve_methods
+
+    plain, with_data = default_method_names(), default_method_names(with_data=True)
+    assert "binaryconnect" not in plain and with_data[:len(plain)] == plain
+    assert {"binaryconnect", "bnn"} <= set(with_data)
+    assert [n for n, _ in resolve_methods(None, None, with_data=True)][-2:] == ["binaryconnect", "bnn"]
+    assert [n for n, _ in resolve_methods(["int8"], None, with_data=True)] == ["baseline", "int8"]  # named: as named
