@@ -35,6 +35,10 @@ class WireError(ValueError):
     """The bytes are not a well-formed protobuf message."""
 
 
+class ExternalDataError(ValueError):
+    """An initializer's external data file is missing, outside the model's folder or too short."""
+
+
 @dataclass(frozen=True)
 class RawLocation:
     """Where an initializer's raw little-endian values sit in the file."""
@@ -151,6 +155,34 @@ def _graph(f: BinaryIO, end: int, path: Path, lazy: dict[str, RawLocation]) -> b
     return bytes(out)
 
 
+def external_location(t: onnx.TensorProto, model_path: Path) -> RawLocation:
+    """Where an initializer saved with ONNX's external data (``location`` / ``offset`` / ``length`` keys;
+    models over protobuf's 2 GB limit are saved so) keeps its values. The file must sit inside the model's
+    folder, like a model.json's weights: a path leading elsewhere is refused."""
+    info = {e.key: e.value for e in t.external_data}
+    if "location" not in info:
+        raise ExternalDataError(f"initializer {t.name!r} is external but names no location")
+    if t.data_type not in _PLAIN:
+        raise ExternalDataError(f"initializer {t.name!r}: external data of element type {t.data_type} is not read")
+    folder = model_path.resolve().parent
+    target = (folder / info["location"]).resolve()
+    if not target.is_relative_to(folder):
+        raise ExternalDataError(f"initializer {t.name!r}: external data {info['location']!r} leads outside the model's "
+                        f"folder {folder}")
+    if not target.is_file():
+        raise ExternalDataError(f"initializer {t.name!r}: external data file {info['location']!r} is missing")
+    try:
+        offset = int(info.get("offset", 0))
+        itemsize = np.dtype(_PLAIN[t.data_type]).itemsize
+        length = int(info["length"]) if "length" in info else math.prod(t.dims) * itemsize
+    except ValueError:
+        raise ExternalDataError(f"initializer {t.name!r}: external data offset/length are not integers") from None
+    if offset < 0 or length < 0 or offset + length > target.stat().st_size:
+        raise ExternalDataError(f"initializer {t.name!r}: external data [{offset}, {offset + length}) lies outside "
+                        f"{info['location']!r} ({target.stat().st_size} bytes)")
+    return RawLocation(target, offset, length, _PLAIN[t.data_type])
+
+
 def read_model(path: Path) -> tuple[onnx.ModelProto, dict[str, RawLocation]]:
     """The model without its large initializer payloads, and where each of those is in the file.
     Raises WireError (or onnx's DecodeError) for bytes that are not a protobuf message."""
@@ -172,4 +204,7 @@ def read_model(path: Path) -> tuple[onnx.ModelProto, dict[str, RawLocation]]:
             raise WireError("the last field overruns the file")
     model = onnx.ModelProto()
     model.ParseFromString(bytes(out))
+    for t in model.graph.initializer:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            lazy[t.name] = external_location(t, path)
     return model, lazy

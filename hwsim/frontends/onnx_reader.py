@@ -24,7 +24,7 @@ from onnx import helper, numpy_helper
 from hwsim.errors import ModelFormatError, ShapeError
 from hwsim.frontends.onnx_fold import decode_node, fold_constants, fuse_patterns
 from hwsim.frontends.onnx_constants import resolve_constant_operands
-from hwsim.frontends.onnx_file import RawLocation, read_model
+from hwsim.frontends.onnx_file import ExternalDataError, RawLocation, read_model
 from hwsim.frontends.onnx_context import ReadContext
 from hwsim.frontends import onnx_ops_generic  # noqa: F401  (registers the generic converters)
 from hwsim.frontends.onnx_ops import CONVERTERS, FUSED, supported_ops
@@ -124,6 +124,8 @@ def _read(path: Path) -> tuple[onnx.ModelProto, dict[str, RawLocation]]:
         raise ModelFormatError("file does not exist", source=str(path))
     try:
         model, lazy = read_model(path)
+    except ExternalDataError as e:
+        raise ModelFormatError(str(e), source=str(path), where="graph.initializer") from None
     except Exception as e:  # noqa: BLE001 - any parse failure of untrusted bytes means "not an ONNX model"
         raise ModelFormatError(f"not a readable ONNX model ({type(e).__name__}: {str(e)[:200] or 'parse failed'})",
                                source=str(path)) from None

@@ -35,9 +35,8 @@ def check_tensor(t: onnx.TensorProto, what: str, stored_bytes: int | None = None
         raise ModelFormatError(f"{what} has element type {type_name(t.data_type)}; hwsim reads numeric tensors")
     if any(d < 0 for d in t.dims):
         raise ModelFormatError(f"{what} has negative dimensions {list(t.dims)}")
-    if t.data_location == onnx.TensorProto.EXTERNAL:
-        raise ModelFormatError(f"{what} keeps its values in an external data file; hwsim reads self-contained "
-                               "ONNX files (onnx.load + onnx.save without save_as_external_data)")
+    if t.data_location == onnx.TensorProto.EXTERNAL and stored_bytes is None:
+        raise ModelFormatError(f"{what} keeps its values in an external data file that was not resolved")
     n = math.prod(t.dims)
     itemsize = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
     if stored_bytes is not None or t.HasField("raw_data"):
