@@ -9,7 +9,8 @@ exported to ONNX (opset 17, random weights, batch 1), read by hwsim and checked 
    modules give the conv + linear share as a cross-check); parameters are compared too;
 3. simulate: the analytic engine on every device profile of the catalogue;
 4. verify: hwsim's fp32 executor against onnxruntime on one seeded input, max |hwsim - ort| / max |ort|
-   <= 1e-4 (random weights: a fidelity check of the kernels, not an accuracy figure).
+   <= 1e-4, on an output that varies (classifier heads torchvision initialises to zero, ViT's, get seeded
+   random weights first; random weights: a fidelity check of the kernels, not an accuracy figure).
 
 Needs torch + torchvision (not hwsim dependencies). Exports go to ``--work`` (not the repository); each
 model runs in its own subprocess (a crash or timeout is recorded, not fatal) and its result is cached as
@@ -151,6 +152,19 @@ def _decoders():  # noqa: ANN202 - torch classes built lazily so the module impo
 
 # --- one model -------------------------------------------------------------------------------------
 
+def _randomise_zero_heads(model) -> None:  # noqa: ANN001
+    """torchvision initialises some classifier heads to zero (ViT's ``heads.head``): every logit is then 0
+    whatever the network computes, and comparing outputs with onnxruntime would pass without checking
+    anything. Such all-zero Linear weights get seeded normal values (std 0.02) before the export."""
+    import torch
+
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.Linear) and not mod.weight.any():
+                mod.weight.copy_(torch.randn(mod.weight.shape, generator=gen) * 0.02)
+
+
 def build(name: str):  # noqa: ANN201
     """(module, example input) with seeded random weights."""
     import torch
@@ -163,6 +177,7 @@ def build(name: str):  # noqa: ANN201
 
     kwargs = {"aux_logits": False, "init_weights": True} if name in ("inception_v3", "googlenet") else {}
     model = torchvision.models.get_model(name, weights=None, **kwargs).eval()
+    _randomise_zero_heads(model)
     side = 299 if name == "inception_v3" else 224
     return model, torch.randn(1, 3, side, side, generator=torch.Generator().manual_seed(0))
 
@@ -285,7 +300,9 @@ def run_one(name: str, work: Path) -> dict:
     row["execute_s"] = round(time.perf_counter() - t0, 1)
     row["rel_diff_ort"] = float(np.max(np.abs(got - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
     row["rel_diff_torch"] = float(np.max(np.abs(ref - torch_out)) / max(float(np.max(np.abs(torch_out))), 1e-30))
-    row["agrees"] = row["rel_diff_ort"] <= TOLERANCE
+    # an output that does not vary (a zero head) would make the comparison pass without checking anything
+    row["output_std"] = float(np.std(ref))
+    row["agrees"] = row["rel_diff_ort"] <= TOLERANCE and row["output_std"] > 0
     row["stage"] = "done"
     row["ok"] = row["macs_exact"] and row["simulated"] and row["agrees"]
     return row
