@@ -5,13 +5,18 @@ geometric-mean ratio and error factor per device kind and overall."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hwsim.analysis.validation import (
-    RECORDS_PATH, load_records, run_power_validation, run_validation, summarize,
+    RECORDS_PATH, Summary, load_records, run_power_validation, run_validation, summarize,
 )
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @click.command("validate")
@@ -59,13 +64,7 @@ def command(role: str, records_path: Path | None, workloads: Path | None, as_jso
                   f"{o.predicted_ms:.2f}", f"{o.ratio:.2f}")
     con.print(t)
     for r, rows in summaries.items():
-        s = Table(title=f"role {r}: geometric-mean ratio (predicted/measured) and error factor")
-        for col in ("device kind", "records", "gmean ratio", "error factor", "within 1.5x"):
-            s.add_column(col, justify="left" if col == "device kind" else "right")
-        for row in rows:
-            s.add_row(row.group, str(row.n), f"{row.gmean_ratio:.2f}", f"{row.error_factor:.2f}x",
-                      f"{row.within_1_5x}/{row.n}")
-        con.print(s)
+        con.print(_summary_table(f"role {r}: geometric-mean ratio (predicted/measured) and error factor", rows))
     if power:
         pt = Table(title="power: hwsim vs published measurements (W; '?' = the profile cannot predict it)")
         for col in ("record", "role", "profile", "load", "scope", "measured", "predicted", "ratio"):
@@ -76,10 +75,17 @@ def command(role: str, records_path: Path | None, workloads: Path | None, as_jso
                        "?" if o.predicted_w is None else f"{o.ratio:.2f}")
         con.print(pt)
         for r, rows in power_summaries.items():
-            s = Table(title=f"power, role {r}: geometric-mean ratio and error factor")
-            for col in ("device kind", "records", "gmean ratio", "error factor", "within 1.5x"):
-                s.add_column(col, justify="left" if col == "device kind" else "right")
-            for row in rows:
-                s.add_row(row.group, str(row.n), f"{row.gmean_ratio:.2f}", f"{row.error_factor:.2f}x",
-                          f"{row.within_1_5x}/{row.n}")
-            con.print(s)
+            con.print(_summary_table(f"power, role {r}: geometric-mean ratio and error factor", rows))
+
+
+def _summary_table(title: str, rows: Sequence[Summary]) -> "Table":
+    """A rich table of per-kind summaries (latency or power): records, geometric-mean ratio, error factor."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("device kind", "records", "gmean ratio", "error factor", "within 1.5x"):
+        table.add_column(col, justify="left" if col == "device kind" else "right")
+    for row in rows:
+        table.add_row(row.group, str(row.n), f"{row.gmean_ratio:.2f}", f"{row.error_factor:.2f}x",
+                      f"{row.within_1_5x}/{row.n}")
+    return table

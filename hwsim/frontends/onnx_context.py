@@ -13,12 +13,8 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import ModelFormatError
-from hwsim.frontends.onnx_fold import OnnxNode
+from hwsim.frontends.onnx_fold import MAX_FOLDED_ELEMENTS, OnnxNode
 from hwsim.ir.weights import LazyArray
-
-#: the most elements a constant read as values (indices, axes, shapes) may have: a relative-position
-#: index of a large window attention is ~10^4-10^5; more is a malformed or hostile file
-MAX_VALUE_ELEMENTS = 1 << 24
 
 Shape = tuple[int, ...]
 #: pending "add / multiply by a constant" nodes, folded away by onnx_constants.resolve_constant_operands
@@ -71,9 +67,9 @@ class ReadContext:
         Large initializers are kept lazy (``LazyArray``) until a kernel needs them; these are read here."""
         value = self.need_const(node, i, what)
         size = int(np.prod(np.shape(value)))
-        if size > MAX_VALUE_ELEMENTS:
+        if size > MAX_FOLDED_ELEMENTS:  # the bound of any constant the reader computes with
             raise self.error(node, f"{what} (input {i}) has {size:,} elements; hwsim reads at most "
-                                   f"{MAX_VALUE_ELEMENTS:,} there")
+                                   f"{MAX_FOLDED_ELEMENTS:,} there")
         return np.asarray(value)
 
     def act(self, node: OnnxNode, i: int) -> str:

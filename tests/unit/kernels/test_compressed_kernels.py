@@ -218,9 +218,9 @@ def test_structured_layers_match_their_dense_matrix(op, out):
                                          (20_000, 0.9, 333)])
 def test_the_independent_huffman_decoder_agrees_with_the_streams_own_decode(n, p, block):
     """Kernels read a Huffman stream's values as the stream decodes them (once); the pointer-doubling
-    decoder of hwsim.kernels.huffman is the independent check of that decode."""
+    decoder of the test oracle (huffman_oracle.py) is the independent check of that decode."""
     from hwsim.formats import HuffmanInts
-    from hwsim.kernels.huffman import decode_huffman
+    from huffman_oracle import decode_huffman
 
     v = np.minimum(np.random.default_rng(n).geometric(p, n) - 1, 40)
     h = HuffmanInts.encode(v, block_symbols=block)
