@@ -30,22 +30,27 @@ TARGETS = {
                 grid={"cpu.efficiency.gemm": [x / 100 for x in range(14, 51, 1)]}),
     "jetson-nano": dict(board="jetson-nano", tables=["trt-nano-kentaroy47"],
                         grid={"gpu.efficiency.gemm": [x / 100 for x in range(30, 101, 2)]}),
+    # one Edge TPU chip behind two host links: the per-layer overhead is the chip's, fitted on both boards
+    "coral": dict(board="coral-usb3", boards=["coral-usb3", "coral-devboard"], tables=["coral-freedomtan"],
+                  grid={"array.model_params.layer_overhead_cycles": [x * 1000 for x in range(0, 41)]}),
 }
 
 
 def fit(name: str) -> None:
     t = TARGETS[name]
     recs = load_records()
+    boards = t.get("boards", [t["board"]])
     sub = recs.model_copy(update={"records": [r for r in recs.records if r.table in t["tables"]
-                                              and r.board == t["board"]]})
+                                              and r.board in boards]})
     assert all(recs.tables[x].role == "fit" for x in t["tables"]), "fit only on fit tables"
     base = recs.boards[t["board"]]
     keys = list(t["grid"])
     best = None
     for values in itertools.product(*(t["grid"][k] for k in keys)):
-        ov = {**base.overrides, **{k: str(v) for k, v in zip(keys, values)}}
-        outs = run_validation(sub, roles=("fit",), board_profiles={t["board"]: BoardSetup(profile=base.profile,
-                                                                                           overrides=ov)})
+        setups = {b: BoardSetup(profile=recs.boards[b].profile,
+                                overrides={**recs.boards[b].overrides, **{k: str(v) for k, v in zip(keys, values)}})
+                  for b in boards}
+        outs = run_validation(sub, roles=("fit",), board_profiles=setups)
         for add in t.get("additive_us", [0]):
             err = sum(math.log((o.predicted_ms + add / 1e3) / o.record.ms) ** 2 for o in outs)
             if best is None or err < best[0]:
