@@ -23,8 +23,9 @@ from hwsim.fileio import read_text
 from hwsim.hardware import energy_tables as et
 from hwsim.hardware.profile import (
     CpuSpec, DeviceProfile, EnergyTable, FpgaSpec, Fusion, GpuSpec, MemoryLevel, SparseTraits, SystolicSpec,
+    runtime_efficiency,
 )
-from hwsim.hardware.schema import KIND_MODEL, DeviceModel, _DeviceBase
+from hwsim.hardware.schema import EFFICIENCY_KEYS, KIND_MODEL, DeviceModel, _DeviceBase
 
 ENV_DIR = "HWSIM_DEVICES_DIR"
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(DeviceModel)
@@ -242,6 +243,17 @@ def _model_at(model_cls: Any, loc: list[str]) -> type[BaseModel] | None:
 
 
 # --- build --------------------------------------------------------------------------------------------
+def _cpu_efficiency(c: Any, source: str) -> dict[str, float]:
+    """The CPU's kernel efficiencies under its runtime (``cpu.runtime``): the profile's own table when
+    none is named, else every kernel class's base efficiency times the runtime's factor."""
+    if c.runtime is None:
+        return dict(c.efficiency)
+    try:
+        return runtime_efficiency(c.efficiency, c.runtimes[c.runtime], EFFICIENCY_KEYS)
+    except ValueError as e:
+        raise DeviceProfileError(str(e), source=source or None, where=f"cpu.runtimes.{c.runtime}") from None
+
+
 def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, Any] | None = None,
           overrides: tuple[tuple[str, str], ...] = ()) -> DeviceProfile:
     """Typed, frozen profile from validated data (defaults filled from the energy tables)."""
@@ -278,7 +290,8 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
             vector_ops_per_cycle_per_core=MappingProxyType(dict(c.vector_ops_per_cycle_per_core)),
             popcount_word_bits=c.popcount.word_bits, popcount_cycles_per_word=c.popcount.cycles_per_word,
             register_file_bytes=c.register_file, op_overhead_s=c.op_overhead,
-            efficiency=MappingProxyType(dict(c.efficiency)), fusion=Fusion(c.fusion.batchnorm, c.fusion.activation),
+            efficiency=MappingProxyType(_cpu_efficiency(c, source)), fusion=Fusion(c.fusion.batchnorm, c.fusion.activation),
+            runtime=c.runtime,
         )
     elif kind == "gpu":
         g = model.gpu  # type: ignore[attr-defined]
