@@ -268,7 +268,7 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
             epb = et.default_level_pj_per_byte(lv.size, lv.on_chip, node if model.energy.scale_with_node else 45.0,
                                                lv.type)
         memory.append(MemoryLevel(
-            name=lname, size_bytes=lv.size, bandwidth_bytes_per_s=lv.bandwidth,
+            name=lname, size_bytes=lv.size, bandwidth_bytes_per_s=lv.bandwidth * lv.sustained_fraction,
             latency_s=lat_value / clock if lat_unit == "cycles" else lat_value,
             energy_pj_per_byte=epb, on_chip=lv.on_chip, usable_fraction=lv.usable_fraction,
             instances=lv.instances,

@@ -105,6 +105,9 @@ class MemoryLevelModel(_Strict):
     energy_per_byte: PjPerByte | None = None  # default: Horowitz SRAM by size (on chip) or DRAM
     on_chip: bool
     usable_fraction: Fraction = 1.0
+    #: share of ``bandwidth`` (a peak / pin rate) that streaming kernels sustain; each value below 1 must
+    #: cite a measurement. The level's bandwidth is ``bandwidth`` x this.
+    sustained_fraction: Fraction = 1.0
     instances: PositiveInt = 1  # private copies (per-core L1, per-SM shared memory): size is per instance
     #: off-chip memory type: sets the default energy per byte (hwsim.hardware.energy_tables.DRAM_TYPES)
     type: Literal["DDR3", "DDR4", "LPDDR2", "LPDDR4", "LPDDR4X", "LPDDR5"] | None = None

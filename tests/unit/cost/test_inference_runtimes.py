@@ -80,3 +80,14 @@ def test_ncnn_is_slower_than_xnnpack_on_depthwise_networks() -> None:
         return n / x
 
     assert ratio("mobilenet_v2") > 1.5 * ratio("resnet50")
+
+
+def test_a_sustained_fraction_scales_the_level_bandwidth() -> None:
+    """``memory.<level>.sustained_fraction``: the share of the peak (pin-rate) bandwidth streaming
+    kernels get; the Orin Nano profiles carry the fraction measured on the same SoC's LPDDR5."""
+    peak = load_device("orin-nano", {"memory.dram.sustained_fraction": "1"})
+    dev = load_device("orin-nano")
+    assert peak.memory[-1].bandwidth_bytes_per_s == pytest.approx(68e9)
+    assert dev.memory[-1].bandwidth_bytes_per_s == pytest.approx(68e9 * 0.746)
+    with pytest.raises(DeviceProfileError, match="sustained_fraction"):
+        load_device("orin-nano", {"memory.dram.sustained_fraction": "1.2"})
