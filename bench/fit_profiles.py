@@ -37,10 +37,13 @@ TARGETS = {
     # ncnn as a runtime: factors per kernel class on the profile's XNNPACK-fitted efficiencies, fitted on
     # the Pi Zero 2 W block (BCM2710A1: the Pi 3B+'s quad A53 at 1.0 GHz, pi3b-plus profile); the Pi 3B+ and
     # Pi 4 ncnn blocks validate them (another A53 board, another core: A72)
-    "ncnn": dict(board="pi-zero-2w-ncnn", tables=["ncnn-pi-zero-2w"], search="coordinate",
-                 grid={f"cpu.runtimes.ncnn.{k}": [0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
-                                                   1.0, 1.2, 1.4, 1.6, 2.0]
-                       for k in ("gemm", "winograd", "depthwise", "vector")}),
+    # and the thread scaling, from the same block's one-thread run
+    "ncnn": dict(board="pi-zero-2w-ncnn", boards=["pi-zero-2w-ncnn", "pi-zero-2w-ncnn-1t"], tables=["ncnn-pi-zero-2w"],
+                 search="coordinate",
+                 grid={**{f"cpu.runtimes.ncnn.{k}": [0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7,
+                                                     0.8, 0.9, 1.0, 1.2, 1.4, 1.6, 2.0]
+                          for k in ("gemm", "winograd", "depthwise", "vector")},
+                       "cpu.thread_scaling": [x / 20 for x in range(1, 21)]}),
     # one Edge TPU chip behind two host links: the per-layer overhead is the chip's, fitted on both boards
     "coral": dict(board="coral-usb3", boards=["coral-usb3", "coral-devboard"], tables=["coral-freedomtan"],
                   grid={"array.model_params.layer_overhead_cycles": [x * 1000 for x in range(0, 41)]}),

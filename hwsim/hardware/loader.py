@@ -23,7 +23,7 @@ from hwsim.fileio import read_text
 from hwsim.hardware import energy_tables as et
 from hwsim.hardware.profile import (
     CpuSpec, DeviceProfile, EnergyTable, FpgaSpec, Fusion, GpuSpec, MemoryLevel, SparseTraits, SystolicSpec,
-    runtime_efficiency,
+    kernel_efficiency, runtime_efficiency, thread_scaling_factor,
 )
 from hwsim.hardware.schema import EFFICIENCY_KEYS, KIND_MODEL, DeviceModel, _DeviceBase
 from hwsim.hardware.software_model import apply_software_model
@@ -245,14 +245,21 @@ def _model_at(model_cls: Any, loc: list[str]) -> type[BaseModel] | None:
 
 # --- build --------------------------------------------------------------------------------------------
 def _cpu_efficiency(c: Any, source: str) -> dict[str, float]:
-    """The CPU's kernel efficiencies under its runtime (``cpu.runtime``): the profile's own table when
-    none is named, else every kernel class's base efficiency times the runtime's factor."""
-    if c.runtime is None:
-        return dict(c.efficiency)
-    try:
-        return runtime_efficiency(c.efficiency, c.runtimes[c.runtime], EFFICIENCY_KEYS)
-    except ValueError as e:
-        raise DeviceProfileError(str(e), source=source or None, where=f"cpu.runtimes.{c.runtime}") from None
+    """The CPU's kernel efficiencies under its runtime (``cpu.runtime``: every kernel class's base
+    efficiency times the runtime's factor; none named: the profile's own table) and on its core count
+    (``thread_scaling_factor`` from ``efficiency_threads``, capped at the peak: one thread cannot
+    exceed what its core issues)."""
+    out = dict(c.efficiency)
+    if c.runtime is not None:
+        try:
+            out = runtime_efficiency(c.efficiency, c.runtimes[c.runtime], EFFICIENCY_KEYS)
+        except ValueError as e:
+            raise DeviceProfileError(str(e), source=source or None, where=f"cpu.runtimes.{c.runtime}") from None
+    measured = c.efficiency_threads or c.cores
+    if measured != c.cores:
+        f = thread_scaling_factor(c.cores, measured, c.thread_scaling)
+        out = {k: min(1.0, kernel_efficiency(out, k) * f) for k in EFFICIENCY_KEYS}
+    return out
 
 
 def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, Any] | None = None,

@@ -227,3 +227,13 @@ def runtime_efficiency(table: Mapping[str, float], factors: Mapping[str, float],
             raise ValueError(f"efficiency of {k} kernels would be {v:.3g} (> 1, past the peak) under the runtime")
         out[k] = v
     return out
+
+
+def thread_scaling_factor(threads: int, measured_threads: int, scaling: float) -> float:
+    """How a per-core efficiency measured with ``measured_threads`` threads changes on ``threads``:
+    n threads deliver 1 + (n - 1) x ``scaling`` threads' worth of throughput (shared memory bandwidth,
+    synchronisation), so the per-core share is that over n, relative to the measured configuration."""
+    def per_core(n: int) -> float:
+        return (1.0 + (n - 1) * scaling) / n
+
+    return per_core(threads) / per_core(measured_threads)

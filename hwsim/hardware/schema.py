@@ -185,6 +185,11 @@ class CpuModel(_Strict):
     runtimes: dict[str, dict[str, Rate]] = Field(default_factory=dict)
     #: the runtime this profile models (one of ``runtimes``); None: the one ``efficiency`` was fitted on
     runtime: str | None = None
+    #: threads the efficiencies were measured with (None: ``cores``); running on another number of
+    #: cores rescales them by ``thread_scaling`` (hwsim.hardware.profile.thread_scaling_factor)
+    efficiency_threads: PositiveInt | None = None
+    #: share of one thread's throughput each thread beyond the first adds (1.0: linear scaling)
+    thread_scaling: Fraction = 1.0
 
     @model_validator(mode="after")
     def _rates(self) -> "CpuModel":

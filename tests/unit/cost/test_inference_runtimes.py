@@ -27,7 +27,7 @@ def test_winograd_and_integer_kernels_fall_back_to_the_gemm_efficiency() -> None
 def test_a_runtime_multiplies_each_class_of_the_base_efficiency() -> None:
     base = load_device("pi4")
     ncnn = load_device("pi4", {"cpu.runtime": "ncnn"})
-    factors = {"gemm": 1.4, "winograd": 0.5, "depthwise": 0.05, "vector": 0.02}
+    factors = {"gemm": 1.2, "winograd": 0.5, "depthwise": 0.05, "vector": 0.03}
     assert base.cpu.runtime is None and ncnn.cpu.runtime == "ncnn"
     for key, f in factors.items():
         assert kernel_efficiency(ncnn.cpu.efficiency, key) == pytest.approx(
@@ -91,3 +91,30 @@ def test_a_sustained_fraction_scales_the_level_bandwidth() -> None:
     assert dev.memory[-1].bandwidth_bytes_per_s == pytest.approx(68e9 * 0.746)
     with pytest.raises(DeviceProfileError, match="sustained_fraction"):
         load_device("orin-nano", {"memory.dram.sustained_fraction": "1.2"})
+
+
+def test_thread_scaling_rescales_the_efficiencies_measured_at_another_thread_count() -> None:
+    """``cpu.efficiency_threads`` (what the efficiencies were measured with) and ``cpu.thread_scaling``
+    (each extra thread adds that share of one thread): on fewer cores each core does relatively more."""
+    from hwsim.hardware.profile import thread_scaling_factor
+
+    assert thread_scaling_factor(4, 4, 0.45) == 1.0
+    assert thread_scaling_factor(1, 4, 1.0) == pytest.approx(1.0)  # linear scaling: nothing changes per core
+    assert thread_scaling_factor(1, 4, 0.45) == pytest.approx(4 / (1 + 3 * 0.45))
+    four = load_device("pi4", {"cpu.runtime": "ncnn"})
+    one = load_device("pi4", {"cpu.runtime": "ncnn", "cpu.cores": "1"})
+    f = thread_scaling_factor(1, 4, four_scaling := 0.45)
+    assert four_scaling == pytest.approx(0.45)
+    assert kernel_efficiency(one.cpu.efficiency, "winograd") == pytest.approx(
+        kernel_efficiency(four.cpu.efficiency, "winograd") * f)
+    # never past the peak: the XNNPACK depthwise class sits at 1.0 on four cores and stays there on one
+    assert kernel_efficiency(load_device("pi4", {"cpu.cores": "1"}).cpu.efficiency, "depthwise") == 1.0
+
+
+def test_one_thread_is_slower_but_not_four_times_slower() -> None:
+    from hwsim.sim import simulate
+
+    g = load_model(WORKLOADS / "resnet50.json")
+    t4 = simulate(g, load_device("pi4", {"cpu.runtime": "ncnn"}), check_fit=False).seconds
+    t1 = simulate(g, load_device("pi4", {"cpu.runtime": "ncnn", "cpu.cores": "1"}), check_fit=False).seconds
+    assert 1.5 < t1 / t4 < 3.0  # 1 + 3 x 0.45 = 2.35 threads' worth on four cores
