@@ -15,13 +15,12 @@ Layouts (uint64 words, bit i of word j is element 64 j + i along the reduction a
 
 numba is imported here only (lazily, by the callers that need a kernel): never at ``import hwsim``.
 Every kernel is compiled with ``cache=True`` (the first call in a fresh environment compiles, ~1-2 s;
-later processes load the cached machine code). Threads: the caller sets ``numba.set_num_threads``
-(``set_threads``) from the process's BLAS/OpenMP limits before a parallel call.
+later processes load the cached machine code). Threads: the caller sets numba's pool
+(``hwsim.kernels.threads.set_numba_threads``) from the process's BLAS/OpenMP limits before a call.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -191,10 +190,3 @@ def binary_conv_parallel(x, w, out, cg, geo):
         n = t // (g_n * ho)
         g = (t // ho) % g_n
         _conv_rows(x, w, out, cg, n, g, t % ho, geo)
-
-
-def set_threads(threads: int) -> int:
-    """Use ``threads`` numba threads (at most the pool's size, NUMBA_NUM_THREADS); returns the count set."""
-    n = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(n)
-    return n

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ from hwsim.kernels.conv_common import ConvGeometry
 from hwsim.kernels.products import (finish_product, prepared, reference_product, run_product,
                                    weight_matrix_shape)
 from hwsim.kernels.registry import KernelCall, register_kernel
+from hwsim.kernels.threads import MAX_THREADS, pool_threads, set_numba_threads  # noqa: F401  (re-exported)
 
 def is_binary_payload(value: Any) -> bool:
     """``hwsim.compress.lowbit_payloads.BinaryPayload`` by its contract (kernels may not import compress):
@@ -61,42 +61,6 @@ def lowbit_payload(call: KernelCall, check: Callable[[Any], bool], form: str) ->
     return value
 
 
-#: most threads the XNOR kernels use
-MAX_THREADS = 4
-_CONTROLLER: Any = None
-
-
-def _env_threads() -> int | None:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        v = os.environ.get(var, "").strip()
-        if v.isdigit() and int(v) > 0:
-            return int(v)
-    return None
-
-
-def pool_threads() -> int:
-    """Threads for the XNOR kernels: what the BLAS pool may use right now (OMP_NUM_THREADS /
-    OPENBLAS_NUM_THREADS / MKL_NUM_THREADS at start-up, ``threadpoolctl.threadpool_limits`` at run
-    time, both read through threadpoolctl), NUMBA_NUM_THREADS, at most ``MAX_THREADS`` and the CPUs
-    this process may use."""
-    global _CONTROLLER
-    from threadpoolctl import ThreadpoolController
-
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    blas = [lib["num_threads"] for lib in _CONTROLLER.info() if lib.get("user_api") == "blas"]
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    limits = [MAX_THREADS, cpus, *blas]
-    numba_env = os.environ.get("NUMBA_NUM_THREADS", "").strip()
-    if numba_env.isdigit() and int(numba_env) > 0:
-        limits.append(int(numba_env))
-    if not blas:
-        env = _env_threads()
-        if env is not None:
-            limits.append(env)
-    return max(1, min(limits))
-
-
 def pack_rows(bits: np.ndarray) -> np.ndarray:
     """0/1 array [..., K] -> uint64 words [..., ceil(K / 64)] (zero-padded tail bits)."""
     packed = np.packbits(bits.astype(np.uint8, copy=False), axis=-1, bitorder="little")
@@ -122,7 +86,7 @@ def xnor_popcount_gemm(a: np.ndarray, w: np.ndarray, mask: np.ndarray | None = N
     a = np.ascontiguousarray(a, np.uint64)
     w = np.ascontiguousarray(w, np.uint64)
     out = np.empty((a.shape[0], w.shape[1], a.shape[1]), np.int32)
-    n = j.set_threads(pool_threads() if threads is None else threads)
+    n = set_numba_threads(threads)
     if mask is None:
         (j.mismatch_parallel if n > 1 else j.mismatch_serial)(a, w, out)
     else:
@@ -154,7 +118,7 @@ def xnor_product(call: KernelCall, payload: Any) -> tuple[np.ndarray, ...]:
     x = np.ascontiguousarray(call.inputs[0], np.float32)
     if np.count_nonzero(np.abs(x) != 1):
         raise _not_pm1(call)
-    threads = j.set_threads(pool_threads())
+    threads = set_numba_threads()
     if call.node.op == "linear":
         ww = prepared(payload, "xnor/linear", lambda: _linear_words(payload, o, k))
         rows = x.reshape(-1, k)
