@@ -29,6 +29,35 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 
+def cold_compile_seconds(methods: str) -> float:
+    """Wall time of the compiled kernels' first calls in a fresh process with an empty numba cache."""
+    import subprocess
+    import tempfile
+
+    code = f"""
+import time, numpy as np
+from hwsim.compress import apply_method
+from hwsim.compress.catalogue import get_method
+from hwsim.ir import Node, OpGraph, TensorSpec
+from hwsim.kernels import execute
+g = OpGraph.build("t", [TensorSpec("x", (1, 8, 6, 6), role="input")], [
+    Node("c0", "conv2d", ("x",), ("a",), {{"out_channels": 8, "kernel": 3, "padding": 1}}),
+    Node("c1", "conv2d", ("a",), ("b",), {{"out_channels": 8, "kernel": 3, "padding": 1}}),
+    Node("fl", "flatten", ("b",), ("f",)),
+    Node("fc", "linear", ("f",), ("y",), {{"out_features": 4}})], ["y"]).materialize()
+x = {{"x": np.ones((1, 8, 6, 6), np.float32)}}
+graphs = [apply_method(g, get_method(m)).graph for m in {methods.split(",")!r}]
+t = time.perf_counter()
+for q in graphs:
+    execute(q, x)
+print(time.perf_counter() - t)
+"""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ROOT / "workloads" / "resnet18.json"))
@@ -70,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                 best[name] = min(best[name], time.process_time() - t)
     print(f"{Path(args.model).stem} at {args.hw or 'its own'} px, 1 thread, least CPU time of {args.repeats}; "
           f"load average {os.getloadavg()[0]:.1f}")
+    print(f"numba compile with an empty cache, fresh process: {cold_compile_seconds(args.methods):.2f} s "
+          f"(the first-run column loads the on-disk cache instead)")
     print("| engine | first run wall ms (compile/cache load, plan) | steady CPU ms | / fp32 |\n|---|---|---|---|")
     for name in engines:
         print(f"| {name} | {first[name] * 1e3:.0f} | {best[name] * 1e3:.1f} | {best[name] / best['fp32']:.2f}x |")

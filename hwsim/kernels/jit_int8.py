@@ -153,30 +153,18 @@ def patches_u8(x, scale, zp, lo, hi, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, kpa
                 for c in range(c0, min(c0 + 16, c_n)):
                     q2[n, s, c] = qc[n, c, s]
     if c_n % 8 == 0:  # whole 8-byte words per tap
-        _gather_words(q.reshape(-1).view(np.uint64), out.reshape(-1).view(np.uint64), np.uint64(pad_code)
-                      * np.uint64(0x0101010101010101), n_n, h_n, w_n, c_n // 8, kh, kw, sh, sw, dh, dw, pt, pl,
-                      ho, wo, kpad // 8)
-        return out
-    for n in range(n_n):
-        for oy in range(ho):
-            for ox in range(wo):
-                row = (n * ho + oy) * wo + ox
-                col = 0
-                for i in range(kh):
-                    iy = oy * sh - pt + i * dh
-                    for j in range(kw):
-                        ix = ox * sw - pl + j * dw
-                        if iy < 0 or iy >= h_n or ix < 0 or ix >= w_n:
-                            out[row, col:col + c_n] = pad_code
-                        else:
-                            out[row, col:col + c_n] = q[n, iy, ix, :]
-                        col += c_n
+        _gather(q.reshape(-1).view(np.uint64), out.reshape(-1).view(np.uint64),
+                np.uint64(pad_code) * np.uint64(0x0101010101010101), n_n, h_n, w_n, c_n // 8, kh, kw, sh, sw, dh, dw,
+                pt, pl, ho, wo, kpad // 8)
+    else:
+        _gather(q.reshape(-1), out.reshape(-1), pad_code, n_n, h_n, w_n, c_n, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo,
+                kpad)
     return out
 
 
-@njit(cache=True, boundscheck=False)
-def _gather_words(q, out, pad_word, n_n, h_n, w_n, cw, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, kw_row):
-    """``patches_u8``'s gather on uint64 words (flat arrays; cw words per pixel, kw_row words per row)."""
+@njit(cache=True)
+def _gather(q, out, pad_word, n_n, h_n, w_n, cw, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, kw_row):
+    """``patches_u8``'s gather on flat arrays of bytes or 8-byte words (cw per pixel, kw_row per row)."""
     for n in range(n_n):
         for oy in range(ho):
             for ox in range(wo):
