@@ -9,7 +9,8 @@ How the result reads downstream (no cost model needs to know which pass ran):
   ``binary``. The sign reads the *pre-activation*: when the layer's input is a ReLU's output, the
   sign reads the ReLU's input instead (XNOR-Net: BN -> sign -> binary conv; BNN: sign of the
   batch-normed pre-activation), and the ReLU is dropped when nothing else reads it. sign(ReLU(x)) is
-  +1 everywhere (a constant input: the network stays at chance), so a ReLU is never binarized. a conv/linear whose weight dtype and input dtype are both binary is an XNOR-popcount op;
+  +1 everywhere (a constant input: the network stays at chance), so a ReLU is never binarized.
+  A conv/linear whose weight dtype and input dtype are both binary is an XNOR-popcount op;
   binary weights on real inputs accumulate with add/subtract only; ternary weights are
   ternary-accumulate (add / subtract / skip). The layer's output keeps its real dtype and carries
   meta ``accumulation`` (xnor_popcount, binary_accumulate, ternary_accumulate).

@@ -80,7 +80,8 @@ def _vnni_tile(typingctx, xq, x_off, x_stride, wq, w_off, kq, acc, acc_off, ld):
                     builder.store(builder.call(dp, [builder.load(slot), bx, wv[h]]), slot)
         for r in range(MR):
             for h in range(2):
-                off = builder.add(acc_off_, builder.add(builder.mul(ir.Constant(i64, r), ld_), ir.Constant(i64, 16 * h)))
+                row = builder.mul(ir.Constant(i64, r), ld_)
+                off = builder.add(acc_off_, builder.add(row, ir.Constant(i64, 16 * h)))
                 ptr = builder.bitcast(builder.gep(a_data, [off]), v16.as_pointer())
                 builder.store(builder.load(accs[2 * r + h]), ptr, align=4)
         return context.get_dummy_value()
