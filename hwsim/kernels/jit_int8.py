@@ -209,7 +209,11 @@ def pack_weights(w: np.ndarray) -> tuple[np.ndarray, int, int]:
     o, k = w.shape
     kpad = -(-k // 8) * 8  # whole 8-byte words per row (the patch gather copies words)
     o_blocks = -(-o // NR)
-    full = np.zeros((o_blocks * NR, kpad), np.int8)
-    full[:o, :k] = w
-    packed = full.reshape(o_blocks, NR, kpad // 4, 4).transpose(0, 2, 1, 3)
-    return np.ascontiguousarray(packed).reshape(-1), o_blocks, kpad
+    packed = np.zeros((o_blocks, kpad // 4, NR, 4), np.int8)
+    block = np.zeros((NR, kpad), np.int8)
+    for ob in range(o_blocks):  # one block of 32 rows at a time: no second full-size copy
+        rows = w[ob * NR:(ob + 1) * NR]
+        block[:] = 0
+        block[:rows.shape[0], :k] = rows
+        packed[ob] = block.reshape(NR, kpad // 4, 4).transpose(1, 0, 2)
+    return packed.reshape(-1), o_blocks, kpad

@@ -32,13 +32,46 @@ from hwsim.kernels.registry import KernelCall, register_kernel
 from hwsim.kernels.threads import set_numba_threads
 
 
+_BLOCK_ELEMENTS = 1 << 20  # codes checked a block of rows at a time: no full-size temporaries
+
+
+def _compact(codes: np.ndarray) -> np.ndarray:
+    """Integer codes (float32, exact) as int8 when every one fits, else as they are: a quarter of the
+    memory, and what the int8 tiles and the sequential reference (which widens a slice at a time) read."""
+    if not codes.size or codes.min() < -128 or codes.max() > 127:
+        return codes
+    c8 = codes.astype(np.int8)
+    flat, flat8 = codes.reshape(codes.shape[0], -1), c8.reshape(codes.shape[0], -1)
+    rows = max(1, _BLOCK_ELEMENTS // max(flat.shape[1], 1))
+    for lo in range(0, flat.shape[0], rows):
+        if not np.array_equal(flat8[lo:lo + rows], flat[lo:lo + rows]):  # not integers
+            return codes
+    return c8
+
+
 def _weight(call: KernelCall) -> tuple[Any, np.ndarray, np.ndarray]:
-    """The payload's integer codes (as float32, exact) and scales, decoded once per payload (as a
-    deployment unpacks its weights at load time, not on every inference)."""
+    """The payload's integer codes (int8 when they fit, else float32; exact either way) and scales,
+    decoded once per payload (as a deployment unpacks its weights at load time, not on every inference).
+    Group-wise codes stay float32 (their kernel multiplies them with float activations directly)."""
     payload = need_payload(call, (QuantizedIntPayload,), "quantized_int")
-    codes, scale = prepared(payload, "dense_codes", lambda: dense_codes(payload))
+    if _group_size(payload) is not None:
+        codes, scale = prepared(payload, "dense_codes", lambda: dense_codes(payload))
+    else:
+        codes, scale = prepared(payload, "compact_codes", lambda: _compact_pair(payload))
     assert scale is not None
     return payload, codes, scale
+
+
+def _compact_pair(payload: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    codes, scale = dense_codes(payload)
+    return _compact(codes), scale
+
+
+def _float_codes(payload: Any, codes: np.ndarray) -> np.ndarray:
+    """float32 codes for the BLAS paths (kept once per payload when the stored ones are int8)."""
+    if codes.dtype == np.float32:
+        return codes
+    return prepared(payload, "float_codes", lambda: codes.astype(np.float32))
 
 
 def _group_size(payload: Any) -> int | None:
@@ -77,21 +110,24 @@ BYTE_CODES = 256
 
 
 def byte_weights(call: KernelCall, w: np.ndarray, groups: int) -> ByteWeights | None:
-    """``w`` [G, O, K] packed as signed bytes, or None when the int8 tiles cannot run it (no AVX-512
-    VNNI, grouped conv, or a code outside [-128, 127] / not an integer)."""
-    if groups != 1 or not (np.all(w == np.rint(w)) and w.min(initial=0) >= -128 and w.max(initial=0) <= 127):
+    """``w`` [G, O, K] int8 codes (``_compact``) packed for the int8 tiles, or None when they cannot
+    run it (no AVX-512 VNNI, grouped conv, codes that are not int8). Extra memory: the packed copy (a
+    quarter of float32 weights), built a block of 32 rows at a time."""
+    if groups != 1 or w.dtype != np.int8:
         return None
     from hwsim.kernels import jit_int8  # numba: imported on the first integer product only
 
     if not jit_int8.available():
         return None
-    w2 = w[0]
-    if call.node.op == "conv2d":
+    w8 = w[0]
+    if call.node.op == "conv2d":  # K in the order the patches are gathered: (i, j, c)
         kh, kw = call.attrs["kernel"]
-        w2 = w2.reshape(w2.shape[0], -1, kh, kw).transpose(0, 2, 3, 1).reshape(w2.shape[0], -1)
-    wi = w2.astype(np.int64)
-    packed, o_blocks, kpad = jit_int8.pack_weights(w2.astype(np.int8))
-    return ByteWeights(packed, o_blocks, kpad, wi.sum(axis=1), int(np.abs(wi).sum(axis=1).max(initial=0)))
+        w8 = w8.reshape(w8.shape[0], -1, kh, kw).transpose(0, 2, 3, 1).reshape(w8.shape[0], -1)
+    rows = max(1, _BLOCK_ELEMENTS // max(w8.shape[1], 1))
+    max_l1 = max((int(np.abs(w8[lo:lo + rows].astype(np.int16)).sum(axis=1, dtype=np.int64).max())
+                  for lo in range(0, w8.shape[0], rows)), default=0)
+    packed, o_blocks, kpad = jit_int8.pack_weights(w8)
+    return ByteWeights(packed, o_blocks, kpad, w8.sum(axis=1, dtype=np.int64), max_l1)
 
 
 def byte_product(call: KernelCall, bw: ByteWeights, aq: tuple[float, int, int, int], o: int,
@@ -132,7 +168,8 @@ def quantized_kernel(call: KernelCall) -> tuple[np.ndarray, ...]:
     w = codes.reshape(groups, o // groups, k)
     aq = activation_quant(call.in_specs[0])
     if aq is None:
-        return run_product(call, lambda cols: group_matmul(w, cols).reshape(o, -1), w_scale)
+        wf = _float_codes(payload, codes).reshape(groups, o // groups, k)
+        return run_product(call, lambda cols: group_matmul(wf, cols).reshape(o, -1), w_scale)
     _, zp, lo, hi = aq
     scale = (np.float32(aq[0]) * w_scale).astype(np.float32)
     if hi - lo < BYTE_CODES and lo <= zp <= hi:  # padding (q - z = 0) is a byte too
@@ -141,6 +178,7 @@ def quantized_kernel(call: KernelCall) -> tuple[np.ndarray, ...]:
         if bw is not None and (hi - lo) * bw.max_l1 < 2**31:
             return byte_product(call, bw, aq, o, scale)
     xq = quantize_activation(call.inputs[0], aq).astype(np.float32, copy=False)  # integer codes: exact
+    w = _float_codes(payload, codes).reshape(groups, o // groups, k)
     x_bound = max(hi - zp, zp - lo, 0)  # every code of the grid, so the slices hold for any input
     plan = prepared(payload, f"slices/{groups}/{x_bound}", lambda: slice_plan(w, x_bound))
     fn = lambda cols: int_matmul(w, cols, x_bound, as_float32=True, plan=plan).reshape(o, -1)  # noqa: E731
