@@ -231,9 +231,9 @@ def _plan_svd(graph: OpGraph, node: Node, p: SvdParams, taken: set[str]) -> Plan
     if decompose:  # only the r vectors used are formed (energy: r picked from the singular values)
         energy = p.energy
         u, s, vt = thin_svd(dense(graph, node), (lambda sv: energy_rank(sv, energy)) if rule == "energy" else r)
-    if rule == "energy":
-        assert s is not None and p.energy is not None
-        r = energy_rank(s, p.energy)
+    if rule == "energy":  # thin_svd applied the rule: s holds the r leading singular values it picked
+        assert s is not None
+        r = s.size
     details = {"rank": r, "full_rank": full, "rank_rule": rule}
     if p.only_if_smaller and r * (out_f + in_f) >= out_f * in_f:
         return _skip(f"rank {r} would not store fewer parameters than {out_f}x{in_f}", **details)
