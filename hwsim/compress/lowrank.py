@@ -221,7 +221,7 @@ def _plan_svd(graph: OpGraph, node: Node, p: SvdParams, taken: set[str]) -> Plan
     full = min(out_f, in_f)
     rule = _rank_rule(p)
     decompose = materialized(graph, node) or rule == "energy"
-    u = s = vt = None
+    u = s = vt = w = None
     if rule == "rank":
         assert p.rank is not None
         _check_rank(p.rank, full, "svd", node.name, f"weight matrix {out_f}x{in_f}")
@@ -230,7 +230,8 @@ def _plan_svd(graph: OpGraph, node: Node, p: SvdParams, taken: set[str]) -> Plan
         r = ratio_rank(p.ratio or DEFAULT_RATIO, full)
     if decompose:  # only the r vectors used are formed (energy: r picked from the singular values)
         energy = p.energy
-        u, s, vt = thin_svd(dense(graph, node), (lambda sv: energy_rank(sv, energy)) if rule == "energy" else r)
+        w = graph.dense_weight(node.params["weight"])  # as stored (float32): the helpers widen a block at a time
+        u, s, vt = thin_svd(w, (lambda sv: energy_rank(sv, energy)) if rule == "energy" else r)
     if rule == "energy":  # thin_svd applied the rule: s holds the r leading singular values it picked
         assert s is not None
         r = s.size
@@ -244,13 +245,15 @@ def _plan_svd(graph: OpGraph, node: Node, p: SvdParams, taken: set[str]) -> Plan
                   _last_params(node, w_u)))
     weights = None
     if decompose:
-        assert u is not None and s is not None and vt is not None
+        assert u is not None and s is not None and vt is not None and w is not None
         root = np.sqrt(s[:r])
-        wv = (root[:, None] * vt[:r]).astype(np.float32)
-        wu = (u[:, :r] * root[None, :]).astype(np.float32)
+        vt[:r] *= root[:, None]  # in place: vt is thin_svd's own array, and a float64 product was the layer's size x2
+        u[:, :r] *= root[None, :]
+        wv, wu = vt[:r].astype(np.float32), u[:, :r].astype(np.float32)
+        del u, vt
         weights = {f"{v_name}.weight": wv, w_u: wu}
-        details["reconstruction_error"] = factored_rel_error(dense(graph, node), wu, wv)
-        details["energy_kept"] = float((s[:r] ** 2).sum() / max(squared_norm(dense(graph, node)), 1e-300))
+        details["reconstruction_error"] = factored_rel_error(w, wu, wv)
+        details["energy_kept"] = float((s[:r] ** 2).sum() / max(squared_norm(w), 1e-300))
     else:
         details["reconstruction_error"] = None
     return Plan(nodes, weights, details)
