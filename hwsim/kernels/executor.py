@@ -35,6 +35,7 @@ from hwsim.errors import HwsimError, VerificationError
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.kernels.actquant import activation_quant, group_quant, snapper
 from hwsim.kernels.forms import MAIN_SLOT, dense_value
+from hwsim.kernels.epilogue import run_folded
 from hwsim.kernels.plan import owns_fresh, plan_for
 from hwsim.kernels.pointwise import EPILOGUES
 from hwsim.kernels.registry import KERNELS, UNSUPPORTED, KernelCall, KernelDef
@@ -237,8 +238,9 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
 
     The plan (forms, kernels, fused epilogues: ``hwsim.kernels.plan``) is built once per graph. With
     ``fuse`` (and no ``on_node`` or ``keep``, which must see every intermediate), batchnorms and
-    activations run in place on their producer's output; the result is bit-identical either way. A
-    fused node's ``per_node_seconds`` is the time of its in-place pass."""
+    activations run inside or in place on their producer's output; the result is bit-identical either
+    way. A fused node's ``per_node_seconds`` is the time of its in-place pass; a node folded into its
+    producer's epilogue shows 0 (its time is inside the producer's)."""
     arrays, batch = check_inputs(graph, inputs)
     values = dict(weights) if weights is not None else resolve_weights(graph, require_provided)
     plan = plan_for(graph, fuse and on_node is None and not keep, kernel_for)
@@ -285,15 +287,20 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
         node, form, kdef = step.node, step.form, step.kernel
         ins = tuple(live.arrays[t] for t in node.inputs)
         call = node_call(graph, node, form, ins, values)
+        folded = tuple(node_call(graph, f, "dense", (), values) for f in step.folded)
         t0 = time.perf_counter()
         try:
-            outs = kdef.fn(call)
+            outs = run_folded(kdef, call, folded) if folded else kdef.fn(call)
         except HwsimError as e:
             raise e.located(source=graph.source, where=f"node {node.name!r}") from None
         seconds[node.name] = time.perf_counter() - t0
         if step.fused and not owns_fresh(outs[0], ins):
             outs = (outs[0].copy(),)  # never overwrite an input (kernels in FRESH_OUTPUT do not return one)
         book(node, form, outs, call, kdef)
+        for fnode, fcall in zip(step.folded, folded):  # computed inside the producer's kernel
+            arr = outs[0]
+            seconds[fnode.name] = 0.0
+            book(fnode, "dense", (arr,), fcall.with_inputs((arr,)), kernel_for(fnode.op, "dense"))
         for fnode in step.fused:  # in place on the producer's output: same bits as the node's own kernel
             arr = live.arrays[fnode.inputs[0]]
             fcall = node_call(graph, fnode, "dense", (arr,), values)

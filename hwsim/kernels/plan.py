@@ -1,18 +1,21 @@
 """An execution plan: every node with its form and kernel, decided once per graph (not on every call),
-and which batchnorms and activations run *in place* on their producer's output.
+and which batchnorms and activations run inside, or in place after, their producer's kernel.
 
 Fusion (onnxruntime fuses conv + batchnorm + activation the same way, minus folding the batchnorm
-into the weights): a node whose op has an in-place epilogue (``hwsim.kernels.pointwise.EPILOGUES``)
-joins its producer's step when
+into the weights): the batchnorm / relu / relu6 nodes right after a producer are *folded* into its
+kernel's epilogue (``hwsim.kernels.epilogue``: inside the depthwise loop, or one compiled pass over a
+GEMM's output); a node whose op has an in-place epilogue (``hwsim.kernels.pointwise.EPILOGUES``:
+sigmoid, SiLU) runs in place on the result after them. A node joins its producer's step when
 
 - the producer is a conv2d in a dense form (``direct``, ``im2col``), a dense linear, an add, or a node
   already fused this way (their kernels return a new array of their own);
 - the tensor between them is read by that node alone, is no graph output nor kept, is float32 and not
   snapped to a reduced-precision grid (an int8 / fp16 activation must be snapped before it is read);
-- the node reads that tensor alone, in the dense form.
+- the node reads that tensor alone, in the dense form;
+- it is foldable and only folded nodes precede it in the step, or it has an in-place epilogue.
 
-The epilogues compute exactly what their kernels compute, so a fused run is bit-identical to an
-unfused one; the executor still books every node's output as a tensor of its own (the measured
+Folded and in-place epilogues compute exactly what the nodes' kernels compute, so a fused run is
+bit-identical to an unfused one; the executor still books every node's output as a tensor of its own (the measured
 ``peak_tensor_bytes`` is unchanged; ``peak_activation_bytes`` counts the shared buffer once).
 """
 
@@ -22,10 +25,9 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.kernels.actquant import snapper
+from hwsim.kernels.epilogue import FOLDABLE, owns_fresh
 from hwsim.kernels.forms import node_form
 from hwsim.kernels.pointwise import EPILOGUES
 from hwsim.kernels.registry import KernelDef
@@ -36,12 +38,19 @@ FRESH_OUTPUT = frozenset({("conv2d", "direct"), ("conv2d", "im2col"), ("linear",
 
 @dataclass(frozen=True)
 class Step:
-    """One kernel call, then the nodes fused after it (applied in place, in order)."""
+    """One kernel call with the nodes ``folded`` into its epilogue, then the nodes ``fused`` after it
+    (applied in place, in order)."""
 
     node: Node
     form: str
     kernel: KernelDef
+    folded: tuple[Node, ...] = ()
     fused: tuple[Node, ...] = ()
+
+    @property
+    def last(self) -> Node:
+        """The node whose output the step finally produces."""
+        return (self.fused or self.folded or (self.node,))[-1]
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,10 @@ def _build(graph: OpGraph, fuse: bool, kernel_for) -> ExecutionPlan:  # type: ig
         kdef = kernel_for(node.op, form, f"node {node.name!r}")
         last = steps[-1] if steps else None
         if fuse and last is not None and _fusable(last, node, form, uses, outputs, graph):
-            steps[-1] = Step(last.node, last.form, last.kernel, (*last.fused, node))
+            if node.op in FOLDABLE and not last.fused:
+                steps[-1] = Step(last.node, last.form, last.kernel, (*last.folded, node))
+            else:
+                steps[-1] = Step(last.node, last.form, last.kernel, last.folded, (*last.fused, node))
             continue
         steps.append(Step(node, form, kdef))
     return ExecutionPlan(tuple(steps), forms, uses)
@@ -85,18 +97,18 @@ def _build(graph: OpGraph, fuse: bool, kernel_for) -> ExecutionPlan:  # type: ig
 
 def _fusable(step: Step, node: Node, form: str, uses: Mapping[str, int], outputs: set[str],
              graph: OpGraph) -> bool:
-    producer = step.fused[-1] if step.fused else step.node
-    if not step.fused and (step.node.op, step.form) not in FRESH_OUTPUT:
+    producer = step.last
+    if (step.node.op, step.form) not in FRESH_OUTPUT or form != "dense" or len(producer.outputs) != 1:
         return False
-    if node.op not in EPILOGUES or form != "dense" or len(producer.outputs) != 1:
+    foldable = node.op in FOLDABLE and not step.fused
+    if not foldable and node.op not in EPILOGUES:
         return False
     t = producer.outputs[0]
     if node.inputs != (t,) or uses.get(t, 0) != 1 or t in outputs:
         return False
     spec = graph.tensor(t)
-    return spec.dtype.kind == "float" and spec.dtype.bits == 32 and snapper(spec) is None
+    return (spec.dtype.kind == "float" and spec.dtype.bits == 32 and snapper(spec) is None
+            and len(spec.shape) >= 2)
 
 
-def owns_fresh(arr: np.ndarray, inputs: tuple[np.ndarray, ...]) -> bool:
-    """True if ``arr`` may be overwritten: writeable and sharing no memory with any input."""
-    return arr.flags.writeable and not any(np.may_share_memory(arr, x) for x in inputs)
+__all__ = ["ExecutionPlan", "Step", "FRESH_OUTPUT", "plan_for", "owns_fresh"]

@@ -1,8 +1,9 @@
 """Pointwise activations (sign included), softmax, batchnorm, layernorm and broadcasting add / mul.
 
-``EPILOGUES`` holds the in-place form of batchnorm and of the common activations: the executor applies
-them to their producer's output without a new array (``hwsim.kernels.plan``). Each computes exactly
-the operations of its kernel, in the same order, so a fused run is bit-identical to an unfused one."""
+``EPILOGUES`` holds the in-place form of sigmoid and SiLU: the executor applies them to their producer's
+output without a new array (``hwsim.kernels.plan``; batchnorm, relu and relu6 are folded into the
+producer's compiled epilogue instead, ``hwsim.kernels.epilogue``). Each computes exactly the operations
+of its kernel, in the same order, so a fused run is bit-identical to an unfused one."""
 
 from __future__ import annotations
 
@@ -98,15 +99,9 @@ def k_batchnorm(call: KernelCall) -> tuple[np.ndarray, ...]:
 # --- in place, on a producer's output (the executor's fused epilogues) ----------------------------
 
 Epilogue = Callable[[KernelCall], Any]  # its return value is ignored
-#: op -> its computation done in place on ``call.inputs[0]`` (bit-identical to the op's kernel).
+#: op -> its computation done in place on ``call.inputs[0]`` (bit-identical to the op's kernel); the
+#: ops in ``hwsim.kernels.epilogue.FOLDABLE`` are not here: they fold into the producer's epilogue.
 EPILOGUES: Registry[str, Epilogue] = Registry("in-place epilogue")
-
-
-def _bn_in_place(call: KernelCall) -> None:
-    y = call.inputs[0]
-    scale, shift = batchnorm_scale_shift(call, y.dtype, y.ndim)
-    y *= scale
-    y += shift
 
 
 def _silu_in_place(call: KernelCall) -> None:
@@ -114,10 +109,6 @@ def _silu_in_place(call: KernelCall) -> None:
     y *= sigmoid_into(y, np.empty_like(y))
 
 
-EPILOGUES.register("batchnorm", _bn_in_place)
-EPILOGUES.register("relu", lambda call: np.maximum(call.inputs[0], call.inputs[0].dtype.type(0), out=call.inputs[0]))
-EPILOGUES.register("relu6", lambda call: np.clip(call.inputs[0], call.inputs[0].dtype.type(0),
-                                                 call.inputs[0].dtype.type(6), out=call.inputs[0]))
 EPILOGUES.register("sigmoid", lambda call: sigmoid_into(call.inputs[0], call.inputs[0]))
 EPILOGUES.register("silu", _silu_in_place)
 
