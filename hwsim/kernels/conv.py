@@ -6,7 +6,8 @@ inside the depthwise loop or in one compiled pass over a GEMM's output."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -34,10 +35,9 @@ def depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue) -> np
 
     Computed channels-last in float32: the input is read as NHWC (free when it is a channels-last view,
     as the depthwise and pointwise kernels produce; one copy otherwise; channels repeated for a
-    multiplier), each output pixel sums its in-bounds taps in (i, j) order over a row of channels kept
-    in L1, applies the epilogue (bias, folded batchnorm / relu / relu6) and is stored once. The result
-    is an NCHW-shaped view of NHWC memory; the pointwise kernel and NumPy's elementwise ops read it
-    without a copy."""
+    multiplier); each output sums its in-bounds taps in (i, j) order, then the epilogue (bias, folded
+    batchnorm / relu / relu6) is applied before the pixel leaves L1. The result is an NCHW-shaped view
+    of NHWC memory; the pointwise kernel and NumPy's elementwise ops read it without a copy."""
     from hwsim.kernels import jit_dense  # numba, on the first depthwise conv only
 
     n, c = x.shape[:2]
@@ -70,8 +70,9 @@ def conv_direct(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue | No
     compiled loop; others are lowered to one GEMM over the patch matrix when that fits
     ``PATCH_BUDGET_BYTES`` (BLAS is fastest so), else to a GEMM per kernel tap accumulated in place,
     whose workspace is one shifted copy of the input."""
-    ep = ep if ep is not None else build_epilogue(w.shape[0])
-    if is_depthwise(x, w, g) and x.shape[1] > 1:  # one input channel (LeNet's conv1): one GEMM is 5x faster
+    ep = ep if ep is not None else build_epilogue(w.shape[0], dtype=x.dtype)
+    compiled = x.dtype == np.float32 and w.dtype == np.float32
+    if compiled and is_depthwise(x, w, g) and x.shape[1] > 1:  # one input channel (LeNet's conv1): one GEMM is 5x faster
         return depthwise(x, w, g, ep)
     if g.pointwise and g.groups == 1 and is_channels_last(x):
         return apply(pointwise_channels_last(x, w), ep)
@@ -100,15 +101,55 @@ def conv_taps(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return out.reshape(n, o, g.ho, g.wo)
 
 
+_LAYOUTS: dict[int, tuple["weakref.ref[np.ndarray]", dict[str, np.ndarray]]] = {}
+
+
+def weight_layout(w: np.ndarray, key: str, build: Callable[[], np.ndarray]) -> np.ndarray:
+    """``build()``, made once per stored weight array and layout ``key`` (as a deployment reorders
+    its weights at load time), dropped with the array. Stored weights are never modified in place."""
+    entry = _LAYOUTS.get(id(w))
+    if entry is None or entry[0]() is not w:
+        try:
+            ref = weakref.ref(w, lambda _r, k=id(w): _LAYOUTS.pop(k, None))
+        except TypeError:  # a view of a temporary: not cached
+            return build()
+        entry = _LAYOUTS[id(w)] = (ref, {})
+    if key not in entry[1]:
+        entry[1][key] = build()
+    return entry[1][key]
+
+
 def conv_im2col(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue | None = None) -> np.ndarray:
-    """One patch matrix [Cg*kh*kw, N*Ho*Wo] per group, one GEMM against the flattened weight, then ``ep``."""
-    ep = ep if ep is not None else build_epilogue(w.shape[0])
-    if is_depthwise(x, w, g) and w.shape[0] == x.shape[1]:
+    """One patch matrix, one GEMM against the flattened weight, then ``ep``. Ungrouped float32 convs
+    run channels-last (``conv_nhwc``); grouped ones, and other dtypes (a float64 oracle run: the
+    compiled loops are float32 only), take NumPy patches [Cg*kh*kw, N*Ho*Wo] per group."""
+    ep = ep if ep is not None else build_epilogue(w.shape[0], dtype=x.dtype)
+    compiled = x.dtype == np.float32 and w.dtype == np.float32
+    if compiled and is_depthwise(x, w, g) and w.shape[0] == x.shape[1]:
         return depthwise(x, w, g, ep)
     if g.pointwise and g.groups == 1 and is_channels_last(x):
         return apply(pointwise_channels_last(x, w), ep)
+    if compiled and g.groups == 1 and not (g.pointwise and x.flags.c_contiguous):
+        return apply(conv_nhwc(x, w, g), ep)
     wm = w.reshape(g.groups, w.shape[0] // g.groups, -1)
     return apply(col2out(group_matmul(wm, im2col(x, g)), x.shape[0], g), ep)
+
+
+def conv_nhwc(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """An ungrouped conv channels-last: the compiled patch copy (``jit_dense.im2col_nhwc``: each tap a
+    contiguous run of channels) then one GEMM [N*Ho*Wo, kh*kw*C] x [kh*kw*C, O], whose result is
+    channels-last (an NCHW-shaped view of NHWC memory, as the depthwise and pointwise kernels give).
+    The weight's [kh*kw*C, O] layout is made once per stored weight."""
+    from hwsim.kernels import jit_dense  # numba, on the first such conv only
+
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1), np.float32)  # no copy for a channels-last view
+    cols = np.empty((n * g.ho * g.wo, g.kh * g.kw * c), np.float32)
+    t, l = g.pads[:2]
+    jit_dense.im2col_nhwc(xl, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, t, l, g.ho, g.wo, cols)
+    wk = weight_layout(w, "hwc_o", lambda: np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(-1, o), np.float32))
+    return (cols @ wk).reshape(n, g.ho, g.wo, o).transpose(0, 3, 1, 2)
 
 
 def _run(call: KernelCall, conv, folded: Sequence[KernelCall]) -> tuple[np.ndarray, ...]:  # type: ignore[no-untyped-def]
@@ -116,7 +157,7 @@ def _run(call: KernelCall, conv, folded: Sequence[KernelCall]) -> tuple[np.ndarr
     x = call.inputs[0]
     w = np.asarray(call.weight("weight"), dtype=x.dtype)
     b = call.weight("bias")
-    ep = build_epilogue(w.shape[0], None if b is None else np.asarray(b), folded)
+    ep = build_epilogue(w.shape[0], None if b is None else np.asarray(b), folded, x.dtype)
     return (conv(x, w, ConvGeometry.of(call.attrs, x.shape), ep),)
 
 

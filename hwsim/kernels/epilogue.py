@@ -34,28 +34,31 @@ ADD, MUL, RELU, RELU6 = 1, 2, 3, 4
 
 @dataclass(frozen=True)
 class Epilogue:
-    """A program of per-channel stages: ``codes[s]`` and its operand row ``vectors[s]`` (float32)."""
+    """A program of per-channel stages: ``codes[s]`` and its operand row ``vectors[s]``."""
 
     codes: np.ndarray  # int64 [S]
-    vectors: np.ndarray  # float32 [S, C]
+    vectors: np.ndarray  # [S, C], in the activations' dtype
 
     @property
     def empty(self) -> bool:
         return self.codes.size == 0
 
 
-def build_epilogue(channels: int, bias: Any = None, calls: Sequence[KernelCall] = ()) -> Epilogue:
-    """The program for an optional bias, then the folded nodes' calls in order (ops in ``FOLDABLE``)."""
+def build_epilogue(channels: int, bias: Any = None, calls: Sequence[KernelCall] = (),
+                   dtype: Any = np.float32) -> Epilogue:
+    """The program for an optional bias, then the folded nodes' calls in order (ops in ``FOLDABLE``),
+    its operands in ``dtype`` (the activations')."""
+    dtype = np.dtype(dtype)
     codes: list[int] = []
     rows: list[np.ndarray] = []
-    none = np.zeros(channels, np.float32)
+    none = np.zeros(channels, dtype)
     if bias is not None:
         codes.append(ADD)
-        rows.append(np.broadcast_to(np.asarray(bias, np.float32).reshape(-1), (channels,)))
+        rows.append(np.broadcast_to(np.asarray(bias, dtype).reshape(-1), (channels,)))
     for call in calls:
         op = call.node.op
         if op == "batchnorm":
-            scale, shift = batchnorm_scale_shift(call, np.dtype(np.float32), 2)
+            scale, shift = batchnorm_scale_shift(call, dtype, 2)
             codes += [MUL, ADD]
             rows += [scale.reshape(-1), shift.reshape(-1)]
         elif op == "relu":
@@ -66,7 +69,7 @@ def build_epilogue(channels: int, bias: Any = None, calls: Sequence[KernelCall] 
             rows.append(none)
         else:
             raise ValueError(f"op {op!r} cannot be folded into an epilogue (foldable: {sorted(FOLDABLE)})")
-    vectors = np.ascontiguousarray(np.stack(rows), np.float32) if rows else np.zeros((0, channels), np.float32)
+    vectors = np.ascontiguousarray(np.stack(rows), dtype) if rows else np.zeros((0, channels), dtype)
     return Epilogue(np.asarray(codes, np.int64), vectors)
 
 
@@ -78,8 +81,8 @@ def apply(y: np.ndarray, ep: Epilogue) -> np.ndarray:
         return y
     from hwsim.kernels import jit_dense  # numba, on the first folded run only
 
-    if y.dtype != np.float32 or y.ndim < 2:
-        y = np.ascontiguousarray(y, np.float32)
+    if y.dtype != np.float32 or ep.vectors.dtype != np.float32:  # a float64 oracle run: NumPy, its dtype
+        return _apply_numpy(y, ep)
     n, c = y.shape[0], y.shape[1]
     if y.ndim == 2 and y.flags.c_contiguous:
         jit_dense.epilogue_rows(y, ep.codes, ep.vectors)
@@ -91,6 +94,20 @@ def apply(y: np.ndarray, ep: Epilogue) -> np.ndarray:
     if not y.flags.c_contiguous or not y.flags.writeable:
         y = np.ascontiguousarray(y)
     jit_dense.epilogue_planes(y.reshape(n, c, -1), ep.codes, ep.vectors)
+    return y
+
+
+def _apply_numpy(y: np.ndarray, ep: Epilogue) -> np.ndarray:
+    shape = (1, -1) + (1,) * (y.ndim - 2)
+    for code, v in zip(ep.codes, ep.vectors):
+        if code == ADD:
+            y += v.reshape(shape)
+        elif code == MUL:
+            y *= v.reshape(shape)
+        elif code == RELU:
+            np.maximum(y, 0, out=y)
+        else:
+            np.clip(y, 0, 6, out=y)
     return y
 
 
@@ -112,4 +129,4 @@ def run_folded(kdef: KernelDef, call: KernelCall, folded: Sequence[KernelCall]) 
         return FOLDING_KERNELS.get((kdef.op, kdef.form))(call, folded)
     outs = kdef.fn(call)
     y = outs[0] if owns_fresh(outs[0], call.inputs) else outs[0].copy()
-    return (apply(y, build_epilogue(y.shape[1], None, folded)), *outs[1:])
+    return (apply(y, build_epilogue(y.shape[1], None, folded, y.dtype)), *outs[1:])

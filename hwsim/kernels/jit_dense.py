@@ -23,30 +23,62 @@ ADD, MUL, RELU, RELU6 = 1, 2, 3, 4  # epilogue stage codes (hwsim.kernels.epilog
 _jit = njit(cache=True, fastmath=False, nogil=True)
 
 
-@_jit
-def _epilogue_row(acc, codes, vectors):  # type: ignore[no-untyped-def]
-    """Apply the stages to one row of channels in place (channels innermost: vectorized)."""
-    c = acc.shape[0]
+_jit_inline = njit(cache=True, fastmath=False, nogil=True, inline="always")
+_U = np.uint64  # unsigned offsets: numba adds no negative-index wraparound check, so LLVM vectorizes
+
+
+@_jit_inline
+def _epilogue_at(y, at, c, codes, vectors):  # type: ignore[no-untyped-def]
+    """Apply the stages in place to the ``c`` channels stored at flat offset ``at`` of ``y``."""
     zero, six = np.float32(0), np.float32(6)
     for s in range(codes.shape[0]):
         code = codes[s]
         v = vectors[s]
         if code == ADD:
             for k in range(c):
-                acc[k] = acc[k] + v[k]
+                y[at + k] = y[at + k] + v[k]
         elif code == MUL:
             for k in range(c):
-                acc[k] = acc[k] * v[k]
+                y[at + k] = y[at + k] * v[k]
         elif code == RELU:  # np.maximum(x, 0): NaN and -0.0 pass through
             for k in range(c):
-                if acc[k] < zero:
-                    acc[k] = zero
+                if y[at + k] < zero:
+                    y[at + k] = zero
         elif code == RELU6:  # np.clip(x, 0, 6)
             for k in range(c):
-                if acc[k] < zero:
-                    acc[k] = zero
-                if acc[k] > six:
-                    acc[k] = six
+                if y[at + k] < zero:
+                    y[at + k] = zero
+                if y[at + k] > six:
+                    y[at + k] = six
+
+
+@_jit_inline
+def _taps_bounded(x, w, o, ob, n, ih0, iw0, h, wd, kh, kw, dh, dw, c):  # type: ignore[no-untyped-def]
+    """One output pixel, any kernel: taps outside the input (padding) are skipped (they add a zero)."""
+    for k in range(c):
+        o[ob + k] = np.float32(0)
+    for i in range(kh):
+        ih = ih0 + i * dh
+        if ih < 0 or ih >= h:
+            continue
+        for j in range(kw):
+            iw = iw0 + j * dw
+            if iw < 0 or iw >= wd:
+                continue
+            xb = _U(((n * h + ih) * wd + iw)) * c
+            wb = _U(i * kw + j) * c
+            for k in range(c):
+                o[ob + k] = o[ob + k] + x[xb + k] * w[wb + k]
+
+
+def _interior(size: int, k: int, stride: int, dil: int, pad: int, out_size: int) -> tuple[int, int]:
+    """Output positions [a, b) whose whole kernel window lies inside an input of ``size``."""
+    a = -(-pad // stride)
+    b = (size - 1 - (k - 1) * dil + pad) // stride + 1
+    return min(max(a, 0), out_size), min(max(b, 0), out_size)
+
+
+_interior_jit = _jit_inline(_interior)
 
 
 @_jit
@@ -54,40 +86,54 @@ def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: 
     """out[n, oh, ow, c] = epilogue(sum over in-bounds taps (i, j) of x[n, ih, iw, c] * w[i, j, c]).
 
     ``x`` [N, H, W, C] (channels already repeated for a channel multiplier), ``w`` [kh, kw, C],
-    ``out`` [N, Ho, Wo, C]; strides, dilations and the top / left padding as scalars. Taps falling into the padding are skipped (they add a zero). Channels are
-    the innermost loop: one output pixel's accumulators stay in L1 and the loop vectorizes."""
+    ``out`` [N, Ho, Wo, C]; strides, dilations and the top / left padding as scalars. Channels are the
+    innermost loop (vectorized); for pixels whose whole window lies inside the input, 3x3 and 5x5
+    kernels keep each sum in a register across the taps; other pixels skip the taps that fall into the
+    padding. Then the epilogue, on the pixel's channels while they are in L1."""
     nb, h, wd, c = x.shape
     kh, kw = w.shape[0], w.shape[1]
     ho, wo = out.shape[1], out.shape[2]
-    acc = np.empty(c, np.float32)
+    xf, wf, of = x.reshape(x.size), w.reshape(w.size), out.reshape(out.size)
+    cu = _U(c)
+    rs, cs = _U(dh * wd * c), _U(dw * c)
+    oh_a, oh_b = _interior_jit(h, kh, sh, dh, pt, ho)
+    ow_a, ow_b = _interior_jit(wd, kw, sw, dw, pl, wo)
+    zero = np.float32(0)
     for n in range(nb):
         for oh in range(ho):
+            inside = oh_a <= oh < oh_b
             for ow in range(wo):
-                for k in range(c):
-                    acc[k] = np.float32(0)
-                for i in range(kh):
-                    ih = oh * sh - pt + i * dh
-                    if ih < 0 or ih >= h:
-                        continue
-                    for j in range(kw):
-                        iw = ow * sw - pl + j * dw
-                        if iw < 0 or iw >= wd:
-                            continue
-                        xr = x[n, ih, iw]
-                        wr = w[i, j]
-                        for k in range(c):
-                            acc[k] = acc[k] + xr[k] * wr[k]
-                _epilogue_row(acc, codes, vectors)
-                o = out[n, oh, ow]
-                for k in range(c):
-                    o[k] = acc[k]
+                ob = _U((n * ho + oh) * wo + ow) * cu
+                ih0, iw0 = oh * sh - pt, ow * sw - pl
+                xb = _U((n * h + ih0) * wd + iw0) * cu if inside and ow_a <= ow < ow_b else _U(0)
+                # the taps are unrolled inside the channel loop (written out here: LLVM vectorizes
+                # it only when it is not behind a call), so each sum stays in a register
+                if inside and ow_a <= ow < ow_b and kh == 3 and kw == 3:
+                    for k in range(cu):
+                        acc = zero
+                        for i in range(3):
+                            for j in range(3):
+                                acc = acc + xf[xb + _U(i) * rs + _U(j) * cs + k] * wf[_U(i * 3 + j) * cu + k]
+                        of[ob + k] = acc
+                elif inside and ow_a <= ow < ow_b and kh == 5 and kw == 5:
+                    for k in range(cu):
+                        acc = zero
+                        for i in range(5):
+                            for j in range(5):
+                                acc = acc + xf[xb + _U(i) * rs + _U(j) * cs + k] * wf[_U(i * 5 + j) * cu + k]
+                        of[ob + k] = acc
+                else:
+                    _taps_bounded(xf, wf, of, ob, n, ih0, iw0, h, wd, kh, kw, dh, dw, cu)
+                _epilogue_at(of, ob, cu, codes, vectors)
 
 
 @_jit
 def epilogue_rows(y, codes, vectors):  # type: ignore[no-untyped-def]
     """The epilogue in place on ``y`` [P, C] (channels innermost: channels-last activations, linear outputs)."""
+    c = _U(y.shape[1])
+    yf = y.reshape(y.size)
     for p in range(y.shape[0]):
-        _epilogue_row(y[p], codes, vectors)
+        _epilogue_at(yf, _U(p) * c, c, codes, vectors)
 
 
 @_jit
@@ -116,3 +162,31 @@ def epilogue_planes(y, codes, vectors):  # type: ignore[no-untyped-def]
                             plane[k] = zero
                         if plane[k] > six:
                             plane[k] = six
+
+
+@_jit
+def im2col_nhwc(x, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols):  # type: ignore[no-untyped-def]
+    """Patch matrix of an NHWC input: ``cols[(n * Ho + oh) * Wo + ow, (i * kw + j) * C + c]`` is
+    ``x[n, oh * sh - pt + i * dh, ow * sw - pl + j * dw, c]``, or 0 where that falls into the padding.
+    Every tap copies one contiguous run of C channels (a row of the GEMM [P, K] x [K, O])."""
+    nb, h, wd, c = x.shape
+    xf, cf = x.reshape(x.size), cols.reshape(cols.size)
+    cu = _U(c)
+    kk = _U(kh * kw * c)
+    zero = np.float32(0)
+    for n in range(nb):
+        for oh in range(ho):
+            for ow in range(wo):
+                row = _U((n * ho + oh) * wo + ow) * kk
+                for i in range(kh):
+                    ih = oh * sh - pt + i * dh
+                    for j in range(kw):
+                        iw = ow * sw - pl + j * dw
+                        dst = row + _U(i * kw + j) * cu
+                        if ih < 0 or ih >= h or iw < 0 or iw >= wd:
+                            for k in range(cu):
+                                cf[dst + k] = zero
+                        else:
+                            src = _U((n * h + ih) * wd + iw) * cu
+                            for k in range(cu):
+                                cf[dst + k] = xf[src + k]
