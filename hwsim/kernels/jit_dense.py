@@ -174,14 +174,23 @@ def im2col_nhwc(x, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols):  # type: ignor
     cu = _U(c)
     kk = _U(kh * kw * c)
     zero = np.float32(0)
+    run = _U(kw * c)
     for n in range(nb):
         for oh in range(ho):
             for ow in range(wo):
                 row = _U((n * ho + oh) * wo + ow) * kk
+                iw0 = ow * sw - pl
+                whole_row = dw == 1 and iw0 >= 0 and iw0 + kw <= wd  # the kw taps are one run of kw * C
                 for i in range(kh):
                     ih = oh * sh - pt + i * dh
+                    dst = row + _U(i * kw) * cu
+                    if whole_row and 0 <= ih < h:
+                        src = _U((n * h + ih) * wd + iw0) * cu
+                        for k in range(run):
+                            cf[dst + k] = xf[src + k]
+                        continue
                     for j in range(kw):
-                        iw = ow * sw - pl + j * dw
+                        iw = iw0 + j * dw
                         dst = row + _U(i * kw + j) * cu
                         if ih < 0 or ih >= h or iw < 0 or iw >= wd:
                             for k in range(cu):
@@ -190,3 +199,43 @@ def im2col_nhwc(x, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols):  # type: ignor
                             src = _U((n * h + ih) * wd + iw) * cu
                             for k in range(cu):
                                 cf[dst + k] = xf[src + k]
+
+
+@_jit
+def pool_nhwc(x, kh, kw, sh, sw, pt, pl, is_max, divisor, out):  # type: ignore[no-untyped-def]
+    """Max or average pooling of an NHWC input into ``out`` [N, Ho, Wo, C]: window taps outside the
+    input (padding, a ceil_mode overhang) are skipped, which is what a -inf (max) or zero (average)
+    fill gives. Max propagates NaN as ``np.maximum`` does; an average sums its taps in (i, j) order,
+    then divides by ``divisor[oh, ow]`` (float32)."""
+    nb, h, wd, c = x.shape
+    ho, wo = out.shape[1], out.shape[2]
+    xf, of = x.reshape(x.size), out.reshape(out.size)
+    cu = _U(c)
+    fill = np.float32(-np.inf) if is_max else np.float32(0)
+    for n in range(nb):
+        for oh in range(ho):
+            for ow in range(wo):
+                ob = _U((n * ho + oh) * wo + ow) * cu
+                for k in range(cu):
+                    of[ob + k] = fill
+                for i in range(kh):
+                    ih = oh * sh - pt + i
+                    if ih < 0 or ih >= h:
+                        continue
+                    for j in range(kw):
+                        iw = ow * sw - pl + j
+                        if iw < 0 or iw >= wd:
+                            continue
+                        src = _U((n * h + ih) * wd + iw) * cu
+                        if is_max:
+                            for k in range(cu):
+                                v = xf[src + k]
+                                m = of[ob + k]
+                                of[ob + k] = m if (m >= v or m != m) else v
+                        else:
+                            for k in range(cu):
+                                of[ob + k] = of[ob + k] + xf[src + k]
+                if not is_max:
+                    d = divisor[oh, ow]
+                    for k in range(cu):
+                        of[ob + k] = of[ob + k] / d
