@@ -6,12 +6,11 @@ inside the depthwise loop or in one compiled pass over a GEMM's output."""
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from hwsim.kernels.conv_common import ConvGeometry, col2out, group_matmul, im2col, pad_nchw, tap
+from hwsim.kernels.conv_common import ConvGeometry, col2out, group_matmul, im2col, pad_nchw, tap, weight_layout
 from hwsim.kernels.epilogue import FOLDING_KERNELS, Epilogue, apply, build_epilogue
 from hwsim.kernels.registry import KernelCall, register_kernel
 
@@ -57,7 +56,8 @@ def pointwise_channels_last(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     whose result is channels-last again (no copy on either side)."""
     n, c, h, wd = x.shape
     o = w.shape[0]
-    y = x.transpose(0, 2, 3, 1).reshape(n * h * wd, c) @ w.reshape(o, c).T
+    wm = weight_layout(w, "c_o", lambda: np.ascontiguousarray(w.reshape(o, c).T))
+    y = x.transpose(0, 2, 3, 1).reshape(n * h * wd, c) @ wm
     return y.reshape(n, h, wd, o).transpose(0, 3, 1, 2)
 
 
@@ -101,24 +101,6 @@ def conv_taps(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return out.reshape(n, o, g.ho, g.wo)
 
 
-_LAYOUTS: dict[int, tuple["weakref.ref[np.ndarray]", dict[str, np.ndarray]]] = {}
-
-
-def weight_layout(w: np.ndarray, key: str, build: Callable[[], np.ndarray]) -> np.ndarray:
-    """``build()``, made once per stored weight array and layout ``key`` (as a deployment reorders
-    its weights at load time), dropped with the array. Stored weights are never modified in place."""
-    entry = _LAYOUTS.get(id(w))
-    if entry is None or entry[0]() is not w:
-        try:
-            ref = weakref.ref(w, lambda _r, k=id(w): _LAYOUTS.pop(k, None))
-        except TypeError:  # a view of a temporary: not cached
-            return build()
-        entry = _LAYOUTS[id(w)] = (ref, {})
-    if key not in entry[1]:
-        entry[1][key] = build()
-    return entry[1][key]
-
-
 def conv_im2col(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue | None = None) -> np.ndarray:
     """One patch matrix, one GEMM against the flattened weight, then ``ep``. Ungrouped float32 convs
     run channels-last (``conv_nhwc``); grouped ones, and other dtypes (a float64 oracle run: the
@@ -153,11 +135,16 @@ def conv_nhwc(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 
 def _run(call: KernelCall, conv, folded: Sequence[KernelCall]) -> tuple[np.ndarray, ...]:  # type: ignore[no-untyped-def]
-    """Run ``conv`` with the epilogue of the node's bias, then the folded batchnorm / relu / relu6 nodes."""
+    """Run ``conv`` with the epilogue of the node's bias, then the folded batchnorm / relu / relu6 nodes
+    (the program made once per stored weight and operands, as the reordered weights are)."""
     x = call.inputs[0]
     w = np.asarray(call.weight("weight"), dtype=x.dtype)
     b = call.weight("bias")
-    ep = build_epilogue(w.shape[0], None if b is None else np.asarray(b), folded, x.dtype)
+    operands = (b, *(v for fc in folded for v in fc.weights.values()))
+    key = ("epilogue", x.dtype.str, tuple(id(v) for v in operands),
+           tuple((fc.node.op, fc.attrs.get("eps")) for fc in folded))
+    ep = weight_layout(w, key, lambda: (operands, build_epilogue(w.shape[0], None if b is None else np.asarray(b),
+                                                                 folded, x.dtype)))[1]
     return (conv(x, w, ConvGeometry.of(call.attrs, x.shape), ep),)
 
 

@@ -87,7 +87,7 @@ def apply(y: np.ndarray, ep: Epilogue) -> np.ndarray:
     if y.ndim == 2 and y.flags.c_contiguous:
         jit_dense.epilogue_rows(y, ep.codes, ep.vectors)
         return y
-    last = np.moveaxis(y, 1, -1)
+    last = y.transpose(0, *range(2, y.ndim), 1)
     if last.flags.c_contiguous:  # channels-last memory seen through an NCHW-shaped view
         jit_dense.epilogue_rows(last.reshape(-1, c), ep.codes, ep.vectors)
         return y
