@@ -1,15 +1,17 @@
 """Epilogues folded into a producer's kernel: bias, inference batchnorm (its per-channel scale and
-shift), relu and relu6 applied to each output value before it is stored, in one compiled pass.
+shift), relu, relu6, sigmoid and SiLU applied to each output value before it is stored, in one
+compiled pass; and the sigmoid and SiLU kernels themselves (the same compiled loop).
 
-The executor's plan (``hwsim.kernels.plan``) folds the batchnorm / relu / relu6 nodes that directly
-follow a conv2d, linear or add into that producer's step. A depthwise conv applies the epilogue inside
+The executor's plan (``hwsim.kernels.plan``) folds the nodes of these ops that directly follow a
+conv2d, linear or add into that producer's step. A depthwise conv applies the epilogue inside
 its loop (``hwsim.kernels.jit_dense.depthwise_nhwc``); every other producer gets one compiled pass over
 its fresh output (``apply``), whatever its layout (NCHW, channels-last, [N, features]).
 
 Each stage is exactly the float32 operation of the node's own kernel (``k_batchnorm``: ``x * scale``
-then ``+ shift``; relu: ``np.maximum(x, 0)``; relu6: ``np.clip(x, 0, 6)``; bias: ``y += b``), rounded the
-same way (the loops are compiled without fast-math), so a folded run is bit-identical to running the
-nodes one by one (held by a test).
+then ``+ shift``; relu: ``np.maximum(x, 0)``; relu6: ``np.clip(x, 0, 6)``; bias: ``y += b``; sigmoid and
+SiLU: their kernels below run the very same compiled stage), rounded the same way (the loops are
+compiled without fast-math), so a folded run is bit-identical to running the nodes one by one (held
+by a test).
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.kernels.pointwise import batchnorm_scale_shift
-from hwsim.kernels.registry import KernelCall, KernelDef
+from hwsim.kernels.pointwise import POINTWISE_RTOL, batchnorm_scale_shift, sigmoid_into
+from hwsim.kernels.registry import KernelCall, KernelDef, register_kernel
 from hwsim.registry import Registry
-
-#: Ops whose computation a producer's epilogue can absorb.
-FOLDABLE = frozenset({"batchnorm", "relu", "relu6"})
 
 # stage codes, as hwsim.kernels.jit_dense reads them (kept here so that building a program never
 # imports numba)
-ADD, MUL, RELU, RELU6 = 1, 2, 3, 4
+ADD, MUL, RELU, RELU6, SIGMOID, SILU = 1, 2, 3, 4, 5, 6
+#: Activation ops -> their stage code (no operand).
+ACTIVATION_STAGES = {"relu": RELU, "relu6": RELU6, "sigmoid": SIGMOID, "silu": SILU}
+#: Ops whose computation a producer's epilogue can absorb.
+FOLDABLE = frozenset({"batchnorm", *ACTIVATION_STAGES})
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,8 @@ def build_epilogue(channels: int, bias: Any = None, calls: Sequence[KernelCall] 
             scale, shift = batchnorm_scale_shift(call, dtype, 2)
             codes += [MUL, ADD]
             rows += [scale.reshape(-1), shift.reshape(-1)]
-        elif op == "relu":
-            codes.append(RELU)
-            rows.append(none)
-        elif op == "relu6":
-            codes.append(RELU6)
+        elif op in ACTIVATION_STAGES:
+            codes.append(ACTIVATION_STAGES[op])
             rows.append(none)
         else:
             raise ValueError(f"op {op!r} cannot be folded into an epilogue (foldable: {sorted(FOLDABLE)})")
@@ -106,8 +106,14 @@ def _apply_numpy(y: np.ndarray, ep: Epilogue) -> np.ndarray:
             y *= v.reshape(shape)
         elif code == RELU:
             np.maximum(y, 0, out=y)
-        else:
+        elif code == RELU6:
             np.clip(y, 0, 6, out=y)
+        else:
+            s = sigmoid_into(y, np.empty_like(y))
+            if code == SILU:
+                y *= s
+            else:
+                y[...] = s
     return y
 
 
@@ -130,3 +136,22 @@ def run_folded(kdef: KernelDef, call: KernelCall, folded: Sequence[KernelCall]) 
     outs = kdef.fn(call)
     y = outs[0] if owns_fresh(outs[0], call.inputs) else outs[0].copy()
     return (apply(y, build_epilogue(y.shape[1], None, folded, y.dtype)), *outs[1:])
+
+
+def _activation_kernel(op: str) -> None:
+    code = np.array([ACTIVATION_STAGES[op]], np.int64)
+
+    def kernel(call: KernelCall) -> tuple[np.ndarray, ...]:
+        x = call.inputs[0]
+        y = np.array(x, order="C")  # a fresh copy, computed in place
+        if y.ndim < 2:
+            return (apply(y.reshape(1, -1), Epilogue(code, np.zeros((1, 1), y.dtype))).reshape(x.shape),)
+        return (apply(y, Epilogue(code, np.zeros((1, y.shape[1]), y.dtype))),)
+
+    kernel.__doc__ = (f"{op}, elementwise: the compiled epilogue stage (exp by a polynomial within 1 ulp), "
+                      f"as when folded into its producer.")
+    register_kernel(op, "dense", "tolerance", rtol=POINTWISE_RTOL)(kernel)
+
+
+for _op in ("sigmoid", "silu"):
+    _activation_kernel(_op)

@@ -36,8 +36,7 @@ from hwsim.ir.graph import Node, OpGraph
 from hwsim.kernels.actquant import activation_quant, group_quant, snapper
 from hwsim.kernels.forms import MAIN_SLOT, dense_value
 from hwsim.kernels.epilogue import run_folded
-from hwsim.kernels.plan import owns_fresh, plan_for
-from hwsim.kernels.pointwise import EPILOGUES
+from hwsim.kernels.plan import plan_for
 from hwsim.kernels.registry import KERNELS, UNSUPPORTED, KernelCall, KernelDef
 
 NodeHook = Callable[[Node, KernelDef, KernelCall, tuple[np.ndarray, ...]], None]
@@ -238,9 +237,9 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
 
     The plan (forms, kernels, fused epilogues: ``hwsim.kernels.plan``) is built once per graph. With
     ``fuse`` (and no ``on_node`` or ``keep``, which must see every intermediate), batchnorms and
-    activations run inside or in place on their producer's output; the result is bit-identical either
-    way. A fused node's ``per_node_seconds`` is the time of its in-place pass; a node folded into its
-    producer's epilogue shows 0 (its time is inside the producer's)."""
+    activations run inside their producer's kernel (its epilogue); the result is bit-identical either
+    way. A node folded into its producer's epilogue shows 0 in ``per_node_seconds`` (its time is
+    inside the producer's)."""
     arrays, batch = check_inputs(graph, inputs)
     values = dict(weights) if weights is not None else resolve_weights(graph, require_provided)
     plan = plan_for(graph, fuse and on_node is None and not keep, kernel_for)
@@ -294,22 +293,9 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
         except HwsimError as e:
             raise e.located(source=graph.source, where=f"node {node.name!r}") from None
         seconds[node.name] = time.perf_counter() - t0
-        if step.fused and not owns_fresh(outs[0], ins):
-            outs = (outs[0].copy(),)  # never overwrite an input (kernels in FRESH_OUTPUT do not return one)
         book(node, form, outs, call, kdef)
         for fnode, fcall in zip(step.folded, folded):  # computed inside the producer's kernel
-            arr = outs[0]
             seconds[fnode.name] = 0.0
-            book(fnode, "dense", (arr,), fcall.with_inputs((arr,)), kernel_for(fnode.op, "dense"))
-        for fnode in step.fused:  # in place on the producer's output: same bits as the node's own kernel
-            arr = live.arrays[fnode.inputs[0]]
-            fcall = node_call(graph, fnode, "dense", (arr,), values)
-            t0 = time.perf_counter()
-            try:
-                EPILOGUES.get(fnode.op)(fcall)
-            except HwsimError as e:
-                raise e.located(source=graph.source, where=f"node {fnode.name!r}") from None
-            seconds[fnode.name] = time.perf_counter() - t0
-            book(fnode, "dense", (arr,), fcall, kernel_for(fnode.op, "dense"))
+            book(fnode, "dense", outs, fcall.with_inputs(outs), kernel_for(fnode.op, "dense"))
     outputs = {t: live.arrays[t] for t in graph.outputs}
     return ExecutionResult(outputs, live.peak_buffer, live.peak_tensor, seconds, dict(plan.forms), batch, kept)

@@ -10,27 +10,41 @@ replaces, in the same order: a product rounded, then a sum rounded, taps summed 
 channels never mixed. Every array is float32 and C-contiguous (one compiled signature per loop).
 
 An *epilogue* is a short program applied to each output value before it is stored: ``codes[s]`` is
-the operation of stage ``s`` and ``vectors[s]`` its per-channel operand (unused rows for relu / relu6).
+the operation of stage ``s`` and ``vectors[s]`` its per-channel operand (unused by the activations).
+Sigmoid and SiLU compute exp with a polynomial (Cephes' expf, within 1 ulp of the exact value) so
+that their loops vectorize: their values differ from NumPy's exp by an ulp or so, and every run of
+the executor, fused or not, uses this one implementation.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir as llvm_ir
+from numba import njit, types
+from numba.extending import intrinsic
 
-ADD, MUL, RELU, RELU6 = 1, 2, 3, 4  # epilogue stage codes (hwsim.kernels.epilogue builds the programs)
+ADD, MUL, RELU, RELU6, SIGMOID, SILU = 1, 2, 3, 4, 5, 6  # epilogue stage codes (hwsim.kernels.epilogue)
 
-_jit = njit(cache=True, fastmath=False, nogil=True)
-
-
-_jit_inline = njit(cache=True, fastmath=False, nogil=True, inline="always")
+# error_model="numpy": a float division by zero gives inf as in NumPy, with no Python exception check
+# (which would keep LLVM from vectorizing any loop that divides)
+_jit = njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+_jit_inline = njit(cache=True, fastmath=False, nogil=True, error_model="numpy", inline="always")
 _U = np.uint64  # unsigned offsets: numba adds no negative-index wraparound check, so LLVM vectorizes
+
+
+@intrinsic
+def _bits_as_float32(typingctx, bits):  # type: ignore[no-untyped-def]
+    """Reinterpret an int32's bits as a float32 (an LLVM bitcast, vectorizable)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], llvm_ir.FloatType())
+
+    return types.float32(types.int32), codegen
 
 
 @_jit_inline
 def _epilogue_at(y, at, c, codes, vectors):  # type: ignore[no-untyped-def]
     """Apply the stages in place to the ``c`` channels stored at flat offset ``at`` of ``y``."""
-    zero, six = np.float32(0), np.float32(6)
+    zero, one, six = np.float32(0), np.float32(1), np.float32(6)
     for s in range(codes.shape[0]):
         code = codes[s]
         v = vectors[s]
@@ -50,6 +64,28 @@ def _epilogue_at(y, at, c, codes, vectors):  # type: ignore[no-untyped-def]
                     y[at + k] = zero
                 if y[at + k] > six:
                     y[at + k] = six
+        elif code == SIGMOID or code == SILU:
+            silu = code == SILU
+            for k in range(c):
+                x = y[at + k]
+                # exp(-x) (Cephes' expf: 2^n times a degree-6 polynomial on [-ln2/2, ln2/2], within
+                # 1 ulp; the argument clamped so that 2^n is a normal float, or inf from ~88.4 on,
+                # where sigmoid is 0 to float32), written out here: LLVM vectorizes the loop only
+                # when nothing in it is a call
+                e = min(max(-x, np.float32(-87.33654)), np.float32(88.72283935546875))
+                n = np.floor(e * np.float32(1.44269504088896341) + np.float32(0.5))
+                r = e - n * np.float32(0.693359375)
+                r = r + n * np.float32(2.12194440e-4)
+                p = np.float32(1.9875691500e-4)
+                p = p * r + np.float32(1.3981999507e-3)
+                p = p * r + np.float32(8.3334519073e-3)
+                p = p * r + np.float32(4.1665795894e-2)
+                p = p * r + np.float32(1.6666665459e-1)
+                p = p * r + np.float32(5.0000001201e-1)
+                p = p * (r * r) + r + one
+                e = p * _bits_as_float32((np.int32(n) + np.int32(127)) << np.int32(23))
+                sig = one / (one + e)
+                y[at + k] = (x * sig if silu else sig) if x == x else x  # NaN stays NaN
 
 
 @_jit_inline
@@ -139,29 +175,22 @@ def epilogue_rows(y, codes, vectors):  # type: ignore[no-untyped-def]
 @_jit
 def epilogue_planes(y, codes, vectors):  # type: ignore[no-untyped-def]
     """The epilogue in place on ``y`` [N, C, P] (NCHW activations): one scalar operand per plane."""
-    zero, six = np.float32(0), np.float32(6)
+    yf = y.reshape(y.size)
+    c, plane = y.shape[1], _U(y.shape[2])
     for n in range(y.shape[0]):
-        for ch in range(y.shape[1]):
-            plane = y[n, ch]
+        for ch in range(c):
+            at = _U(n * c + ch) * plane
             for s in range(codes.shape[0]):
                 code = codes[s]
                 a = vectors[s, ch]
                 if code == ADD:
-                    for k in range(plane.shape[0]):
-                        plane[k] = plane[k] + a
+                    for k in range(plane):
+                        yf[at + k] = yf[at + k] + a
                 elif code == MUL:
-                    for k in range(plane.shape[0]):
-                        plane[k] = plane[k] * a
-                elif code == RELU:
-                    for k in range(plane.shape[0]):
-                        if plane[k] < zero:
-                            plane[k] = zero
-                elif code == RELU6:
-                    for k in range(plane.shape[0]):
-                        if plane[k] < zero:
-                            plane[k] = zero
-                        if plane[k] > six:
-                            plane[k] = six
+                    for k in range(plane):
+                        yf[at + k] = yf[at + k] * a
+                else:  # an activation: the same loop as channels-last data
+                    _epilogue_at(yf, at, plane, codes[s: s + 1], vectors[s: s + 1])
 
 
 @_jit

@@ -2,20 +2,18 @@
 and which batchnorms and activations run inside, or in place after, their producer's kernel.
 
 Fusion (onnxruntime fuses conv + batchnorm + activation the same way, minus folding the batchnorm
-into the weights): the batchnorm / relu / relu6 nodes right after a producer are *folded* into its
-kernel's epilogue (``hwsim.kernels.epilogue``: inside the depthwise loop, or one compiled pass over a
-GEMM's output); a node whose op has an in-place epilogue (``hwsim.kernels.pointwise.EPILOGUES``:
-sigmoid, SiLU) runs in place on the result after them. A node joins its producer's step when
+into the weights): the batchnorm / relu / relu6 / sigmoid / SiLU nodes right after a producer are
+*folded* into its kernel's epilogue (``hwsim.kernels.epilogue``: inside the depthwise loop, or one
+compiled pass over a GEMM's output). A node joins its producer's step when
 
 - the producer is a conv2d in a dense form (``direct``, ``im2col``), a dense linear, an add, or a node
   already fused this way (their kernels return a new array of their own);
 - the tensor between them is read by that node alone, is no graph output nor kept, is float32 and not
   snapped to a reduced-precision grid (an int8 / fp16 activation must be snapped before it is read);
-- the node reads that tensor alone, in the dense form;
-- it is foldable and only folded nodes precede it in the step, or it has an in-place epilogue.
+- the node reads that tensor alone, in the dense form, and its op is in ``FOLDABLE``.
 
-Folded and in-place epilogues compute exactly what the nodes' kernels compute, so a fused run is
-bit-identical to an unfused one; the executor still books every node's output as a tensor of its own (the measured
+Folded epilogues compute exactly what the nodes' kernels compute, so a fused run is bit-identical to
+an unfused one; the executor still books every node's output as a tensor of its own (the measured
 ``peak_tensor_bytes`` is unchanged; ``peak_activation_bytes`` counts the shared buffer once).
 """
 
@@ -27,9 +25,8 @@ from dataclasses import dataclass
 
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.kernels.actquant import snapper
-from hwsim.kernels.epilogue import FOLDABLE, owns_fresh
+from hwsim.kernels.epilogue import FOLDABLE
 from hwsim.kernels.forms import node_form
-from hwsim.kernels.pointwise import EPILOGUES
 from hwsim.kernels.registry import KernelDef
 
 #: (op, form) of producers whose kernel returns a fresh array it alone owns (safe to overwrite).
@@ -38,19 +35,17 @@ FRESH_OUTPUT = frozenset({("conv2d", "direct"), ("conv2d", "im2col"), ("linear",
 
 @dataclass(frozen=True)
 class Step:
-    """One kernel call with the nodes ``folded`` into its epilogue, then the nodes ``fused`` after it
-    (applied in place, in order)."""
+    """One kernel call with the nodes ``folded`` into its epilogue (in order)."""
 
     node: Node
     form: str
     kernel: KernelDef
     folded: tuple[Node, ...] = ()
-    fused: tuple[Node, ...] = ()
 
     @property
     def last(self) -> Node:
         """The node whose output the step finally produces."""
-        return (self.fused or self.folded or (self.node,))[-1]
+        return (self.folded or (self.node,))[-1]
 
 
 @dataclass(frozen=True)
@@ -86,10 +81,7 @@ def _build(graph: OpGraph, fuse: bool, kernel_for) -> ExecutionPlan:  # type: ig
         kdef = kernel_for(node.op, form, f"node {node.name!r}")
         last = steps[-1] if steps else None
         if fuse and last is not None and _fusable(last, node, form, uses, outputs, graph):
-            if node.op in FOLDABLE and not last.fused:
-                steps[-1] = Step(last.node, last.form, last.kernel, (*last.folded, node))
-            else:
-                steps[-1] = Step(last.node, last.form, last.kernel, last.folded, (*last.fused, node))
+            steps[-1] = Step(last.node, last.form, last.kernel, (*last.folded, node))
             continue
         steps.append(Step(node, form, kdef))
     return ExecutionPlan(tuple(steps), forms, uses)
@@ -100,8 +92,7 @@ def _fusable(step: Step, node: Node, form: str, uses: Mapping[str, int], outputs
     producer = step.last
     if (step.node.op, step.form) not in FRESH_OUTPUT or form != "dense" or len(producer.outputs) != 1:
         return False
-    foldable = node.op in FOLDABLE and not step.fused
-    if not foldable and node.op not in EPILOGUES:
+    if node.op not in FOLDABLE:
         return False
     t = producer.outputs[0]
     if node.inputs != (t,) or uses.get(t, 0) != 1 or t in outputs:
@@ -109,6 +100,3 @@ def _fusable(step: Step, node: Node, form: str, uses: Mapping[str, int], outputs
     spec = graph.tensor(t)
     return (spec.dtype.kind == "float" and spec.dtype.bits == 32 and snapper(spec) is None
             and len(spec.shape) >= 2)
-
-
-__all__ = ["ExecutionPlan", "Step", "FRESH_OUTPUT", "plan_for", "owns_fresh"]
