@@ -54,3 +54,58 @@ class Registry(Generic[K, V]):
 
     def items(self) -> list[tuple[K, V]]:
         return list(self._items.items())
+
+
+class LazyRegistry(Registry[K, V]):
+    """A registry whose built-in entries live in modules imported on first use: looking up a key imports
+    only the module that registers it (``hwsim simulate`` on a systolic array never imports the FPGA cost
+    models); listing, iterating or testing membership imports all of them, so a listing is always complete.
+    A module that does not exist (a kind not written yet) is skipped; any other import error surfaces."""
+
+    def __init__(self, what: str, modules: dict[K, str]) -> None:
+        super().__init__(what)
+        self._modules = dict(modules)
+        self._all_loaded = False
+
+    def _load(self, module: str) -> None:
+        import importlib
+
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+
+    def load_all(self) -> None:
+        if not self._all_loaded:
+            self._all_loaded = True
+            for module in dict.fromkeys(self._modules.values()):
+                self._load(module)
+
+    def get(self, key: K) -> V:
+        if key not in self._items:
+            if key in self._modules:
+                self._load(self._modules[key])
+            if key not in self._items:
+                self.load_all()  # an unknown key: the error lists every known one
+        return super().get(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.load_all()
+        return super().__contains__(key)
+
+    def __iter__(self) -> Iterator[K]:
+        self.load_all()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self.load_all()
+        return super().__len__()
+
+    def keys(self) -> list[K]:
+        self.load_all()
+        return super().keys()
+
+    def items(self) -> list[tuple[K, V]]:
+        self.load_all()
+        return super().items()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from hwsim.errors import HwsimError
-from hwsim.registry import Registry
+from hwsim.registry import LazyRegistry
 
 if TYPE_CHECKING:
     from hwsim.cost.types import OpCost
@@ -68,29 +68,14 @@ class CostModel:
         return tuple(self.cost_op(w, device) for w in workload.ops)
 
 
-COST_MODELS: Registry[str, CostModel] = Registry("cost model (device kind)")
-
-_loaded = False
-
-
-def _ensure_loaded() -> None:
-    """Import the built-in cost models once (each registers itself)."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    import importlib
-
-    for mod in ("hwsim.cost.cpu", "hwsim.cost.gpu", "hwsim.cost.fpga", "hwsim.cost.systolic"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:  # a kind whose model is not written yet
-            if e.name != mod:
-                raise
+#: The built-in cost models, each registered by its module when first asked for (a device kind imports
+#: only its own model: the FPGA design search is not loaded to cost a systolic array).
+COST_MODELS: LazyRegistry[str, CostModel] = LazyRegistry("cost model (device kind)", {
+    "cpu": "hwsim.cost.cpu", "gpu": "hwsim.cost.gpu", "fpga": "hwsim.cost.fpga", "systolic": "hwsim.cost.systolic",
+})
 
 
 def cost_model(kind: str) -> CostModel:
-    _ensure_loaded()
     return COST_MODELS.get(kind)
 
 

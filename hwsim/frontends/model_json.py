@@ -1,8 +1,11 @@
 """model.json: hwsim's own model format (versioned; documented in docs/model-format.md).
 
-Load = parse JSON -> validate with pydantic (extra keys forbidden; errors name the key path) ->
-expand the sequential shorthand -> ``OpGraph.build`` (shapes inferred, names and cycles checked).
-Save writes the canonical, fully explicit form, so load -> save -> load gives an identical graph.
+Load = parse JSON -> validate (extra keys forbidden; errors name the key path) -> expand the sequential
+shorthand -> ``OpGraph.build`` (shapes inferred, names and cycles checked). Validation has two readers
+with one result: a document in the plain form is read by ``model_json_plain`` without pydantic (fast
+start-up); anything else goes to the pydantic schema in ``model_file``, which accepts it or writes the
+error message. Save writes the canonical, fully explicit form, so load -> save -> load gives an
+identical graph.
 """
 
 from __future__ import annotations
@@ -11,12 +14,11 @@ import json
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from hwsim.errors import HwsimError, ModelFormatError, quoted_value_hint
+from hwsim.errors import HwsimError, ModelFormatError
 from hwsim.fileio import atomic_write, read_text
+from hwsim.frontends.model_json_plain import plain_document
 from hwsim.ir.dtypes import FP32, dtype
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.tensor import TensorSpec, frozen_meta
@@ -26,129 +28,72 @@ FORMAT_NAME = "hwsim-model"
 FORMAT_VERSION = 1
 
 
-class _Strict(BaseModel):
-    # strict: a quoted number or a string boolean is an error naming the key, not coerced
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-#: Node and tensor names: printable text (a NUL or another control character would corrupt the saved
-#: weights' .npz keys and every report that prints the name).
-Name = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\x00-\x1f\x7f]+$")]
-
-
-class InputSpec(_Strict):
-    name: Name
-    shape: list[Annotated[int, Field(strict=True)]] = Field(
-        min_length=1, description="with the batch dimension, NCHW for images")
-    dtype: str = "fp32"
-
-    @field_validator("dtype")
-    @classmethod
-    def _dtype(cls, v: str) -> str:
-        try:
-            dtype(v)
-        except HwsimError as e:
-            raise ValueError(e.message) from None
-        return v
-
-
-class NodeSpec(_Strict):
-    name: Name
-    op: str = Field(min_length=1)
-    inputs: list[Name] | None = Field(default=None, description="default: the previous node's first output")
-    outputs: list[Name] | None = Field(default=None, min_length=1, description="default: [name]")
-    attrs: dict[str, Any] = Field(default_factory=dict)
-    params: dict[str, Name] = Field(default_factory=dict, description="slot -> tensor name; default <node>.<slot>")
-
-
-class TensorAnnotation(_Strict):
-    dtype: str = "fp32"
-    encoding: str = "dense"
-    density: float = Field(default=1.0, ge=0.0, le=1.0)
-    stored_bits: int | None = Field(default=None, ge=0)
-    meta: dict[str, Any] = Field(default_factory=dict)
-
-
-class ModelFile(_Strict):
-    format: Literal["hwsim-model"] = FORMAT_NAME
-    version: Literal[1] = FORMAT_VERSION
-    name: str = Field(min_length=1)
-    seed: int = Field(default=0, ge=0, le=2**64 - 1)
-    weights: str | None = Field(default=None, min_length=1,
-                                description=".npz file relative to this file, inside its folder")
-    inputs: list[InputSpec] = Field(min_length=1)
-    nodes: list[NodeSpec] = Field(min_length=1)
-    outputs: list[Name] | None = Field(default=None, min_length=1, description="default: the last node's outputs")
-    tensors: dict[Name, TensorAnnotation] = Field(default_factory=dict)
-    meta: dict[str, Any] = Field(default_factory=dict)
-
-
 def json_schema() -> dict[str, Any]:
-    schema = ModelFile.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "hwsim model.json"
-    return schema
+    """The JSON schema of model.json (from the pydantic models; ``python -m hwsim.frontends.schema``)."""
+    from hwsim.frontends.model_file import json_schema as schema
+
+    return schema()
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+def __getattr__(name: str) -> Any:
+    """``ModelFile`` and its parts stay importable from here, built on first use (pydantic is slow to import)."""
+    if name in ("ModelFile", "InputSpec", "NodeSpec", "TensorAnnotation", "validation_message"):
+        from hwsim.frontends import model_file
+
+        return getattr(model_file, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def validation_message(err: ValidationError, limit: int = 5) -> tuple[str, str]:
-    errors = err.errors()
-    first = errors[0]
-    msgs = [f"{_loc(e['loc'])}: {e['msg']}{quoted_value_hint(e)}" for e in errors[:limit]]
-    more = f" (+{len(errors) - limit} more)" if len(errors) > limit else ""
-    return _loc(first["loc"]), "; ".join(msgs) + more
+def validated_document(data: Any, source: str = "<model>") -> dict[str, Any]:
+    """A decoded model.json document validated, with every default filled in (the pydantic schema's
+    ``model_dump()``; through the fast reader when the document is in its plain form)."""
+    if not isinstance(data, dict):
+        raise ModelFormatError("a model file must hold a JSON object", source=source)
+    doc = plain_document(data)
+    if doc is None:
+        from hwsim.frontends.model_file import validated_document as by_schema
+
+        doc = by_schema(data, source)
+    return doc
 
 
 def parse_model(data: Any, source: str = "<model>", base_dir: Path | None = None,
                 weights_path: Path | None = None) -> OpGraph:
     """Validate a decoded model.json document and build its graph."""
-    if not isinstance(data, dict):
-        raise ModelFormatError("a model file must hold a JSON object", source=source)
-    try:
-        mf = ModelFile.model_validate(data)
-    except RecursionError:
-        raise ModelFormatError("model document nested too deeply", source=source) from None
-    except ValidationError as e:
-        where, msg = validation_message(e)
-        raise ModelFormatError(msg, source=source) from None
-    inputs = [TensorSpec(i.name, tuple(i.shape), dtype(i.dtype), "input") for i in mf.inputs]
+    mf = validated_document(data, source)
+    inputs = [TensorSpec(i["name"], tuple(i["shape"]), dtype(i["dtype"]), "input") for i in mf["inputs"]]
     nodes: list[Node] = []
     previous = [inputs[0].name]
-    for ns in mf.nodes:
-        ins = tuple(ns.inputs) if ns.inputs is not None else (previous[0],)
-        outs = tuple(ns.outputs) if ns.outputs is not None else (ns.name,)
-        nodes.append(Node(ns.name, ns.op, ins, outs, dict(ns.attrs), dict(ns.params)))
+    for ns in mf["nodes"]:
+        ins = tuple(ns["inputs"]) if ns["inputs"] is not None else (previous[0],)
+        outs = tuple(ns["outputs"]) if ns["outputs"] is not None else (ns["name"],)
+        nodes.append(Node(ns["name"], ns["op"], ins, outs, dict(ns["attrs"]), dict(ns["params"])))
         previous = list(outs)
-    outputs = mf.outputs if mf.outputs is not None else previous
+    outputs = mf["outputs"] if mf["outputs"] is not None else previous
     annotations: dict[str, TensorSpec] = {}
-    for tname, ann in mf.tensors.items():
+    for tname, ann in mf["tensors"].items():
         try:
-            dt = dtype(ann.dtype)
+            dt = dtype(ann["dtype"])
         except HwsimError as e:
             raise e.located(source=source, where=f"tensors.{tname}.dtype") from None
         # shape () = "take the inferred shape" (files do not repeat shapes)
-        annotations[tname] = TensorSpec(tname, (), dt, "activation", ann.encoding, ann.density, ann.stored_bits,
-                                        frozen_meta(ann.meta))
-    if weights_path is None and mf.weights:
+        annotations[tname] = TensorSpec(tname, (), dt, "activation", ann["encoding"], ann["density"],
+                                        ann["stored_bits"], frozen_meta(ann["meta"]))
+    weights_file = mf["weights"]
+    if weights_path is None and weights_file:
         folder = (base_dir or Path(".")).resolve()
-        weights_path = folder / mf.weights
+        weights_path = folder / weights_file
         if not weights_path.resolve().is_relative_to(folder):
-            raise ModelFormatError(f"weights file {mf.weights!r} is outside the model's folder {str(folder)!r}; "
+            raise ModelFormatError(f"weights file {weights_file!r} is outside the model's folder {str(folder)!r}; "
                                    "pass it explicitly to use it", source=source, where="weights")
     if weights_path is not None and not weights_path.is_file():
         raise ModelFormatError(f"weights file {str(weights_path)!r} does not exist", source=source, where="weights")
     if weights_path is not None:
         check_weights_archive(weights_path)
-    store = WeightStore(seed=mf.seed, npz_path=weights_path)
-    meta = dict(mf.meta)
-    meta["seed"] = mf.seed
-    graph = OpGraph.build(mf.name, inputs, nodes, outputs, store, annotations,
+    store = WeightStore(seed=mf["seed"], npz_path=weights_path)
+    meta = dict(mf["meta"])
+    meta["seed"] = mf["seed"]
+    graph = OpGraph.build(mf["name"], inputs, nodes, outputs, store, annotations,
                           meta, source)
     return graph
 
@@ -239,5 +184,5 @@ def save_model_json(graph: OpGraph, path: str | Path, weights_file: str | None =
     atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
 
 
-__all__ = ["ModelFile", "json_schema", "load_model_json", "parse_model", "save_model_json", "graph_to_document",
-           "atomic_write_text", "FP32"]
+__all__ = ["json_schema", "load_model_json", "parse_model", "save_model_json", "graph_to_document",
+           "atomic_write_text", "validated_document", "FP32"]

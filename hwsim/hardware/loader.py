@@ -25,6 +25,7 @@ from hwsim.hardware.profile import (
     CpuSpec, DeviceProfile, EnergyTable, FpgaSpec, Fusion, GpuSpec, MemoryLevel, SparseTraits, SystolicSpec,
 )
 from hwsim.hardware.schema import KIND_MODEL, DeviceModel, _DeviceBase
+from hwsim.hardware.software_model import apply_software_model
 
 ENV_DIR = "HWSIM_DEVICES_DIR"
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(DeviceModel)
@@ -97,7 +98,7 @@ def read_raw(path: Path) -> dict[str, Any]:
         raise DeviceProfileError("YAML nested too deeply", source=str(path)) from None
     if not isinstance(doc, dict):
         raise DeviceProfileError("a device file must be a mapping (kind, clock, memory, ...)", source=str(path))
-    return doc
+    return apply_software_model(doc, str(path))
 
 
 # --- overrides ----------------------------------------------------------------------------------------

@@ -274,6 +274,9 @@ class _DeviceBase(_Strict):
     memory: dict[str, MemoryLevelModel]
     energy: EnergyModel = EnergyModel()
     sparse: SparseModel = SparseModel()
+    #: the shared software-model class whose keys this profile takes where it gives none
+    #: (hwsim/hardware/software_models.yaml; filled in when the file is read)
+    software_model: str | None = None
 
     @model_validator(mode="after")
     def _board_power_needs_chip_scope(self) -> "_DeviceBase":

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from hwsim.errors import ModelFormatError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DTypeKind = Literal["float", "int", "uint", "binary", "ternary", "fixed"]
 
@@ -49,6 +50,8 @@ class DType:
             return -1.0
         if self.kind == "fixed":
             return -(2 ** (self.bits - 1)) / 2**self.frac_bits
+        import numpy as np  # only float limits need it; reading and counting a model never imports numpy
+
         return float(np.finfo(self.numpy_dtype).min)
 
     @property
@@ -61,11 +64,15 @@ class DType:
             return 1.0
         if self.kind == "fixed":
             return (2 ** (self.bits - 1) - 1) / 2**self.frac_bits
+        import numpy as np
+
         return float(np.finfo(self.numpy_dtype).max)
 
     @property
     def numpy_dtype(self) -> np.dtype:
         """The NumPy type that holds values of this dtype in kernels (not its storage width)."""
+        import numpy as np
+
         if self.kind == "float":
             return np.dtype({16: np.float16, 32: np.float32, 64: np.float64}.get(self.bits, np.float32))
         if self.kind in ("binary", "ternary"):

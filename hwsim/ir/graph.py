@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import graphlib
 import heapq
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hwsim.errors import HwsimError, ModelFormatError, ShapeError
 from hwsim.ir.dtypes import FP32, dtype
 from hwsim.ir.ops import OpDef, op_def
 from hwsim.ir.tensor import TensorSpec
 from hwsim.ir.weights import WeightStore
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_ELEMENTS = 2**40  # larger tensors are absurd input, not a model
 
@@ -226,6 +228,8 @@ class OpGraph:
 
     def dense_weight(self, tensor: str) -> np.ndarray:
         """The weight as a float array, decoding an encoded payload if needed."""
+        import numpy as np  # values only: building and counting a graph never imports numpy
+
         value = self.weight(tensor)
         return value.decode() if hasattr(value, "decode") else np.asarray(value)
 
@@ -301,7 +305,7 @@ def _opdef(node: Node) -> OpDef:
 
 
 def _check_shape(shape: Sequence[int], what: str) -> None:
-    if not shape or any((not isinstance(d, (int, np.integer))) or d < 1 for d in shape):
+    if not shape or any((not isinstance(d, numbers.Integral)) or d < 1 for d in shape):
         raise ShapeError(f"{what} has invalid shape {list(shape)}: dimensions must be positive integers")
     n = 1
     for d in shape:

@@ -35,8 +35,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
 from hwsim.ir.counting import op_counts
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.ir.ops import MAC_GROUPS, OpGroup
@@ -156,6 +154,8 @@ def weight_density(graph: OpGraph, node: Node) -> OperandDensity | None:
     if spec.density != 1.0 or spec.encoding != "dense":
         return OperandDensity(name, spec.density, "annotated", "compression pass or model file")
     if graph.weights.provided(name):
+        import numpy as np  # only shipped weights are counted; a seeded model never imports numpy here
+
         arr = np.asarray(graph.dense_weight(name))
         return OperandDensity(name, float(np.count_nonzero(arr)) / arr.size if arr.size else 1.0, "counted",
                               "zeros of the shipped weights")

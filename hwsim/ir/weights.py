@@ -13,17 +13,23 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hwsim.errors import ModelFormatError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported inside the functions that touch values: reading a model and counting it (``hwsim stats``,
+# ``hwsim simulate``) never does, and numpy's import is a large share of such a call's start-up.
 
 Shape = tuple[int, ...]
 
 
 def generate(name: str, shape: Shape, init: str, seed: int) -> np.ndarray:
     """Deterministic initializer: Kaiming-normal (fan-in, ReLU gain) for conv/linear weights."""
+    import numpy as np
+
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
     if init == "zeros":
         return np.zeros(shape, np.float32)
@@ -49,6 +55,8 @@ class LazyArray:
     __array_priority__ = 100  # numpy defers to our __mul__ / __add__ / __radd__
 
     def __init__(self, shape: Shape, dtype: Any, make: Any) -> None:
+        import numpy as np
+
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self._make = make
@@ -67,6 +75,8 @@ class LazyArray:
         return self.size * self.dtype.itemsize
 
     def value(self) -> np.ndarray:
+        import numpy as np
+
         if self._value is None:
             v = np.asarray(self._make())
             if v.shape != self.shape:
@@ -81,6 +91,8 @@ class LazyArray:
 
     @property
     def T(self) -> "LazyArray":  # noqa: N802 - numpy's name
+        import numpy as np
+
         return LazyArray(self.shape[::-1], self.dtype, lambda: np.ascontiguousarray(self.value().T))
 
     def reshape(self, *shape: Any) -> "LazyArray":
@@ -91,11 +103,15 @@ class LazyArray:
         return LazyArray(tuple(dims), self.dtype, lambda: self.value().reshape(dims))
 
     def astype(self, dtype: Any, copy: bool = True) -> "LazyArray":
+        import numpy as np
+
         if np.dtype(dtype) == self.dtype:
             return self
         return LazyArray(self.shape, dtype, lambda: self.value().astype(dtype))
 
     def _binary(self, other: Any, fn: Any) -> "LazyArray":
+        import numpy as np
+
         other_shape = np.shape(other)
         shape = np.broadcast_shapes(self.shape, other_shape)
         dtype = np.result_type(self.dtype, other.dtype if hasattr(other, "dtype") else np.asarray(other).dtype)
@@ -103,17 +119,23 @@ class LazyArray:
                          lambda: fn(self.value(), np.asarray(other)).astype(self.dtype, copy=False))
 
     def __mul__(self, other: Any) -> "LazyArray":
+        import numpy as np
+
         return self._binary(other, np.multiply)
 
     __rmul__ = __mul__
 
     def __add__(self, other: Any) -> "LazyArray":
+        import numpy as np
+
         return self._binary(other, np.add)
 
     __radd__ = __add__
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled (to worker processes) as its values: the reader it would call stays behind."""
+        import numpy as np
+
         return (np.asarray, (self.value(),))
 
     def __repr__(self) -> str:
@@ -156,6 +178,8 @@ class WeightStore:
 
     def _npz_file(self) -> Any:
         if self._npz is None and self._npz_path is not None:
+            import numpy as np
+
             try:
                 self._npz = np.load(self._npz_path, allow_pickle=False)
                 if not hasattr(self._npz, "files"):  # a bare .npy array, not an archive of named weights
@@ -174,6 +198,8 @@ class WeightStore:
         return self._parent.provided(name) if self._parent else False
 
     def get(self, name: str, shape: Shape, init: str) -> Any:
+        import numpy as np
+
         if name in self._arrays:
             value = self._arrays[name]
             if isinstance(value, LazyArray):

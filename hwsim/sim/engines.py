@@ -7,7 +7,6 @@ An engine takes a prepared workload, the per-op costs of one device and schedule
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -18,7 +17,7 @@ from hwsim.cost.structured_sparsity import device_view
 from hwsim.cost.work import Workload, prepare
 from hwsim.hardware import DeviceProfile, load_device
 from hwsim.ir import OpGraph
-from hwsim.registry import Registry
+from hwsim.registry import LazyRegistry
 from hwsim.sim.fusion import charge_fused
 from hwsim.sim.result import RunResult
 
@@ -36,26 +35,11 @@ class EngineInput:
 
 Engine = Callable[[EngineInput], RunResult]
 
-ENGINES: Registry[str, Engine] = Registry("engine")
-_BUILTIN = ("hwsim.sim.analytic", "hwsim.sim.event")
-_loaded = False
-
-
-def _ensure_loaded() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for mod in _BUILTIN:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
+#: The built-in engines, each imported when first asked for (the analytic one never loads simpy).
+ENGINES: LazyRegistry[str, Engine] = LazyRegistry("engine", {"analytic": "hwsim.sim.analytic", "event": "hwsim.sim.event"})
 
 
 def get_engine(name: str) -> Engine:
-    _ensure_loaded()
     return ENGINES.get(name)
 
 

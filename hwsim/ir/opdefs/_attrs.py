@@ -12,6 +12,21 @@ from hwsim.errors import ShapeError
 Shape = tuple[int, ...]
 
 
+def broadcast_shapes(*shapes: Sequence[int]) -> Shape:
+    """The shape NumPy's broadcasting rule gives ``shapes`` (aligned from the right; per axis every size
+    is 1 or the same one), computed without NumPy: shape inference runs on every model read, and
+    importing NumPy is a large share of a ``hwsim stats`` call. Raises ValueError, as
+    ``np.broadcast_shapes`` does, when they do not broadcast."""
+    rank = max((len(s) for s in shapes), default=0)
+    out: list[int] = []
+    for axis in range(-rank, 0):
+        sizes = {int(s[axis]) for s in shapes if len(s) >= -axis} - {1}
+        if len(sizes) > 1:
+            raise ValueError(f"shapes {[list(s) for s in shapes]} do not broadcast")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
 def pair(value: Any, what: str) -> tuple[int, int]:
     """A positive int or a 2-sequence of positive ints -> (h, w) (kernels, strides, dilations: 0 or a
     negative value would divide by zero or give nonsense shapes)."""

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from hwsim.errors import ShapeError
 from hwsim.ir.ops import CountInput, OpCounts, OpDef, OpGroup, ParamSlot, register_op
-from hwsim.ir.opdefs._attrs import numel, only, positive
+from hwsim.ir.opdefs._attrs import broadcast_shapes, numel, only, positive
 
 Shape = tuple[int, ...]
 
@@ -51,7 +49,7 @@ def normalize_matmul(attrs: dict[str, Any], in_shapes: Sequence[Shape]) -> dict[
     if a[-1] != b[-2]:
         raise ShapeError(f"matmul inner dimensions differ: {list(a)} x {list(b)}")
     try:
-        np.broadcast_shapes(a[:-2], b[:-2])
+        broadcast_shapes(a[:-2], b[:-2])
     except ValueError:
         raise ShapeError(f"matmul batch dimensions do not broadcast: {list(a)} x {list(b)}") from None
     return {}
@@ -59,7 +57,7 @@ def normalize_matmul(attrs: dict[str, Any], in_shapes: Sequence[Shape]) -> dict[
 
 def infer_matmul(attrs: Mapping[str, Any], in_shapes: Sequence[Shape]) -> list[Shape]:
     a, b = in_shapes
-    batch = tuple(int(x) for x in np.broadcast_shapes(a[:-2], b[:-2]))
+    batch = broadcast_shapes(a[:-2], b[:-2])
     return [batch + (a[-2], b[-1])]
 
 

@@ -5,19 +5,18 @@ tile. Data movement counts ``move`` per output element; a constant is a view of 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import numbers
 from typing import Any
-
-import numpy as np
 
 from hwsim.errors import ShapeError
 from hwsim.ir.ops import CountInput, OpCounts, OpDef, OpGroup, ParamSlot, register_op
-from hwsim.ir.opdefs._attrs import norm_axis, numel, only, positive
+from hwsim.ir.opdefs._attrs import broadcast_shapes, norm_axis, numel, only, positive
 
 Shape = tuple[int, ...]
 
 
 def _int_list(value: Any, what: str, minimum: int | None = None) -> list[int]:
-    if not isinstance(value, list) or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+    if not isinstance(value, list) or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
                                               for v in value):
         raise ShapeError(f"{what} must be a list of ints, got {value!r}")
     out = [int(v) for v in value]
@@ -57,7 +56,7 @@ def normalize_gather(attrs: dict[str, Any], in_shapes: Sequence[Shape]) -> dict[
     src = in_shapes[0]
     axis = norm_axis(int(attrs.get("axis", 0)), len(src), "gather")
     raw = attrs.get("indices")
-    scalar = isinstance(raw, (int, np.integer)) and not isinstance(raw, bool)
+    scalar = isinstance(raw, numbers.Integral) and not isinstance(raw, bool)
     idx = [int(raw)] if scalar else _int_list(raw, "gather 'indices'")
     if not idx:
         raise ShapeError("gather 'indices' is empty")
@@ -162,14 +161,14 @@ def normalize_expand(attrs: dict[str, Any], in_shapes: Sequence[Shape]) -> dict[
     only(attrs, {"shape"}, "expand")
     shape = _int_list(attrs.get("shape"), "expand 'shape'", minimum=1)
     try:
-        np.broadcast_shapes(tuple(in_shapes[0]), tuple(shape))
+        broadcast_shapes(tuple(in_shapes[0]), tuple(shape))
     except ValueError:
         raise ShapeError(f"expand: {list(in_shapes[0])} does not broadcast to {shape}") from None
     return {"shape": shape}
 
 
 def infer_expand(attrs: Mapping[str, Any], in_shapes: Sequence[Shape]) -> list[Shape]:
-    return [tuple(int(d) for d in np.broadcast_shapes(tuple(in_shapes[0]), tuple(attrs["shape"])))]
+    return [broadcast_shapes(tuple(in_shapes[0]), tuple(attrs["shape"]))]
 
 
 def normalize_tile(attrs: dict[str, Any], in_shapes: Sequence[Shape]) -> dict[str, Any]:

@@ -13,13 +13,14 @@ K is cached transposed ([B, H, d, L]) so that Q x K^T reads it as the right-hand
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hwsim.errors import ShapeError
 from hwsim.ir.ops import CountInput, OpCounts, OpDef, OpGroup, ParamSlot, register_op
 from hwsim.ir.opdefs._attrs import need_rank, norm_axis, numel, only, positive
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Shape = tuple[int, ...]
 
@@ -31,6 +32,8 @@ def _same(attrs: Mapping[str, Any], in_shapes: Sequence[Shape]) -> list[Shape]:
 def rope_tables(positions: np.ndarray, rotary_dim: int, base: float) -> tuple[np.ndarray, np.ndarray]:
     """cos and sin [n, rotary_dim] for the given positions (frequencies base^(-2i/rotary_dim), repeated):
     the definition of ``rope``'s angles, shared by its kernel and the ONNX writer."""
+    import numpy as np  # values only: shape inference and counting of these ops never import numpy
+
     inv = base ** (-np.arange(0, rotary_dim, 2, dtype=np.float64) / rotary_dim)
     ang = positions.astype(np.float64)[:, None] * inv[None, :]
     ang = np.concatenate([ang, ang], axis=-1)

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hwsim.errors import ShapeError
 from hwsim.ir.ops import CountInput, OpCounts, OpDef, OpGroup, ParamSlot, register_op
 from hwsim.ir.opdefs._attrs import numel, only, positive
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Shape = tuple[int, ...]
 _ATTRS = {"out_features", "in_features", "bias", "seed", "size"}
@@ -124,18 +125,24 @@ def count_fastfood(c: CountInput) -> OpCounts:
 # --- the fixed random parts and the dense equivalents (the definition kernels are checked against) --
 def circulant_signs(seed: int, d: int) -> np.ndarray:
     """The fixed +/-1 diagonal D of a circulant layer (float32, length d)."""
+    import numpy as np  # values only: shape inference and counting never import numpy
+
     rng = np.random.default_rng([seed, 0xC1C])
     return np.where(rng.random(d) < 0.5, -1.0, 1.0).astype(np.float32)
 
 
 def fastfood_permutations(seed: int, k: int, d: int) -> np.ndarray:
     """The fixed permutations Pi of the k Fastfood blocks ([k, d] int64, each row a permutation)."""
+    import numpy as np  # values only: shape inference and counting never import numpy
+
     rng = np.random.default_rng([seed, 0xFF])
     return np.stack([rng.permutation(d) for _ in range(k)])
 
 
 def hadamard(d: int) -> np.ndarray:
     """Unnormalized Sylvester Walsh-Hadamard matrix of order d (a power of two)."""
+    import numpy as np  # values only: shape inference and counting never import numpy
+
     if d & (d - 1):
         raise ValueError(f"Hadamard order must be a power of two, got {d}")
     h = np.ones((1, 1), np.float64)
@@ -147,6 +154,8 @@ def hadamard(d: int) -> np.ndarray:
 def fwht(a: np.ndarray) -> np.ndarray:
     """H @ a for the Sylvester Walsh-Hadamard matrix H, along axis 0 (length a power of two), in
     d log2 d additions per column (the butterfly a kernel runs)."""
+    import numpy as np  # values only: shape inference and counting never import numpy
+
     out = np.asarray(a, np.float64)
     d = out.shape[0]
     if d & (d - 1):
@@ -162,6 +171,8 @@ def fwht(a: np.ndarray) -> np.ndarray:
 
 def circulant_matrix(weight: np.ndarray, attrs: Mapping[str, Any], in_features: int) -> np.ndarray:
     """The dense [out, in] matrix a circulant layer applies (bias excluded)."""
+    import numpy as np  # values only: shape inference and counting never import numpy
+
     d = attrs["size"]
     r = np.asarray(weight, np.float64)
     idx = (np.arange(d)[:, None] - np.arange(d)[None, :]) % d
@@ -172,6 +183,8 @@ def circulant_matrix(weight: np.ndarray, attrs: Mapping[str, Any], in_features: 
 def fastfood_matrix(s: np.ndarray, g: np.ndarray, b: np.ndarray, attrs: Mapping[str, Any],
                     in_features: int) -> np.ndarray:
     """The dense [out, in] matrix a fastfood layer applies (bias excluded): stacked S H G Pi H B."""
+    import numpy as np  # values only: shape inference and counting never import numpy
+
     d, k = attrs["size"], blocks(attrs)
     h = hadamard(d)
     perms = fastfood_permutations(attrs["seed"], k, d)

@@ -8,11 +8,9 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from hwsim.errors import ShapeError
 from hwsim.ir.ops import CountInput, OpCounts, OpDef, OpGroup, register_op
-from hwsim.ir.opdefs._attrs import need_rank, norm_axis, numel, only, positive
+from hwsim.ir.opdefs._attrs import broadcast_shapes, need_rank, norm_axis, numel, only, positive
 
 Shape = tuple[int, ...]
 
@@ -31,7 +29,7 @@ def broadcast_normalizer(what: str) -> Callable[[dict[str, Any], Sequence[Shape]
     def normalize(attrs: dict[str, Any], in_shapes: Sequence[Shape]) -> dict[str, Any]:
         only(attrs, set(), what)
         try:
-            np.broadcast_shapes(*in_shapes)
+            broadcast_shapes(*in_shapes)
         except ValueError:
             raise ShapeError(f"{what}: shapes {[list(s) for s in in_shapes]} do not broadcast") from None
         return {}
@@ -39,7 +37,7 @@ def broadcast_normalizer(what: str) -> Callable[[dict[str, Any], Sequence[Shape]
 
 
 def infer_broadcast(attrs: Mapping[str, Any], in_shapes: Sequence[Shape]) -> list[Shape]:
-    return [tuple(int(x) for x in np.broadcast_shapes(*in_shapes))]
+    return [broadcast_shapes(*in_shapes)]
 
 
 def _count_binary(kind: str):

@@ -1,6 +1,8 @@
 """Start-up cost without timing: which libraries a CLI call imports. ``hwsim --help`` imports no
 command module and no numerical library; ``hwsim stats`` on a model.json imports none of the heavy
-stacks (compression, kernels, simulation, reports, sweeps). Wall times live in bench/bench_startup.py."""
+stacks (compression, kernels, simulation, reports, sweeps), nor numpy or pydantic (a valid model.json is
+read by the fast reader); ``hwsim simulate --json`` on a systolic array imports numpy, rich, simpy and
+the other device kinds' cost models not at all. Wall times live in bench/bench_startup.py."""
 
 from __future__ import annotations
 
@@ -55,6 +57,30 @@ def test_stats_on_model_json_imports_no_heavy_stack() -> None:
     assert _heavy(mods) == []
     others = [m for m in mods if m.startswith("hwsim.commands.") and m != "hwsim.commands.stats"]
     assert not [m for m in others if not m.startswith("hwsim.commands._")]  # shared helpers only
+    # counting needs no arrays, and a valid model.json needs no pydantic (its fast reader)
+    assert "numpy" not in mods and "pydantic" not in mods and "hwsim.frontends.model_file" not in mods
+
+
+def test_stats_on_an_invalid_model_json_still_explains_through_the_schema(tmp_path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "m", "inputs": [{"name": "x", "shape": ["1"]}], "nodes": [{"name": "r", "op": "relu"}]}))
+    r = subprocess.run([sys.executable, "-c", "from hwsim.cli import main; main()", "stats", str(bad)],
+                       capture_output=True, text=True, cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+                       timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "inputs[0].shape[0]" in r.stderr and str(bad) in r.stderr  # the schema's key path and the file
+
+
+SIMULATE_NOT_NEEDED = ("numpy", "rich", "simpy", "hwsim.cost.fpga", "hwsim.cost.fpga_dataflow", "hwsim.cost.cpu",
+                       "hwsim.cost.gpu", "hwsim.sim.event", "hwsim.frontends.model_file")
+
+
+def test_simulate_json_on_a_systolic_array_imports_only_its_own_cost_model() -> None:
+    mods = _modules_after(["simulate", str(WORKLOADS / "resnet18.json"), "-d", "systolic-32x32", "--json"])
+    assert "hwsim.cost.systolic" in mods and "hwsim.sim.analytic" in mods  # it really ran
+    assert sorted(m for m in SIMULATE_NOT_NEEDED if m in mods) == []
+    heavy = [h for h in _heavy(mods) if h not in ("hwsim.sim", "hwsim.cost", "simpy")]
+    assert heavy == []
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
