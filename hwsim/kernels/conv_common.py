@@ -108,7 +108,7 @@ def weight_layout(w: np.ndarray, key: Hashable, build: Callable[[], Any]) -> Any
     entry = _LAYOUTS.get(id(w))
     if entry is None or entry[0]() is not w:
         try:
-            ref = weakref.ref(w, lambda _r, k=id(w): _LAYOUTS.pop(k, None))
+            ref = weakref.ref(w, lambda _r, k=id(w), made=_LAYOUTS: made.pop(k, None))
         except TypeError:  # a view of a temporary: not cached
             return build()
         entry = _LAYOUTS[id(w)] = (ref, {})

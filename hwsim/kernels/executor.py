@@ -36,7 +36,7 @@ from hwsim.ir.graph import Node, OpGraph
 from hwsim.kernels.actquant import activation_quant, group_quant, snapper
 from hwsim.kernels.forms import MAIN_SLOT, dense_value
 from hwsim.kernels.epilogue import run_folded
-from hwsim.kernels.plan import plan_for
+from hwsim.kernels.plan import NodeFrame, plan_for
 from hwsim.kernels.registry import KERNELS, UNSUPPORTED, KernelCall, KernelDef
 
 NodeHook = Callable[[Node, KernelDef, KernelCall, tuple[np.ndarray, ...]], None]
@@ -217,16 +217,19 @@ class _Live:
 # --- the run ---------------------------------------------------------------------------------------
 
 def node_call(graph: OpGraph, node: Node, form: str, inputs: tuple[np.ndarray, ...],
-              weights: Mapping[str, Any]) -> KernelCall:
+              weights: Mapping[str, Any], frame: NodeFrame | None = None) -> KernelCall:
     """The KernelCall of ``node``: dense forms see decoded arrays; compressed forms see their main
-    weight exactly as stored (the encoded payload) and other slots decoded."""
+    weight exactly as stored (the encoded payload) and other slots decoded. ``frame``: the node's
+    specs as the plan looked them up (else looked up here)."""
     dense_form = form in ("dense", "direct", "im2col", "fft") or form.startswith("winograd")
     slot_values = {}
     for slot, tname in node.params.items():
         value = weights[tname]
         slot_values[slot] = value if (slot == MAIN_SLOT and not dense_form) else dense_value(value)
-    return KernelCall(node, inputs, slot_values, graph.param_specs(node),
-                      tuple(graph.tensor(t) for t in node.inputs), tuple(graph.tensor(t) for t in node.outputs))
+    if frame is None:
+        return KernelCall(node, inputs, slot_values, graph.param_specs(node),
+                          tuple(graph.tensor(t) for t in node.inputs), tuple(graph.tensor(t) for t in node.outputs))
+    return KernelCall(node, inputs, slot_values, frame.param_specs, frame.in_specs, frame.out_specs)
 
 
 def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] = (),
@@ -258,9 +261,8 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
         if len(outs) != len(node.outputs):
             raise RuntimeError(f"kernel ({node.op}, {form}) returned {len(outs)} outputs for node {node.name!r}")
         final: list[np.ndarray] = []
-        for tname, arr in zip(node.outputs, outs):
-            spec = graph.tensor(tname)
-            snap = snapper(spec)
+        frame = plan.frames[node.name]
+        for tname, arr, spec, snap in zip(node.outputs, outs, frame.out_specs, frame.snappers):
             if snap is not None:  # an int8 / fp16 / bf16 activation holds values of that type
                 arr = snap(arr)
             declared = spec.shape
@@ -285,8 +287,8 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
     for step in plan.steps:
         node, form, kdef = step.node, step.form, step.kernel
         ins = tuple(live.arrays[t] for t in node.inputs)
-        call = node_call(graph, node, form, ins, values)
-        folded = tuple(node_call(graph, f, "dense", (), values) for f in step.folded)
+        call = node_call(graph, node, form, ins, values, plan.frames[node.name])
+        folded = tuple(node_call(graph, f, "dense", (), values, plan.frames[f.name]) for f in step.folded)
         t0 = time.perf_counter()
         try:
             outs = run_folded(kdef, call, folded) if folded else kdef.fn(call)

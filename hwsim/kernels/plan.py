@@ -20,10 +20,13 @@ an unfused one; the executor still books every node's output as a tensor of its 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from hwsim.ir.graph import Node, OpGraph
+from hwsim.ir.tensor import TensorSpec
 from hwsim.kernels.actquant import snapper
 from hwsim.kernels.epilogue import FOLDABLE
 from hwsim.kernels.forms import node_form
@@ -49,10 +52,22 @@ class Step:
 
 
 @dataclass(frozen=True)
+class NodeFrame:
+    """What a node's calls need of the graph, looked up once: its tensors' specs and how each output
+    is snapped to its value grid (None for plain float32)."""
+
+    param_specs: Mapping[str, TensorSpec]
+    in_specs: tuple[TensorSpec, ...]
+    out_specs: tuple[TensorSpec, ...]
+    snappers: tuple[Callable[[np.ndarray], np.ndarray] | None, ...]
+
+
+@dataclass(frozen=True)
 class ExecutionPlan:
     steps: tuple[Step, ...]
     forms: Mapping[str, str]  # node -> form, every node (fused ones included)
     uses: Mapping[str, int]  # tensor -> how many node inputs read it
+    frames: Mapping[str, NodeFrame]  # node -> its specs
 
 
 _PLANS: "weakref.WeakKeyDictionary[OpGraph, dict[bool, ExecutionPlan]]" = weakref.WeakKeyDictionary()
@@ -84,7 +99,10 @@ def _build(graph: OpGraph, fuse: bool, kernel_for) -> ExecutionPlan:  # type: ig
             steps[-1] = Step(last.node, last.form, last.kernel, (*last.folded, node))
             continue
         steps.append(Step(node, form, kdef))
-    return ExecutionPlan(tuple(steps), forms, uses)
+    frames = {node.name: NodeFrame(graph.param_specs(node), tuple(specs[t] for t in node.inputs),
+                                   tuple(specs[t] for t in node.outputs),
+                                   tuple(snapper(specs[t]) for t in node.outputs)) for node in graph.nodes}
+    return ExecutionPlan(tuple(steps), forms, uses, frames)
 
 
 def _fusable(step: Step, node: Node, form: str, uses: Mapping[str, int], outputs: set[str],
