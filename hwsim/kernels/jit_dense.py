@@ -28,7 +28,7 @@ ADD, MUL, RELU, RELU6, SIGMOID, SILU = 1, 2, 3, 4, 5, 6  # epilogue stage codes 
 # error_model="numpy": a float division by zero gives inf as in NumPy, with no Python exception check
 # (which would keep LLVM from vectorizing any loop that divides)
 _jit = njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
-_jit_inline = njit(cache=True, fastmath=False, nogil=True, error_model="numpy", inline="always")
+_jit_inline = njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 _U = np.uint64  # unsigned offsets: numba adds no negative-index wraparound check, so LLVM vectorizes
 
 
@@ -268,3 +268,34 @@ def pool_nhwc(x, kh, kw, sh, sw, pt, pl, is_max, divisor, out):  # type: ignore[
                     d = divisor[oh, ow]
                     for k in range(cu):
                         of[ob + k] = of[ob + k] / d
+
+
+@_jit
+def channel_means(x, out):  # type: ignore[no-untyped-def]
+    """out[n, c] = mean over pixels of ``x`` [N, P, C] (channels-last), summed in float64 in pixel
+    order (channels innermost: vectorized), then divided and rounded to float32 once."""
+    nb, npix, c = x.shape
+    acc = np.empty(c, np.float64)
+    for n in range(nb):
+        for k in range(c):
+            acc[k] = 0.0
+        for p in range(npix):
+            row = x[n, p]
+            for k in range(c):
+                acc[k] += row[k]
+        for k in range(c):
+            out[n, k] = np.float32(acc[k] / npix)
+
+
+def warm_up() -> None:
+    """Call every loop once on tiny float32 arrays: compiles them (or loads them from numba's disk
+    cache). For ``bench/bench_executor_vs_ort.py``, which times this one-off cost apart."""
+    f32 = np.float32
+    x = np.ones((1, 3, 3, 2), f32)
+    codes, vectors = np.array([ADD, SILU], np.int64), np.zeros((2, 2), f32)
+    depthwise_nhwc(x, np.ones((3, 3, 2), f32), 1, 1, 1, 1, 1, 1, codes, vectors, np.empty((1, 3, 3, 2), f32))
+    epilogue_rows(np.ones((4, 2), f32), codes, vectors)
+    epilogue_planes(np.ones((1, 2, 4), f32), codes, vectors)
+    im2col_nhwc(x, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, np.empty((9, 18), f32))
+    pool_nhwc(x, 2, 2, 1, 1, 0, 0, True, np.ones((1, 1), f32), np.empty((1, 2, 2, 2), f32))
+    channel_means(np.ones((1, 4, 2), f32), np.empty((1, 2), f32))

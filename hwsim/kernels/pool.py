@@ -74,5 +74,14 @@ def k_avgpool(call: KernelCall) -> tuple[np.ndarray, ...]:
 
 @register_kernel("global_avgpool", "dense", "tolerance", rtol=1e-5)
 def k_global_avgpool(call: KernelCall) -> tuple[np.ndarray, ...]:
-    """Mean over H x W -> N x C x 1 x 1."""
-    return (call.inputs[0].mean(axis=(2, 3), keepdims=True),)
+    """Mean over H x W -> N x C x 1 x 1; float32 by the compiled channels-last loop (float64 sums)."""
+    x = call.inputs[0]
+    if x.dtype != np.float32:
+        return (x.mean(axis=(2, 3), keepdims=True),)
+    from hwsim.kernels import jit_dense  # numba, on the first such pooling only
+
+    n, c = x.shape[:2]
+    last = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # no copy for a channels-last view
+    out = np.empty((n, c), np.float32)
+    jit_dense.channel_means(last.reshape(n, -1, c), out)
+    return (out.reshape(n, c, 1, 1),)
