@@ -35,7 +35,7 @@ def depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue) -> np
     Computed channels-last in float32: the input is read as NHWC (free when it is a channels-last view,
     as the depthwise and pointwise kernels produce; one copy otherwise; channels repeated for a
     multiplier); each output sums its in-bounds taps in (i, j) order, then the epilogue (bias, folded
-    batchnorm / relu / relu6) is applied before the pixel leaves L1. The result is an NCHW-shaped view
+    batchnorm / activations) is applied to each output row before it leaves L1. The result is an NCHW-shaped view
     of NHWC memory; the pointwise kernel and NumPy's elementwise ops read it without a copy."""
     from hwsim.kernels import jit_dense  # numba, on the first depthwise conv only
 
@@ -47,7 +47,8 @@ def depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue) -> np
     wt = np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), np.float32)  # [kh, kw, O]
     out = np.empty((n, g.ho, g.wo, o), np.float32)
     t, l = g.pads[:2]
-    jit_dense.depthwise_nhwc(xl, wt, g.sh, g.sw, g.dh, g.dw, t, l, ep.codes, ep.vectors, out)
+    vectors = np.tile(ep.vectors, (1, g.wo))  # the operands of each pixel of an output row
+    jit_dense.depthwise_nhwc(xl, wt, g.sh, g.sw, g.dh, g.dw, t, l, ep.codes, vectors, out)
     return out.transpose(0, 3, 1, 2)
 
 

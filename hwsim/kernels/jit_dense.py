@@ -122,10 +122,11 @@ def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: 
     """out[n, oh, ow, c] = epilogue(sum over in-bounds taps (i, j) of x[n, ih, iw, c] * w[i, j, c]).
 
     ``x`` [N, H, W, C] (channels already repeated for a channel multiplier), ``w`` [kh, kw, C],
-    ``out`` [N, Ho, Wo, C]; strides, dilations and the top / left padding as scalars. Channels are the
-    innermost loop (vectorized); for pixels whose whole window lies inside the input, 3x3 and 5x5
-    kernels keep each sum in a register across the taps; other pixels skip the taps that fall into the
-    padding. Then the epilogue, on the pixel's channels while they are in L1."""
+    ``out`` [N, Ho, Wo, C]; strides, dilations and the top / left padding as scalars; ``vectors`` the
+    epilogue's operands repeated for the Wo pixels of a row, [S, Wo * C]. Channels are the innermost
+    loop (vectorized); for pixels whose whole window lies inside the input, 3x3 and 5x5 kernels keep
+    each sum in a register across the taps; other pixels skip the taps that fall into the padding.
+    Then the epilogue, over each output row while it is in L1 (one long loop however few the channels)."""
     nb, h, wd, c = x.shape
     kh, kw = w.shape[0], w.shape[1]
     ho, wo = out.shape[1], out.shape[2]
@@ -160,7 +161,7 @@ def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: 
                         of[ob + k] = acc
                 else:
                     _taps_bounded(xf, wf, of, ob, n, ih0, iw0, h, wd, kh, kw, dh, dw, cu)
-                _epilogue_at(of, ob, cu, codes, vectors)
+            _epilogue_at(of, _U((n * ho + oh) * wo) * cu, _U(wo) * cu, codes, vectors)
 
 
 @_jit
@@ -293,7 +294,7 @@ def warm_up() -> None:
     f32 = np.float32
     x = np.ones((1, 3, 3, 2), f32)
     codes, vectors = np.array([ADD, SILU], np.int64), np.zeros((2, 2), f32)
-    depthwise_nhwc(x, np.ones((3, 3, 2), f32), 1, 1, 1, 1, 1, 1, codes, vectors, np.empty((1, 3, 3, 2), f32))
+    depthwise_nhwc(x, np.ones((3, 3, 2), f32), 1, 1, 1, 1, 1, 1, codes, np.zeros((2, 6), f32), np.empty((1, 3, 3, 2), f32))
     epilogue_rows(np.ones((4, 2), f32), codes, vectors)
     epilogue_planes(np.ones((1, 2, 4), f32), codes, vectors)
     im2col_nhwc(x, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, np.empty((9, 18), f32))
