@@ -30,6 +30,9 @@ from hwsim.registry import Registry
 # imports numba)
 ADD, MUL, RELU, RELU6, SIGMOID, SILU = 1, 2, 3, 4, 5, 6
 #: Activation ops -> their stage code (no operand).
+#: The channels-last epilogue pass runs its loops over at least this many values (several pixels
+#: when there are few channels), its operands repeated to match.
+ROW_RUN = 512
 ACTIVATION_STAGES = {"relu": RELU, "relu6": RELU6, "sigmoid": SIGMOID, "silu": SILU}
 #: Ops whose computation a producer's epilogue can absorb.
 FOLDABLE = frozenset({"batchnorm", *ACTIVATION_STAGES})
@@ -84,12 +87,10 @@ def apply(y: np.ndarray, ep: Epilogue) -> np.ndarray:
     if y.dtype != np.float32 or ep.vectors.dtype != np.float32:  # a float64 oracle run: NumPy, its dtype
         return _apply_numpy(y, ep)
     n, c = y.shape[0], y.shape[1]
-    if y.ndim == 2 and y.flags.c_contiguous:
-        jit_dense.epilogue_rows(y, ep.codes, ep.vectors)
-        return y
-    last = y.transpose(0, *range(2, y.ndim), 1)
-    if last.flags.c_contiguous:  # channels-last memory seen through an NCHW-shaped view
-        jit_dense.epilogue_rows(last.reshape(-1, c), ep.codes, ep.vectors)
+    last = y if y.ndim == 2 else y.transpose(0, *range(2, y.ndim), 1)
+    if last.flags.c_contiguous:  # [N, features], or channels-last memory seen through an NCHW-shaped view
+        rows = -(-ROW_RUN // c)  # pixels whose channels one vector loop covers
+        jit_dense.epilogue_rows(last.reshape(-1, c), ep.codes, np.tile(ep.vectors, (1, rows)))
         return y
     if not y.flags.c_contiguous or not y.flags.writeable:
         y = np.ascontiguousarray(y)

@@ -166,11 +166,14 @@ def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: 
 
 @_jit
 def epilogue_rows(y, codes, vectors):  # type: ignore[no-untyped-def]
-    """The epilogue in place on ``y`` [P, C] (channels innermost: channels-last activations, linear outputs)."""
-    c = _U(y.shape[1])
+    """The epilogue in place on ``y`` [P, C] (channels innermost: channels-last activations, linear
+    outputs); ``vectors`` [S, B * C] holds the operands repeated for B rows, which one loop covers."""
+    c = y.shape[1]
+    block = max(1, vectors.shape[1] // c)
     yf = y.reshape(y.size)
-    for p in range(y.shape[0]):
-        _epilogue_at(yf, _U(p) * c, c, codes, vectors)
+    for p0 in range(0, y.shape[0], block):
+        rows = min(block, y.shape[0] - p0)
+        _epilogue_at(yf, _U(p0 * c), _U(rows * c), codes, vectors)
 
 
 @_jit
