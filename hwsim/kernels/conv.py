@@ -6,7 +6,7 @@ inside the depthwise loop or in one compiled pass over a GEMM's output."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -44,11 +44,10 @@ def depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue) -> np
     xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1), np.float32)  # no copy for a channels-last view
     if o != c:
         xl = np.repeat(xl, o // c, axis=3)
-    wt = np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), np.float32)  # [kh, kw, O]
+    wt = weight_layout(w, "hw_o", lambda: np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), np.float32))  # kh, kw, O
     out = np.empty((n, g.ho, g.wo, o), np.float32)
     t, l = g.pads[:2]
-    vectors = np.tile(ep.vectors, (1, g.wo))  # the operands of each pixel of an output row
-    jit_dense.depthwise_nhwc(xl, wt, g.sh, g.sw, g.dh, g.dw, t, l, ep.codes, vectors, out)
+    jit_dense.depthwise_nhwc(xl, wt, g.sh, g.sw, g.dh, g.dw, t, l, ep.codes, ep.repeated(g.wo), out)
     return out.transpose(0, 3, 1, 2)
 
 
@@ -73,7 +72,8 @@ def conv_direct(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue | No
     whose workspace is one shifted copy of the input."""
     ep = ep if ep is not None else build_epilogue(w.shape[0], dtype=x.dtype)
     compiled = x.dtype == np.float32 and w.dtype == np.float32
-    if compiled and is_depthwise(x, w, g) and x.shape[1] > 1:  # one input channel (LeNet's conv1): one GEMM is 5x faster
+    # one input channel (LeNet's conv1): one GEMM is 5x faster than the depthwise loop
+    if compiled and is_depthwise(x, w, g) and x.shape[1] > 1:
         return depthwise(x, w, g, ep)
     if g.pointwise and g.groups == 1 and is_channels_last(x):
         return apply(pointwise_channels_last(x, w), ep)
@@ -135,7 +135,7 @@ def conv_nhwc(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return (cols @ wk).reshape(n, g.ho, g.wo, o).transpose(0, 3, 1, 2)
 
 
-def _run(call: KernelCall, conv, folded: Sequence[KernelCall]) -> tuple[np.ndarray, ...]:  # type: ignore[no-untyped-def]
+def _run(call: KernelCall, conv: Callable[..., np.ndarray], folded: Sequence[KernelCall]) -> tuple[np.ndarray, ...]:
     """Run ``conv`` with the epilogue of the node's bias, then the folded batchnorm / relu / relu6 nodes
     (the program made once per stored weight and operands, as the reordered weights are)."""
     x = call.inputs[0]

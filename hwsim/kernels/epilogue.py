@@ -17,7 +17,7 @@ by a test).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,10 +44,18 @@ class Epilogue:
 
     codes: np.ndarray  # int64 [S]
     vectors: np.ndarray  # [S, C], in the activations' dtype
+    _repeats: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
         return self.codes.size == 0
+
+    def repeated(self, pixels: int) -> np.ndarray:
+        """The operands repeated for ``pixels`` consecutive channels-last pixels, [S, pixels * C]
+        (made once per program and count: programs are kept per stored weight)."""
+        if pixels not in self._repeats:
+            self._repeats[pixels] = np.ascontiguousarray(np.tile(self.vectors, (1, pixels)))
+        return self._repeats[pixels]
 
 
 def build_epilogue(channels: int, bias: Any = None, calls: Sequence[KernelCall] = (),
@@ -90,7 +98,7 @@ def apply(y: np.ndarray, ep: Epilogue) -> np.ndarray:
     last = y if y.ndim == 2 else y.transpose(0, *range(2, y.ndim), 1)
     if last.flags.c_contiguous:  # [N, features], or channels-last memory seen through an NCHW-shaped view
         rows = -(-ROW_RUN // c)  # pixels whose channels one vector loop covers
-        jit_dense.epilogue_rows(last.reshape(-1, c), ep.codes, np.tile(ep.vectors, (1, rows)))
+        jit_dense.epilogue_rows(last.reshape(-1, c), ep.codes, ep.repeated(rows))
         return y
     if not y.flags.c_contiguous or not y.flags.writeable:
         y = np.ascontiguousarray(y)

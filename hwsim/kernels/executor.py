@@ -266,7 +266,7 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
             if snap is not None:  # an int8 / fp16 / bf16 activation holds values of that type
                 arr = snap(arr)
             declared = spec.shape
-            if batch == declared_batch and tuple(arr.shape) != tuple(declared):
+            if batch == declared_batch and arr.shape != tuple(declared):
                 raise RuntimeError(f"kernel ({node.op}, {form}) produced shape {arr.shape} for {tname!r}, "
                                    f"the graph infers {declared}")
             live.put(tname, arr)
@@ -296,8 +296,8 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
             raise e.located(source=graph.source, where=f"node {node.name!r}") from None
         seconds[node.name] = time.perf_counter() - t0
         book(node, form, outs, call, kdef)
-        for fnode, fcall in zip(step.folded, folded):  # computed inside the producer's kernel
+        for fnode, fkdef, fcall in zip(step.folded, step.folded_kernels, folded):  # inside the producer's kernel
             seconds[fnode.name] = 0.0
-            book(fnode, "dense", outs, fcall.with_inputs(outs), kernel_for(fnode.op, "dense"))
+            book(fnode, "dense", outs, fcall.with_inputs(outs), fkdef)
     outputs = {t: live.arrays[t] for t in graph.outputs}
     return ExecutionResult(outputs, live.peak_buffer, live.peak_tensor, seconds, dict(plan.forms), batch, kept)

@@ -297,7 +297,8 @@ def warm_up() -> None:
     f32 = np.float32
     x = np.ones((1, 3, 3, 2), f32)
     codes, vectors = np.array([ADD, SILU], np.int64), np.zeros((2, 2), f32)
-    depthwise_nhwc(x, np.ones((3, 3, 2), f32), 1, 1, 1, 1, 1, 1, codes, np.zeros((2, 6), f32), np.empty((1, 3, 3, 2), f32))
+    depthwise_nhwc(x, np.ones((3, 3, 2), f32), 1, 1, 1, 1, 1, 1, codes, np.zeros((2, 6), f32),
+                   np.empty((1, 3, 3, 2), f32))
     epilogue_rows(np.ones((4, 2), f32), codes, vectors)
     epilogue_planes(np.ones((1, 2, 4), f32), codes, vectors)
     im2col_nhwc(x, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, np.empty((9, 18), f32))

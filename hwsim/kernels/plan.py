@@ -44,6 +44,7 @@ class Step:
     form: str
     kernel: KernelDef
     folded: tuple[Node, ...] = ()
+    folded_kernels: tuple[KernelDef, ...] = ()  # each folded node's own kernel (what it stands for)
 
     @property
     def last(self) -> Node:
@@ -96,7 +97,7 @@ def _build(graph: OpGraph, fuse: bool, kernel_for) -> ExecutionPlan:  # type: ig
         kdef = kernel_for(node.op, form, f"node {node.name!r}")
         last = steps[-1] if steps else None
         if fuse and last is not None and _fusable(last, node, form, uses, outputs, graph):
-            steps[-1] = Step(last.node, last.form, last.kernel, (*last.folded, node))
+            steps[-1] = Step(last.node, last.form, last.kernel, (*last.folded, node), (*last.folded_kernels, kdef))
             continue
         steps.append(Step(node, form, kdef))
     frames = {node.name: NodeFrame(graph.param_specs(node), tuple(specs[t] for t in node.inputs),
