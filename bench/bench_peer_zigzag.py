@@ -91,7 +91,11 @@ def timed_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[flo
 
 
 def _last_json(stdout: str) -> dict:
-    return json.loads(stdout.strip().splitlines()[-1])
+    """The JSON document a child printed: the whole output (the CLI's indented --json), else its last line."""
+    try:
+        return json.loads(stdout)
+    except json.JSONDecodeError:
+        return json.loads(stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
