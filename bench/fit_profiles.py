@@ -8,7 +8,10 @@ against the `validate` records.
 
 Each target: a profile, the parameters to fit (a grid each, as --set overrides), and the fit tables.
 The error minimised is the sum over records of ln(predicted / measured)^2; `additive_us` parameters
-(a fixed time per inference) are solved on a grid without re-simulating.
+(a fixed time per inference) are solved on a grid without re-simulating. A target with
+`search: "coordinate"` (too many parameters for the full product of the grids) is fitted by coordinate
+descent over the same grids: each parameter in turn set to its best grid value with the others held,
+until a whole pass changes nothing (a local optimum of the grid).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import itertools
 import math
 import sys
 
-from hwsim.analysis.validation import load_records, run_validation, BoardSetup
+from hwsim.analysis.validation import BoardSetup, load_records, run_validation
+from hwsim.errors import DeviceProfileError
 
 TARGETS = {
     "zcu104": dict(board="zcu104-1xb4096", tables=["vitisai-zcu104"],
@@ -30,26 +34,62 @@ TARGETS = {
                 grid={"cpu.efficiency.gemm": [x / 100 for x in range(14, 51, 1)]}),
     "jetson-nano": dict(board="jetson-nano", tables=["trt-nano-kentaroy47"],
                         grid={"gpu.efficiency.gemm": [x / 100 for x in range(30, 101, 2)]}),
+    # ncnn as a runtime: factors per kernel class on the profile's XNNPACK-fitted efficiencies, fitted on
+    # the Pi Zero 2 W block (BCM2710A1: the Pi 3B+'s quad A53 at 1.0 GHz, pi3b-plus profile); the Pi 3B+ and
+    # Pi 4 ncnn blocks validate them (another A53 board, another core: A72)
+    "ncnn": dict(board="pi-zero-2w-ncnn", tables=["ncnn-pi-zero-2w"], search="coordinate",
+                 grid={f"cpu.runtimes.ncnn.{k}": [0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
+                                                   1.0, 1.2, 1.4, 1.6, 2.0]
+                       for k in ("gemm", "winograd", "depthwise", "vector")}),
+    # one Edge TPU chip behind two host links: the per-layer overhead is the chip's, fitted on both boards
+    "coral": dict(board="coral-usb3", boards=["coral-usb3", "coral-devboard"], tables=["coral-freedomtan"],
+                  grid={"array.model_params.layer_overhead_cycles": [x * 1000 for x in range(0, 41)]}),
 }
 
 
 def fit(name: str) -> None:
     t = TARGETS[name]
     recs = load_records()
+    boards = t.get("boards", [t["board"]])
     sub = recs.model_copy(update={"records": [r for r in recs.records if r.table in t["tables"]
-                                              and r.board == t["board"]]})
+                                              and r.board in boards]})
     assert all(recs.tables[x].role == "fit" for x in t["tables"]), "fit only on fit tables"
     base = recs.boards[t["board"]]
     keys = list(t["grid"])
-    best = None
-    for values in itertools.product(*(t["grid"][k] for k in keys)):
-        ov = {**base.overrides, **{k: str(v) for k, v in zip(keys, values)}}
-        outs = run_validation(sub, roles=("fit",), board_profiles={t["board"]: BoardSetup(profile=base.profile,
-                                                                                           overrides=ov)})
+
+    def score(values: tuple) -> tuple:  # type: ignore[type-arg]
+        setups = {b: BoardSetup(profile=recs.boards[b].profile,
+                                overrides={**recs.boards[b].overrides, **{k: str(v) for k, v in zip(keys, values)}})
+                  for b in boards}
+        try:
+            outs = run_validation(sub, roles=("fit",), board_profiles=setups)
+        except DeviceProfileError:  # a grid point past a physical limit (an efficiency above the peak)
+            return (math.inf, values, 0, [])
+        best_add = None
         for add in t.get("additive_us", [0]):
             err = sum(math.log((o.predicted_ms + add / 1e3) / o.record.ms) ** 2 for o in outs)
-            if best is None or err < best[0]:
-                best = (err, values, add, [(o.record.id, (o.predicted_ms + add / 1e3) / o.record.ms) for o in outs])
+            if best_add is None or err < best_add[0]:
+                best_add = (err, values, add, [(o.record.id, (o.predicted_ms + add / 1e3) / o.record.ms) for o in outs])
+        assert best_add is not None
+        return best_add
+
+    best = None
+    if t.get("search") == "coordinate":
+        values = tuple(1.0 if 1.0 in t["grid"][k] else t["grid"][k][0] for k in keys)
+        best = score(values)
+        changed = True
+        while changed:
+            changed = False
+            for i, k in enumerate(keys):
+                for v in t["grid"][k]:
+                    cand = score(best[1][:i] + (v,) + best[1][i + 1:])
+                    if cand[0] < best[0] - 1e-12:
+                        best, changed = cand, True
+    else:
+        for values in itertools.product(*(t["grid"][k] for k in keys)):
+            cand = score(values)
+            if best is None or cand[0] < best[0]:
+                best = cand
     assert best is not None
     err, values, add, ratios = best
     print(f"== {name} (profile {base.profile}); fitted to {' '.join('{' + i + '}' for i, _ in ratios)}")

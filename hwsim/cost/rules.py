@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hwsim.cost.common import (
-    ComputeClass, compute_class, conv_buffers, gemm_level_bytes, streaming_level_bytes, transfer_cycles,
-    vector_cycles, workspace_level_bytes,
+    WINOGRAD_ALGORITHMS, ComputeClass, ConvBuffers, compute_class, conv_buffers, gemm_level_bytes,
+    streaming_level_bytes, transfer_cycles, vector_cycles, workspace_level_bytes,
 )
 from hwsim.units import format_bytes
 from hwsim.cost.energy import op_energy
@@ -39,7 +39,20 @@ from hwsim.cost.memo import CostMemo
 from hwsim.cost.sparse import SparseView, dense_fallback, sparse_cycles, sparse_view
 from hwsim.cost.types import OpCost
 from hwsim.cost.work import OpWork, Workload
-from hwsim.hardware.profile import DeviceProfile, Fusion
+from hwsim.hardware.profile import DeviceProfile, Fusion, kernel_efficiency
+
+
+def efficiency_key(work: OpWork, cc: ComputeClass, buffers: ConvBuffers | None) -> str:
+    """The kernel class whose efficiency a GEMM-shaped op runs at (schema ``EFFICIENCY_KEYS``):
+    depthwise, winograd (the products of a Winograd conv, in the transform domain), integer (integer
+    products), else gemm."""
+    if work.depthwise:
+        return "depthwise"
+    if buffers is not None and buffers.algorithm in WINOGRAD_ALGORITHMS:
+        return "winograd"
+    if cc.mode == "mac" and cc.key.startswith("int"):
+        return "integer"
+    return "gemm"
 
 
 @dataclass(frozen=True)
@@ -89,8 +102,9 @@ class RooflineModel(CostModel):
 
     @staticmethod
     def efficiency(device: DeviceProfile, key: str) -> float:
-        """The profile's named kernel efficiency for a kernel class (1.0 when not given)."""
-        return float(getattr(device.spec, "efficiency", {}).get(key, 1.0))
+        """The profile's kernel efficiency for a kernel class (``kernel_efficiency``: its own entry, else
+        its fallback class's, else 1.0)."""
+        return kernel_efficiency(getattr(device.spec, "efficiency", {}), key)
 
     @staticmethod
     def fusion(device: DeviceProfile) -> Fusion:
@@ -162,10 +176,11 @@ class RooflineModel(CostModel):
         cc = compute_class(wdt, work.act_dtype)
         mu = self.mac_unit(work, cc, device)
         notes = [*more_notes, *mu.notes]
-        eff = self.efficiency(device, "depthwise" if work.depthwise else "gemm")
+        buffers = None if rhs_act else conv_buffers(work)
+        eff_key = efficiency_key(work, cc, buffers)
+        eff = self.efficiency(device, eff_key)
         mac_cycles = work.macs * cc.planes / (mu.macs_per_cycle * mu.utilization * eff)
         arith = work.arith
-        buffers = None if rhs_act else conv_buffers(work)
         if buffers is not None and buffers.filter_kept and arith.get("transform_filter"):
             arith = {k: v for k, v in arith.items() if k != "transform_filter"}
             notes.append(f"{buffers.label}: filter transformed once at load (U, {format_bytes(buffers.filter_bytes)}, "
@@ -203,7 +218,8 @@ class RooflineModel(CostModel):
         return self._finish(work, device, mu.name, mac_cycles + extra_cycles, bytes_by_level, energy, notes,
                             {"mac": int(effectual), **arith},
                             {"compute_class": cc.name, "utilization": round(mu.utilization, 4),
-                             "efficiency": eff, "sparse_imbalance": round(sp_imb, 4)}, issuers=mu.workers)
+                             "efficiency": eff, "kernel_class": eff_key, "sparse_imbalance": round(sp_imb, 4)},
+                            issuers=mu.workers)
 
     def vector_rule(self, work: OpWork, device: DeviceProfile) -> OpCost:
         cc = compute_class(None, work.act_dtype)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from hwsim.cost.common import compute_class, lookup_rate, streaming_level_bytes, transfer_cycles, vector_cycles
 from hwsim.cost.registry import CostModel, Rule, register_cost_model
@@ -96,32 +97,63 @@ def _level_energy(device: DeviceProfile, bytes_by_level: Mapping[str, float]) ->
     return {"onchip": float(onchip), "dram": float(dram)}
 
 
+@dataclass(frozen=True)
+class OnChipPlan:
+    """Where a workload's data lives on an array device for one inference in steady state.
+
+    ``resident``: nodes whose weights stay in the parameter cache across inferences.
+    ``activation_bytes``: with one unified on-chip SRAM (``array.model_params.unified_sram``), what the
+    cached parameters leave for activations (ifmap / ofmap buffers and inter-layer residency); None:
+    the profile's separate ifmap / ofmap buffers and its last on-chip level.
+    ``link_bytes``: per node, bytes of the graph's input / output that cross the host link every
+    inference (``array.model_params.host_io``; an accelerator attached to a host over USB or PCIe)."""
+
+    resident: frozenset[str] = frozenset()
+    activation_bytes: float | None = None
+    link_bytes: Mapping[str, int] = field(default_factory=dict)
+
+
+def _flag(spec: SystolicSpec, key: str) -> bool:
+    return str(_params(spec).get(key, False)).lower() in ("true", "1", "yes", "on")
+
+
+def layer_overhead_cycles(spec: SystolicSpec) -> int:
+    """Fixed cycles per layer the array runs (``array.model_params.layer_overhead_cycles``, default 0):
+    instruction issue, DMA set-up and pipeline fill/drain that no MAC count captures."""
+    return int(float(_params(spec).get("layer_overhead_cycles", 0)))  # type: ignore[arg-type]
+
+
 def _dram_bytes(work: OpWork, m: ArrayMapping, spec: SystolicSpec, device: DeviceProfile,
-                weights_resident: bool = False) -> float:
+                plan: OnChipPlan = OnChipPlan()) -> float:
     """Each operand crosses DRAM once, or once per fold of the other dimension when it overflows its SRAM.
     An activation that fits the on-chip SRAM stays there between layers (never re-read from DRAM);
-    weights held in the parameter cache (``resident_weight_nodes``) are not re-read in steady state."""
+    weights held in the parameter cache (``plan.resident``) are not re-read in steady state; the graph's
+    input / output cross the host link (``plan.link_bytes``)."""
     llc = device.last_on_chip
-    resident = (lambda b: llc is not None and b <= llc.usable_bytes)
+    if plan.activation_bytes is None:
+        ifmap_cap, ofmap_cap, filter_cap = spec.ifmap_sram_bytes, spec.ofmap_sram_bytes, spec.filter_sram_bytes
+        resident = (lambda b: llc is not None and b <= llc.usable_bytes)
+    else:  # one pool: what the cached parameters leave stages activations and streamed weights alike
+        ifmap_cap = ofmap_cap = filter_cap = plan.activation_bytes
+        resident = (lambda b: b <= plan.activation_bytes)  # type: ignore[operator]
     in_b = work.in_bytes[0] if work.in_bytes else 0
     w_b = work.param_bytes if work.weight else (work.in_bytes[1] if len(work.in_bytes) > 1 else 0)
     refetch_in = {"os": m.col_folds, "ws": m.col_folds, "is": 1}[m.dataflow]
     refetch_w = {"os": m.row_folds, "ws": 1, "is": m.col_folds}[m.dataflow]
     psum_out = {"os": 1, "ws": m.row_folds, "is": m.row_folds}[m.dataflow]
-    ifmap = 0.0 if resident(in_b) else in_b * (1 if in_b <= spec.ifmap_sram_bytes else refetch_in)
-    filt = 0.0 if weights_resident else w_b * (1 if w_b <= spec.filter_sram_bytes else refetch_w)
+    ifmap = 0.0 if resident(in_b) else in_b * (1 if in_b <= ifmap_cap else refetch_in)
+    filt = 0.0 if work.node in plan.resident else w_b * (1 if w_b <= filter_cap else refetch_w)
     out = work.out_bytes
-    ofmap = 0.0 if resident(out) and out <= spec.ofmap_sram_bytes else out * (1 if out <= spec.ofmap_sram_bytes
-                                                                                 else psum_out)
-    return ifmap + filt + ofmap
+    ofmap = 0.0 if resident(out) and out <= ofmap_cap else out * (1 if out <= ofmap_cap else psum_out)
+    return ifmap + filt + ofmap + plan.link_bytes.get(work.node, 0)
 
 
-def resident_weight_nodes(workload: Workload, spec: SystolicSpec) -> frozenset[str]:
+def resident_weight_nodes(workload: Workload, spec: SystolicSpec, capacity: float | None = None) -> frozenset[str]:
     """Nodes whose weights stay in the parameter cache across inferences: layers in graph order while
-    their weights fit ``array.param_cache`` (the Edge TPU compiler caches parameters layer by layer from
-    the start of the model and streams the rest from the host on every inference; coral.ai docs, Edge
-    TPU compiler: 'parameter data caching')."""
-    left = spec.param_cache_bytes
+    their weights fit ``capacity`` (default ``array.param_cache``; the Edge TPU compiler caches parameters
+    layer by layer from the start of the model and streams the rest from the host on every inference;
+    coral.ai docs, Edge TPU compiler: 'parameter data caching')."""
+    left = spec.param_cache_bytes if capacity is None else capacity
     out: set[str] = set()
     for w in workload.ops:
         if w.gemm is None or w.weight is None:
@@ -133,9 +165,42 @@ def resident_weight_nodes(workload: Workload, spec: SystolicSpec) -> frozenset[s
     return frozenset(out)
 
 
-def cost_gemm(work: OpWork, device: DeviceProfile, resident: frozenset[str] = frozenset()) -> OpCost:
+def on_chip_plan(workload: Workload, device: DeviceProfile) -> OnChipPlan:
+    """The steady-state placement of one inference (see ``OnChipPlan``).
+
+    ``unified_sram``: one on-chip SRAM (the last on-chip memory level) holds both the cached parameters
+    and the activations. The largest layer's input + output must fit for the layer to run from chip, so
+    the parameter cache gets what that leaves (at most ``array.param_cache``) and the activations get
+    the rest of the pool."""
     spec = device.systolic
     assert spec is not None
+    capacity = None
+    act: float | None = None
+    llc = device.last_on_chip
+    if _flag(spec, "unified_sram") and llc is not None:
+        pool = float(llc.size_bytes)
+        peak = max(((w.in_bytes[0] if w.in_bytes else 0) + w.out_bytes for w in workload.ops if w.gemm is not None),
+                   default=0)
+        capacity = max(0.0, min(spec.param_cache_bytes, pool - peak))
+    resident = resident_weight_nodes(workload, spec, capacity)
+    if capacity is not None:
+        act = float(llc.size_bytes) - sum(w.param_bytes for w in workload.ops if w.node in resident)  # type: ignore[union-attr]
+    link: dict[str, int] = {}
+    if _flag(spec, "host_io"):
+        gemms = [w for w in workload.ops if w.gemm is not None]
+        if gemms:  # a fully quantized model takes its input at the width its layers exchange (TFLite
+            # full-integer models: uint8 input), even where hwsim's graph keeps a float input tensor
+            first, last = gemms[0], gemms[-1]
+            bits = min(first.act_dtype.bits, first.out_dtype.bits)
+            link[first.node] = link.get(first.node, 0) + math.ceil(first.in_numel * bits / 8)
+            link[last.node] = link.get(last.node, 0) + last.out_bytes
+    return OnChipPlan(resident, act, link)
+
+
+def cost_gemm(work: OpWork, device: DeviceProfile, plan: OnChipPlan = OnChipPlan()) -> OpCost:
+    spec = device.systolic
+    assert spec is not None
+    resident = plan.resident
     notes: list[str] = []
     rate, ekey = mac_rate(work, spec, notes)
     if work.weight is not None and (work.weight.encoding != "dense" or work.weight.density < 1.0):
@@ -152,7 +217,10 @@ def cost_gemm(work: OpWork, device: DeviceProfile, resident: frozenset[str] = fr
     sram = reads.ifmap * a_b + reads.filter * w_b + reads.ofmap * psum_b + work.other_param_bytes
     by_level: dict[str, float] = {}
     for lv in device.memory:
-        by_level[lv.name] = sram if lv.on_chip else _dram_bytes(work, m, spec, device, work.node in resident)
+        by_level[lv.name] = sram if lv.on_chip else _dram_bytes(work, m, spec, device, plan)
+    if plan.link_bytes.get(work.node):
+        notes.append(f"{plan.link_bytes[work.node]:,} B of the graph's input / output cross the host link")
+    overhead = layer_overhead_cycles(spec)
     extra_cycles = 0.0
     if work.arith:  # bias adds and Winograd transforms run on the vector unit
         extra_cycles = vector_cycles(work.arith, _vector_rates(spec), 1.0, _vector_lanes(spec), notes)
@@ -162,7 +230,7 @@ def cost_gemm(work: OpWork, device: DeviceProfile, resident: frozenset[str] = fr
         node=work.node, op=work.op, unit=f"array{spec.rows}x{spec.cols}-{m.dataflow}",
         compute_cycles=int(m.compute_cycles + math.ceil(extra_cycles)),
         transfer_bytes={k: int(round(v)) for k, v in by_level.items()},
-        transfer_cycles=transfer_cycles(device, by_level), energy_pj=energy,
+        transfer_cycles=transfer_cycles(device, by_level), overhead_cycles=overhead, energy_pj=energy,
         ops={"macs": work.macs, **{k: int(v) for k, v in work.arith.items()}}, source=SOURCE, notes=tuple(notes),
         extra={"sr": m.sr, "sc": m.sc, "t": m.t, "row_folds": m.row_folds, "col_folds": m.col_folds,
                "array_cycles": m.compute_cycles, "mapping_efficiency": round(m.mapping_efficiency, 6),
@@ -256,10 +324,10 @@ class SystolicCostModel(CostModel):
     def cost_graph(self, workload: Workload, device: DeviceProfile) -> tuple[OpCost, ...]:
         spec = device.systolic
         assert spec is not None
-        resident = resident_weight_nodes(workload, spec)
+        plan = on_chip_plan(workload, device)
         other = CostMemo(lambda w: self.cost_op(w, device))
         return tuple(cost_fused(w, device) if w.fuse_kind and _fuses(spec, w.fuse_kind)
-                     else cost_gemm(w, device, resident)
+                     else cost_gemm(w, device, plan)
                      if w.gemm is not None and self.rule_for(w.op, w.group) is cost_array_or_vector
                      else other(w)
                      for w in workload.ops)

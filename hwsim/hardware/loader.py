@@ -23,6 +23,7 @@ from hwsim.hardware import device_cache
 from hwsim.hardware import energy_tables as et
 from hwsim.hardware.profile import (
     CpuSpec, DeviceProfile, EnergyTable, FpgaSpec, Fusion, GpuSpec, MemoryLevel, SparseTraits, SystolicSpec,
+    runtime_efficiency,
 )
 
 if TYPE_CHECKING:
@@ -112,8 +113,9 @@ def load_device(name_or_path: str | os.PathLike[str], overrides: Mapping[str, st
         return build(device_cache.Validated(values), name=path.stem, source=str(path), raw=raw)  # type: ignore[arg-type]
     raw = _parse_raw(file_text, path)
     model = validate(copy.deepcopy(raw), str(path))
-    device_cache.store(file_text, raw, model.model_dump())
-    return build(model, name=path.stem, source=str(path), raw=raw)
+    profile = build(model, name=path.stem, source=str(path), raw=raw)
+    device_cache.store(file_text, raw, model.model_dump())  # only what validated and built
+    return profile
 
 
 def read_raw(path: Path) -> dict[str, Any]:
@@ -295,6 +297,19 @@ def _model_at(model_cls: Any, loc: list[str]) -> Any:
 
 
 # --- build --------------------------------------------------------------------------------------------
+def _cpu_efficiency(c: Any, source: str) -> dict[str, float]:
+    """The CPU's kernel efficiencies under its runtime (``cpu.runtime``): the profile's own table when
+    none is named, else every kernel class's base efficiency times the runtime's factor."""
+    if c.runtime is None:
+        return dict(c.efficiency)
+    from hwsim.hardware.schema import EFFICIENCY_KEYS  # a plain tuple; the schema is imported only here
+
+    try:
+        return runtime_efficiency(c.efficiency, c.runtimes[c.runtime], EFFICIENCY_KEYS)
+    except ValueError as e:
+        raise DeviceProfileError(str(e), source=source or None, where=f"cpu.runtimes.{c.runtime}") from None
+
+
 def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, Any] | None = None,
           overrides: tuple[tuple[str, str], ...] = ()) -> DeviceProfile:
     """Typed, frozen profile from validated data (defaults filled from the energy tables)."""
@@ -309,7 +324,7 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
             epb = et.default_level_pj_per_byte(lv.size, lv.on_chip, node if model.energy.scale_with_node else 45.0,
                                                lv.type)
         memory.append(MemoryLevel(
-            name=lname, size_bytes=lv.size, bandwidth_bytes_per_s=lv.bandwidth,
+            name=lname, size_bytes=lv.size, bandwidth_bytes_per_s=lv.bandwidth * lv.sustained_fraction,
             latency_s=lat_value / clock if lat_unit == "cycles" else lat_value,
             energy_pj_per_byte=epb, on_chip=lv.on_chip, usable_fraction=lv.usable_fraction,
             instances=lv.instances,
@@ -331,7 +346,8 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
             vector_ops_per_cycle_per_core=MappingProxyType(dict(c.vector_ops_per_cycle_per_core)),
             popcount_word_bits=c.popcount.word_bits, popcount_cycles_per_word=c.popcount.cycles_per_word,
             register_file_bytes=c.register_file, op_overhead_s=c.op_overhead,
-            efficiency=MappingProxyType(dict(c.efficiency)), fusion=Fusion(c.fusion.batchnorm, c.fusion.activation),
+            efficiency=MappingProxyType(_cpu_efficiency(c, source)), fusion=Fusion(c.fusion.batchnorm, c.fusion.activation),
+            runtime=c.runtime,
         )
     elif kind == "gpu":
         g = model.gpu  # type: ignore[attr-defined]

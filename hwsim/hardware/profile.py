@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any, Literal
 
 DeviceKind = Literal["cpu", "gpu", "fpga", "systolic"]
@@ -93,9 +94,11 @@ class CpuSpec:
     popcount_cycles_per_word: float  # cycles for XNOR + popcount + accumulate of one word
     register_file_bytes: float
     op_overhead_s: float  # dispatching one op (thread wake-up, loop setup)
-    #: share of the unit's peak real kernels reach, by kernel class (gemm, depthwise, vector); 1.0 if absent
+    #: share of the unit's peak real kernels reach, by kernel class (``kernel_efficiency``)
     efficiency: Mapping[str, float] = field(default_factory=dict)
     fusion: Fusion = Fusion()
+    #: the inference runtime modelled (None: the one ``efficiency`` was fitted on)
+    runtime: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,3 +202,28 @@ class DeviceProfile:
         spec = {"cpu": self.cpu, "gpu": self.gpu, "fpga": self.fpga, "systolic": self.systolic}[self.kind]
         assert spec is not None
         return spec
+
+
+#: a kernel class without its own efficiency takes another's (winograd and integer kernels are GEMMs)
+EFFICIENCY_FALLBACK: Mapping[str, str] = MappingProxyType({"winograd": "gemm", "integer": "gemm"})
+
+
+def kernel_efficiency(table: Mapping[str, float], key: str) -> float:
+    """The share of the peak a kernel class reaches: its own entry, else its fallback class's, else 1.0
+    (the roofline peak)."""
+    while key not in table and key in EFFICIENCY_FALLBACK:
+        key = EFFICIENCY_FALLBACK[key]
+    return float(table.get(key, 1.0))
+
+
+def runtime_efficiency(table: Mapping[str, float], factors: Mapping[str, float],
+                       keys: tuple[str, ...]) -> dict[str, float]:
+    """Every kernel class's efficiency under a runtime: the base efficiency (``kernel_efficiency``) times
+    the runtime's factor for that class (1.0 when it names none). Raises ValueError past the peak."""
+    out = {}
+    for k in keys:
+        v = kernel_efficiency(table, k) * factors.get(k, 1.0)
+        if v > 1.0 + 1e-9:
+            raise ValueError(f"efficiency of {k} kernels would be {v:.3g} (> 1, past the peak) under the runtime")
+        out[k] = v
+    return out

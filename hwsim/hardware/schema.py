@@ -78,8 +78,10 @@ Fraction = Annotated[float, Field(gt=0, le=1)]
 RATE_DTYPES = ("fp32", "fp16", "bf16", "tf32", "int32", "int16", "int8", "int4", "binary", "ternary")
 #: Non-MAC arithmetic kinds (hwsim.ir counting) a vector-op table may name.
 OP_KINDS = ("add", "mul", "cmp", "div", "sqrt", "exp", "erf", "fft", "transform_filter", "move")
-#: Kernel classes a CPU/GPU efficiency factor may name (hwsim.cost.rules.efficiency_key).
-EFFICIENCY_KEYS = ("gemm", "depthwise", "vector")
+#: Kernel classes a CPU/GPU efficiency factor may name (hwsim.cost.rules.efficiency_key): gemm (dense
+#: float GEMM-like convs / linears), depthwise, vector (elementwise, pooling, norms), winograd (the
+#: transform-domain products of a Winograd conv), integer (integer-product GEMM-like kernels).
+EFFICIENCY_KEYS = ("gemm", "depthwise", "vector", "winograd", "integer")
 
 
 StrictPositiveInt = Annotated[int, Field(strict=True, gt=0)]
@@ -103,6 +105,9 @@ class MemoryLevelModel(_Strict):
     energy_per_byte: PjPerByte | None = None  # default: Horowitz SRAM by size (on chip) or DRAM
     on_chip: bool
     usable_fraction: Fraction = 1.0
+    #: share of ``bandwidth`` (a peak / pin rate) that streaming kernels sustain; each value below 1 must
+    #: cite a measurement. The level's bandwidth is ``bandwidth`` x this.
+    sustained_fraction: Fraction = 1.0
     instances: PositiveInt = 1  # private copies (per-core L1, per-SM shared memory): size is per instance
     #: off-chip memory type: sets the default energy per byte (hwsim.hardware.energy_tables.DRAM_TYPES)
     type: Literal["DDR3", "DDR4", "LPDDR2", "LPDDR4", "LPDDR4X", "LPDDR5"] | None = None
@@ -175,12 +180,22 @@ class CpuModel(_Strict):
     #: must cite a measurement. Missing keys are 1.0 (the roofline peak).
     efficiency: dict[str, Fraction] = Field(default_factory=dict)
     fusion: FusionModel = FusionModel()
+    #: inference runtimes other than the one ``efficiency`` was fitted on: per runtime, a factor per
+    #: kernel class on that efficiency (hwsim.hardware.profile.runtime_efficiency)
+    runtimes: dict[str, dict[str, Rate]] = Field(default_factory=dict)
+    #: the runtime this profile models (one of ``runtimes``); None: the one ``efficiency`` was fitted on
+    runtime: str | None = None
 
     @model_validator(mode="after")
     def _rates(self) -> "CpuModel":
         _check_keys(self.macs_per_cycle_per_core, RATE_DTYPES, "dtype")
         _check_keys(self.vector_ops_per_cycle_per_core, OP_KINDS, "op kind")
         _check_efficiency(self.efficiency)
+        for name, factors in self.runtimes.items():
+            _check_keys(factors, EFFICIENCY_KEYS, f"runtimes.{name} kernel class")
+        if self.runtime is not None and self.runtime not in self.runtimes:
+            raise ValueError(f"runtime {self.runtime!r} is not one of this profile's runtimes "
+                             f"({', '.join(sorted(self.runtimes)) or 'none'})")
         if "fp32" not in self.macs_per_cycle_per_core:
             raise ValueError("macs_per_cycle_per_core needs an fp32 entry (the fallback for other dtypes)")
         return self

@@ -49,3 +49,43 @@ def test_first_inference_also_loads_the_cached_weights() -> None:
     loaded = r.extra["resident_weight_bytes"]
     assert 0 < loaded <= dev.systolic.param_cache_bytes
     assert r.extra["first_inference_seconds"] == r.seconds + loaded / link.bandwidth_bytes_per_s
+
+
+def test_input_and_output_cross_the_host_link_every_inference() -> None:
+    g = _int8("mobilenet_v1")
+    on = simulate(g, load_device("coral-usb"), check_fit=False)
+    off = simulate(g, load_device("coral-usb", {"array.model_params.host_io": "false"}), check_fit=False)
+    image = 224 * 224 * 3  # the quantized model's uint8 input
+    logits = 1000  # the last layer's int8 outputs
+    assert on.transfer_bytes["dram"] - off.transfer_bytes["dram"] == image + logits
+
+
+def test_one_pool_keeps_mobilenet_v2_activations_on_chip() -> None:
+    """With one 8 MiB SRAM for parameters and activations, MobileNetV2's widest layer (16 -> 96
+    channels at 112 x 112: 1.2 MB out) runs from chip; with separate 1 MiB buffers it spills to the link."""
+    g = _int8("mobilenet_v2")
+    pool = simulate(g, load_device("coral-usb", {"array.model_params.host_io": "false"}), check_fit=False)
+    assert pool.transfer_bytes["dram"] == 0
+    split = simulate(g, load_device("coral-usb", {"array.model_params.host_io": "false",
+                                                  "array.model_params.unified_sram": "false"}), check_fit=False)
+    assert split.transfer_bytes["dram"] >= 112 * 112 * 96
+
+
+def test_pool_left_to_parameters_is_what_the_widest_layer_leaves() -> None:
+    """VGG16's first layers need 2 x 3.2 MB of activations on chip, so of the 8 MiB pool only ~1.6 MB
+    caches parameters: the rest of its 138 MB of weights stream once per inference (not once per fold)."""
+    dev = load_device("coral-usb")
+    r = simulate(_int8("vgg16"), dev, check_fit=False)
+    widest = 2 * 224 * 224 * 64
+    assert r.extra["resident_weight_bytes"] <= dev.memory[0].size_bytes - widest
+    streamed = r.weight_bytes - r.extra["resident_weight_bytes"]
+    assert streamed <= r.transfer_bytes["dram"] <= streamed * 1.05
+
+
+def test_layer_overhead_is_paid_once_per_array_layer() -> None:
+    g = _int8("mobilenet_v1")
+    base = simulate(g, load_device("coral-usb", {"array.model_params.layer_overhead_cycles": "0"}), check_fit=False)
+    more = simulate(g, load_device("coral-usb", {"array.model_params.layer_overhead_cycles": "1000"}),
+                    check_fit=False)
+    layers = 28  # MobileNet v1: 27 convolutions + the classifier
+    assert more.total_cycles - base.total_cycles == layers * 1000
