@@ -1,6 +1,6 @@
 """Benchmark: hwsim's kernels on this machine, against onnxruntime and against float32 BLAS.
 
-    python bench/bench_kernels.py [--repeats 10] [--threads 2] [--skip-4096] [--json out.json]
+    python bench/bench_kernels.py [--repeats 10] [--threads 2] [--skip-4096] [--skip-engines] [--json out.json]
 
 1. fp32 executor vs onnxruntime, batch 1, full-size inputs, same ONNX file, same run: the largest
    |difference| on ResNet-18, MobileNetV2 and the transformer (target <= 1e-4 relative), and ResNet-18's
@@ -8,9 +8,13 @@
    onnxruntime). On a loaded machine multi-threaded BLAS degrades far more than onnxruntime's pool.
    Times are the minimum over ``--repeats`` runs of one inference each; hwsim's weights are checked once
    beforehand, as onnxruntime prepares its initializers once per session.
-2. XNOR-popcount GEMM (``hwsim.kernels.lowbit.xnor_popcount_gemm`` on pre-packed uint64 words) vs
-   float32 ``np.matmul`` at M = N = K = 1024 and 4096: both ratios (target: XNOR faster). Packing the
-   activations into words is timed separately (a binary network packs each activation once).
+2. XNOR-popcount GEMM (``hwsim.kernels.lowbit.xnor_popcount_gemm``, compiled with numba, on pre-packed
+   uint64 words) vs float32 ``np.matmul`` at M = N = K = 1024 and 4096, both on 1 thread (threadpoolctl
+   limit for OpenBLAS, ``numba.set_num_threads(1)`` for the kernel): time and ratio float32 / XNOR
+   (target: > 1, XNOR faster). Packing the activations into words is timed separately (a binary
+   network packs each activation once). Compilation is printed apart: the first call in this process
+   (numba's on-disk cache loaded, or a compile when it is cold) and a compile with an empty cache in a
+   fresh process; steady state is the least of the repeats after a warm-up call.
 
 The machine is shared: numbers move with its load; each ratio is measured back to back in one process.
 """
@@ -67,16 +71,19 @@ def engine_rows(repeats: int, thread_counts: list[int]) -> list[dict]:
 
 
 def xnor_rows(sizes: list[int], repeats: int) -> list[dict]:
+    from threadpoolctl import threadpool_limits
+
     rows = []
     rng = np.random.default_rng(0)
     for n in sizes:
         a = rng.standard_normal((n, n)).astype(np.float32)
         b = rng.standard_normal((n, n)).astype(np.float32)
-        t_float = best_of(lambda: a @ b, repeats)
-        t_pack = best_of(lambda: pack_rows(a > 0), repeats)
         aw = pack_rows(a > 0)[None]  # [1, M, K/64]: rows of A
         bw = pack_rows(b.T > 0)[None]  # [1, N, K/64]: columns of B
-        t_xnor = best_of(lambda: xnor_popcount_gemm(aw, bw), repeats)
+        with threadpool_limits(limits=1):
+            t_float = best_of(lambda: a @ b, repeats)
+            t_pack = best_of(lambda: pack_rows(a > 0), repeats)
+            t_xnor = best_of(lambda: xnor_popcount_gemm(aw, bw, threads=1), repeats)
         mism = xnor_popcount_gemm(aw, bw)[0]  # [N, M]
         dot = n - 2 * mism.T
         signs = np.where(a[:64] > 0, 1.0, -1.0) @ np.where(b[:, :64] > 0, 1.0, -1.0)
@@ -87,6 +94,28 @@ def xnor_rows(sizes: list[int], repeats: int) -> list[dict]:
     return rows
 
 
+def first_call_seconds() -> float:
+    """Wall time of the first XNOR GEMM call in this process (numba's cache loaded, or a compile)."""
+    a = pack_rows(np.ones((1, 8, 64), bool))
+    t = time.perf_counter()
+    xnor_popcount_gemm(a, a, threads=1)
+    return time.perf_counter() - t
+
+
+def cold_compile_seconds() -> float:
+    """The same first call in a fresh process whose numba cache directory is empty (a full compile)."""
+    import subprocess
+    import tempfile
+
+    code = ("import time, numpy as np; from hwsim.kernels.lowbit import pack_rows, xnor_popcount_gemm; "
+            "a = pack_rows(np.ones((1, 8, 64), bool)); t = time.perf_counter(); xnor_popcount_gemm(a, a, threads=1); "
+            "print(time.perf_counter() - t)")
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=10)
@@ -94,27 +123,37 @@ def main(argv: list[str] | None = None) -> int:
                     help="timed at 1 thread and at this many (default: all cores)")
     ap.add_argument("--skip-4096", action="store_true", help="only the 1024^3 XNOR point")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--skip-engines", action="store_true", help="only the XNOR GEMM table")
     args = ap.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; numpy {np.__version__}")
-    counts = sorted({1, args.threads})
-    engines = engine_rows(args.repeats, counts)
-    print("\nfp32 executor vs onnxruntime (full size, 2 seeded inputs): largest difference")
-    print(f"{'model':18s} {'max|diff|':>10s} {'rel':>10s} {'<=1e-4':>7s}")
-    for r in engines:
-        print(f"{r['model']:18s} {r['max_abs_diff']:10.3g} {r['max_rel_diff']:10.3g} {str(r['within_1e-4']):>7s}")
-    print("\nResNet-18, batch 1, min over repeats (target: hwsim within 3x of onnxruntime)")
-    print(f"{'threads':>7s} {'hwsim ms':>9s} {'ort ms':>8s} {'ratio':>6s}")
-    for t in engines[0]["timings"]:
-        print(f"{t['threads']:7d} {t['hwsim_ms']:9.1f} {t['onnxruntime_ms']:8.1f} {t['ratio']:6.2f}")
+    first = first_call_seconds()
+    cold = cold_compile_seconds()
     sizes = [1024] if args.skip_4096 else [1024, 4096]
     xnor = xnor_rows(sizes, max(1, min(args.repeats, 3)))
-    print("\nXNOR-popcount GEMM vs float32 np.matmul (M = N = K)")
-    print(f"{'size':>6s} {'float32 ms':>11s} {'xnor ms':>9s} {'pack ms':>8s} {'float/xnor':>11s} {'faster':>7s}")
+    print(f"\nXNOR-popcount GEMM (numba) vs float32 np.matmul (OpenBLAS), M = N = K, 1 thread each; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"compile: first call in this process {first * 1e3:.0f} ms (on-disk cache); "
+          f"with an empty cache {cold:.2f} s (not in the times below)")
+    print("| size | float32 ms | XNOR ms | pack ms | float32 / XNOR | XNOR faster |\n|---|---|---|---|---|---|")
     for r in xnor:
-        print(f"{r['size']:6d} {r['float32_ms']:11.1f} {r['xnor_ms']:9.1f} {r['pack_ms']:8.1f} "
-              f"{r['speedup_vs_float32']:11.2f} {str(r['faster']):>7s}")
+        print(f"| {r['size']} | {r['float32_ms']:.1f} | {r['xnor_ms']:.1f} | {r['pack_ms']:.1f} | "
+              f"{r['speedup_vs_float32']:.2f}x | {r['faster']} |")
+    engines: list[dict] = []
+    if not args.skip_engines:
+        counts = sorted({1, args.threads})
+        engines = engine_rows(args.repeats, counts)
+        print("\nfp32 executor vs onnxruntime (full size, 2 seeded inputs): largest difference")
+        print(f"{'model':18s} {'max|diff|':>10s} {'rel':>10s} {'<=1e-4':>7s}")
+        for r in engines:
+            print(f"{r['model']:18s} {r['max_abs_diff']:10.3g} {r['max_rel_diff']:10.3g} "
+                  f"{str(r['within_1e-4']):>7s}")
+        print("\nResNet-18, batch 1, min over repeats (target: hwsim within 3x of onnxruntime)")
+        print(f"{'threads':>7s} {'hwsim ms':>9s} {'ort ms':>8s} {'ratio':>6s}")
+        for t in engines[0]["timings"]:
+            print(f"{t['threads']:7d} {t['hwsim_ms']:9.1f} {t['onnxruntime_ms']:8.1f} {t['ratio']:6.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"engines": engines, "xnor": xnor}, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps({"engines": engines, "xnor": xnor, "first_call_s": first,
+                                               "cold_compile_s": cold}, indent=1) + "\n")
     return 0
 
 

@@ -6,7 +6,11 @@ How the result reads downstream (no cost model needs to know which pass ran):
   real bit-packed payload (:mod:`hwsim.compress.lowbit_payloads`) whose ``stored_bits`` include the
   fp32 scales; the scales are also listed in the tensor meta (``scales``, ``scale_granularity``);
 * binarized activations are a ``sign`` op inserted before the layer, whose output is annotated
-  ``binary``: a conv/linear whose weight dtype and input dtype are both binary is an XNOR-popcount op;
+  ``binary``. The sign reads the *pre-activation*: when the layer's input is a ReLU's output, the
+  sign reads the ReLU's input instead (XNOR-Net: BN -> sign -> binary conv; BNN: sign of the
+  batch-normed pre-activation), and the ReLU is dropped when nothing else reads it. sign(ReLU(x)) is
+  +1 everywhere (a constant input: the network stays at chance), so a ReLU is never binarized.
+  A conv/linear whose weight dtype and input dtype are both binary is an XNOR-popcount op;
   binary weights on real inputs accumulate with add/subtract only; ternary weights are
   ternary-accumulate (add / subtract / skip). The layer's output keeps its real dtype and carries
   meta ``accumulation`` (xnor_popcount, binary_accumulate, ternary_accumulate).
@@ -126,9 +130,29 @@ def _encode_binary(graph: OpGraph, node: Node, how: str) -> _Encoded:
                                meta=meta), payload, {"materialized": True, "weight_error": err})
 
 
+def pre_activation(graph: OpGraph, src: str) -> str:
+    """The tensor a binarized activation takes the sign of: the input of the ReLU producing ``src``
+    (its pre-activation), else ``src`` itself."""
+    producer = graph.producer(src)
+    return producer.inputs[0] if producer is not None and producer.op == "relu" else src
+
+
+def dropped_relus(graph: OpGraph, binarized_inputs: dict[str, set[str]]) -> set[str]:
+    """ReLUs whose output only binarized-activation layers read (their signs now read the ReLU's input):
+    nothing reads them any more."""
+    drop = set()
+    for t in binarized_inputs:
+        producer = graph.producer(t)
+        if producer is None or producer.op != "relu" or t in graph.outputs:
+            continue
+        if all(c.name in binarized_inputs[t] for c in graph.consumers(t)):
+            drop.add(producer.name)
+    return drop
+
+
 def _binarize_layer(graph: OpGraph, node: Node, p: BinarizeParams, taken: set[str],
                     sign_of: dict[str, str], new_nodes: dict[str, list[Node]], specs: dict[str, TensorSpec],
-                    weights: dict[str, Any]) -> LayerChange:
+                    weights: dict[str, Any], readers: dict[str, set[str]]) -> LayerChange:
     how = p.scale or _DEFAULT_SCALE[p.mode]
     enc = _encode_binary(graph, node, how)
     tname = node.params["weight"]
@@ -141,12 +165,14 @@ def _binarize_layer(graph: OpGraph, node: Node, p: BinarizeParams, taken: set[st
     src = node.inputs[0]
     act_dtype: DType = graph.tensor(src).dtype
     if binary_acts and act_dtype != BINARY:
-        if src not in sign_of:
+        readers.setdefault(src, set()).add(node.name)
+        pre = pre_activation(graph, src)
+        if pre not in sign_of:
             sname = unique_name(graph, f"{node.name}.binact", taken)
-            sign_of[src] = sname
-            new_nodes.setdefault(node.name, []).append(Node(sname, "sign", (src,), (sname,)))
-            specs[sname] = TensorSpec(sname, (), BINARY, "activation", meta=(("binarized_from", src),))
-        node = Node(node.name, node.op, (sign_of[src], *node.inputs[1:]), node.outputs, node.attrs, node.params)
+            sign_of[pre] = sname
+            new_nodes.setdefault(node.name, []).append(Node(sname, "sign", (pre,), (sname,)))
+            specs[sname] = TensorSpec(sname, (), BINARY, "activation", meta=(("binarized_from", pre),))
+        node = Node(node.name, node.op, (sign_of[pre], *node.inputs[1:]), node.outputs, node.attrs, node.params)
         act_dtype = BINARY
     new_nodes.setdefault(node.name, []).append(node)
     accumulation = "xnor_popcount" if act_dtype == BINARY else "binary_accumulate"
@@ -167,17 +193,21 @@ def binarize(graph: OpGraph, params: BinarizeParams) -> PassResult:
     replacements: dict[str, list[Node]] = {}
     specs: dict[str, TensorSpec] = {}
     weights: dict[str, Any] = {}
+    readers: dict[str, set[str]] = {}  # input tensor -> layers that now take the sign of its pre-activation
     changes = []
     for node in targets:
         p = layer_params(params, node.name)
         assert isinstance(p, BinarizeParams)
-        changes.append(_binarize_layer(graph, node, p, taken, sign_of, replacements, specs, weights))
+        changes.append(_binarize_layer(graph, node, p, taken, sign_of, replacements, specs, weights, readers))
     if not changes:
         return PassResult(graph, False, (), ("no layer to binarize",))
+    drop = dropped_relus(graph, readers)
     # the sign outputs' annotations carry no shape (inferred on rebuild): they only set the dtype
-    new = splice(graph, replacements, weights=weights, annotations=specs)
+    new = splice(graph, replacements, weights=weights, annotations=specs, drop=drop)
+    dropped = (f"binarized activations take the sign of the pre-activation; ReLU dropped (only signs read it): "
+               f"{', '.join(sorted(drop))}",) if drop else ()
     notes = ("binary networks need training (or fine-tuning) for task accuracy: the tool does not train; "
-             "accuracy unknown", *_kept_note(graph, params.keep_first_last))
+             "accuracy unknown", *_kept_note(graph, params.keep_first_last), *dropped)
     return PassResult(new, True, tuple(changes), notes)
 
 

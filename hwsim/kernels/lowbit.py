@@ -1,9 +1,10 @@
 """Binary and ternary weight products.
 
 * ``binary`` weights with binary activations (XNOR-Net, BNN): activations and weights are packed into
-  uint64 words along the reduction axis, and a dot product of +/-1 vectors is K - 2 popcount(a XOR w)
-  (``np.bitwise_count``). Zero padding of a conv is not +/-1: a validity mask word removes padded
-  taps, dot = valid - 2 popcount((a XOR w) AND mask). Integer results, scaled per output channel:
+  uint64 words along the reduction axis, and a dot product of +/-1 vectors is K - 2 popcount(a XOR w),
+  compiled with numba (``hwsim.kernels.jit_bits``). A conv packs its input once along channels per
+  pixel and runs directly over the taps (no im2col); taps in the zero padding are skipped, so
+  dot = valid taps x Cg - 2 popcount over them. Integer results, scaled per output channel:
   bit-exact against the sequential reference on the decoded signs.
 * ``binary`` weights with real activations (BinaryConnect): each weight only decides add or subtract:
   a CSR of +/-1 entries, accumulated in reference order: bit-exact.
@@ -15,9 +16,7 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -25,8 +24,11 @@ import scipy.sparse as sp
 
 from hwsim.errors import VerificationError
 from hwsim.kernels.huffman import stream_ints
-from hwsim.kernels.products import prepared, reference_product, run_product, weight_matrix_shape
+from hwsim.kernels.conv_common import ConvGeometry
+from hwsim.kernels.products import (finish_product, prepared, reference_product, run_product,
+                                   weight_matrix_shape)
 from hwsim.kernels.registry import KernelCall, register_kernel
+from hwsim.kernels.threads import MAX_THREADS, pool_threads, set_numba_threads  # noqa: F401  (re-exported)
 
 def is_binary_payload(value: Any) -> bool:
     """``hwsim.compress.lowbit_payloads.BinaryPayload`` by its contract (kernels may not import compress):
@@ -59,113 +61,83 @@ def lowbit_payload(call: KernelCall, check: Callable[[Any], bool], form: str) ->
     return value
 
 
-#: elements of one XOR/popcount tile (groups x out rows x positions): sized to stay in L2
-TILE_ELEMENTS = 1 << 16
-#: most threads the XNOR tile pool uses
-MAX_THREADS = 4
-_CONTROLLER: Any = None
-
-
-def pool_threads() -> int:
-    """Threads for the XNOR tile pool: what the BLAS pool may use right now (OMP_NUM_THREADS /
-    OPENBLAS_NUM_THREADS / MKL_NUM_THREADS at start-up, ``threadpoolctl.threadpool_limits`` at run
-    time, both read through threadpoolctl), at most ``MAX_THREADS`` and the CPUs this process may use."""
-    global _CONTROLLER
-    from threadpoolctl import ThreadpoolController
-
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    blas = [lib["num_threads"] for lib in _CONTROLLER.info() if lib.get("user_api") == "blas"]
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if blas:
-        return max(1, min(MAX_THREADS, cpus, *blas))
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        v = os.environ.get(var, "").strip()
-        if v.isdigit() and int(v) > 0:
-            return max(1, min(MAX_THREADS, cpus, int(v)))
-    return max(1, min(MAX_THREADS, cpus))
-
-
 def pack_rows(bits: np.ndarray) -> np.ndarray:
     """0/1 array [..., K] -> uint64 words [..., ceil(K / 64)] (zero-padded tail bits)."""
-    packed = np.packbits(bits.astype(np.uint8, copy=False), axis=-1)
+    packed = np.packbits(bits.astype(np.uint8, copy=False), axis=-1, bitorder="little")
     pad = (-packed.shape[-1]) % 8
     if pad:
         packed = np.concatenate([packed, np.zeros(packed.shape[:-1] + (pad,), np.uint8)], axis=-1)
-    return np.ascontiguousarray(packed).view(np.uint64)
+    return np.ascontiguousarray(packed).view("<u8").astype(np.uint64, copy=False)
+
+
+def _jit() -> Any:
+    from hwsim.kernels import jit_bits  # numba: imported on the first binary product only
+
+    return jit_bits
 
 
 def xnor_popcount_gemm(a: np.ndarray, w: np.ndarray, mask: np.ndarray | None = None,
                        threads: int | None = None) -> np.ndarray:
-    """Mismatch counts popcount((a XOR w) [AND mask]) summed over words.
+    """Mismatch counts popcount((a XOR w) [AND mask]) summed over words (compiled: ``jit_bits``).
 
     a: [G, P, W] uint64 (activations per output position), w: [G, O, W] uint64 (weights per output
-    channel), mask: [G, P, W] or None. Returns [G, O, P] int32. Tiles over (O, P); the loop inside a
-    tile runs over the W words, each step one vectorized XOR / AND / popcount / add of the tile."""
-    g, p, nw = a.shape
-    o = w.shape[1]
-    out = np.zeros((g, o, p), np.int32)
-    at = np.ascontiguousarray(a.transpose(2, 0, 1))  # W, G, P
-    wt = np.ascontiguousarray(w.transpose(2, 0, 1))  # W, G, O
-    mt = None if mask is None else np.ascontiguousarray(mask.transpose(2, 0, 1))
-    acc_dtype = np.uint16 if nw * 64 < 65536 else np.uint32
-    ot = max(1, min(o, 64))
-    pt = max(1, min(p, TILE_ELEMENTS // max(1, g * ot)))
-    tiles = [(o0, min(o0 + ot, o), p0, min(p0 + pt, p)) for o0 in range(0, o, ot) for p0 in range(0, p, pt)]
-
-    def run(tile: tuple[int, int, int, int]) -> None:
-        o0, o1, p0, p1 = tile
-        shape = (g, o1 - o0, p1 - p0)
-        x = np.empty(shape, np.uint64)
-        cnt = np.empty(shape, np.uint8)
-        acc = np.zeros(shape, acc_dtype)
-        for k in range(nw):
-            np.bitwise_xor(wt[k, :, o0:o1, None], at[k, :, None, p0:p1], out=x)
-            if mt is not None:
-                np.bitwise_and(x, mt[k, :, None, p0:p1], out=x)
-            np.bitwise_count(x, out=cnt)
-            acc += cnt
-        out[:, o0:o1, p0:p1] = acc
-
-    if threads is None:
-        threads = pool_threads()
-    if threads > 1 and len(tiles) > 1:
-        with ThreadPoolExecutor(threads) as ex:  # NumPy releases the GIL inside ufuncs
-            list(ex.map(run, tiles))
+    channel), mask: [G, P, W] or None. Returns [G, O, P] int32. ``threads``: default ``pool_threads()``."""
+    j = _jit()
+    a = np.ascontiguousarray(a, np.uint64)
+    w = np.ascontiguousarray(w, np.uint64)
+    out = np.empty((a.shape[0], w.shape[1], a.shape[1]), np.int32)
+    n = set_numba_threads(threads)
+    if mask is None:
+        (j.mismatch_parallel if n > 1 else j.mismatch_serial)(a, w, out)
     else:
-        for tile in tiles:
-            run(tile)
+        m = np.ascontiguousarray(mask, np.uint64)
+        (j.mismatch_masked_parallel if n > 1 else j.mismatch_masked_serial)(a, w, m, out)
     return out
 
 
-def _check_pm1(x: np.ndarray, call: KernelCall) -> None:
-    if not np.all(np.abs(x) == 1):
-        raise VerificationError(f"input {call.node.inputs[0]!r} is annotated binary but holds values other than "
-                                f"+1/-1", where=f"node {call.node.name!r}")
+def _not_pm1(call: KernelCall) -> VerificationError:
+    return VerificationError(f"input {call.node.inputs[0]!r} is annotated binary but holds values other than "
+                             f"+1/-1", where=f"node {call.node.name!r}")
 
 
-def _weight_words(payload: Any, groups: int, o: int, k: int) -> np.ndarray:
-    bits = stream_ints(payload.codes).reshape(groups, o // groups, k)  # 1 = +1, 0 = -1
-    return pack_rows(bits)
+def _linear_words(payload: Any, o: int, k: int) -> np.ndarray:
+    return pack_rows(stream_ints(payload.codes).reshape(1, o, k))  # 1 = +1, 0 = -1
+
+
+def _conv_words(payload: Any, groups: int, o: int, cg: int, kh: int, kw: int) -> np.ndarray:
+    """Weights [O, Cg, kh, kw] as words [G, kh, kw, Cw, Og]: per tap, the channels of each output row."""
+    bits = stream_ints(payload.codes).reshape(groups, o // groups, cg, kh, kw)
+    words = pack_rows(bits.transpose(0, 3, 4, 1, 2))  # G, kh, kw, Og, Cw
+    return np.ascontiguousarray(words.transpose(0, 1, 2, 4, 3))
 
 
 def xnor_product(call: KernelCall, payload: Any) -> tuple[np.ndarray, ...]:
+    """+/-1 activations x +/-1 weights, both bit-packed: exact integer dot products, then the scales."""
+    j = _jit()
     groups, o, k = weight_matrix_shape(call)
-    _check_pm1(call.inputs[0], call)
-    ww = prepared(payload, f"xnor/{groups}", lambda: _weight_words(payload, groups, o, k))
-
-    def fn(cols: np.ndarray) -> np.ndarray:  # cols [G, K, P] in {-1, 0 (padding), +1}
-        act = pack_rows((cols > 0).transpose(0, 2, 1))
-        padded = call.node.op == "conv2d" and any(call.attrs["padding"])
-        if not padded:
-            mism = xnor_popcount_gemm(act, ww)
-            return (k - 2 * mism).reshape(o, -1).astype(np.float32)
-        mask = pack_rows((cols != 0).transpose(0, 2, 1))
-        valid = np.bitwise_count(mask).sum(axis=-1, dtype=np.int32)  # [G, P]
-        mism = xnor_popcount_gemm(act, ww, mask)
-        return (valid[:, None, :] - 2 * mism).reshape(o, -1).astype(np.float32)
-
-    return run_product(call, fn, payload.scales)
+    x = np.ascontiguousarray(call.inputs[0], np.float32)
+    if np.count_nonzero(np.abs(x) != 1):
+        raise _not_pm1(call)
+    threads = set_numba_threads()
+    if call.node.op == "linear":
+        ww = prepared(payload, "xnor/linear", lambda: _linear_words(payload, o, k))
+        rows = x.reshape(-1, k)
+        act = np.zeros((1, rows.shape[0], ww.shape[-1]), np.uint64)
+        j.pack_signs_rows(rows, act[0])
+        mism = xnor_popcount_gemm(act, ww, threads=threads)
+        return finish_product(call, (k - 2 * mism[0]).astype(np.float32), payload.scales)
+    geo = ConvGeometry.of(call.attrs, x.shape)
+    n, c = x.shape[:2]
+    cg = c // groups
+    ww = prepared(payload, f"xnor/conv/{groups}",
+                  lambda: _conv_words(payload, groups, o, cg, geo.kh, geo.kw))
+    xw = np.zeros((n, groups, x.shape[2], x.shape[3], ww.shape[3]), np.uint64)
+    j.pack_signs_channels(x, groups, xw)
+    dots = np.empty((groups, o // groups, n * geo.ho * geo.wo), np.int32)
+    shape = np.array([geo.kh, geo.kw, geo.sh, geo.sw, geo.dh, geo.dw, geo.pads[0], geo.pads[1], geo.ho, geo.wo],
+                     np.int64)
+    (j.binary_conv_parallel if threads > 1 else j.binary_conv_serial)(xw, ww, dots, cg, shape)
+    return finish_product(call, dots.reshape(o, -1).astype(np.float32), payload.scales, geo)
 
 
 def signed_csr(values: np.ndarray, groups: int, o: int, k: int) -> sp.csr_matrix:

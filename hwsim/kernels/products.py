@@ -64,18 +64,28 @@ def scale_rows(y: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
 def run_product(call: KernelCall, fn: ProductFn, scale: np.ndarray | None = None) -> tuple[np.ndarray]:
     """Apply ``fn`` to a linear or conv2d node's input; scale per output channel, then add the bias."""
     x = call.inputs[0]
-    bias = call.weight("bias")
     if call.node.op == "linear":
         k = x.shape[-1]
         cols = np.ascontiguousarray(x.reshape(-1, k).T)[None]
-        y = scale_rows(np.asarray(fn(cols), np.float32), scale)
+        return finish_product(call, fn(cols), scale)
+    geo = ConvGeometry.of(call.attrs, x.shape)
+    return finish_product(call, fn(np.ascontiguousarray(im2col(x, geo))), scale, geo)
+
+
+def finish_product(call: KernelCall, y: np.ndarray, scale: np.ndarray | None,
+                   geo: ConvGeometry | None = None) -> tuple[np.ndarray]:
+    """The product ``y [O, P]`` (P = the rows of a linear input, or N*Ho*Wo of a conv with geometry
+    ``geo``) times the per-output-channel scale, in the output layout, plus the bias: what every
+    product kernel does after its own arithmetic (kernels that skip im2col call this directly)."""
+    x = call.inputs[0]
+    bias = call.weight("bias")
+    y = scale_rows(np.asarray(y, np.float32), scale)
+    if call.node.op == "linear":
         out = np.ascontiguousarray(y.T).reshape(x.shape[:-1] + (y.shape[0],))
         if bias is not None:
             out += np.asarray(bias, np.float32)
         return (out,)
-    geo = ConvGeometry.of(call.attrs, x.shape)
-    cols = im2col(x, geo)
-    y = scale_rows(np.asarray(fn(np.ascontiguousarray(cols)), np.float32), scale)
+    assert geo is not None
     out = col2out(y.reshape(geo.groups, -1, y.shape[-1]), x.shape[0], geo)
     return (add_bias(out, None if bias is None else np.asarray(bias)),)
 

@@ -10,6 +10,7 @@ from hwsim.compress.binary import ternarize_array
 from hwsim.compress.lowbit_payloads import BinaryPayload, TernaryPayload, formula_bits
 from hwsim.errors import CompressionError
 from hwsim.ir import BINARY, FP32, TERNARY, Node, OpGraph, TensorSpec, count_graph
+from hwsim.kernels import execute
 
 import hwsim.compress.binary  # noqa: F401  (registers the passes)
 
@@ -61,9 +62,10 @@ def test_xnor_binarizes_inner_layers_with_channel_scales_and_sign_activations():
     assert (tuple(g.nodes), tuple(sorted(g.tensors.items()))) == before  # input untouched
     new = r.graph
     assert {c.layer for c in r.changes} == {"c2", "c3", "fc1"}  # first (c1) and last (fc2) kept
-    # one sign op for the tensor c2 and c3 share, one for fc1's input
+    # one sign op for the tensor c2 and c3 share (of r1's pre-activation "a": r1 dropped), one for fc1's input
     signs = [n for n in new.nodes if n.op == "sign"]
-    assert len(signs) == 2 and {s.inputs[0] for s in signs} == {"b", "f"}
+    assert len(signs) == 2 and {s.inputs[0] for s in signs} == {"a", "f"}
+    assert not new.has_node("r1") and any("r1" in note for note in r.notes)
     assert new.node("c2").inputs == new.node("c3").inputs == (signs[0].outputs[0],)
     for layer in ("c2", "c3", "fc1"):
         node = new.node(layer)
@@ -81,6 +83,37 @@ def test_xnor_binarizes_inner_layers_with_channel_scales_and_sign_activations():
     assert c["c2"].weight_bits == 16 * 8 * 9 + 32 * 16 + 32 * 16  # codes + scales + fp32 bias
     assert c["c2"].macs == count_graph(g).nodes[2].macs  # same MACs, now XNOR-popcount
     assert c["c1"].weight_dtype == "fp32"
+
+
+def test_binarized_activation_is_the_sign_of_the_pre_activation_not_of_a_relu():
+    """Issue 9: sign(ReLU(x)) is +1 everywhere, so XNOR-Net / BNN sat at chance on LeNet-300-100."""
+    g = OpGraph.build("mlp", [TensorSpec("x", (2, 16), role="input")], [
+        Node("fc1", "linear", ("x",), ("a",), {"out_features": 32}),
+        Node("r1", "relu", ("a",), ("b",)),
+        Node("fc2", "linear", ("b",), ("c",), {"out_features": 32}),
+        Node("r2", "relu", ("c",), ("d",)),
+        Node("fc3", "linear", ("d",), ("e",), {"out_features": 8}),
+        Node("s", "add", ("e", "e"), ("y",)),
+    ], ["y"]).materialize()
+    for mode in ("xnor", "bnn"):
+        new = PASSES.get("binarize").run(g, {"mode": mode}).graph
+        assert [n.op for n in new.nodes] == ["linear", "sign", "linear", "relu", "linear", "add"]
+        assert new.node("fc2.binact").inputs == ("a",)
+        x = np.random.default_rng(0).standard_normal((2, 16)).astype(np.float32)
+        sname = new.node("fc2.binact").outputs[0]
+        signs = execute(new, {"x": x}, keep=(sname,)).kept[sname]
+        assert set(np.unique(signs)) == {-1.0, 1.0}  # both signs reach the binary layer
+    # a ReLU something else also reads stays; the sign still reads its input
+    g2 = OpGraph.build("two", [TensorSpec("x", (2, 16), role="input")], [
+        Node("fc1", "linear", ("x",), ("a",), {"out_features": 32}),
+        Node("r1", "relu", ("a",), ("b",)),
+        Node("fc2", "linear", ("b",), ("c",), {"out_features": 32}),
+        Node("s", "add", ("b", "c"), ("d",)),
+        Node("fc3", "linear", ("d",), ("y",), {"out_features": 8}),
+    ], ["y"]).materialize()
+    new2 = PASSES.get("binarize").run(g2, {"mode": "xnor"}).graph
+    assert new2.has_node("r1") and new2.node("fc2.binact").inputs == ("a",)
+    assert new2.node("s").inputs == ("b", "c")
 
 
 def test_annotations_survive_a_later_rebuild():

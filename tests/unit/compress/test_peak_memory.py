@@ -47,7 +47,18 @@ def test_compress_peak_within_three_times_the_weights(method):
     assert peak / _weight_bytes(g) <= BOUND, f"{method}: peak {peak / 2**20:.0f} MiB"
 
 
+def _small_model() -> OpGraph:
+    nodes = [Node("fc0", "linear", ("x",), ("fc0",), {"out_features": 16}), Node("relu0", "relu", ("fc0",), ("relu0",)),
+             Node("fc1", "linear", ("relu0",), ("fc1",), {"out_features": 16}), Node("relu1", "relu", ("fc1",), ("relu1",)),
+             Node("fc2", "linear", ("relu1",), ("fc2",), {"out_features": 4})]
+    return OpGraph.build("small", [TensorSpec("x", (1, 16), FP32)], nodes, ["fc2"])
+
+
 def test_verify_peak_within_three_times_the_weights():
+    # numba's import and the compiled kernels' first load allocate ~30 MiB of Python objects once per
+    # process, whatever the model's size: a tiny model runs the same kernels first, so the peak below is
+    # what grows with the model (the bound is about that)
+    verify_method(_small_model(), "int8", inputs=1, seed=0)
     g = _model()
     tracemalloc.start()
     try:

@@ -18,7 +18,12 @@ CONV = ("conv2d", (2, 6, 7, 7), {"out_channels": 8, "kernel": 3, "padding": 1, "
 CONV_GROUPED = ("conv2d", (1, 6, 6, 6), {"out_channels": 4, "kernel": 3, "stride": 2, "padding": [1, 0, 1, 1],
                                          "groups": 2})
 DEPTHWISE = ("conv2d", (1, 6, 5, 5), {"out_channels": 6, "kernel": 3, "padding": 1, "groups": 6})
-LAYERS = {"linear": LINEAR, "conv": CONV, "grouped": CONV_GROUPED, "depthwise": DEPTHWISE}
+#: several uint64 words per reduction with partial tail words (XNOR packing), dilation and groups
+WIDE_LINEAR = ("linear", (2, 200), {"out_features": 7, "bias": True})
+WIDE_CONV = ("conv2d", (2, 130, 9, 9), {"out_channels": 6, "kernel": 3, "stride": 2, "dilation": 2, "padding": 2,
+                                        "groups": 2})
+LAYERS = {"linear": LINEAR, "conv": CONV, "grouped": CONV_GROUPED, "depthwise": DEPTHWISE,
+          "wide_linear": WIDE_LINEAR, "wide_conv": WIDE_CONV}
 
 
 def _graph(layer, seed=0, act_spec=None):
@@ -149,7 +154,7 @@ def test_integer_activations_accumulate_exactly(layer, act_bits, zero_point):
     assert np.abs(out - ref).max() <= 2.0 ** (3 - act_bits) * np.abs(ref).max()
 
 
-@pytest.mark.parametrize("layer", ["linear", "conv", "grouped", "depthwise"])
+@pytest.mark.parametrize("layer", ["linear", "conv", "grouped", "depthwise", "wide_linear", "wide_conv"])
 @pytest.mark.parametrize("scale", ["none", "layer", "channel"])
 def test_xnor_popcount_is_bit_exact(layer, scale):
     g = _graph(layer)
@@ -165,7 +170,8 @@ def test_xnor_popcount_is_bit_exact(layer, scale):
     out = _check(g2, "binary", xs, exact=True)
     ints = out if scales is None else None
     if ints is not None and g.node("n").attrs.get("bias"):
-        ints = out - np.asarray(g.dense_weight("n.bias")).reshape((-1,) if layer == "linear" else (1, -1, 1, 1))
+        ints = out - np.asarray(g.dense_weight("n.bias")).reshape((-1,) if g.node("n").op == "linear"
+                                                                 else (1, -1, 1, 1))
     if ints is not None:
         np.testing.assert_allclose(ints, np.round(ints), atol=1e-4)  # integer dot products plus the bias
 
