@@ -2,8 +2,8 @@
 pydantic (together about a third of a ``hwsim simulate`` call's start-up).
 
 An entry is keyed by the SHA-256 of the device file's bytes and of what else decides the profile (the
-schema, the unit parser, the FPGA part tables, the shared software models and the code that merges them
-in, pydantic's version file, the Python version), so any change to the file or to those misses and
+schema and the loader's checks, the unit parser, the FPGA part tables, the shared software models and
+the code that merges them in, pydantic's version file, the Python version), so any change to the file or to those misses and
 revalidates. It holds the YAML
 document and the schema's validated values (``model_dump()``), marshalled (exact for the plain values
 these are: dicts, lists, tuples, text, numbers); the loader rebuilds the profile from them with the same
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 CACHE_ENV = "HWSIM_CACHE_DIR"
-_RULES = ("hwsim.hardware.schema", "hwsim.units", "hwsim.hardware.fpga_parts", "hwsim.hardware.software_model")
+_RULES = ("hwsim.hardware.schema", "hwsim.hardware.loader", "hwsim.units", "hwsim.hardware.fpga_parts",
+          "hwsim.hardware.software_model")
 #: package data read into every profile that names a software model
 _DATA = (Path(__file__).with_name("software_models.yaml"),)
 _fingerprint: bytes | None = None
