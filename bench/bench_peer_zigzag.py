@@ -103,16 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="ZigZag processes (each ~2 min); the least time counts")
     ap.add_argument("--hwsim-repeat", type=int, default=7, help="hwsim CLI processes; the least time counts")
     args = ap.parse_args(argv)
-    cache = tempfile.mkdtemp(prefix="hwsim-device-cache-")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HWSIM_CACHE_DIR": cache}
-    env_off = {**env, "HWSIM_CACHE_DIR": "off"}
     cli = [sys.executable, "-c", "from hwsim.cli import main; main()", "simulate", str(MODEL), "-d", DEVICE, "--json"]
     print(f"ResNet-18 (ZigZag: its {zigzag_onnx().name}; hwsim: workloads/resnet18.json); load average "
           f"{os.getloadavg()[0]:.1f} at start on {os.cpu_count()} cores; bytecode cache "
           f"{'off (PYTHONDONTWRITEBYTECODE)' if os.environ.get('PYTHONDONTWRITEBYTECODE') else 'on'}")
     hw_runs, hw_off, zz_runs, hw_inproc = [], [], [], None
-    timed_child(cli, env)  # untimed: validates the device file and stores it in the cache
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory(prefix="hwsim-device-cache-") as cache:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "HWSIM_CACHE_DIR": cache}
+        env_off = {**env, "HWSIM_CACHE_DIR": "off"}
+        timed_child(cli, env)  # untimed: validates the device file and stores it in the cache
         for i in range(max(args.repeat, args.hwsim_repeat)):  # interleaved: load hits both tools alike
             if i < args.hwsim_repeat:
                 wall, cpu, out = timed_child(cli, env)
@@ -122,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
                 wall, cpu, out = timed_child([sys.executable, "-c", _ZIGZAG_CHILD, d])
                 zz_runs.append((wall, cpu, _last_json(out)))
         hw_inproc = _last_json(timed_child([sys.executable, "-c", _HWSIM_INPROC_CHILD, str(MODEL), DEVICE], env_off)[2])
-    subprocess.run(["rm", "-rf", cache], check=False)
     zz_wall, zz_cpu = min(r[0] for r in zz_runs), min(r[1] for r in zz_runs)
     hw_wall, hw_cpu = min(r[0] for r in hw_runs), min(r[1] for r in hw_runs)
     zz_doc = zz_runs[0][2]
