@@ -10,7 +10,7 @@ otherwise it annotates sizes with the formats' formula estimators, and says so i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,19 +32,29 @@ WEIGHTED_OPS = ("conv2d", "linear")
 _SQNR_CHUNK = 1 << 20
 
 
-def sqnr_db(w: np.ndarray, wq: np.ndarray) -> float | None:
+def sqnr_db(w: np.ndarray, wq: np.ndarray | Callable[[int, int], np.ndarray]) -> float | None:
     """Signal-to-quantization-noise ratio of ``wq`` against ``w`` in dB (None for an all-zero ``w``, inf
-    when exact). Summed a chunk at a time: no full-size difference array beside the two weights."""
-    a, b = np.asarray(w).reshape(-1), np.asarray(wq).reshape(-1)
+    when exact). ``wq`` is an array or a function giving its flat elements [start, stop) (a payload's
+    ``decode_range``, so the whole quantized array is never decoded at once). Summed a chunk at a time:
+    no full-size difference array beside the two weights."""
+    a = np.asarray(w).reshape(-1)
+    if callable(wq):
+        chunk_of = wq
+    else:
+        b = np.asarray(wq).reshape(-1)
+        chunk_of = lambda start, stop: b[start:stop]  # noqa: E731
     signal = noise = 0.0
     for start in range(0, a.size, _SQNR_CHUNK):
-        x = a[start:start + _SQNR_CHUNK].astype(np.float32, copy=False)
-        d = x - b[start:start + _SQNR_CHUNK].astype(np.float32, copy=False)
+        stop = min(start + _SQNR_CHUNK, a.size)
+        x = a[start:stop].astype(np.float32, copy=False)
+        d = x - np.asarray(chunk_of(start, stop)).astype(np.float32, copy=False)
         signal += float(np.dot(x, x))
         noise += float(np.dot(d, d))
     if signal == 0:
         return None
     return round(10 * math.log10(signal / noise), 3) if noise > 0 else math.inf
+
+
 FORMULA_NOTE = ("weights not materialized: sizes are formula estimates (run on a model with weights, or "
                 "materialize seeded ones, for real encodings)")
 

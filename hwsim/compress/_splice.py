@@ -88,6 +88,31 @@ def rel_error(original: np.ndarray, approx: np.ndarray) -> float:
     return num / den if den > 0 else (0.0 if num == 0 else float("inf"))
 
 
+def squared_norm(a: np.ndarray) -> float:
+    """||a||_F^2 summed in float64 a chunk at a time."""
+    flat = np.asarray(a).reshape(-1)
+    total = 0.0
+    for start in range(0, flat.size, _CHUNK):
+        x = flat[start:start + _CHUNK].astype(np.float64)
+        total += float(np.dot(x, x))
+    return total
+
+
+def factored_rel_error(original: np.ndarray, left: np.ndarray, right: np.ndarray) -> float:
+    """``rel_error(original, left @ right)`` with the product formed in float64 a block of rows at a time
+    (the whole float64 product was twice the layer's float32 size)."""
+    a = np.asarray(original).reshape(left.shape[0], right.shape[1])
+    rows = max(1, _CHUNK // max(right.shape[1], 1))
+    num2 = den2 = 0.0
+    for start in range(0, a.shape[0], rows):
+        x = a[start:start + rows].astype(np.float64)
+        d = x - left[start:start + rows].astype(np.float64) @ right
+        num2 += float(np.vdot(d, d))
+        den2 += float(np.vdot(x, x))
+    num, den = num2 ** 0.5, den2 ** 0.5
+    return num / den if den > 0 else (0.0 if num == 0 else float("inf"))
+
+
 _CHUNK = 1 << 20
 
 

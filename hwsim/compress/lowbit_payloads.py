@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.formats.intstream import FixedWidthInts, IntStream
+from hwsim.formats.intstream import FixedWidthInts, IntStream, stored_ints
 
 SCALE_BITS = 32  # scales are stored as fp32
 
@@ -59,7 +59,7 @@ class _LowBit:
 
     def _codes(self) -> np.ndarray:
         """The stored codes in their own small dtype (a fixed-width stream's array, not widened to int64)."""
-        return self.codes.data if isinstance(self.codes, FixedWidthInts) else self.codes.values()
+        return stored_ints(self.codes)
 
     @property
     def stored_bits(self) -> int:

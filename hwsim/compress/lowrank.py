@@ -46,7 +46,8 @@ import numpy as np
 from pydantic import Field, StrictInt
 
 from hwsim.compress._splice import (
-    dense, materialized, node_weight_bytes, one_blas_thread, rel_error, splice, unique_name,
+    dense, factored_rel_error, materialized, node_weight_bytes, one_blas_thread, rel_error, splice, squared_norm,
+    unique_name,
 )
 from hwsim.compress.base import LayerChange, PassParams, PassResult, layer_params, register_pass, select_layers
 from hwsim.errors import CompressionError
@@ -95,22 +96,60 @@ class Plan:
 
 
 # --- linear algebra ------------------------------------------------------------------------------
-def thin_svd(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+_GRAM_BLOCK_BYTES = 16 << 20  # float64 columns of the matrix converted at a time
+
+
+def _column_blocks(a: np.ndarray) -> list[slice]:
+    step = max(1, _GRAM_BLOCK_BYTES // (8 * max(a.shape[0], 1)))
+    return [slice(j, j + step) for j in range(0, a.shape[1], step)]
+
+
+def thin_svd(m: np.ndarray, rank: int | Callable[[np.ndarray], int] | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """u, s, vt of a matrix (descending s) from the eigendecomposition of its smaller Gram matrix.
 
     Several times faster than LAPACK's gesdd on the wide unfoldings of conv kernels, and accurate to
     ~1e-8 of s_max in float64, far below what any rank choice here resolves. Directions of singular
-    values below 1e-12 s_max are returned as zeros (they carry no energy)."""
-    m = np.asarray(m, np.float64)
+    values below 1e-12 s_max are returned as zeros (they carry no energy). With ``rank`` (a number, or a
+    rule that picks it from the singular values) only the r leading singular values and vectors are
+    formed and returned (s then has r entries: ||m||_F^2 is the whole energy).
+    The float64 Gram matrix and those vectors are accumulated a block of columns at a time, so no
+    float64 copy of the whole matrix exists (it was twice a float32 layer's size)."""
+    m = np.asarray(m)
     wide = m.shape[0] <= m.shape[1]
     a = m if wide else m.T
-    lam, vec = np.linalg.eigh(a @ a.T)
-    order = np.argsort(lam)[::-1]
-    s = np.sqrt(np.clip(lam[order], 0.0, None))
-    u = vec[:, order]
-    keep = s > 1e-12 * (s[0] if s.size else 0.0)
-    other = np.zeros((s.size, a.shape[1]))
-    other[keep] = (u[:, keep].T @ a) / s[keep, None]
+    from scipy.linalg.blas import dsyrk
+
+    blocks = _column_blocks(a)
+    n = a.shape[0]
+    gram = np.zeros((n, n), order="F")  # Fortran order: BLAS's syrk adds each block's product in place
+    for blk in blocks:
+        part = a[:, blk].astype(np.float64)
+        gram = dsyrk(1.0, part.T, beta=1.0, c=gram, trans=1, lower=1, overwrite_c=1)  # lower triangle += part part^T
+    if rank is None:
+        lam, vec = np.linalg.eigh(gram)  # reads the lower triangle, the one syrk filled
+        order = np.argsort(lam)[::-1]
+        s = np.sqrt(np.clip(lam[order], 0.0, None))
+        u = vec[:, order]
+    else:  # only the r leading pairs (LAPACK's subset driver, in place of the Gram matrix)
+        import scipy.linalg
+
+        if callable(rank):  # the rule needs every singular value first
+            lam = scipy.linalg.eigh(gram, lower=True, eigvals_only=True, check_finite=False)
+            r = min(n, rank(np.sqrt(np.clip(lam[::-1], 0.0, None))))
+        else:
+            r = min(n, int(rank))
+        lam, vec = scipy.linalg.eigh(gram, lower=True, subset_by_index=[n - max(r, 1), n - 1], driver="evr",
+                                     overwrite_a=True, check_finite=False)
+        s = np.sqrt(np.clip(lam[::-1][:r], 0.0, None))
+        u = vec[:, ::-1][:, :r]
+    del gram
+    r = u.shape[1]
+    keep = s[:r] > 1e-12 * (s[0] if s.size else 0.0)
+    basis = u[:, keep].T / s[:r][keep, None]
+    other = np.zeros((r, a.shape[1]))
+    for blk in blocks:
+        other[keep, blk] = basis @ a[:, blk].astype(np.float64)
     return (u, s, other) if wide else (other.T, s, u.T)
 
 
@@ -182,18 +221,20 @@ def _plan_svd(graph: OpGraph, node: Node, p: SvdParams, taken: set[str]) -> Plan
     full = min(out_f, in_f)
     rule = _rank_rule(p)
     decompose = materialized(graph, node) or rule == "energy"
-    u = s = vt = None
-    if decompose:
-        u, s, vt = thin_svd(dense(graph, node))
+    u = s = vt = w = None
     if rule == "rank":
         assert p.rank is not None
         _check_rank(p.rank, full, "svd", node.name, f"weight matrix {out_f}x{in_f}")
         r = p.rank
-    elif rule == "energy":
-        assert s is not None and p.energy is not None
-        r = energy_rank(s, p.energy)
-    else:
+    elif rule == "ratio":
         r = ratio_rank(p.ratio or DEFAULT_RATIO, full)
+    if decompose:  # only the r vectors used are formed (energy: r picked from the singular values)
+        energy = p.energy
+        w = graph.dense_weight(node.params["weight"])  # as stored (float32): the helpers widen a block at a time
+        u, s, vt = thin_svd(w, (lambda sv: energy_rank(sv, energy)) if rule == "energy" else r)
+    if rule == "energy":  # thin_svd applied the rule: s holds the r leading singular values it picked
+        assert s is not None
+        r = s.size
     details = {"rank": r, "full_rank": full, "rank_rule": rule}
     if p.only_if_smaller and r * (out_f + in_f) >= out_f * in_f:
         return _skip(f"rank {r} would not store fewer parameters than {out_f}x{in_f}", **details)
@@ -204,13 +245,15 @@ def _plan_svd(graph: OpGraph, node: Node, p: SvdParams, taken: set[str]) -> Plan
                   _last_params(node, w_u)))
     weights = None
     if decompose:
-        assert u is not None and s is not None and vt is not None
+        assert u is not None and s is not None and vt is not None and w is not None
         root = np.sqrt(s[:r])
-        wv = (root[:, None] * vt[:r]).astype(np.float32)
-        wu = (u[:, :r] * root[None, :]).astype(np.float32)
+        vt[:r] *= root[:, None]  # in place: vt is thin_svd's own array, and a float64 product was the layer's size x2
+        u[:, :r] *= root[None, :]
+        wv, wu = vt[:r].astype(np.float32), u[:, :r].astype(np.float32)
+        del u, vt
         weights = {f"{v_name}.weight": wv, w_u: wu}
-        details["reconstruction_error"] = rel_error(dense(graph, node), wu.astype(np.float64) @ wv)
-        details["energy_kept"] = float((s[:r] ** 2).sum() / max((s**2).sum(), 1e-300))
+        details["reconstruction_error"] = factored_rel_error(w, wu, wv)
+        details["energy_kept"] = float((s[:r] ** 2).sum() / max(squared_norm(w), 1e-300))
     else:
         details["reconstruction_error"] = None
     return Plan(nodes, weights, details)

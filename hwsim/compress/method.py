@@ -9,6 +9,7 @@ tool does not do).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,8 +82,12 @@ class CompressedModel:
         return rows
 
 
-def apply_method(graph: OpGraph, method: Method | str) -> CompressedModel:
-    """Run ``method`` (a Method, a catalogue name or a methods-file path) on ``graph``."""
+def apply_method(graph: OpGraph, method: Method | str, *, keep_intermediate: bool = False) -> CompressedModel:
+    """Run ``method`` (a Method, a catalogue name or a methods-file path) on ``graph``.
+
+    Each pass's result stays in ``results`` with its changes and notes; an intermediate pass's graph keeps
+    its specs but, unless ``keep_intermediate``, not its weight values (they are dropped as soon as the
+    next pass has run: a multi-pass method on a large model held every intermediate weight set)."""
     if isinstance(method, str):
         from hwsim.compress.catalogue import get_method
 
@@ -100,6 +105,8 @@ def apply_method(graph: OpGraph, method: Method | str) -> CompressedModel:
                 message = e.message + (f" (model {e.source})" if e.source and e.source != method.source else "")
                 raise type(e)(message, source=method.source, where=where) from None
             raise type(e)(e.message, source=e.source, where=where) from None
+        if results and not keep_intermediate:
+            results[-1] = dataclasses.replace(results[-1], graph=results[-1].graph.without_weight_values())
         results.append(PassResult(result.graph, result.changed, result.changes, result.notes, name))
         g = result.graph
     notes: list[str] = list(method.notes)

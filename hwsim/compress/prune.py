@@ -72,7 +72,10 @@ def _keep_top(w: np.ndarray, sparsity: float) -> np.ndarray:
         return np.ones(w.shape, bool)
     if keep <= 0:
         return np.zeros(w.shape, bool)
-    threshold = np.partition(flat, flat.size - keep)[flat.size - keep]  # the keep-th largest magnitude
+    flat.partition(flat.size - keep)  # in place: np.partition's copy was a second full-size array
+    threshold = flat[flat.size - keep]  # the keep-th largest magnitude
+    del flat  # freed before the magnitudes are taken again in flat order
+    flat = np.abs(w).ravel()
     mask = flat > threshold
     short = keep - int(np.count_nonzero(mask))
     if short > 0:  # ties at the threshold: the first ones in flat order

@@ -152,7 +152,7 @@ def share_kmeans(graph: OpGraph, params: ShareKmeansParams) -> PassResult:
         weights[t] = new
         specs[t] = real_spec(spec, new, keep)
         details[node.name] = {"bits": bits, "codebook_size": int(shared.centroids.size), "iterations": iters,
-                              "sqnr_db": sqnr_db(w, shared.decode()), "zero_code": has_zero,
+                              "sqnr_db": sqnr_db(w, shared.values.decode_range), "zero_code": has_zero,
                               "format": new.format, "materialized": True}
     out = graph.with_specs(specs, weights)
     changes = tuple(change(graph, out, n, "shared", **details[n.name]) for n in nodes)

@@ -82,8 +82,7 @@ def _sizes(source: Any, candidates: list[str], op: str, index_bits: int | None) 
     """Real size of every candidate: exact by formula where the non-zero count determines it, otherwise
     (relative index) by encoding, unless its lower bound (no filler at all) already loses: then the
     bound is recorded (a ">=" size) and the format is not chosen."""
-    arr = source if isinstance(source, np.ndarray) else source.decode()
-    nnz = int(np.count_nonzero(arr))
+    nnz = int(np.count_nonzero(source)) if isinstance(source, np.ndarray) else int(source.nnz)
     sizes: dict[str, int] = {}
     encoded: dict[str, Any] = {}
     for fmt in candidates:

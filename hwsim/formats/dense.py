@@ -18,7 +18,7 @@ import numpy as np
 
 from hwsim.errors import CompressionError
 from hwsim.formats.base import FormatDef, check_options, register_format
-from hwsim.formats.intstream import FixedWidthInts, IntStream, min_bits, smallest_uint
+from hwsim.formats.intstream import FixedWidthInts, IntStream, min_bits, smallest_uint, value_counts
 from hwsim.formats.values import CENTROID_BITS, FLOAT_BITS, SCALE_BITS, CodebookValues, FloatValues, QuantizedValues
 
 
@@ -82,7 +82,7 @@ class CodebookPayload(_DenseBase):
     @property
     def nnz(self) -> int:
         """Elements whose centroid is not 0 (a histogram of the codes; no decode needed)."""
-        counts = np.bincount(self.values.codes.values(), minlength=self.centroids.size)
+        counts = value_counts(self.values.codes, self.centroids.size)
         return int(counts[: self.centroids.size][self.centroids != 0].sum())
 
     @property
@@ -152,7 +152,7 @@ def encode_codebook(source: Any, centroids: np.ndarray | None = None, bits: int 
     array become the codebook (lossless when there are at most 2^bits of them). ``zero_code`` (default:
     when the array has zeros) reserves code 0 for exact 0.0."""
     arr = source.decode() if hasattr(source, "decode") else np.asarray(source, np.float32)
-    flat = arr.ravel().astype(np.float32)
+    flat = arr.ravel().astype(np.float32, copy=False)
     has_zero = bool(np.any(flat == 0)) if zero_code is None else zero_code
     if centroids is None:
         table = np.unique(flat[flat != 0] if has_zero else flat)
@@ -175,16 +175,27 @@ def encode_codebook(source: Any, centroids: np.ndarray | None = None, bits: int 
 
 
 def nearest_codes(flat: np.ndarray, table: np.ndarray, zero_first: bool = False) -> np.ndarray:
-    """Index of the nearest table entry for each value (O(n log k) with sorted midpoints). With
-    ``zero_first`` entry 0 is exact zero: only exact zeros map to it."""
-    if zero_first:
-        rest = table[1:]
-        if rest.size == 0:
-            return np.zeros(flat.size, np.int64)
-        codes = _nearest_sorted(flat, rest) + 1
-        codes[flat == 0] = 0
+    """Index of the nearest table entry for each value (O(n log k) with sorted midpoints), as the smallest
+    unsigned dtype that holds every index. With ``zero_first`` entry 0 is exact zero: only exact zeros
+    map to it. Searched a chunk at a time, so the int64 indices of ``searchsorted`` never exist for the
+    whole array (they were four times a float32 layer's size)."""
+    flat = np.asarray(flat).ravel()
+    codes = np.empty(flat.size, smallest_uint(max(table.size - 1, 0)))
+    rest = table[1:] if zero_first else table
+    if rest.size == 0:
+        codes[:] = 0
         return codes
-    return _nearest_sorted(flat, table)
+    order = np.argsort(rest, kind="stable")
+    s = rest[order].astype(np.float64)
+    mids = floor_float32((s[:-1] + s[1:]) / 2.0)  # a value exactly between two entries goes to the lower one
+    index = (order + 1 if zero_first else order).astype(codes.dtype)
+    for start in range(0, flat.size, _CHUNK_ELEMENTS):
+        chunk = np.asarray(flat[start:start + _CHUNK_ELEMENTS], np.float32)
+        out = codes[start:start + chunk.size]
+        np.take(index, np.searchsorted(mids, chunk, side="left"), out=out)
+        if zero_first:
+            out[chunk == 0] = 0
+    return codes
 
 
 def floor_float32(x: np.ndarray) -> np.ndarray:
@@ -195,14 +206,6 @@ def floor_float32(x: np.ndarray) -> np.ndarray:
     over = f.astype(np.float64) > x
     f[over] = np.nextafter(f[over], np.float32(-np.inf))
     return f
-
-
-def _nearest_sorted(flat: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Nearest entry; a value exactly between two entries goes to the lower one."""
-    order = np.argsort(table, kind="stable")
-    s = table[order].astype(np.float64)
-    mids = floor_float32((s[:-1] + s[1:]) / 2.0)
-    return order[np.searchsorted(mids, np.asarray(flat, np.float32), side="left")].astype(np.int64)
 
 
 _CHUNK_ELEMENTS = 1 << 20  # values quantized at a time: temporaries stay ~4 MiB whatever the layer's size

@@ -26,7 +26,7 @@ import numpy as np
 
 from hwsim.errors import CompressionError
 from hwsim.formats.base import FormatDef, check_options, register_format
-from hwsim.formats.intstream import IntStream, min_bits, pack_bits, unpack_bits
+from hwsim.formats.intstream import IntStream, min_bits, pack_bits, stored_ints, unpack_bits
 
 MAX_CODE_BITS = 20
 LENGTH_FIELD_BITS = 5  # code lengths 0..20 (0 = symbol absent)
@@ -83,18 +83,17 @@ def canonical_codes(lengths: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _encode_bits(symbols: np.ndarray, codes: np.ndarray, lengths: np.ndarray) -> tuple[bytes, int]:
+def _encode_bits(symbols: np.ndarray, codes: np.ndarray, ln_all: np.ndarray) -> tuple[bytes, int]:
     """The concatenated code words (MSB first, big-endian bit order) and their total bit count.
 
     Each code (at most ``MAX_CODE_BITS`` bits) starting at bit offset o within its first byte fits in a
     32-bit window of 4 bytes; code words never share a bit, so the windows' bytes can simply be *added*
     into the output (``np.bincount`` with weights), with no per-bit expansion."""
-    ln_all = lengths[symbols]
-    total = int(ln_all.sum())
+    total = int(ln_all.sum(dtype=np.int64))
     out = np.zeros((total + 7) // 8 + 4, np.float64)
     offset = 0
     for start in range(0, symbols.size, _CHUNK):
-        ln = ln_all[start:start + _CHUNK]
+        ln = ln_all[start:start + _CHUNK].astype(np.int64)  # the symbols' code lengths, one chunk widened
         cw = codes[symbols[start:start + _CHUNK]]
         first = offset + np.cumsum(ln) - ln
         offset = int(first[-1] + ln[-1]) if ln.size else offset
@@ -124,7 +123,9 @@ class HuffmanInts:
     @classmethod
     def encode(cls, values: np.ndarray, block_symbols: int = DEFAULT_BLOCK_SYMBOLS,
                alphabet: int | None = None) -> "HuffmanInts":
-        v = np.asarray(values).ravel().astype(np.int64)
+        v = np.asarray(values).ravel()  # kept in its own (usually small unsigned) dtype: no int64 copy
+        if v.dtype.kind not in "iu":
+            v = v.astype(np.int64)
         if v.size and v.min() < 0:
             raise CompressionError("Huffman coding takes non-negative integers")
         if block_symbols < 1:
@@ -133,10 +134,14 @@ class HuffmanInts:
         counts = np.bincount(v, minlength=size)
         lengths = code_lengths(counts)
         codes = canonical_codes(lengths)
-        stream, total = _encode_bits(v, codes, lengths)
-        starts = np.cumsum(lengths[v]) - lengths[v] if v.size else np.zeros(0, np.int64)
-        offsets = starts[block_symbols::block_symbols].astype(np.int64)
-        return cls(int(v.size), lengths.astype(np.uint8), stream, total, block_symbols, offsets)
+        lengths = lengths.astype(np.uint8)  # code lengths are at most MAX_CODE_BITS
+        ln = lengths[v]  # one byte per symbol
+        stream, total = _encode_bits(v, codes, ln)
+        # bit offset of every block_symbols-th symbol: the running sum of whole blocks' lengths
+        whole = (v.size - 1) // block_symbols if v.size else 0
+        block_bits = ln[: whole * block_symbols].reshape(whole, block_symbols).sum(1, dtype=np.int64)
+        offsets = np.cumsum(block_bits, dtype=np.int64)
+        return cls(int(v.size), lengths, stream, total, block_symbols, offsets)
 
     @property
     def coding(self) -> str:
@@ -231,7 +236,7 @@ class HuffmanInts:
 
 def huffman_stream(stream: IntStream, block_symbols: int = DEFAULT_BLOCK_SYMBOLS) -> HuffmanInts:
     """Huffman-code any integer stream (already-coded streams are decoded first)."""
-    h = HuffmanInts.encode(stream.values(), block_symbols)
+    h = HuffmanInts.encode(stored_ints(stream), block_symbols)
     return replace(h, fixed_bits=int(getattr(stream, "bits", 0) or 0))
 
 

@@ -146,3 +146,23 @@ class FixedWidthInts:
     @classmethod
     def from_bytes(cls, buf: bytes, n: int, bits: int) -> "FixedWidthInts":
         return cls.of(unpack_bits(buf, n, bits), bits)
+
+
+def stored_ints(stream: IntStream) -> np.ndarray:
+    """A stream's values in the unsigned dtype it keeps them in (a fixed-width stream's own array, never
+    widened to int64: four to eight times the codes' memory on a large layer); other streams decode."""
+    return stream.data if isinstance(stream, FixedWidthInts) else stream.values()
+
+
+def value_counts(stream: IntStream, minlength: int, chunk: int = 1 << 20) -> np.ndarray:
+    """How many times each value occurs (``np.bincount``), counted a chunk at a time so bincount's own
+    int64 copy of the input stays chunk-sized."""
+    data = stored_ints(stream)
+    counts = np.zeros(minlength, np.int64)
+    for start in range(0, data.size, chunk):
+        part = np.bincount(data[start:start + chunk], minlength=minlength)
+        if part.size > counts.size:
+            counts = np.concatenate([counts, np.zeros(part.size - counts.size, np.int64)])
+        counts[: part.size] += part
+    return counts
+

@@ -21,7 +21,7 @@ import numpy as np
 from hwsim.errors import CompressionError
 from hwsim.formats.base import FormatDef, check_options, expected_fillers, register_format
 from hwsim.formats.intstream import FixedWidthInts, IntStream
-from hwsim.formats.sparse import _Structured, source_array, source_values
+from hwsim.formats.sparse import _Structured, nonzero_positions, source_values
 from hwsim.formats.values import ValueStream
 
 DEFAULT_INDEX_BITS = 5
@@ -67,30 +67,49 @@ def relative_entries(pos: np.ndarray, index_bits: int) -> tuple[np.ndarray, np.n
     """Entry positions and zero runs for non-zero flat positions ``pos`` (sorted), with fillers.
 
     A run of r zeros before a non-zero needs floor(r / 2^b) fillers; filler j (0-based) sits at
-    prev + (j + 1) * 2^b and carries run 2^b - 1."""
+    prev + (j + 1) * 2^b and carries run 2^b - 1. Built with a handful of arrays the size of ``pos``
+    (the fillers, usually few, get their own small arrays), not one per intermediate step of the
+    entry expansion: on a large pruned layer those were twice the layer's float32 size."""
+    pos = np.asarray(pos)
+    if pos.dtype.kind != "i":
+        pos = pos.astype(np.int64)
     span = 1 << index_bits
-    prev = np.concatenate([[-1], pos[:-1]]) if pos.size else np.zeros(0, np.int64)
-    run = pos - prev - 1
+    run = np.diff(pos, prepend=pos.dtype.type(-1))  # in pos's own integer dtype (int32 for layers < 2^31)
+    run -= 1
+    if pos.size == 0 or int(pos[-1]) < span:  # no run can reach 2^b: no fillers (and no shift past the dtype)
+        return pos, run, 0
     fill = run >> index_bits
-    counts = fill + 1
-    total = int(counts.sum())
-    owner = np.repeat(np.arange(pos.size), counts)
-    k = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    is_filler = k < fill[owner]
-    entry_pos = np.where(is_filler, prev[owner] + (k + 1) * span, pos[owner])
-    entry_run = np.where(is_filler, span - 1, run[owner] - fill[owner] * span)
-    return entry_pos.astype(np.int64), entry_run.astype(np.int64), int(fill.sum())
+    fillers = int(fill.sum())
+    if fillers == 0:
+        return pos, run, 0
+    fill <<= index_bits  # in place (no temporaries): the real entry's own run is what its fillers leave
+    run -= fill
+    fill >>= index_bits
+    fill += 1  # entries up to and including each non-zero's own: its entry index is that count - 1
+    slot = np.cumsum(fill, dtype=pos.dtype)
+    slot -= 1
+    fill -= 1
+    entry_pos = np.empty(pos.size + fillers, pos.dtype)
+    entry_run = np.full(pos.size + fillers, span - 1, pos.dtype)
+    entry_pos[slot] = pos
+    entry_run[slot] = run
+    has = np.flatnonzero(fill)  # the non-zeros preceded by fillers
+    counts = fill[has]
+    owner = np.repeat(has, counts)
+    j = np.arange(fillers) - np.repeat(np.cumsum(counts) - counts, counts)  # filler number within its run
+    start = np.where(owner > 0, pos[owner - 1], -1)
+    entry_pos[slot[owner] - counts.repeat(counts) + j] = start + (j + 1) * span
+    return entry_pos, entry_run, fillers
 
 
 def encode_relative_index(source: Any, index_bits: int = DEFAULT_INDEX_BITS, value_kind: str | None = None
                           ) -> RelativeIndexPayload:
     if not 1 <= int(index_bits) <= 32:
         raise CompressionError(f"relative index width must be 1..32 bits, got {index_bits}")
-    arr = source_array(source)
-    pos = np.flatnonzero(arr.ravel())
-    entry_pos, runs, fillers = relative_entries(pos, int(index_bits))
+    shape = tuple(source.shape) if hasattr(source, "decode") else tuple(np.shape(source))
+    entry_pos, runs, fillers = relative_entries(nonzero_positions(source), int(index_bits))
     values = source_values(source, value_kind).take(entry_pos)
-    return RelativeIndexPayload(tuple(arr.shape), FixedWidthInts.of(runs, int(index_bits)), values,
+    return RelativeIndexPayload(shape, FixedWidthInts.of(runs, int(index_bits)), values,
                                 int(index_bits), fillers)
 
 

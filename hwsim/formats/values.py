@@ -19,7 +19,7 @@ from typing import Union
 import numpy as np
 
 from hwsim.errors import CompressionError
-from hwsim.formats.intstream import FixedWidthInts, IntStream
+from hwsim.formats.intstream import FixedWidthInts, IntStream, stored_ints
 
 FLOAT_BITS = {"fp32": 32, "fp16": 16, "bf16": 16}
 CENTROID_BITS = 32  # codebook entries are stored as fp32
@@ -128,10 +128,14 @@ class CodebookValues:
         return self.codes.stored_bits + self.table_bits
 
     def decode(self) -> np.ndarray:
-        return self.centroids[self.codes.values()].astype(np.float32, copy=False)
+        return self.decode_range(0, self.codes.n)
+
+    def decode_range(self, start: int, stop: int) -> np.ndarray:
+        """The decoded values of elements [start, stop): a chunk without decoding the whole array."""
+        return self.centroids[stored_ints(self.codes)[start:stop]].astype(np.float32, copy=False)
 
     def take(self, idx: np.ndarray) -> "CodebookValues":
-        return CodebookValues(FixedWidthInts.of(self.codes.values()[idx], self.bits), self.centroids, self.zero_code)
+        return CodebookValues(FixedWidthInts.of(stored_ints(self.codes)[idx], self.bits), self.centroids, self.zero_code)
 
     def int_streams(self) -> dict[str, IntStream]:
         return {"codes": self.codes}
@@ -215,7 +219,7 @@ class QuantizedValues:
     def _decode_float32(self) -> np.ndarray:
         """``decode`` with one float32 array as its only allocation (the codes are never widened to int64):
         codes + (qmin - zero_point) is an exact float32 integer below 2^24, so the values are the same."""
-        raw = self.codes.data if isinstance(self.codes, FixedWidthInts) else self.codes.values()
+        raw = stored_ints(self.codes)
         out = raw.astype(np.float32)
         rows = out.reshape(self.scale.size, -1)
         rows += (self.qmin - self.zero_point.astype(np.int64)).astype(np.float32)[:, None]
@@ -227,7 +231,7 @@ class QuantizedValues:
         if self.scale.size > 1:
             channel = self.channel[idx] if self.channel is not None else (idx // (self.n // self.scale.size))
             channel = channel.astype(np.int32)
-        return QuantizedValues(FixedWidthInts.of(self.codes.values()[idx], self.bits), self.bits, self.signed,
+        return QuantizedValues(FixedWidthInts.of(stored_ints(self.codes)[idx], self.bits), self.bits, self.signed,
                                self.scale, self.zero_point, channel, self.scale_bits, self.group_size)
 
     def int_streams(self) -> dict[str, IntStream]:

@@ -19,7 +19,7 @@ from hwsim.errors import HwsimError, ModelFormatError, ShapeError
 from hwsim.ir.dtypes import FP32, dtype
 from hwsim.ir.ops import OpDef, op_def
 from hwsim.ir.tensor import TensorSpec
-from hwsim.ir.weights import WeightStore
+from hwsim.ir.weights import WeightStore, WithheldWeights
 
 if TYPE_CHECKING:
     import numpy as np
@@ -290,6 +290,12 @@ class OpGraph:
     def with_meta(self, **meta: Any) -> "OpGraph":
         return OpGraph(self.name, self.inputs, self.outputs, self._nodes, dict(self._tensors), self.weights,
                        {**self.meta, **meta}, self._dag, self.source)
+
+    def without_weight_values(self) -> "OpGraph":
+        """The same graph (nodes, tensor specs, meta) with its weight values dropped: what a caller needs
+        to read sizes and encodings after the values have gone (see ``WithheldWeights``)."""
+        return OpGraph(self.name, self.inputs, self.outputs, self._nodes, dict(self._tensors),
+                       WithheldWeights(self.weights.seed), dict(self.meta), self._dag, self.source)
 
     def materialize(self) -> "OpGraph":
         """Every weight materialized (generated or loaded); a graph whose weights are all provided."""

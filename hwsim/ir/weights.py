@@ -225,7 +225,17 @@ class WeightStore:
         return self._generated[name]
 
     def with_arrays(self, arrays: Mapping[str, Any]) -> "WeightStore":
-        return WeightStore(seed=self.seed, arrays=arrays, parent=self)
+        """A store with ``arrays`` replacing or adding to this one's. It hangs off the root store (the
+        loaded model's) with every array derived since then copied by reference, not off this store: a
+        chain of stores would keep each replaced array alive as long as the last graph lives (a
+        multi-pass method held every intermediate weight set of a model in memory)."""
+        return WeightStore(seed=self.seed, arrays={**self._derived_arrays(), **arrays}, parent=self.root)
+
+    def _derived_arrays(self) -> dict[str, Any]:
+        """The arrays set on this store and its ancestors below the root (the nearest setting wins)."""
+        if self._parent is None:
+            return {}
+        return {**self._parent._derived_arrays(), **self._arrays}
 
     def provided_names(self) -> set[str]:
         names = set(self._arrays)
@@ -235,3 +245,29 @@ class WeightStore:
         if self._parent:
             names |= self._parent.provided_names()
         return names
+
+
+class WithheldWeights(WeightStore):
+    """The weights of an intermediate graph whose values were not kept (``apply_method`` keeps only the
+    final graph's by default): the graph's tensor specs (sizes, encodings, densities) stay readable; asking
+    for a value is a programming error, never a silently generated stand-in."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__(seed=seed)
+
+    def _withheld(self) -> RuntimeError:
+        return RuntimeError("this intermediate graph's weight values were not kept; pass "
+                            "keep_intermediate=True to apply_method to keep them")
+
+    def get(self, name: str, shape: Shape, init: str) -> Any:
+        raise self._withheld()
+
+    def provided(self, name: str) -> bool:
+        raise self._withheld()
+
+    def provided_names(self) -> set[str]:
+        raise self._withheld()
+
+    def with_arrays(self, arrays: Mapping[str, Any]) -> "WeightStore":
+        raise self._withheld()
+

@@ -53,7 +53,7 @@ def method_for(model: str) -> Method:
 def reproduced(request):
     model = request.param
     graph = load_model(WORKLOADS / f"{model}.json").materialize()
-    cm = apply_method(graph, method_for(model))
+    cm = apply_method(graph, method_for(model), keep_intermediate=True)
     return model, graph, cm
 
 
