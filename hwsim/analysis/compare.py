@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hwsim.analysis.metrics import MethodMetrics, MethodRun, method_metrics
-from hwsim.analysis.ranking import accuracy_front
+from hwsim.analysis.ranking import RankingPolicy, accuracy_front, classify
 
 Better = Literal["min", "max"] | None
 
@@ -79,6 +79,7 @@ class Comparison:
     methods: tuple[str, ...]
     baseline: str | None
     best: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)  # device -> col -> methods
+    policy: RankingPolicy = field(default_factory=RankingPolicy)  # which methods ``best`` may name
 
     def row(self, method: str, device: str) -> MethodMetrics | None:
         return next((r for r in self.rows if r.method == method and r.device == device), None)
@@ -123,33 +124,45 @@ def pick_baseline(methods: Sequence[str], requested: str | None = None) -> str |
     return methods[0] if methods else None
 
 
-def compare_rows(rows: Iterable[MethodMetrics], baseline: str | None = None) -> Comparison:
-    """Build a Comparison from metric rows (order kept: methods in first-seen order, then devices)."""
+def compare_rows(rows: Iterable[MethodMetrics], baseline: str | None = None,
+                 policy: RankingPolicy | None = None) -> Comparison:
+    """Build a Comparison from metric rows (order kept: methods in first-seen order, then devices).
+
+    ``best`` names, per device and column, the best value among the methods ``policy`` lets findings rank
+    (``hwsim.analysis.ranking.classify``: within the allowed accuracy drop, or exact by construction
+    without data) and the baseline: a method outside that rule is never best, whatever its figure, in the
+    report's stars, the JSON and the DataFrame alike. A column with fewer than two such values, or where
+    they all tie, has no best; inf counts (an exact SQNR), NaN does not."""
     rows = tuple(rows)
+    policy = policy if policy is not None else RankingPolicy()
     methods = tuple(dict.fromkeys(r.method for r in rows))
     devices = tuple(dict.fromkeys(r.device for r in rows))
+    base = pick_baseline(methods, baseline)
     best: dict[str, dict[str, tuple[str, ...]]] = {}
     for dev in devices:
         dev_rows = [r for r in rows if r.device == dev and r.status == "ok"]
+        allowed = {r.method for r in classify(dev_rows, base, policy).eligible} | {base}
         per_col: dict[str, tuple[str, ...]] = {}
         for col in COLUMNS:
             if col.better is None:
                 continue
-            vals = [(r.method, getattr(r, col.key)) for r in dev_rows if _numeric(getattr(r, col.key))]
+            vals = [(r.method, getattr(r, col.key)) for r in dev_rows
+                    if r.method in allowed and _numeric(getattr(r, col.key))]
             if len(vals) < 2:
                 continue
             target = (min if col.better == "min" else max)(v for _, v in vals)
             winners = tuple(m for m, v in vals if v == target)
-            if len(winners) < len(vals):  # a column where every method ties has no best
+            if len(winners) < len(vals):
                 per_col[col.key] = winners
         best[dev] = per_col
-    return Comparison(rows, devices, methods, pick_baseline(methods, baseline), best)
+    return Comparison(rows, devices, methods, base, best, policy)
 
 
-def compare(method_runs: Sequence[MethodRun], baseline: str | None = None) -> Comparison:
+def compare(method_runs: Sequence[MethodRun], baseline: str | None = None,
+            policy: RankingPolicy | None = None) -> Comparison:
     """The comparison of pipeline records: one row per method and device the method was run on."""
     rows = [method_metrics(mr, dr) for mr in method_runs for dr in mr.runs]
-    return compare_rows(rows, baseline)
+    return compare_rows(rows, baseline, policy)
 
 
 def to_records(comparison: Comparison) -> list[dict[str, Any]]:

@@ -13,8 +13,9 @@ stay within the allowed drop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hwsim.analysis.metrics import MethodMetrics
 from hwsim.analysis.pareto import Sense, pareto_front
@@ -46,6 +47,17 @@ class RankingPolicy:
     @property
     def has_data(self) -> bool:
         return self.data is not None
+
+
+def policy_for(max_drop_pts: float | None, accuracy_doc: Mapping[str, Any] | None = None) -> RankingPolicy:
+    """A run's ranking policy: its ``--max-drop`` and, when accuracy was measured, the data it was measured
+    on (``accuracy_doc``: the pipeline's accuracy record, with ``data.description`` / ``name`` and
+    ``data.splits.test``)."""
+    drop = DEFAULT_MAX_DROP_PTS if max_drop_pts is None else float(max_drop_pts)
+    data = (accuracy_doc or {}).get("data")
+    if not data:
+        return RankingPolicy(drop)
+    return RankingPolicy(drop, data.get("description", data.get("name")), data.get("splits", {}).get("test"))
 
 
 @dataclass(frozen=True)

@@ -210,12 +210,13 @@ def _print_accuracy(accuracies: list[Any], splits: Any) -> None:
         console = Console(width=200)
     table = Table(title=f"task accuracy on the test split ({splits.size('test')} images of {splits.name}); "
                         f"retraining on the train split ({splits.size('train')} images)")
-    for c in ("method", "fp32 top-1", "post-training", "retrained", "drop pts", "size ratio", "retraining"):
+    # "delta pts" as in the verification table: compressed minus fp32 (negative: accuracy lost)
+    for c in ("method", "fp32 top-1", "post-training", "retrained", "delta pts", "size ratio", "retraining"):
         table.add_column(c, justify="left" if c in ("method", "retraining") else "right")
     for a in accuracies:
         table.add_row(a.method, f"{100 * a.baseline.top1:.2f}",
                       _fmt(None if a.post_training is None else 100 * a.post_training.top1, ".2f"),
                       _fmt(None if a.retrained is None else 100 * a.retrained.top1, ".2f"),
-                      _fmt(a.drop_points, "+.2f"), _fmt(a.final_compression, ".1f"),
+                      _fmt(None if a.drop_points is None else -a.drop_points, "+.2f"), _fmt(a.final_compression, ".1f"),
                       a.retrain_how or "; ".join(a.notes) or "-")
     console.print(table)

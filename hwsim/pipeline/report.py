@@ -25,6 +25,7 @@ from hwsim.analysis.compare import Comparison, compare, to_records
 from hwsim.analysis.metrics import (DeviceRun, EarlyExitCost, MethodRun, ModelSummary, Outcome, early_exit_cost,
                                     jsonable)
 from hwsim.analysis.verify import VerifyResult
+from hwsim.analysis.ranking import policy_for
 from hwsim.compress.method import Method
 from hwsim.errors import UsageError
 from hwsim.fileio import atomic_write
@@ -206,7 +207,7 @@ def _check_focus(cfg: PipelineConfig, methods: Sequence[NamedMethod]) -> None:
 
 def _assemble(cfg: PipelineConfig, model: ModelSummary, devices: Sequence[DeviceInfo], runs: Sequence[MethodRun],
               timings: Mapping[str, float], command: str, verification: str, materialized: bool) -> PipelineResult:
-    comparison = compare(list(runs), cfg.baseline)
+    comparison = compare(list(runs), cfg.baseline, policy_for(cfg.accuracy.max_drop))
     focus = choose_focus(comparison, cfg.focus)
     extras = {d.name: device_extras(d, runs) for d in devices if d.outcome.ok}
     return PipelineResult(cfg, model, tuple(devices), tuple(runs), comparison, focus, dict(timings), command,
@@ -275,7 +276,7 @@ def run_pipeline(cfg: PipelineConfig, progress: Progress = no_progress, on_plan:
         runs = [with_accuracy(r, accs.get(r.method), partial(_simulate_all, cfg), devices) for r in runs]
         acc_doc = accuracy_doc(cfg.accuracy, data, accs)
         timings["accuracy"] = time.perf_counter() - t0
-    comparison = compare(runs, cfg.baseline)
+    comparison = compare(runs, cfg.baseline, policy_for(cfg.accuracy.max_drop, acc_doc))
     focus = choose_focus(comparison, cfg.focus)
     extras = {d.name: device_extras(d, runs) for d in devices if d.outcome.ok}
     timings["total"] = time.perf_counter() - t_start

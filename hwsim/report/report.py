@@ -49,27 +49,10 @@ class ResultLike(Protocol):
 # Table cells
 
 
-def starred(comparison: Comparison, device: str, policy: RankingPolicy = RankingPolicy()) -> dict[str, frozenset[str]]:
-    """Per column, the methods whose ★ marks the best value on ``device``: best among the methods findings
-    may rank (``hwsim.analysis.ranking``: within the allowed accuracy drop, or exact by construction
-    without data) and the baseline; a method outside that rule is never starred, whatever its figure.
-    A column with fewer than two such values, or where they all tie, has no star."""
-    rows = [r for r in comparison.for_device(device) if r.status == "ok"]
-    allowed = {r.method for r in classify(rows, comparison.baseline, policy).eligible} | {comparison.baseline}
-    out: dict[str, frozenset[str]] = {}
-    for col in COLUMNS:
-        if col.better is None:
-            continue
-        vals = [(r.method, getattr(r, col.key)) for r in rows if r.method in allowed
-                and isinstance(getattr(r, col.key), (int, float)) and not isinstance(getattr(r, col.key), bool)
-                and getattr(r, col.key) == getattr(r, col.key)]  # inf counts (an exact SQNR), NaN does not
-        if len(vals) < 2:
-            continue
-        target = (min if col.better == "min" else max)(v for _, v in vals)
-        winners = frozenset(m for m, v in vals if v == target)
-        if len(winners) < len(vals):
-            out[col.key] = winners
-    return out
+def starred(comparison: Comparison, device: str) -> dict[str, frozenset[str]]:
+    """Per column, the methods whose ★ marks the best value on ``device``: the comparison's ``best``, which
+    only names methods its ranking policy lets findings rank (``hwsim.analysis.compare.compare_rows``)."""
+    return {key: frozenset(methods) for key, methods in comparison.best.get(device, {}).items()}
 
 
 def _cell(comparison: Comparison, row: MethodMetrics, col: Column, fpga: bool,
@@ -141,11 +124,10 @@ def _breakdown_cell(row: MethodMetrics) -> dict[str, Any]:
             "title": "; ".join(b["title"] for b in bar), "bar": bar, "sub": ""}
 
 
-def summary_table(comparison: Comparison, device: str, kind: str | None, layers: Iterable[str] = (),
-                  policy: RankingPolicy = RankingPolicy()) -> dict[str, Any]:
+def summary_table(comparison: Comparison, device: str, kind: str | None, layers: Iterable[str] = ()) -> dict[str, Any]:
     """The device's summary table; ``layers``: the layer names notes may mention (grouped by kind);
-    ★ only on methods ``policy`` lets findings rank (``starred``)."""
-    stars = starred(comparison, device, policy)
+    ★ only on methods the comparison's ranking policy lets findings rank (``starred``)."""
+    stars = starred(comparison, device)
     layers = tuple(layers)
     fpga = kind == "fpga"
     measured = any(r.task_top1 is not None for r in comparison.rows)  # accuracy columns only with --data
@@ -181,10 +163,10 @@ def fidelity_caveats(row: MethodMetrics) -> tuple[str, ...]:
             f"'within noise of fp32' does not hold here; check its activations' range ({FP16_RANGE})",)
 
 
-def cross_device_table(comparison: Comparison, policy: RankingPolicy = RankingPolicy()) -> dict[str, Any]:
+def cross_device_table(comparison: Comparison) -> dict[str, Any]:
     """Methods down, devices across: latency and energy side by side (several-device reports); ★ as in
     the summary tables (``starred``)."""
-    stars = {d: starred(comparison, d, policy) for d in comparison.devices}
+    stars = {d: starred(comparison, d) for d in comparison.devices}
     rows = []
     for m in comparison.methods:
         cells = []
@@ -205,15 +187,9 @@ def cross_device_table(comparison: Comparison, policy: RankingPolicy = RankingPo
 
 
 def ranking_policy(result: Any) -> RankingPolicy:
-    """The run's ranking policy: its --max-drop and, with --data, the data it measured accuracy on."""
-    acc = (getattr(result, "extras", None) or {}).get("accuracy") or {}
-    max_drop = getattr(getattr(getattr(result, "config", None), "accuracy", None), "max_drop", None)
-    policy = RankingPolicy() if max_drop is None else RankingPolicy(max_drop_pts=float(max_drop))
-    if acc.get("data"):
-        data = acc["data"]
-        return RankingPolicy(policy.max_drop_pts, data.get("description", data.get("name")),
-                             data.get("splits", {}).get("test"))
-    return policy
+    """The run's ranking policy (its --max-drop and, with --data, the data it measured accuracy on): the
+    one its comparison was built with, so findings, stars, the JSON and the DataFrame follow one rule."""
+    return result.comparison.policy
 
 
 def accuracy_cost_rows(comparison: Comparison, device: str, policy: RankingPolicy) -> list[dict[str, Any]]:
@@ -427,7 +403,7 @@ def device_section(result: ResultLike, dev: Any, drawn: Mapping[str, Any] | None
     section["accuracy_cost"] = accuracy_cost_rows(comparison, name, policy)
     section["accuracy_plot"] = accuracy_cost_svg(comparison, name, policy) if section["accuracy_cost"] else None
     section["uncertainty"] = _uncertainty(name, dev.kind)
-    section["table"] = summary_table(comparison, name, dev.kind, layer_names(result), policy)
+    section["table"] = summary_table(comparison, name, dev.kind, layer_names(result))
     section["pareto"] = plots.pareto_svg(comparison, name)
     base = next((m for m in result.methods if m.method == comparison.baseline), None)
     focus = next((m for m in result.methods if m.method == result.focus), None)
@@ -531,7 +507,7 @@ def build_context(result: ResultLike, drawn: SimulationPlots | None = None) -> d
         "devices": devices,
         "ncols": max(1, min(len(devices), 3)),
         "latency_energy": drawn.latency_energy,
-        "cross": cross_device_table(comparison, ranking_policy(result)) if len(devices) > 1 else None,
+        "cross": cross_device_table(comparison) if len(devices) > 1 else None,
         "details": _method_details(result),
         "timings": {k: f"{v:.2f} s" for k, v in sorted(result.timings_s.items())},
         "verify_cfg": cfg.verify,

@@ -90,3 +90,19 @@ def test_progress_per_method_on_stderr_and_quiet(tmp_path, capsys):
     json.loads(out)  # stdout stays pure JSON
     code, out, err = _run(["verify", model, "-m", "int8", "-n", "1", "--json", "--quiet"], capsys)
     assert code == 0 and "hwsim verify" not in err
+
+
+def test_both_verify_tables_sign_the_accuracy_change_alike(capsys):
+    """The retraining table says "delta pts" with the verification table's sign: compressed minus fp32, so a
+    method that lost 1.5 pt shows -1.50 in both (it showed +1.50 under "drop pts" before)."""
+    from types import SimpleNamespace
+
+    from hwsim.analysis.accuracy import MethodAccuracy, TopK
+    from hwsim.commands.verify import _print_accuracy
+
+    lost = MethodAccuracy("prune-90", TopK(0.96, None, 1000), TopK(0.90, None, 1000), retrained=TopK(0.945, None, 1000))
+    splits = SimpleNamespace(name="mnist", size=lambda split: 1000)
+    _print_accuracy([lost], splits)
+    out = capsys.readouterr().out
+    assert "delta pts" in out and "drop pts" not in out
+    assert "-1.50" in out and "+1.50" not in out

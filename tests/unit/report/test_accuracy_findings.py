@@ -96,6 +96,26 @@ def test_accuracy_front_in_records_and_plot():
     assert all(r["accuracy_front"] is None for r in no_data)
 
 
+def test_best_in_json_and_dataframe_follows_the_ranking_rule():
+    """``best`` in --json and the DataFrame names the same methods as the report's stars: never one the
+    ranking policy excludes (it was the unfiltered best before: binary-xnor, -30 pt, was "best" latency)."""
+    from hwsim.analysis.compare import to_dataframe, to_records
+    from hwsim.report.report import starred
+
+    result = make_result()
+    raw = {r["method"]: r["best"] for r in to_records(compare(result.methods)) if r["device"] == "fpga-small"}
+    assert "latency_s" not in raw["binary-xnor"]  # no data: a method needing retraining is never best
+    assert any(raw.values())  # some method is still best in some column
+    comparison = _with_accuracy(result, {"baseline": 0.0, "int8": 0.1, "prune-90": 0.8, "binary-xnor": 30.0})
+    stars = starred(comparison, "fpga-small")
+    records = [r for r in to_records(comparison) if r["device"] == "fpga-small"]
+    assert all(set(r["best"]) == {k for k, ms in stars.items() if r["method"] in ms} for r in records)
+    assert not any(r["best"] for r in records if r["method"] == "binary-xnor")
+    assert "latency_s" in next(r["best"] for r in records if r["method"] == "int8")
+    df = to_dataframe(comparison)
+    assert df.loc[df["method"] == "binary-xnor", "best"].eq("").all()
+
+
 def test_measured_accuracy_drops_the_passes_unknown_accuracy_notes():
     from hwsim.pipeline.accuracy import measured_notes
 
