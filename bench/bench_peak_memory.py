@@ -4,8 +4,11 @@ item 7: VGG-16 peaked at 4.1 GB, 7.4x its 553 MB of fp32 weights).
 Bound, stated before measuring (issue 12): the peak RSS of each command stays within 3x the fp32 weight
 bytes (the weights, the compressed form and one decoded working copy). Measured after the fix with the
 default int8 (2026-12-03, 2-core machine under load): compress 1,131 MiB = 2.14x, verify 1,272 MiB = 2.41x
-(were 3,977 MiB = 7.53x and 3,996 MiB = 7.57x). Not yet within it: deep-compression, prune-90,
-svd-lowrank (see --method). ``tests/unit/compress/test_peak_memory.py`` guards the mechanism on a
+(were 3,977 MiB = 7.53x and 3,996 MiB = 7.57x). Multi-pass and low-rank methods, at 7328c63 and after
+the second fix (intermediate graphs keep specs only, stores hang off the root, no full-size int64 /
+float64 temporaries in sharing, sparse encoding, Huffman, pruning and the SVD), compress: deep-compression
+6.12x -> 2.61x, prune-90 3.86x -> 2.68x, svd-lowrank 3.74x -> 1.86x (``--method NAME --only compress``).
+``tests/unit/compress/test_peak_memory.py`` guards the mechanism on a
 33 MiB model under tracemalloc.
 
 Each command runs in its own process; its peak RSS is read from ``resource.getrusage(RUSAGE_CHILDREN)``

@@ -36,6 +36,17 @@ MR = 6
 NR = 32
 
 
+def _llvm_major() -> int:
+    import llvmlite.binding as llvm
+
+    return int(llvm.llvm_version_info[0])
+
+
+#: LLVM 22 declares the VNNI operands as <64 x i8>; older releases as <16 x i32> (newer ones still
+#: accept that form through their intrinsic auto-upgrade)
+_BYTE_OPERANDS = _llvm_major() >= 22
+
+
 def available() -> bool:
     """True when this CPU (as numba compiles for it) has AVX-512 VNNI."""
     features = numba.config.CPU_FEATURES or ""
@@ -59,7 +70,8 @@ def _vnni_tile(typingctx, xq, x_off, x_stride, wq, w_off, kq, acc, acc_off, ld):
         x_data = cgutils.create_struct_proxy(signature.args[0])(context, builder, value=args[0]).data
         w_data = cgutils.create_struct_proxy(signature.args[3])(context, builder, value=args[3]).data
         a_data = cgutils.create_struct_proxy(signature.args[6])(context, builder, value=args[6]).data
-        dp = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v64, v64]),
+        operand = v64 if _BYTE_OPERANDS else v16
+        dp = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, operand, operand]),
                                             "llvm.x86.avx512.vpdpbusd.512")
         zero = ir.Constant(v16, None)
         accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * MR)]
@@ -68,13 +80,13 @@ def _vnni_tile(typingctx, xq, x_off, x_stride, wq, w_off, kq, acc, acc_off, ld):
             kk = loop.index
             wbase = builder.add(w_off_, builder.mul(kk, ir.Constant(i64, 4 * NR)))
             wv = [builder.load(builder.bitcast(builder.gep(w_data, [builder.add(wbase, ir.Constant(i64, 64 * h))]),
-                                               v64.as_pointer()), align=1) for h in range(2)]
+                                               operand.as_pointer()), align=1) for h in range(2)]
             for r in range(MR):
                 xo = builder.add(x_off_, builder.add(builder.mul(ir.Constant(i64, r), x_stride_),
                                                      builder.mul(kk, ir.Constant(i64, 4))))
                 quad = builder.load(builder.bitcast(builder.gep(x_data, [xo]), i32.as_pointer()), align=1)
                 vec = builder.insert_element(ir.Constant(v16, ir.Undefined), quad, ir.Constant(i32, 0))
-                bx = builder.bitcast(builder.shuffle_vector(vec, ir.Constant(v16, ir.Undefined), splat), v64)
+                bx = builder.bitcast(builder.shuffle_vector(vec, ir.Constant(v16, ir.Undefined), splat), operand)
                 for h in range(2):
                     slot = accs[2 * r + h]
                     builder.store(builder.call(dp, [builder.load(slot), bx, wv[h]]), slot)

@@ -86,3 +86,20 @@ def test_layers_the_byte_tiles_cannot_run_stay_exact_on_float32_blas(monkeypatch
         out, ref, used = _run_counted(g2, x, monkeypatch)
         assert used == 0
         np.testing.assert_array_equal(out, ref)
+
+
+def test_the_tile_compiles_to_vnni_and_the_xnor_loop_to_a_hardware_popcount():
+    """What makes these kernels fast is the instruction, not the timing: check the machine code (of a
+    fresh compile: a kernel loaded from numba's on-disk cache carries no assembly text)."""
+    import numba
+
+    from hwsim.kernels import jit_bits
+
+    wq, o_blocks, kpad = jit_int8.pack_weights(np.ones((32, 8), np.int8))
+    gemm = numba.njit(jit_int8.gemm_u8s8_serial.py_func)
+    gemm(np.ones((6, kpad), np.uint8), 6, kpad, wq, o_blocks, np.empty((6, 32), np.int32))
+    assert "vpdpbusd" in "".join(gemm.inspect_asm().values())
+    mismatch = numba.njit(jit_bits.mismatch_serial.py_func)
+    a = np.zeros((1, 4, 2), np.uint64)
+    mismatch(a, a, np.empty((1, 4, 4), np.int32))
+    assert "popcnt" in "".join(mismatch.inspect_asm().values())
