@@ -7,9 +7,14 @@ Models: torchvision's ResNet-18, MobileNetV2, MnasNet-0.5, EfficientNet-B0 (seed
 exported with torch.onnx in this run: torch is needed here only) and two model.json workloads written
 to ONNX with hwsim's own writer (a depthwise-separable block and MobileNetV1). Both engines read the
 same file; hwsim's weights are resolved once beforehand as onnxruntime prepares its initializers once
-per session. Times are the least CPU time of ``--repeats`` inferences (both run on one thread; on a
-shared machine wall time would also count other jobs' slices); the ratio is hwsim / onnxruntime
-(target <= 2). BLAS and onnxruntime are pinned to one thread (threadpoolctl, intra_op_num_threads).
+per session. Times are the least CPU time of ``--repeats`` inferences after one untimed inference
+(steady state: both run on one thread; on a shared machine wall time would also count other jobs'
+slices); the ratio is hwsim / onnxruntime (target <= 2). BLAS and onnxruntime are pinned to one
+thread (threadpoolctl, intra_op_num_threads).
+
+The one-off cost of hwsim's compiled loops (numba, ``hwsim/kernels/jit_dense.py``) is printed apart:
+in a fresh process with an empty numba cache (compiling every loop), then again in another fresh
+process loading them from that disk cache (what every later run pays).
 """
 
 from __future__ import annotations
@@ -114,6 +119,23 @@ def compare(path: Path, repeats: int) -> dict:
             "max_rel_diff": diff}
 
 
+def compile_seconds() -> tuple[float, float]:
+    """Seconds to compile every compiled loop in a fresh process with an empty numba cache, then to
+    load them from that cache in another fresh process (import of the module included, numba's own
+    import excluded)."""
+    import subprocess
+
+    code = ("import time, numba; t = time.perf_counter(); from hwsim.kernels import jit_dense; "
+            "jit_dense.warm_up(); print(time.perf_counter() - t)")
+    times = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
+        for _ in range(2):
+            out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            times.append(float(out.stdout.split()[-1]))
+    return times[0], times[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
@@ -121,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default="resnet18,mobilenet_v2,mnasnet0_5,efficientnet_b0,dw_separable,mobilenet_v1")
     args = ap.parse_args(argv)
     names = args.models.split(",")
+    first, cached = compile_seconds()
+    print(f"one-off: compiling hwsim's numba loops {first:.1f} s (empty cache); loading them from the disk "
+          f"cache {cached:.2f} s (each later process)")
     print(f"1 thread each, batch {args.batch}, best of {args.repeats}; load average {os.getloadavg()[0]:.1f}")
     print(f"{'model':16s} {'nodes':>6s} {'hwsim cpu ms':>9s} {'ort cpu ms':>8s} {'hwsim/ort':>9s} {'max rel diff':>12s}")
     worst = 0.0

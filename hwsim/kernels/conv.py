@@ -1,12 +1,17 @@
-"""Dense conv2d kernels: direct (bounded workspace), im2col + one GEMM, and the
-depthwise case (a multiply-add per tap over channels-last views). All handle groups, stride, dilation
-and asymmetric padding; loops run over kernel taps only, never over pixels or channels."""
+"""Dense conv2d kernels: direct (bounded workspace), im2col + one GEMM, and the depthwise case (a
+compiled loop, channels-last). All handle groups, stride, dilation and asymmetric padding; NumPy code
+loops over kernel taps only, never over pixels or channels. Each takes an epilogue (the bias, and the
+batchnorm / relu / relu6 nodes the executor folds into the conv: ``hwsim.kernels.epilogue``), applied
+inside the depthwise loop or in one compiled pass over a GEMM's output."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
-from hwsim.kernels.conv_common import ConvGeometry, add_bias, col2out, group_matmul, im2col, pad_nchw, tap
+from hwsim.kernels.conv_common import ConvGeometry, col2out, group_matmul, im2col, pad_nchw, tap, weight_layout
+from hwsim.kernels.epilogue import FOLDING_KERNELS, Epilogue, apply, build_epilogue
 from hwsim.kernels.registry import KernelCall, register_kernel
 
 #: BLAS reassociates the channel sum; errors relative to the output's largest magnitude stay far below this.
@@ -17,52 +22,32 @@ def is_depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> bool:
     return g.groups == x.shape[1] and w.shape[1] == 1
 
 
-#: Bytes of output and scratch rows one row block of a depthwise conv touches (stays in L2).
-DEPTHWISE_BLOCK_BYTES = 512 << 10
-
-
 def is_channels_last(x: np.ndarray) -> bool:
     """An NCHW-shaped array whose channels are adjacent in memory (NHWC storage seen through a
     transposed view), as the depthwise and pointwise kernels produce."""
     return x.ndim == 4 and x.shape[1] > 1 and x.strides[1] == x.itemsize
 
 
-def depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """out[n, o] = sum over taps of w[o, 0, i, j] * x[n, o // m, shifted] (channel multiplier m = O/C).
+def depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue) -> np.ndarray:
+    """out[n, o] = epilogue(sum over taps of w[o, 0, i, j] * x[n, o // m, shifted]) (channel multiplier
+    m = O/C), by the compiled loop ``hwsim.kernels.jit_dense.depthwise_nhwc``.
 
-    Computed channels-last: the input is copied once into a zero-padded NHWC buffer (channel-multiplied),
-    then every tap is one multiply-add over a strided view whose inner axis is the channels (long
-    contiguous runs, whatever the feature-map width), one block of output rows at a time so that the
-    block and its scratch stay in L2 (``DEPTHWISE_BLOCK_BYTES``). Each output sums its taps in (i, j)
-    order, in the operands' dtype. The result is an NCHW-shaped view of NHWC memory; the pointwise
-    kernel and NumPy's elementwise ops read it without a copy."""
-    n, c, h, wd = x.shape
+    Computed channels-last in float32: the input is read as NHWC (free when it is a channels-last view,
+    as the depthwise and pointwise kernels produce; one copy otherwise; channels repeated for a
+    multiplier); each output sums its in-bounds taps in (i, j) order, then the epilogue (bias, folded
+    batchnorm / activations) is applied to each output row before it leaves L1. The result is an NCHW-shaped view
+    of NHWC memory; the pointwise kernel and NumPy's elementwise ops read it without a copy."""
+    from hwsim.kernels import jit_dense  # numba, on the first depthwise conv only
+
+    n, c = x.shape[:2]
     o = w.shape[0]
-    mult = o // c
-    t, l, b, r = g.pads
-    dtype = np.result_type(x, w)
-    padded = np.zeros((n, h + t + b, wd + l + r, c, mult), dtype)
-    padded[:, t:t + h, l:l + wd] = x.transpose(0, 2, 3, 1)[..., None]
-    xp = padded.reshape(n, h + t + b, wd + l + r, o)
-    wt = np.ascontiguousarray(w[:, 0].reshape(o, g.kh * g.kw).T, dtype=dtype)  # [taps, O]
-    out = np.empty((n, g.ho, g.wo, o), dtype)
-    row_bytes = n * g.wo * o * dtype.itemsize
-    rows = max(1, min(g.ho, DEPTHWISE_BLOCK_BYTES // max(row_bytes * (2 + g.sh), 1)))
-    scratch = np.empty((n, rows, g.wo, o), dtype)
-    col_span = g.sw * (g.wo - 1) + 1
-    for r0 in range(0, g.ho, rows):
-        r1 = min(r0 + rows, g.ho)
-        ob, tmp = out[:, r0:r1], scratch[:, : r1 - r0]
-        for i in range(g.kh):
-            top = i * g.dh + g.sh * r0
-            for j in range(g.kw):
-                left = j * g.dw
-                tap_view = xp[:, top: top + g.sh * (r1 - r0 - 1) + 1: g.sh, left: left + col_span: g.sw]
-                if i == 0 and j == 0:
-                    np.multiply(tap_view, wt[0], out=ob)
-                else:
-                    np.multiply(tap_view, wt[i * g.kw + j], out=tmp)
-                    ob += tmp
+    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1), np.float32)  # no copy for a channels-last view
+    if o != c:
+        xl = np.repeat(xl, o // c, axis=3)
+    wt = weight_layout(w, "hw_o", lambda: np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), np.float32))  # kh, kw, O
+    out = np.empty((n, g.ho, g.wo, o), np.float32)
+    t, l = g.pads[:2]
+    jit_dense.depthwise_nhwc(xl, wt, g.sh, g.sw, g.dh, g.dw, t, l, ep.codes, ep.repeated(g.wo), out)
     return out.transpose(0, 3, 1, 2)
 
 
@@ -71,7 +56,8 @@ def pointwise_channels_last(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     whose result is channels-last again (no copy on either side)."""
     n, c, h, wd = x.shape
     o = w.shape[0]
-    y = x.transpose(0, 2, 3, 1).reshape(n * h * wd, c) @ w.reshape(o, c).T
+    wm = weight_layout(w, "c_o", lambda: np.ascontiguousarray(w.reshape(o, c).T))
+    y = x.transpose(0, 2, 3, 1).reshape(n * h * wd, c) @ wm
     return y.reshape(n, h, wd, o).transpose(0, 3, 1, 2)
 
 
@@ -79,18 +65,22 @@ def pointwise_channels_last(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 PATCH_BUDGET_BYTES = 64 << 20
 
 
-def conv_direct(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """Direct convolution (no transform of the arithmetic). Lowered to one GEMM over the patch matrix
-    when that fits ``PATCH_BUDGET_BYTES`` (BLAS is fastest so), else to a GEMM per kernel tap
-    accumulated in place, whose workspace is one shifted copy of the input."""
-    if is_depthwise(x, w, g) and x.shape[1] > 1:  # one input channel (LeNet's conv1): one GEMM is 5x faster
-        return depthwise(x, w, g)
+def conv_direct(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue | None = None) -> np.ndarray:
+    """Direct convolution (no transform of the arithmetic), then ``ep``. Depthwise convs run the
+    compiled loop; others are lowered to one GEMM over the patch matrix when that fits
+    ``PATCH_BUDGET_BYTES`` (BLAS is fastest so), else to a GEMM per kernel tap accumulated in place,
+    whose workspace is one shifted copy of the input."""
+    ep = ep if ep is not None else build_epilogue(w.shape[0], dtype=x.dtype)
+    compiled = x.dtype == np.float32 and w.dtype == np.float32
+    # one input channel (LeNet's conv1): one GEMM is 5x faster than the depthwise loop
+    if compiled and is_depthwise(x, w, g) and x.shape[1] > 1:
+        return depthwise(x, w, g, ep)
     if g.pointwise and g.groups == 1 and is_channels_last(x):
-        return pointwise_channels_last(x, w)
+        return apply(pointwise_channels_last(x, w), ep)
     patch_bytes = x.shape[0] * x.shape[1] * g.kh * g.kw * g.ho * g.wo * x.itemsize
     if patch_bytes <= PATCH_BUDGET_BYTES:
-        return conv_im2col(x, w, g)
-    return conv_taps(x, w, g)
+        return conv_im2col(x, w, g, ep)
+    return apply(conv_taps(x, w, g), ep)
 
 
 def conv_taps(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -112,32 +102,65 @@ def conv_taps(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return out.reshape(n, o, g.ho, g.wo)
 
 
-def conv_im2col(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """One patch matrix [Cg*kh*kw, N*Ho*Wo] per group, one GEMM against the flattened weight."""
-    if is_depthwise(x, w, g) and w.shape[0] == x.shape[1]:
-        return depthwise(x, w, g)
+def conv_im2col(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue | None = None) -> np.ndarray:
+    """One patch matrix, one GEMM against the flattened weight, then ``ep``. Ungrouped float32 convs
+    run channels-last (``conv_nhwc``); grouped ones, and other dtypes (a float64 oracle run: the
+    compiled loops are float32 only), take NumPy patches [Cg*kh*kw, N*Ho*Wo] per group."""
+    ep = ep if ep is not None else build_epilogue(w.shape[0], dtype=x.dtype)
+    compiled = x.dtype == np.float32 and w.dtype == np.float32
+    if compiled and is_depthwise(x, w, g) and w.shape[0] == x.shape[1]:
+        return depthwise(x, w, g, ep)
     if g.pointwise and g.groups == 1 and is_channels_last(x):
-        return pointwise_channels_last(x, w)
+        return apply(pointwise_channels_last(x, w), ep)
+    if compiled and g.groups == 1 and not (g.pointwise and x.flags.c_contiguous):
+        return apply(conv_nhwc(x, w, g), ep)
     wm = w.reshape(g.groups, w.shape[0] // g.groups, -1)
-    return col2out(group_matmul(wm, im2col(x, g)), x.shape[0], g)
+    return apply(col2out(group_matmul(wm, im2col(x, g)), x.shape[0], g), ep)
 
 
-def _bias(call: KernelCall) -> np.ndarray | None:
+def conv_nhwc(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """An ungrouped conv channels-last: the compiled patch copy (``jit_dense.im2col_nhwc``: each tap a
+    contiguous run of channels) then one GEMM [N*Ho*Wo, kh*kw*C] x [kh*kw*C, O], whose result is
+    channels-last (an NCHW-shaped view of NHWC memory, as the depthwise and pointwise kernels give).
+    The weight's [kh*kw*C, O] layout is made once per stored weight."""
+    from hwsim.kernels import jit_dense  # numba, on the first such conv only
+
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1), np.float32)  # no copy for a channels-last view
+    cols = np.empty((n * g.ho * g.wo, g.kh * g.kw * c), np.float32)
+    t, l = g.pads[:2]
+    jit_dense.im2col_nhwc(xl, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, t, l, g.ho, g.wo, cols)
+    wk = weight_layout(w, "hwc_o", lambda: np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(-1, o), np.float32))
+    return (cols @ wk).reshape(n, g.ho, g.wo, o).transpose(0, 3, 1, 2)
+
+
+def _run(call: KernelCall, conv: Callable[..., np.ndarray], folded: Sequence[KernelCall]) -> tuple[np.ndarray, ...]:
+    """Run ``conv`` with the epilogue of the node's bias, then the folded batchnorm / relu / relu6 nodes
+    (the program made once per stored weight and operands, as the reordered weights are)."""
+    x = call.inputs[0]
+    w = np.asarray(call.weight("weight"), dtype=x.dtype)
     b = call.weight("bias")
-    return None if b is None else np.asarray(b)
+    operands = (b, *(v for fc in folded for v in fc.weights.values()))
+    key = ("epilogue", x.dtype.str, tuple(id(v) for v in operands),
+           tuple((fc.node.op, fc.attrs.get("eps")) for fc in folded))
+    ep = weight_layout(w, key, lambda: (operands, build_epilogue(w.shape[0], None if b is None else np.asarray(b),
+                                                                 folded, x.dtype)))[1]
+    return (conv(x, w, ConvGeometry.of(call.attrs, x.shape), ep),)
 
 
 @register_kernel("conv2d", "direct", "tolerance", rtol=GEMM_RTOL)
 def k_conv_direct(call: KernelCall) -> tuple[np.ndarray, ...]:
-    """Dense conv2d, direct: GEMM over a bounded patch matrix, or per-tap GEMMs for large inputs."""
-    x = call.inputs[0]
-    w = np.asarray(call.weight("weight"), dtype=x.dtype)
-    return (add_bias(conv_direct(x, w, ConvGeometry.of(call.attrs, x.shape)), _bias(call)),)
+    """Dense conv2d, direct: compiled depthwise loop; GEMM over a bounded patch matrix, or per-tap
+    GEMMs for large inputs."""
+    return _run(call, conv_direct, ())
 
 
 @register_kernel("conv2d", "im2col", "tolerance", rtol=GEMM_RTOL)
 def k_conv_im2col(call: KernelCall) -> tuple[np.ndarray, ...]:
     """Dense conv2d, im2col + GEMM: strided window view copied once into a patch matrix."""
-    x = call.inputs[0]
-    w = np.asarray(call.weight("weight"), dtype=x.dtype)
-    return (add_bias(conv_im2col(x, w, ConvGeometry.of(call.attrs, x.shape)), _bias(call)),)
+    return _run(call, conv_im2col, ())
+
+
+FOLDING_KERNELS.register(("conv2d", "direct"), lambda call, folded: _run(call, conv_direct, folded))
+FOLDING_KERNELS.register(("conv2d", "im2col"), lambda call, folded: _run(call, conv_im2col, folded))

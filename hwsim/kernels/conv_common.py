@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,3 +93,28 @@ def add_bias(y: np.ndarray, bias: Any) -> np.ndarray:
         return y
     y += np.asarray(bias, dtype=y.dtype).reshape((1, -1) + (1,) * (y.ndim - 2))
     return y
+
+
+#: Bound on the layouts kept per weight (keys naming operands that are new arrays on every call would
+#: otherwise accumulate).
+MAX_LAYOUTS_PER_WEIGHT = 8
+_LAYOUTS: dict[int, tuple["weakref.ref[np.ndarray]", dict[Hashable, Any]]] = {}
+
+
+def weight_layout(w: np.ndarray, key: Hashable, build: Callable[[], Any]) -> Any:
+    """``build()``, made once per stored weight array and ``key`` (a reordered layout, as a deployment
+    makes at load time), dropped with the array. Stored weights are never modified in place; a key
+    naming other arrays by id must keep them alive in its value (so that no id is reused)."""
+    entry = _LAYOUTS.get(id(w))
+    if entry is None or entry[0]() is not w:
+        try:
+            ref = weakref.ref(w, lambda _r, k=id(w), made=_LAYOUTS: made.pop(k, None))
+        except TypeError:  # a view of a temporary: not cached
+            return build()
+        entry = _LAYOUTS[id(w)] = (ref, {})
+    made = entry[1]
+    if key not in made:
+        if len(made) >= MAX_LAYOUTS_PER_WEIGHT:  # operands rebuilt on every call (not stored arrays)
+            made.clear()
+        made[key] = build()
+    return made[key]

@@ -35,8 +35,8 @@ from hwsim.errors import HwsimError, VerificationError
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.kernels.actquant import activation_quant, group_quant, snapper
 from hwsim.kernels.forms import MAIN_SLOT, dense_value
-from hwsim.kernels.plan import owns_fresh, plan_for
-from hwsim.kernels.pointwise import EPILOGUES
+from hwsim.kernels.epilogue import run_folded
+from hwsim.kernels.plan import NodeFrame, plan_for
 from hwsim.kernels.registry import KERNELS, UNSUPPORTED, KernelCall, KernelDef
 
 NodeHook = Callable[[Node, KernelDef, KernelCall, tuple[np.ndarray, ...]], None]
@@ -217,16 +217,19 @@ class _Live:
 # --- the run ---------------------------------------------------------------------------------------
 
 def node_call(graph: OpGraph, node: Node, form: str, inputs: tuple[np.ndarray, ...],
-              weights: Mapping[str, Any]) -> KernelCall:
+              weights: Mapping[str, Any], frame: NodeFrame | None = None) -> KernelCall:
     """The KernelCall of ``node``: dense forms see decoded arrays; compressed forms see their main
-    weight exactly as stored (the encoded payload) and other slots decoded."""
+    weight exactly as stored (the encoded payload) and other slots decoded. ``frame``: the node's
+    specs as the plan looked them up (else looked up here)."""
     dense_form = form in ("dense", "direct", "im2col", "fft") or form.startswith("winograd")
     slot_values = {}
     for slot, tname in node.params.items():
         value = weights[tname]
         slot_values[slot] = value if (slot == MAIN_SLOT and not dense_form) else dense_value(value)
-    return KernelCall(node, inputs, slot_values, graph.param_specs(node),
-                      tuple(graph.tensor(t) for t in node.inputs), tuple(graph.tensor(t) for t in node.outputs))
+    if frame is None:
+        return KernelCall(node, inputs, slot_values, graph.param_specs(node),
+                          tuple(graph.tensor(t) for t in node.inputs), tuple(graph.tensor(t) for t in node.outputs))
+    return KernelCall(node, inputs, slot_values, frame.param_specs, frame.in_specs, frame.out_specs)
 
 
 def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] = (),
@@ -237,8 +240,9 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
 
     The plan (forms, kernels, fused epilogues: ``hwsim.kernels.plan``) is built once per graph. With
     ``fuse`` (and no ``on_node`` or ``keep``, which must see every intermediate), batchnorms and
-    activations run in place on their producer's output; the result is bit-identical either way. A
-    fused node's ``per_node_seconds`` is the time of its in-place pass."""
+    activations run inside their producer's kernel (its epilogue); the result is bit-identical either
+    way. A node folded into its producer's epilogue shows 0 in ``per_node_seconds`` (its time is
+    inside the producer's)."""
     arrays, batch = check_inputs(graph, inputs)
     values = dict(weights) if weights is not None else resolve_weights(graph, require_provided)
     plan = plan_for(graph, fuse and on_node is None and not keep, kernel_for)
@@ -257,13 +261,12 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
         if len(outs) != len(node.outputs):
             raise RuntimeError(f"kernel ({node.op}, {form}) returned {len(outs)} outputs for node {node.name!r}")
         final: list[np.ndarray] = []
-        for tname, arr in zip(node.outputs, outs):
-            spec = graph.tensor(tname)
-            snap = snapper(spec)
+        frame = plan.frames[node.name]
+        for tname, arr, spec, snap in zip(node.outputs, outs, frame.out_specs, frame.snappers):
             if snap is not None:  # an int8 / fp16 / bf16 activation holds values of that type
                 arr = snap(arr)
             declared = spec.shape
-            if batch == declared_batch and tuple(arr.shape) != tuple(declared):
+            if batch == declared_batch and arr.shape != tuple(declared):
                 raise RuntimeError(f"kernel ({node.op}, {form}) produced shape {arr.shape} for {tname!r}, "
                                    f"the graph infers {declared}")
             live.put(tname, arr)
@@ -284,25 +287,17 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
     for step in plan.steps:
         node, form, kdef = step.node, step.form, step.kernel
         ins = tuple(live.arrays[t] for t in node.inputs)
-        call = node_call(graph, node, form, ins, values)
+        call = node_call(graph, node, form, ins, values, plan.frames[node.name])
+        folded = tuple(node_call(graph, f, "dense", (), values, plan.frames[f.name]) for f in step.folded)
         t0 = time.perf_counter()
         try:
-            outs = kdef.fn(call)
+            outs = run_folded(kdef, call, folded) if folded else kdef.fn(call)
         except HwsimError as e:
             raise e.located(source=graph.source, where=f"node {node.name!r}") from None
         seconds[node.name] = time.perf_counter() - t0
-        if step.fused and not owns_fresh(outs[0], ins):
-            outs = (outs[0].copy(),)  # never overwrite an input (kernels in FRESH_OUTPUT do not return one)
         book(node, form, outs, call, kdef)
-        for fnode in step.fused:  # in place on the producer's output: same bits as the node's own kernel
-            arr = live.arrays[fnode.inputs[0]]
-            fcall = node_call(graph, fnode, "dense", (arr,), values)
-            t0 = time.perf_counter()
-            try:
-                EPILOGUES.get(fnode.op)(fcall)
-            except HwsimError as e:
-                raise e.located(source=graph.source, where=f"node {fnode.name!r}") from None
-            seconds[fnode.name] = time.perf_counter() - t0
-            book(fnode, "dense", (arr,), fcall, kernel_for(fnode.op, "dense"))
+        for fnode, fkdef, fcall in zip(step.folded, step.folded_kernels, folded):  # inside the producer's kernel
+            seconds[fnode.name] = 0.0
+            book(fnode, "dense", outs, fcall.with_inputs(outs), fkdef)
     outputs = {t: live.arrays[t] for t in graph.outputs}
     return ExecutionResult(outputs, live.peak_buffer, live.peak_tensor, seconds, dict(plan.forms), batch, kept)

@@ -1,8 +1,7 @@
 """Pointwise activations (sign included), softmax, batchnorm, layernorm and broadcasting add / mul.
 
-``EPILOGUES`` holds the in-place form of batchnorm and of the common activations: the executor applies
-them to their producer's output without a new array (``hwsim.kernels.plan``). Each computes exactly
-the operations of its kernel, in the same order, so a fused run is bit-identical to an unfused one."""
+Sigmoid and SiLU are registered by ``hwsim.kernels.epilogue`` (a compiled loop, the one the executor
+folds into their producer's kernel); ``sigmoid_into`` here is their NumPy form for float64 runs."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ import numpy as np
 from scipy.special import erf
 
 from hwsim.kernels.registry import KernelCall, register_kernel
-from hwsim.registry import Registry
 
 #: exp / erf / sqrt differ from the reference's rounding by a few ulps at most.
 POINTWISE_RTOL = 1e-5
@@ -32,20 +30,12 @@ def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _silu(x: np.ndarray) -> np.ndarray:
-    s = sigmoid_into(x, np.empty_like(x))
-    s *= x  # x * sigmoid(x): the product is commutative, so the in-place epilogue gives the same bits
-    return s
-
-
 _ACTIVATIONS: dict[str, Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]] = {
     "relu": lambda x, a: np.maximum(x, x.dtype.type(0)),
     "relu6": lambda x, a: np.clip(x, x.dtype.type(0), x.dtype.type(6)),
     "leaky_relu": lambda x, a: np.where(x > 0, x, x * x.dtype.type(a["alpha"])),
-    "sigmoid": lambda x, a: sigmoid_into(x, np.empty_like(x)),
     "tanh": lambda x, a: np.tanh(x),
     "gelu": lambda x, a: (x * x.dtype.type(0.5) * (1 + erf(x / x.dtype.type(math.sqrt(2))))).astype(x.dtype),
-    "silu": lambda x, a: _silu(x),
     "hardswish": lambda x, a: x * np.clip(x + x.dtype.type(3), 0, 6) / x.dtype.type(6),
     "sign": lambda x, a: np.where(x >= 0, x.dtype.type(1), x.dtype.type(-1)),
 }
@@ -93,33 +83,6 @@ def k_batchnorm(call: KernelCall) -> tuple[np.ndarray, ...]:
     y = x * scale
     y += shift
     return (y,)
-
-
-# --- in place, on a producer's output (the executor's fused epilogues) ----------------------------
-
-Epilogue = Callable[[KernelCall], Any]  # its return value is ignored
-#: op -> its computation done in place on ``call.inputs[0]`` (bit-identical to the op's kernel).
-EPILOGUES: Registry[str, Epilogue] = Registry("in-place epilogue")
-
-
-def _bn_in_place(call: KernelCall) -> None:
-    y = call.inputs[0]
-    scale, shift = batchnorm_scale_shift(call, y.dtype, y.ndim)
-    y *= scale
-    y += shift
-
-
-def _silu_in_place(call: KernelCall) -> None:
-    y = call.inputs[0]
-    y *= sigmoid_into(y, np.empty_like(y))
-
-
-EPILOGUES.register("batchnorm", _bn_in_place)
-EPILOGUES.register("relu", lambda call: np.maximum(call.inputs[0], call.inputs[0].dtype.type(0), out=call.inputs[0]))
-EPILOGUES.register("relu6", lambda call: np.clip(call.inputs[0], call.inputs[0].dtype.type(0),
-                                                 call.inputs[0].dtype.type(6), out=call.inputs[0]))
-EPILOGUES.register("sigmoid", lambda call: sigmoid_into(call.inputs[0], call.inputs[0]))
-EPILOGUES.register("silu", _silu_in_place)
 
 
 @register_kernel("layernorm", "dense", "tolerance", rtol=POINTWISE_RTOL)

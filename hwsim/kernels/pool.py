@@ -1,5 +1,7 @@
-"""Max, average and global-average pooling: one vectorized step per window tap over strided views
-(never a Python loop over pixels or channels)."""
+"""Max, average and global-average pooling. float32 max / average pooling runs the compiled
+channels-last loop (``hwsim.kernels.jit_dense.pool_nhwc``: each window's in-bounds taps, channels
+innermost); other dtypes (a float64 oracle run) take one vectorized NumPy step per window tap over
+strided views. Neither loops over pixels or channels in Python."""
 
 from __future__ import annotations
 
@@ -10,13 +12,34 @@ from hwsim.kernels.reference import pool_geometry
 from hwsim.kernels.registry import KernelCall, register_kernel
 
 
+def _divisor(h: int, w: int, ho: int, wo: int, eh: int, ew: int, attrs) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """[Ho, Wo] window sizes of an average pool: the positions that hold input (or explicit padding
+    when count_include_pad), never a ceil_mode overhang; at least 1."""
+    (kh, kw), (sh, sw), (t, l, b, r) = attrs["kernel"], attrs["stride"], attrs["padding"]
+    threshold = 1 if attrs["count_include_pad"] else 2
+    rows_in = np.r_[np.ones(t), 2 * np.ones(h), np.ones(b), np.zeros(eh)] >= threshold
+    cols_in = np.r_[np.ones(l), 2 * np.ones(w), np.ones(r), np.zeros(ew)] >= threshold
+    rc = sliding_window_view(rows_in.astype(np.int64), kh)[::sh][:ho].sum(axis=1)
+    cc = sliding_window_view(cols_in.astype(np.int64), kw)[::sw][:wo].sum(axis=1)
+    return np.maximum(rc[:, None] * cc[None, :], 1)
+
+
 def _pool(call: KernelCall, kind: str) -> np.ndarray:
     x = call.inputs[0]
     a = call.attrs
     (kh, kw), (sh, sw), (t, l, b, r) = a["kernel"], a["stride"], a["padding"]
-    h, w = x.shape[2], x.shape[3]
+    n, c, h, w = x.shape
     ho, eh = pool_geometry(h, kh, sh, t, b, a["ceil_mode"])
     wo, ew = pool_geometry(w, kw, sw, l, r, a["ceil_mode"])
+    divisor = None if kind == "max" else _divisor(h, w, ho, wo, eh, ew, a).astype(x.dtype)
+    if x.dtype == np.float32:
+        from hwsim.kernels import jit_dense  # numba, on the first pooling only
+
+        out = np.empty((n, ho, wo, c), np.float32)
+        xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # no copy for a channels-last view
+        jit_dense.pool_nhwc(xl, kh, kw, sh, sw, t, l, kind == "max",
+                            divisor if divisor is not None else np.ones((1, 1), np.float32), out)
+        return out.transpose(0, 3, 1, 2)
     fill = -np.inf if kind == "max" else 0.0
     xp = x
     if t or l or b + eh or r + ew:
@@ -32,15 +55,8 @@ def _pool(call: KernelCall, kind: str) -> np.ndarray:
             else:
                 out += win
     assert out is not None
-    if kind == "max":
-        return out
-    threshold = 1 if a["count_include_pad"] else 2
-    # count of the window positions that hold input (or explicit padding when count_include_pad)
-    rows_in = np.r_[np.ones(t), 2 * np.ones(h), np.ones(b), np.zeros(eh)] >= threshold
-    cols_in = np.r_[np.ones(l), 2 * np.ones(w), np.ones(r), np.zeros(ew)] >= threshold
-    rc = sliding_window_view(rows_in.astype(np.int64), kh)[::sh][:ho].sum(axis=1)
-    cc = sliding_window_view(cols_in.astype(np.int64), kw)[::sw][:wo].sum(axis=1)
-    out /= np.maximum(rc[:, None] * cc[None, :], 1).astype(x.dtype)
+    if divisor is not None:
+        out /= divisor
     return out
 
 
@@ -58,5 +74,14 @@ def k_avgpool(call: KernelCall) -> tuple[np.ndarray, ...]:
 
 @register_kernel("global_avgpool", "dense", "tolerance", rtol=1e-5)
 def k_global_avgpool(call: KernelCall) -> tuple[np.ndarray, ...]:
-    """Mean over H x W -> N x C x 1 x 1."""
-    return (call.inputs[0].mean(axis=(2, 3), keepdims=True),)
+    """Mean over H x W -> N x C x 1 x 1; float32 by the compiled channels-last loop (float64 sums)."""
+    x = call.inputs[0]
+    if x.dtype != np.float32:
+        return (x.mean(axis=(2, 3), keepdims=True),)
+    from hwsim.kernels import jit_dense  # numba, on the first such pooling only
+
+    n, c = x.shape[:2]
+    last = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # no copy for a channels-last view
+    out = np.empty((n, c), np.float32)
+    jit_dense.channel_means(last.reshape(n, -1, c), out)
+    return (out.reshape(n, c, 1, 1),)

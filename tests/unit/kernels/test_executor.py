@@ -149,9 +149,9 @@ def test_fused_epilogues_give_the_same_bits_as_running_node_by_node():
              Node("f", "flatten", ("sr",), ("f",), {"axis": 1}),
              Node("l", "linear", ("f",), ("l",), {"out_features": 10}), Node("ls", "sigmoid", ("l",), ("ls",))]
     g = _graph(nodes, ["ls"])
-    fused = [n.name for step in plan_for(g, True, kernel_for).steps for n in step.fused]
+    fused = [n.name for step in plan_for(g, True, kernel_for).steps for n in step.folded]
     assert fused == ["cb", "cr", "db", "dr", "ps", "sr", "ls"]
-    assert not any(step.fused for step in plan_for(g, False, kernel_for).steps)
+    assert not any(step.folded for step in plan_for(g, False, kernel_for).steps)
     a, b = execute(g, _x(), fuse=True), execute(g, _x(), fuse=False)
     np.testing.assert_array_equal(a.output, b.output)
     assert a.peak_tensor_bytes == b.peak_tensor_bytes

@@ -1,0 +1,306 @@
+"""Compiled (numba) loops of the dense fp32 executor: the depthwise conv and the in-place epilogue pass.
+
+Imported lazily (by ``hwsim.kernels.conv`` and ``hwsim.kernels.epilogue`` on a kernel's first call, never
+at ``import hwsim``): importing this module imports numba; the first call of each loop compiles it,
+or loads it from numba's on-disk cache (``cache=True``).
+
+Numerics: ``fastmath=False`` keeps IEEE semantics (no reassociation, no fused multiply-add
+contraction), so each loop performs exactly the float32 operations of the NumPy expressions it
+replaces, in the same order: a product rounded, then a sum rounded, taps summed in (i, j) order,
+channels never mixed. Every array is float32 and C-contiguous (one compiled signature per loop).
+
+An *epilogue* is a short program applied to each output value before it is stored: ``codes[s]`` is
+the operation of stage ``s`` and ``vectors[s]`` its per-channel operand (unused by the activations).
+Sigmoid and SiLU compute exp with a polynomial (Cephes' expf, within 1 ulp of the exact value) so
+that their loops vectorize: their values differ from NumPy's exp by an ulp or so, and every run of
+the executor, fused or not, uses this one implementation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir as llvm_ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+ADD, MUL, RELU, RELU6, SIGMOID, SILU = 1, 2, 3, 4, 5, 6  # epilogue stage codes (hwsim.kernels.epilogue)
+
+# error_model="numpy": a float division by zero gives inf as in NumPy, with no Python exception check
+# (which would keep LLVM from vectorizing any loop that divides)
+_jit = njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+_jit_inline = njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+_U = np.uint64  # unsigned offsets: numba adds no negative-index wraparound check, so LLVM vectorizes
+
+
+@intrinsic
+def _bits_as_float32(typingctx, bits):  # type: ignore[no-untyped-def]
+    """Reinterpret an int32's bits as a float32 (an LLVM bitcast, vectorizable)."""
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], llvm_ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+@_jit_inline
+def _epilogue_at(y, at, c, codes, vectors):  # type: ignore[no-untyped-def]
+    """Apply the stages in place to the ``c`` channels stored at flat offset ``at`` of ``y``."""
+    zero, one, six = np.float32(0), np.float32(1), np.float32(6)
+    for s in range(codes.shape[0]):
+        code = codes[s]
+        v = vectors[s]
+        if code == ADD:
+            for k in range(c):
+                y[at + k] = y[at + k] + v[k]
+        elif code == MUL:
+            for k in range(c):
+                y[at + k] = y[at + k] * v[k]
+        elif code == RELU:  # np.maximum(x, 0): NaN and -0.0 pass through
+            for k in range(c):
+                if y[at + k] < zero:
+                    y[at + k] = zero
+        elif code == RELU6:  # np.clip(x, 0, 6)
+            for k in range(c):
+                if y[at + k] < zero:
+                    y[at + k] = zero
+                if y[at + k] > six:
+                    y[at + k] = six
+        elif code == SIGMOID or code == SILU:
+            silu = code == SILU
+            for k in range(c):
+                x = y[at + k]
+                # exp(-x) (Cephes' expf: 2^n times a degree-6 polynomial on [-ln2/2, ln2/2], within
+                # 1 ulp; the argument clamped so that 2^n is a normal float, or inf from ~88.4 on,
+                # where sigmoid is 0 to float32), written out here: LLVM vectorizes the loop only
+                # when nothing in it is a call
+                e = min(max(-x, np.float32(-87.33654)), np.float32(88.72283935546875))
+                n = np.floor(e * np.float32(1.44269504088896341) + np.float32(0.5))
+                r = e - n * np.float32(0.693359375)
+                r = r + n * np.float32(2.12194440e-4)
+                p = np.float32(1.9875691500e-4)
+                p = p * r + np.float32(1.3981999507e-3)
+                p = p * r + np.float32(8.3334519073e-3)
+                p = p * r + np.float32(4.1665795894e-2)
+                p = p * r + np.float32(1.6666665459e-1)
+                p = p * r + np.float32(5.0000001201e-1)
+                p = p * (r * r) + r + one
+                e = p * _bits_as_float32((np.int32(n) + np.int32(127)) << np.int32(23))
+                sig = one / (one + e)
+                y[at + k] = (x * sig if silu else sig) if x == x else x  # NaN stays NaN
+
+
+@_jit_inline
+def _taps_bounded(x, w, o, ob, n, ih0, iw0, h, wd, kh, kw, dh, dw, c):  # type: ignore[no-untyped-def]
+    """One output pixel, any kernel: taps outside the input (padding) are skipped (they add a zero)."""
+    for k in range(c):
+        o[ob + k] = np.float32(0)
+    for i in range(kh):
+        ih = ih0 + i * dh
+        if ih < 0 or ih >= h:
+            continue
+        for j in range(kw):
+            iw = iw0 + j * dw
+            if iw < 0 or iw >= wd:
+                continue
+            xb = _U(((n * h + ih) * wd + iw)) * c
+            wb = _U(i * kw + j) * c
+            for k in range(c):
+                o[ob + k] = o[ob + k] + x[xb + k] * w[wb + k]
+
+
+def _interior(size: int, k: int, stride: int, dil: int, pad: int, out_size: int) -> tuple[int, int]:
+    """Output positions [a, b) whose whole kernel window lies inside an input of ``size``."""
+    a = -(-pad // stride)
+    b = (size - 1 - (k - 1) * dil + pad) // stride + 1
+    return min(max(a, 0), out_size), min(max(b, 0), out_size)
+
+
+_interior_jit = _jit_inline(_interior)
+
+
+@_jit
+def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: ignore[no-untyped-def]
+    """out[n, oh, ow, c] = epilogue(sum over in-bounds taps (i, j) of x[n, ih, iw, c] * w[i, j, c]).
+
+    ``x`` [N, H, W, C] (channels already repeated for a channel multiplier), ``w`` [kh, kw, C],
+    ``out`` [N, Ho, Wo, C]; strides, dilations and the top / left padding as scalars; ``vectors`` the
+    epilogue's operands repeated for the Wo pixels of a row, [S, Wo * C]. Channels are the innermost
+    loop (vectorized); for pixels whose whole window lies inside the input, 3x3 and 5x5 kernels keep
+    each sum in a register across the taps; other pixels skip the taps that fall into the padding.
+    Then the epilogue, over each output row while it is in L1 (one long loop however few the channels)."""
+    nb, h, wd, c = x.shape
+    kh, kw = w.shape[0], w.shape[1]
+    ho, wo = out.shape[1], out.shape[2]
+    xf, wf, of = x.reshape(x.size), w.reshape(w.size), out.reshape(out.size)
+    cu = _U(c)
+    rs, cs = _U(dh * wd * c), _U(dw * c)
+    oh_a, oh_b = _interior_jit(h, kh, sh, dh, pt, ho)
+    ow_a, ow_b = _interior_jit(wd, kw, sw, dw, pl, wo)
+    zero = np.float32(0)
+    for n in range(nb):
+        for oh in range(ho):
+            inside = oh_a <= oh < oh_b
+            for ow in range(wo):
+                ob = _U((n * ho + oh) * wo + ow) * cu
+                ih0, iw0 = oh * sh - pt, ow * sw - pl
+                xb = _U((n * h + ih0) * wd + iw0) * cu if inside and ow_a <= ow < ow_b else _U(0)
+                # the taps are unrolled inside the channel loop (written out here: LLVM vectorizes
+                # it only when it is not behind a call), so each sum stays in a register
+                if inside and ow_a <= ow < ow_b and kh == 3 and kw == 3:
+                    for k in range(cu):
+                        acc = zero
+                        for i in range(3):
+                            for j in range(3):
+                                acc = acc + xf[xb + _U(i) * rs + _U(j) * cs + k] * wf[_U(i * 3 + j) * cu + k]
+                        of[ob + k] = acc
+                elif inside and ow_a <= ow < ow_b and kh == 5 and kw == 5:
+                    for k in range(cu):
+                        acc = zero
+                        for i in range(5):
+                            for j in range(5):
+                                acc = acc + xf[xb + _U(i) * rs + _U(j) * cs + k] * wf[_U(i * 5 + j) * cu + k]
+                        of[ob + k] = acc
+                else:
+                    _taps_bounded(xf, wf, of, ob, n, ih0, iw0, h, wd, kh, kw, dh, dw, cu)
+            _epilogue_at(of, _U((n * ho + oh) * wo) * cu, _U(wo) * cu, codes, vectors)
+
+
+@_jit
+def epilogue_rows(y, codes, vectors):  # type: ignore[no-untyped-def]
+    """The epilogue in place on ``y`` [P, C] (channels innermost: channels-last activations, linear
+    outputs); ``vectors`` [S, B * C] holds the operands repeated for B rows, which one loop covers."""
+    c = y.shape[1]
+    block = max(1, vectors.shape[1] // c)
+    yf = y.reshape(y.size)
+    for p0 in range(0, y.shape[0], block):
+        rows = min(block, y.shape[0] - p0)
+        _epilogue_at(yf, _U(p0 * c), _U(rows * c), codes, vectors)
+
+
+@_jit
+def epilogue_planes(y, codes, vectors):  # type: ignore[no-untyped-def]
+    """The epilogue in place on ``y`` [N, C, P] (NCHW activations): one scalar operand per plane."""
+    yf = y.reshape(y.size)
+    c, plane = y.shape[1], _U(y.shape[2])
+    for n in range(y.shape[0]):
+        for ch in range(c):
+            at = _U(n * c + ch) * plane
+            for s in range(codes.shape[0]):
+                code = codes[s]
+                a = vectors[s, ch]
+                if code == ADD:
+                    for k in range(plane):
+                        yf[at + k] = yf[at + k] + a
+                elif code == MUL:
+                    for k in range(plane):
+                        yf[at + k] = yf[at + k] * a
+                else:  # an activation: the same loop as channels-last data
+                    _epilogue_at(yf, at, plane, codes[s: s + 1], vectors[s: s + 1])
+
+
+@_jit
+def im2col_nhwc(x, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols):  # type: ignore[no-untyped-def]
+    """Patch matrix of an NHWC input: ``cols[(n * Ho + oh) * Wo + ow, (i * kw + j) * C + c]`` is
+    ``x[n, oh * sh - pt + i * dh, ow * sw - pl + j * dw, c]``, or 0 where that falls into the padding.
+    Every tap copies one contiguous run of C channels (a row of the GEMM [P, K] x [K, O])."""
+    nb, h, wd, c = x.shape
+    xf, cf = x.reshape(x.size), cols.reshape(cols.size)
+    cu = _U(c)
+    kk = _U(kh * kw * c)
+    zero = np.float32(0)
+    run = _U(kw * c)
+    for n in range(nb):
+        for oh in range(ho):
+            for ow in range(wo):
+                row = _U((n * ho + oh) * wo + ow) * kk
+                iw0 = ow * sw - pl
+                whole_row = dw == 1 and iw0 >= 0 and iw0 + kw <= wd  # the kw taps are one run of kw * C
+                for i in range(kh):
+                    ih = oh * sh - pt + i * dh
+                    dst = row + _U(i * kw) * cu
+                    if whole_row and 0 <= ih < h:
+                        src = _U((n * h + ih) * wd + iw0) * cu
+                        for k in range(run):
+                            cf[dst + k] = xf[src + k]
+                        continue
+                    for j in range(kw):
+                        iw = iw0 + j * dw
+                        dst = row + _U(i * kw + j) * cu
+                        if ih < 0 or ih >= h or iw < 0 or iw >= wd:
+                            for k in range(cu):
+                                cf[dst + k] = zero
+                        else:
+                            src = _U((n * h + ih) * wd + iw) * cu
+                            for k in range(cu):
+                                cf[dst + k] = xf[src + k]
+
+
+@_jit
+def pool_nhwc(x, kh, kw, sh, sw, pt, pl, is_max, divisor, out):  # type: ignore[no-untyped-def]
+    """Max or average pooling of an NHWC input into ``out`` [N, Ho, Wo, C]: window taps outside the
+    input (padding, a ceil_mode overhang) are skipped, which is what a -inf (max) or zero (average)
+    fill gives. Max propagates NaN as ``np.maximum`` does; an average sums its taps in (i, j) order,
+    then divides by ``divisor[oh, ow]`` (float32)."""
+    nb, h, wd, c = x.shape
+    ho, wo = out.shape[1], out.shape[2]
+    xf, of = x.reshape(x.size), out.reshape(out.size)
+    cu = _U(c)
+    fill = np.float32(-np.inf) if is_max else np.float32(0)
+    for n in range(nb):
+        for oh in range(ho):
+            for ow in range(wo):
+                ob = _U((n * ho + oh) * wo + ow) * cu
+                for k in range(cu):
+                    of[ob + k] = fill
+                for i in range(kh):
+                    ih = oh * sh - pt + i
+                    if ih < 0 or ih >= h:
+                        continue
+                    for j in range(kw):
+                        iw = ow * sw - pl + j
+                        if iw < 0 or iw >= wd:
+                            continue
+                        src = _U((n * h + ih) * wd + iw) * cu
+                        if is_max:
+                            for k in range(cu):
+                                v = xf[src + k]
+                                m = of[ob + k]
+                                of[ob + k] = m if (m >= v or m != m) else v
+                        else:
+                            for k in range(cu):
+                                of[ob + k] = of[ob + k] + xf[src + k]
+                if not is_max:
+                    d = divisor[oh, ow]
+                    for k in range(cu):
+                        of[ob + k] = of[ob + k] / d
+
+
+@_jit
+def channel_means(x, out):  # type: ignore[no-untyped-def]
+    """out[n, c] = mean over pixels of ``x`` [N, P, C] (channels-last), summed in float64 in pixel
+    order (channels innermost: vectorized), then divided and rounded to float32 once."""
+    nb, npix, c = x.shape
+    acc = np.empty(c, np.float64)
+    for n in range(nb):
+        for k in range(c):
+            acc[k] = 0.0
+        for p in range(npix):
+            row = x[n, p]
+            for k in range(c):
+                acc[k] += row[k]
+        for k in range(c):
+            out[n, k] = np.float32(acc[k] / npix)
+
+
+def warm_up() -> None:
+    """Call every loop once on tiny float32 arrays: compiles them (or loads them from numba's disk
+    cache). For ``bench/bench_executor_vs_ort.py``, which times this one-off cost apart."""
+    f32 = np.float32
+    x = np.ones((1, 3, 3, 2), f32)
+    codes, vectors = np.array([ADD, SILU], np.int64), np.zeros((2, 2), f32)
+    depthwise_nhwc(x, np.ones((3, 3, 2), f32), 1, 1, 1, 1, 1, 1, codes, np.zeros((2, 6), f32),
+                   np.empty((1, 3, 3, 2), f32))
+    epilogue_rows(np.ones((4, 2), f32), codes, vectors)
+    epilogue_planes(np.ones((1, 2, 4), f32), codes, vectors)
+    im2col_nhwc(x, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, np.empty((9, 18), f32))
+    pool_nhwc(x, 2, 2, 1, 1, 0, 0, True, np.ones((1, 1), f32), np.empty((1, 2, 2, 2), f32))
+    channel_means(np.ones((1, 4, 2), f32), np.empty((1, 2), f32))

@@ -1,0 +1,95 @@
+"""The compiled (numba) loops of the fp32 executor (hwsim/kernels/jit_dense.py) against the fp64
+reference definitions, on the paths the small cases of test_dense_kernels do not reach: depthwise
+interior pixels of 3x3 and 5x5 kernels (taps unrolled), channels-last inputs, the epilogue stages
+applied to every layout, and sigmoid / SiLU's polynomial exp."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwsim.kernels import KERNELS, execute
+from hwsim.kernels.conv import depthwise
+from hwsim.kernels.conv_common import ConvGeometry
+from hwsim.kernels.epilogue import ADD, MUL, RELU, RELU6, SIGMOID, SILU, Epilogue, apply, build_epilogue
+from kernel_helpers import one_node, random_inputs, reference_outputs, rel_err
+
+
+@pytest.mark.parametrize("shape, attrs", [
+    ((1, 16, 20, 20), dict(out_channels=16, kernel=3, padding=1, groups=16, bias=True)),
+    ((1, 24, 17, 19), dict(out_channels=24, kernel=5, padding=2, stride=2, groups=24)),
+    ((2, 40, 9, 9), dict(out_channels=40, kernel=5, padding=2, groups=40, bias=True)),
+    ((1, 8, 12, 12), dict(out_channels=8, kernel=7, padding=3, groups=8)),  # neither 3x3 nor 5x5
+], ids=["3x3", "5x5-stride2", "5x5-batch2", "7x7"])
+def test_depthwise_interior_and_border_pixels_match_reference(shape, attrs):
+    g = one_node("conv2d", [shape], attrs)
+    x = random_inputs(g)
+    ref = reference_outputs(g, x)[0]
+    assert rel_err(execute(g, x).output, ref) <= 1e-6  # each output sums its own taps in order: no BLAS
+
+
+def test_depthwise_reads_channels_last_without_changing_the_result():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 32, 14, 14)).astype(np.float32)
+    w = rng.standard_normal((32, 1, 3, 3)).astype(np.float32)
+    g = ConvGeometry.of({"kernel": [3, 3], "stride": [1, 1], "dilation": [1, 1], "padding": [1, 1, 1, 1],
+                         "groups": 32}, x.shape)
+    ep = build_epilogue(32)
+    last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    a, b = depthwise(x, w, g, ep), depthwise(last, w, g, ep)
+    np.testing.assert_array_equal(a, b)
+    assert a.transpose(0, 2, 3, 1).flags.c_contiguous  # the result is channels-last too
+
+
+def _numpy_stages(y: np.ndarray, ep: Epilogue) -> np.ndarray:
+    """The float32 NumPy operations the stages stand for (the unfused kernels' own arithmetic)."""
+    y = y.copy()
+    shape = (1, -1) + (1,) * (y.ndim - 2)
+    for code, v in zip(ep.codes, ep.vectors):
+        if code == ADD:
+            y += v.reshape(shape)
+        elif code == MUL:
+            y *= v.reshape(shape)
+        elif code == RELU:
+            y = np.maximum(y, np.float32(0))
+        elif code == RELU6:
+            y = np.clip(y, np.float32(0), np.float32(6))
+    return y
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "features"])
+def test_affine_and_clipping_stages_are_bit_identical_to_numpy_in_every_layout(layout):
+    rng = np.random.default_rng(1)
+    c = 5
+    ep = Epilogue(np.array([ADD, MUL, ADD, RELU, RELU6], np.int64),
+                  (rng.standard_normal((5, c)) * 4).astype(np.float32))
+    shape = (3, c) if layout == "features" else (2, c, 7, 6)
+    y = (rng.standard_normal(shape) * 5).astype(np.float32)
+    y.flat[:4] = [np.nan, -0.0, 0.0, np.inf]
+    if layout == "channels_last":
+        y = np.ascontiguousarray(y.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    expected = _numpy_stages(y, ep)
+    out = apply(y.copy() if layout != "channels_last" else y, ep)
+    np.testing.assert_array_equal(out, expected)  # NaN in the same places, same bits elsewhere
+    assert np.signbit(out).tolist() == np.signbit(expected).tolist()
+
+
+@pytest.mark.parametrize("op, exact", [("sigmoid", lambda v: 1 / (1 + np.exp(-v))),
+                                       ("silu", lambda v: v / (1 + np.exp(-v)))])
+def test_sigmoid_and_silu_are_within_a_few_ulps_of_the_exact_values(op, exact):
+    x = np.concatenate([np.linspace(-90, 90, 20001), [-1e30, -200, 200, 1e30]]).astype(np.float32)
+    g = one_node(op, [(1, x.size)], {})
+    out = execute(g, {"x0": x[None]}).output[0]
+    with np.errstate(over="ignore"):
+        ref = exact(x.astype(np.float64))
+    tiny = np.abs(ref) < 1e-30
+    err = np.abs(out - ref)
+    assert np.all(err[tiny] <= 1e-30)
+    assert np.max(err[~tiny] / np.spacing(np.abs(ref[~tiny]).astype(np.float32))) <= 4  # Cephes expf: 1 ulp
+    assert rel_err(out, ref) <= KERNELS[(op, "dense")].rtol
+
+
+def test_sigmoid_stage_propagates_nan():
+    y = np.array([[np.nan, 0.0, 1.0]], np.float32)
+    out = apply(y, Epilogue(np.array([SIGMOID, SILU], np.int64), np.zeros((2, 3), np.float32)))
+    assert np.isnan(out[0, 0]) and np.isfinite(out[0, 1:]).all()
