@@ -10,6 +10,9 @@ time of ``--repeat`` runs, interleaved so machine load hits every row alike, and
 time (user + system of the child, from the children's rusage; load barely moves it, while the wall time
 of a short process on a loaded machine mostly measures waiting). Targets are on wall time.
 
+The device cache (``hwsim.hardware.device_cache``) is warmed by one untimed call first, as after a user's
+first call; the row "(device cache off)" validates the device file with pydantic on every call.
+
 Python's bytecode cache: hwsim's modules are compiled from source on every call when
 PYTHONDONTWRITEBYTECODE is set (as on the machine these figures come from) and no ``__pycache__`` exists;
 an installed package has its bytecode compiled once. The header says which condition the rows measure;
@@ -33,19 +36,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CLI = "from hwsim.cli import main; main()"
 TARGETS = {"hwsim --help": 0.2, "hwsim stats resnet18.json": 0.4, "hwsim simulate resnet18 --json": 0.5}
+#: the device cache (hwsim.hardware.device_cache) of the timed calls: warmed by an untimed call first, as
+#: after a user's first call; the "cache off" row validates the device file on every call
+CACHE_OFF = "simulate ... (device cache off)"
 
 
 def calls(root: Path) -> dict[str, list[str]]:
     model = str(root / "workloads" / "resnet18.json")
+    simulate = [sys.executable, "-c", CLI, "simulate", model, "-d", "systolic-32x32", "--json"]
     return {"hwsim --help": [sys.executable, "-c", CLI, "--help"],
             "hwsim stats resnet18.json": [sys.executable, "-c", CLI, "stats", model],
-            "hwsim simulate resnet18 --json": [sys.executable, "-c", CLI, "simulate", model, "-d", "systolic-32x32",
-                                               "--json"]}
+            "hwsim simulate resnet18 --json": simulate, CACHE_OFF: simulate}
 
 
-def run(argv: list[str], root: Path, pycache: str | None) -> tuple[float, float]:
+def run(argv: list[str], root: Path, pycache: str | None, cache_dir: str, name: str = "") -> tuple[float, float]:
     """(wall s, CPU s) of one fresh process run from ``root``."""
-    env = {**os.environ, "PYTHONPATH": str(root)}
+    env = {**os.environ, "PYTHONPATH": str(root), "HWSIM_CACHE_DIR": "off" if name == CACHE_OFF else cache_dir}
     if pycache is not None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = pycache
@@ -78,26 +84,30 @@ def main(argv: list[str] | None = None) -> int:
         pyc_dir = tempfile.mkdtemp(prefix="hwsim-pyc-")
         modes[" [pyc]"] = pyc_dir
     rows: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    cache_dir = tempfile.mkdtemp(prefix="hwsim-device-cache-")
     floor = {"python -c pass": [sys.executable, "-c", "pass"], "python -c 'import numpy'": [sys.executable, "-c", "import numpy"]}
     print(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores); bytecode cache of the "
           f"environment: {env_bytecode}" + ("; [pyc] rows: warm cache in a temporary PYTHONPYCACHEPREFIX" if pyc_dir else ""))
     try:
-        if pyc_dir:  # warm the cache once per tree
-            for root in roots.values():
-                for cmd in calls(root).values():
-                    run(cmd, root, pyc_dir)
+        for root in roots.values():  # warm the device cache (and the bytecode cache) once per tree, untimed
+            for pyc in modes.values():
+                run(calls(root)["hwsim simulate resnet18 --json"], root, pyc, cache_dir)
+                if pyc is not None:
+                    for cmd in calls(root).values():
+                        run(cmd, root, pyc, cache_dir)
         for _ in range(args.repeat):
             for name, cmd in floor.items():
-                rows.setdefault(("floor", name), []).append(run(cmd, ROOT, None))
+                rows.setdefault(("floor", name), []).append(run(cmd, ROOT, None, cache_dir))
             for label, root in roots.items():
                 for suffix, pyc in modes.items():
                     for name, cmd in calls(root).items():
-                        rows.setdefault((label + suffix, name), []).append(run(cmd, root, pyc))
+                        rows.setdefault((label + suffix, name), []).append(run(cmd, root, pyc, cache_dir, name))
     finally:
         if tmp:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", tmp], check=False)
-        if pyc_dir:
-            subprocess.run(["rm", "-rf", pyc_dir], check=False)
+        for d in (pyc_dir, cache_dir):
+            if d:
+                subprocess.run(["rm", "-rf", d], check=False)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     print(f"{'tree':28s} {'call':31s} {'wall med s':>10s} {'wall best':>9s} {'CPU med s':>9s} {'CPU best':>8s} "
           f"{'target s':>8s}")

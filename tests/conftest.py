@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
-import sys
-
 import pytest
+
+# The device cache (hwsim.hardware.device_cache) of this test session: never the user's ~/.cache.
+_DEVICE_CACHE = tempfile.mkdtemp(prefix="hwsim-test-cache-")
+os.environ.setdefault("HWSIM_CACHE_DIR", _DEVICE_CACHE)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_DEVICE_CACHE, ignore_errors=True)
 
 # Tests run with --import-mode=importlib (test files may share basenames across folders). Helper
 # modules that sit beside tests (e.g. kernel_helpers.py) stay importable by their plain name:

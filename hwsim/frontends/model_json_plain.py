@@ -76,12 +76,21 @@ def _object(v: Any, keys: frozenset[str], required: tuple[str, ...] = ()) -> dic
 
 
 def _any_dict(v: Any) -> dict[str, Any]:
-    """dict[str, Any]: keys must be text; values pass unchanged (as the schema's Any does)."""
+    """dict[str, Any]: keys must be text; values are kept, their containers copied (as the schema's
+    ``model_dump()`` gives new ones: the graph never shares a list with the caller's document)."""
     if type(v) is not dict:
         raise _NotPlain
     for k in v:
         _text(k)
-    return dict(v)
+    return {k: _copied(x) for k, x in v.items()}
+
+
+def _copied(v: Any) -> Any:
+    if type(v) is dict:
+        return {k: _copied(x) for k, x in v.items()}
+    if type(v) is list:
+        return [_copied(x) for x in v]
+    return v
 
 
 def _input(v: Any) -> dict[str, Any]:

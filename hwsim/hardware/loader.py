@@ -1,4 +1,6 @@
 """Load -> validate -> build (after ZigZag): YAML text to a validated model to a frozen DeviceProfile.
+A device file that validated before is read back from ``device_cache`` (its validated values, keyed by
+the file's bytes and the validation rules), so such a call imports neither YAML nor pydantic.
 
 Also the device catalogue (file stems of ``*.yaml`` in the device directories: ``$HWSIM_DEVICES_DIR``, the
 user's own profiles, the profiles shipped inside the package) and ``--set`` overrides with dotted key
@@ -13,23 +15,40 @@ from importlib import resources
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, get_args, get_origin
-
-import yaml
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 from hwsim.errors import DeviceProfileError, UnknownNameError, quoted_value_hint
 from hwsim.fileio import read_text
+from hwsim.hardware import device_cache
 from hwsim.hardware import energy_tables as et
 from hwsim.hardware.profile import (
     CpuSpec, DeviceProfile, EnergyTable, FpgaSpec, Fusion, GpuSpec, MemoryLevel, SparseTraits, SystolicSpec,
     kernel_efficiency, runtime_efficiency, thread_scaling_factor,
 )
-from hwsim.hardware.schema import EFFICIENCY_KEYS, KIND_MODEL, DeviceModel, _DeviceBase
-from hwsim.hardware.software_model import apply_software_model
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from hwsim.hardware.schema import _DeviceBase
+
+# yaml, pydantic, the schema and the software models are imported where a file is parsed or validated: a
+# device file found in ``device_cache`` needs none of them (they are about a third of a ``hwsim simulate``
+# call's start-up).
 
 ENV_DIR = "HWSIM_DEVICES_DIR"
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(DeviceModel)
+_adapter: Any = None
+
+
+def _device_adapter() -> Any:
+    """The pydantic validator of the discriminated union of device kinds, built on first use."""
+    global _adapter
+    if _adapter is None:
+        from pydantic import TypeAdapter
+
+        from hwsim.hardware.schema import DeviceModel
+
+        _adapter = TypeAdapter(DeviceModel)
+    return _adapter
 
 
 # --- the catalogue ------------------------------------------------------------------------------------
@@ -85,12 +104,27 @@ def load_device(name_or_path: str | os.PathLike[str], overrides: Mapping[str, st
             raise DeviceProfileError("no such device file", source=text)
     else:
         path = device_path(text)
-    raw = read_raw(path)
-    return apply_overrides(raw, overrides or {}, name=path.stem, source=str(path))
+    file_text = read_text(path, DeviceProfileError, "device file")
+    if overrides:
+        return apply_overrides(_parse_raw(file_text, path), overrides, name=path.stem, source=str(path))
+    hit = device_cache.lookup(file_text)
+    if hit is not None:
+        raw, values = hit
+        return build(device_cache.Validated(values), name=path.stem, source=str(path), raw=raw)  # type: ignore[arg-type]
+    raw = _parse_raw(file_text, path)
+    model = validate(copy.deepcopy(raw), str(path))
+    profile = build(model, name=path.stem, source=str(path), raw=raw)
+    device_cache.store(file_text, raw, model.model_dump())  # only what validated and built
+    return profile
 
 
 def read_raw(path: Path) -> dict[str, Any]:
-    text = read_text(path, DeviceProfileError, "device file")
+    return _parse_raw(read_text(path, DeviceProfileError, "device file"), path)
+
+
+def _parse_raw(text: str, path: Path) -> dict[str, Any]:
+    import yaml
+
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -99,6 +133,8 @@ def read_raw(path: Path) -> dict[str, Any]:
         raise DeviceProfileError("YAML nested too deeply", source=str(path)) from None
     if not isinstance(doc, dict):
         raise DeviceProfileError("a device file must be a mapping (kind, clock, memory, ...)", source=str(path))
+    from hwsim.hardware.software_model import apply_software_model
+
     return apply_software_model(doc, str(path))
 
 
@@ -118,6 +154,8 @@ def _scalar(value: Any) -> Any:
     """A command-line value as YAML would read it: '4' -> 4, 'true' -> True, '25.6 GB/s' stays text."""
     if not isinstance(value, str):
         return value
+    import yaml
+
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError:
@@ -146,6 +184,8 @@ def _set_path(doc: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     if not all(parts):
         raise DeviceProfileError(f"bad key path {key!r}", source="--set")
+    from hwsim.hardware.schema import KIND_MODEL
+
     kind = doc.get("kind")
     model_cls: Any = KIND_MODEL.get(kind) if isinstance(kind, str) else None
     node: Any = doc
@@ -172,6 +212,8 @@ def _set_path(doc: dict[str, Any], key: str, value: Any) -> None:
 
 def _valid_keys(model_cls: Any, node: Any) -> set[str] | None:
     """Keys allowed at this place: a model's fields, or a mapping's existing keys (memory levels)."""
+    from pydantic import BaseModel
+
     if isinstance(model_cls, type) and issubclass(model_cls, BaseModel):
         return set(model_cls.model_fields)
     if _is_dict_type(model_cls):
@@ -187,6 +229,8 @@ def _is_dict_type(t: Any) -> bool:
 
 
 def _child_type(model_cls: Any, part: str) -> Any:
+    from pydantic import BaseModel
+
     if isinstance(model_cls, type) and issubclass(model_cls, BaseModel):
         field = model_cls.model_fields.get(part)
         if field is None:
@@ -205,13 +249,17 @@ def _child_type(model_cls: Any, part: str) -> Any:
 
 # --- validate -----------------------------------------------------------------------------------------
 def validate(doc: Mapping[str, Any], source: str) -> _DeviceBase:
+    from pydantic import ValidationError
+
+    from hwsim.hardware.schema import KIND_MODEL
+
     if "kind" not in doc:
         raise DeviceProfileError("missing 'kind' (one of: cpu, gpu, fpga, systolic)", source=source, where="kind")
     if not isinstance(doc["kind"], str) or doc["kind"] not in KIND_MODEL:
         raise DeviceProfileError(f"unknown kind {doc['kind']!r}; known: {', '.join(KIND_MODEL)}",
                                  source=source, where="kind")
     try:
-        return _ADAPTER.validate_python(doc)
+        return _device_adapter().validate_python(doc)
     except RecursionError:
         raise DeviceProfileError("device document nested too deeply", source=source) from None
     except ValidationError as e:
@@ -219,6 +267,8 @@ def validate(doc: Mapping[str, Any], source: str) -> _DeviceBase:
 
 
 def _format_errors(e: ValidationError, doc: Mapping[str, Any]) -> str:
+    from hwsim.hardware.schema import KIND_MODEL
+
     msgs = []
     for err in e.errors():
         loc = [str(p) for p in err["loc"]]
@@ -236,7 +286,10 @@ def _format_errors(e: ValidationError, doc: Mapping[str, Any]) -> str:
     return "; ".join(msgs)
 
 
-def _model_at(model_cls: Any, loc: list[str]) -> type[BaseModel] | None:
+def _model_at(model_cls: Any, loc: list[str]) -> Any:
+    """The pydantic model class at ``loc`` below ``model_cls``, or None."""
+    from pydantic import BaseModel
+
     t: Any = model_cls
     for part in loc:
         t = _child_type(t, part)
@@ -250,12 +303,16 @@ def _cpu_efficiency(c: Any, source: str) -> dict[str, float]:
     (``thread_scaling_factor`` from ``efficiency_threads``, capped at the peak: one thread cannot
     exceed what its core issues)."""
     out = dict(c.efficiency)
+    measured = c.efficiency_threads or c.cores
+    if c.runtime is None and measured == c.cores:
+        return out
+    from hwsim.hardware.schema import EFFICIENCY_KEYS  # a plain tuple; the schema is imported only here
+
     if c.runtime is not None:
         try:
             out = runtime_efficiency(c.efficiency, c.runtimes[c.runtime], EFFICIENCY_KEYS)
         except ValueError as e:
             raise DeviceProfileError(str(e), source=source or None, where=f"cpu.runtimes.{c.runtime}") from None
-    measured = c.efficiency_threads or c.cores
     if measured != c.cores:
         f = thread_scaling_factor(c.cores, measured, c.thread_scaling)
         out = {k: min(1.0, kernel_efficiency(out, k) * f) for k in EFFICIENCY_KEYS}

@@ -32,9 +32,9 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 """
 
 
-def _modules_after(argv: list[str]) -> set[str]:
+def _modules_after(argv: list[str], env: dict[str, str] | None = None) -> set[str]:
     r = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True,
-                       cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+                       cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=120)
     doc = json.loads(r.stderr.strip().splitlines()[-1])
     assert doc["code"] in (0, None), r.stderr
     return set(doc["modules"])
@@ -88,3 +88,12 @@ def test_listed_summary_is_the_commands_own(name: str) -> None:
     cmd = load_command(name)
     assert cmd is not None and cmd.name == name
     assert cmd.get_short_help_str(limit=500) == click.utils.make_default_short_help(command_summary(name), 500)
+
+
+def test_simulate_on_a_cached_device_imports_no_yaml_and_no_pydantic(tmp_path) -> None:
+    argv = ["simulate", str(WORKLOADS / "resnet18.json"), "-d", "systolic-32x32", "--json"]
+    env = {"HWSIM_CACHE_DIR": str(tmp_path)}
+    first = _modules_after(argv, env)  # validates the device file and stores it
+    assert "pydantic" in first and "yaml" in first
+    mods = _modules_after(argv, env)
+    assert "hwsim.cost.systolic" in mods and "yaml" not in mods and "pydantic" not in mods

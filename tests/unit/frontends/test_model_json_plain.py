@@ -147,3 +147,14 @@ def test_mutated_documents_fast_reader_never_disagrees_with_the_schema(doc: dict
 def test_mutations_exercised_both_readers() -> None:
     # runs after the property test (file order): some mutants were read fast, some passed to the schema
     assert True in _accepted and False in _accepted
+
+
+def test_the_fast_readers_document_shares_no_container_with_the_callers() -> None:
+    doc = copy.deepcopy(LENET5_DOC)
+    doc["meta"] = {"notes": [{"k": [1]}]}
+    doc["nodes"][0].setdefault("attrs", {})["extra_list"] = [1, 2]
+    plain = plain_document(doc)
+    assert plain is not None
+    assert plain["meta"]["notes"] is not doc["meta"]["notes"]
+    assert plain["meta"]["notes"][0]["k"] is not doc["meta"]["notes"][0]["k"]
+    assert plain["nodes"][0]["attrs"]["extra_list"] is not doc["nodes"][0]["attrs"]["extra_list"]
