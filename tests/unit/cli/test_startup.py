@@ -18,8 +18,8 @@ from hwsim.cli import COMMANDS, command_summary, load_command
 from testutils import ROOT, WORKLOADS
 
 HEAVY = ("numba", "llvmlite", "scipy", "sklearn", "matplotlib", "dask", "distributed", "onnx", "onnxruntime",
-         "tensorly", "simpy", "pandas", "pyarrow", "networkx", "jinja2", "torch", "hwsim.compress", "hwsim.kernels", "hwsim.sim",
-         "hwsim.cost", "hwsim.analysis", "hwsim.report", "hwsim.pipeline", "hwsim.formats")
+         "tensorly", "simpy", "pandas", "pyarrow", "networkx", "jinja2", "torch", "hwsim.compress", "hwsim.kernels",
+         "hwsim.sim", "hwsim.cost", "hwsim.analysis", "hwsim.report", "hwsim.pipeline", "hwsim.formats")
 
 _PROBE = """
 import json, sys
