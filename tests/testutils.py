@@ -1,9 +1,10 @@
-"""Shared constants for tests. Import as ``from testutils import ROOT, WORKLOADS`` (``tests`` is on
+"""Shared constants and helpers for tests. Import as ``from testutils import ROOT, WORKLOADS`` (``tests`` is on
 pytest's pythonpath); never import from conftest modules (several exist, by design)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = ROOT / "workloads"
@@ -25,3 +26,16 @@ LENET5_DOC = {
         {"name": "ip2", "op": "linear", "attrs": {"out_features": 10}},
     ],
 }
+
+
+def json_paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every key / index path inside a JSON-like document (what the fuzz tests mutate)."""
+    out = [prefix] if prefix else []
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += json_paths(v, prefix + (k,))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            out += json_paths(v, prefix + (i,))
+    return out
+

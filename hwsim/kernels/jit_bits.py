@@ -76,6 +76,14 @@ def mismatch_serial(a, w, out):
                 _gemm_block(a, w, out, g, o0, min(o0 + BLOCK_O, o_n), p0, min(p0 + BLOCK_P, p_n))
 
 
+@njit(cache=True, inline="always")
+def _block_of(t, nbp, nbo):
+    """(group, first pixel, first output) of block ``t`` when the parallel kernels number the blocks
+    group-major, then pixel blocks, then output blocks."""
+    r = t % (nbp * nbo)
+    return t // (nbp * nbo), (r // nbo) * BLOCK_P, (r % nbo) * BLOCK_O
+
+
 @njit(cache=True, parallel=True)
 def mismatch_parallel(a, w, out):
     """``mismatch_serial`` with the blocks spread over numba's thread pool."""
@@ -84,10 +92,7 @@ def mismatch_parallel(a, w, out):
     nbp = (p_n + BLOCK_P - 1) // BLOCK_P
     nbo = (o_n + BLOCK_O - 1) // BLOCK_O
     for t in prange(groups * nbp * nbo):
-        g = t // (nbp * nbo)
-        r = t % (nbp * nbo)
-        p0 = (r // nbo) * BLOCK_P
-        o0 = (r % nbo) * BLOCK_O
+        g, p0, o0 = _block_of(t, nbp, nbo)
         _gemm_block(a, w, out, g, o0, min(o0 + BLOCK_O, o_n), p0, min(p0 + BLOCK_P, p_n))
 
 
@@ -108,10 +113,7 @@ def mismatch_masked_parallel(a, w, m, out):
     nbp = (p_n + BLOCK_P - 1) // BLOCK_P
     nbo = (o_n + BLOCK_O - 1) // BLOCK_O
     for t in prange(groups * nbp * nbo):
-        g = t // (nbp * nbo)
-        r = t % (nbp * nbo)
-        p0 = (r // nbo) * BLOCK_P
-        o0 = (r % nbo) * BLOCK_O
+        g, p0, o0 = _block_of(t, nbp, nbo)
         _gemm_block_masked(a, w, m, out, g, o0, min(o0 + BLOCK_O, o_n), p0, min(p0 + BLOCK_P, p_n))
 
 

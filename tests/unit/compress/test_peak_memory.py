@@ -10,6 +10,8 @@ The float64 upcasts, int64 codes and full-size difference arrays this replaced t
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,6 +33,17 @@ def _model() -> OpGraph:
     return OpGraph.build("wide", [TensorSpec("x", (1, 64), FP32)], nodes, ["fc2"])
 
 
+def _traced(run: Callable[[], Any]) -> tuple[Any, int, int]:
+    """``run()``'s result, and the bytes still allocated when it returned and at the peak (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        result = run()
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, held, peak
+
+
 def _weight_bytes(g: OpGraph) -> int:
     return sum(g.tensor(t).numel * 4 for t in g.weight_names())
 
@@ -38,12 +51,7 @@ def _weight_bytes(g: OpGraph) -> int:
 @pytest.mark.parametrize("method", ["int8", "binary-xnor", "deep-compression", "prune-90"])
 def test_compress_peak_within_three_times_the_weights(method):
     g = _model()
-    tracemalloc.start()
-    try:
-        cm = apply_method(g.materialize(), method)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    cm, _, peak = _traced(lambda: apply_method(g.materialize(), method))
     assert cm.graph is not None
     assert peak / _weight_bytes(g) <= BOUND, f"{method}: peak {peak / 2**20:.0f} MiB"
 
@@ -61,12 +69,7 @@ def test_verify_peak_within_three_times_the_weights():
     # what grows with the model (the bound is about that)
     verify_method(_small_model(), "int8", inputs=1, seed=0)
     g = _model()
-    tracemalloc.start()
-    try:
-        result = verify_method(g, "int8", inputs=1, seed=0)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    result, _, peak = _traced(lambda: verify_method(g, "int8", inputs=1, seed=0))
     assert result.kernels_passed
     assert peak / _weight_bytes(g) <= BOUND, f"peak {peak / 2**20:.0f} MiB"
 
@@ -94,11 +97,6 @@ def test_memory_held_after_compress_is_the_weights_and_the_result(method):
     for codebooks, index arrays and Python objects); intermediate weight sets used to stay alive (2.35x
     for deep-compression on this model)."""
     g = _model()
-    tracemalloc.start()
-    try:
-        cm = apply_method(g.materialize(), method)
-        held, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    cm, held, _ = _traced(lambda: apply_method(g.materialize(), method))
     final = sum(cm.graph.tensor(t).size_bits for t in cm.graph.weight_names()) / 8
     assert held <= 1.25 * _weight_bytes(g) + final, f"{method}: {held / 2**20:.0f} MiB held"

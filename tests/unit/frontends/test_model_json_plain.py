@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from testutils import LENET5_DOC, WORKLOADS
+from testutils import LENET5_DOC, WORKLOADS, json_paths
 
 from hwsim.compress import apply_method
 from hwsim.compress.catalogue import get_method
@@ -105,23 +105,12 @@ _VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**65), st.floats(
                                                                              max_size=2))
 
 
-def _paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix] if prefix else []
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _paths(v, prefix + (k,))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out += _paths(v, prefix + (i,))
-    return out
-
-
 @st.composite
 def _mutated(draw: st.DrawFn) -> dict:
     doc = copy.deepcopy(LENET5_DOC)
     doc["tensors"] = {"conv1.weight": {"dtype": "int8", "density": 0.5, "stored_bits": 8, "meta": {"k": 1}}}
     for _ in range(draw(st.integers(1, 2))):
-        path = draw(st.sampled_from(_paths(doc)))
+        path = draw(st.sampled_from(json_paths(doc)))
         parent = doc
         for p in path[:-1]:
             parent = parent[p]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from testutils import LENET5_DOC
+from testutils import LENET5_DOC, json_paths
 
 from hwsim.errors import HwsimError
 from hwsim.frontends.model_json import parse_model
@@ -39,22 +39,11 @@ VALUES = st.recursive(
     max_leaves=6)
 
 
-def _paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix] if prefix else []
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _paths(v, prefix + (k,))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out += _paths(v, prefix + (i,))
-    return out
-
-
 @st.composite
 def mutated(draw: st.DrawFn, base: dict) -> dict:
     doc = copy.deepcopy(base)
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(doc)
+        paths = json_paths(doc)
         if not paths:
             break
         path = draw(st.sampled_from(paths))
