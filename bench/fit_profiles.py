@@ -34,6 +34,15 @@ TARGETS = {
                 grid={"cpu.efficiency.gemm": [x / 100 for x in range(14, 51, 1)]}),
     "jetson-nano": dict(board="jetson-nano", tables=["trt-nano-kentaroy47"],
                         grid={"gpu.efficiency.gemm": [x / 100 for x in range(30, 101, 2)]}),
+    # the Jetson Nano's depthwise class and per-kernel time floor, on the one Nano fit table with depthwise
+    # models (OpenCV DNN's CUDA backend), with that runtime's gemm factor on the TensorRT-fitted gemm
+    # efficiency (target jetson-nano, held here); coordinate descent
+    "jetson-nano-dw": dict(board="jetson-nano-opencv", tables=["opencv-zoo-nano-cuda"], search="coordinate",
+                           grid={"gpu.runtimes.opencv-cuda.efficiency.gemm": [x / 20 for x in range(6, 21)],
+                                 "gpu.efficiency.depthwise": [0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.01,
+                                                              0.012, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5],
+                                 "gpu.runtimes.opencv-cuda.min_kernel_time": [f"{x} us" for x in (*range(0, 151, 10), 200,
+                                                                                                    250, 300)]}),
     # ncnn as a runtime: factors per kernel class on the profile's XNNPACK-fitted efficiencies, fitted on
     # the Pi Zero 2 W block (BCM2710A1: the Pi 3B+'s quad A53 at 1.0 GHz, pi3b-plus profile); the Pi 3B+ and
     # Pi 4 ncnn blocks validate them (another A53 board, another core: A72)

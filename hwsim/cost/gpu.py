@@ -100,5 +100,9 @@ class GpuCostModel(RooflineModel):
         assert device.gpu is not None
         return int(math.ceil(device.gpu.launch_overhead_s * device.clock_hz))
 
+    def floor_cycles(self, work: OpWork, device: DeviceProfile) -> int:
+        assert device.gpu is not None
+        return int(math.ceil(device.gpu.min_kernel_time_s * device.clock_hz))
+
 
 MODEL = register_cost_model(GpuCostModel())

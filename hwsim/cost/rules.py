@@ -100,6 +100,11 @@ class RooflineModel(CostModel):
     def overhead_cycles(self, work: OpWork, device: DeviceProfile, bytes_by_level: Mapping[str, float]) -> int:
         return 0
 
+    def floor_cycles(self, work: OpWork, device: DeviceProfile) -> int:
+        """The least time a dispatched kernel takes whatever its work (0: none); the part its work does not
+        cover is charged as overhead."""
+        return 0
+
     @staticmethod
     def efficiency(device: DeviceProfile, key: str) -> float:
         """The profile's kernel efficiency for a kernel class (``kernel_efficiency``: its own entry, else
@@ -130,7 +135,12 @@ class RooflineModel(CostModel):
         cycles = int(math.ceil(compute))
         tc = transfer_cycles(device, tb)
         overhead = self.overhead_cycles(work, device, tb)
-        busy = max(cycles, max(tc.values(), default=0)) + overhead
+        work_cycles = max(cycles, max(tc.values(), default=0))
+        floor = self.floor_cycles(work, device)
+        if floor > work_cycles:
+            overhead += floor - work_cycles
+            notes = [*notes, f"kernel time floor: {floor} cycles (the work alone needs {work_cycles})"]
+        busy = work_cycles + overhead
         energy = {**energy, "compute": energy.get("compute", 0.0) + self._core_pj(device, busy, issuers)}
         return OpCost(
             node=work.node, op=work.op, unit=unit, compute_cycles=cycles, transfer_bytes=tb,

@@ -319,6 +319,22 @@ def _cpu_efficiency(c: Any, source: str) -> dict[str, float]:
     return out
 
 
+def _gpu_runtime(g: Any, source: str) -> tuple[dict[str, float], float]:
+    """The GPU's kernel efficiencies and per-kernel time floor under its runtime (``gpu.runtime``: every
+    kernel class's base efficiency times the runtime's factor, the runtime's floor where it names one;
+    none named: the profile's own)."""
+    if g.runtime is None:
+        return dict(g.efficiency), g.min_kernel_time
+    from hwsim.hardware.schema import EFFICIENCY_KEYS  # a plain tuple; the schema is imported only here
+
+    rt = g.runtimes[g.runtime]
+    try:
+        eff = runtime_efficiency(g.efficiency, rt.efficiency, EFFICIENCY_KEYS)
+    except ValueError as e:
+        raise DeviceProfileError(str(e), source=source or None, where=f"gpu.runtimes.{g.runtime}") from None
+    return eff, g.min_kernel_time if rt.min_kernel_time is None else rt.min_kernel_time
+
+
 def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, Any] | None = None,
           overrides: tuple[tuple[str, str], ...] = ()) -> DeviceProfile:
     """Typed, frozen profile from validated data (defaults filled from the energy tables)."""
@@ -360,6 +376,7 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
         )
     elif kind == "gpu":
         g = model.gpu  # type: ignore[attr-defined]
+        efficiency, min_kernel_time = _gpu_runtime(g, source)
         kw["gpu"] = GpuSpec(
             sms=g.sms, cuda_cores=g.cuda_cores, tensor_cores=g.tensor_cores,
             cuda_core_macs_per_cycle=MappingProxyType(dict(g.cuda_core_macs_per_cycle)),
@@ -367,9 +384,9 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
             vector_ops_per_cycle_per_sm=MappingProxyType(dict(g.vector_ops_per_cycle_per_sm)),
             popcount_per_cycle_per_sm=g.popcount_per_cycle_per_sm,
             register_file_bytes_per_sm=g.register_file_per_sm, launch_overhead_s=g.launch_overhead,
-            cta_tile=g.cta_tile, efficiency=MappingProxyType(dict(g.efficiency)),
+            cta_tile=g.cta_tile, efficiency=MappingProxyType(efficiency),
             fusion=Fusion(g.fusion.batchnorm, g.fusion.activation),
-            structured_sparsity=tuple(g.structured_sparsity),
+            structured_sparsity=tuple(g.structured_sparsity), min_kernel_time_s=min_kernel_time,
         )
     elif kind == "fpga":
         f = model.fpga  # type: ignore[attr-defined]

@@ -116,6 +116,7 @@ class GpuSpec:
     efficiency: Mapping[str, float] = field(default_factory=dict)  # as CpuSpec.efficiency
     fusion: Fusion = Fusion()
     structured_sparsity: tuple[str, ...] = ()  # N:M patterns the tensor cores accelerate ("2:4")
+    min_kernel_time_s: float = 0.0  # the least time one kernel takes (the launch overhead comes on top)
 
 
 @dataclass(frozen=True)

@@ -206,6 +206,20 @@ class CpuModel(_Strict):
         return self
 
 
+class GpuRuntimeModel(_Strict):
+    """Another inference runtime on a GPU profile: a factor per kernel class on the profile's
+    efficiency (as CpuModel.runtimes) and, when it differs, its own per-kernel time floor (a runtime's
+    per-layer host work counts there: it is measured with the kernels)."""
+
+    efficiency: dict[str, Rate] = Field(default_factory=dict)
+    min_kernel_time: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _keys(self) -> "GpuRuntimeModel":
+        _check_keys(self.efficiency, EFFICIENCY_KEYS, "kernel class")
+        return self
+
+
 class GpuModel(_Strict):
     sms: PositiveInt
     cuda_cores: PositiveInt
@@ -216,8 +230,15 @@ class GpuModel(_Strict):
     popcount_per_cycle_per_sm: Rate = 32.0
     register_file_per_sm: Bytes = 65536.0
     launch_overhead: Seconds = 5e-6
+    #: the least time one kernel takes however little its work (block scheduling, prologue, the memory
+    #: latency a kernel too small to fill the SMs cannot hide); the launch overhead comes on top
+    min_kernel_time: Seconds = 0.0
     cta_tile: PositiveInt = 64
     efficiency: dict[str, Fraction] = Field(default_factory=dict)  # as CpuModel.efficiency
+    #: runtimes other than the one ``efficiency`` was fitted on (TensorRT for the Jetsons)
+    runtimes: dict[str, GpuRuntimeModel] = Field(default_factory=dict)
+    #: the runtime this profile models (one of ``runtimes``); None: the one ``efficiency`` was fitted on
+    runtime: str | None = None
     fusion: FusionModel = FusionModel()
     #: N:M patterns the tensor cores run at N/M of the dense work from compressed weights ("2:4" on Ampere)
     structured_sparsity: list[Literal["2:4"]] = Field(default_factory=list)
@@ -225,6 +246,9 @@ class GpuModel(_Strict):
     @model_validator(mode="after")
     def _rates(self) -> "GpuModel":
         _check_efficiency(self.efficiency)
+        if self.runtime is not None and self.runtime not in self.runtimes:
+            raise ValueError(f"runtime {self.runtime!r} is not one of this profile's runtimes "
+                             f"({', '.join(sorted(self.runtimes)) or 'none'})")
         _check_keys(self.cuda_core_macs_per_cycle, RATE_DTYPES, "dtype")
         _check_keys(self.tensor_core_macs_per_cycle, RATE_DTYPES, "dtype")
         _check_keys(self.vector_ops_per_cycle_per_sm, OP_KINDS, "op kind")
