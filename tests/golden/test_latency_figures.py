@@ -28,9 +28,7 @@ TARGET_OVERALL = 1.3
 FIT_DRIFT = 1.10
 
 #: kinds whose validate records miss the target today: measured error factor (hwsim validate)
-KNOWN_MISSES: dict[str, str] = {
-    "gpu": "1.52x over 8 records: MobileNetV2 on the Jetson Nano 3.6-5.8x too fast (no fitted depthwise class)",
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 @lru_cache(maxsize=None)
