@@ -4,8 +4,12 @@ Products run on tensor cores when the profile gives a rate for the compute dtype
 int4/binary mma), else on CUDA cores (fp32 FFMA, fp16 HFMA2, int8 DP4A; binary as 32-bit XOR +
 popc + add). The faster of the two is used, as a library heuristic would pick it. Utilization:
 thread-block (CTA) tiles of ``cta_tile`` (halved down to a quarter when that fills more SMs) dealt
-to the SMs in waves, and mma tile quantization (16 x 8 x 16) on tensor cores. Every kernel pays the
-launch overhead.
+to the SMs in waves, and mma tile quantization (16 x 8 x 16) on tensor cores. Kernel classes (the
+profile's ``gpu.efficiency``): GEMM-like convs and matmuls (``gemm``), depthwise/grouped convs
+(``depthwise``), elementwise and other vector work (``vector``). Every kernel pays the launch overhead and
+takes at least ``gpu.min_kernel_time`` (a kernel too small to fill the SMs cannot hide its fixed costs);
+fused epilogue ops are no kernels of their own. ``gpu.runtime`` names another runtime's factors and floor
+(hwsim.hardware.loader).
 """
 
 from __future__ import annotations
