@@ -102,8 +102,8 @@ def _thin(fam) -> bool:
 def test_cutting_macs_never_adds_compute_cycles_on_cpus_and_gpus(model: str, method: str, dev: str) -> None:
     """Per layer: never more compute cycles (equal is possible when the cut stays inside one vector
     or one wave of thread blocks); over the model: strictly fewer."""
-    affected, slower = _per_layer_violations(model, method, dev,
-                                             _thin_or_transformed if dev == "gpu-orin-nano" else _thin)
+    exempt = {"gpu-orin-nano": _thin_transformed_or_depthwise, "gpu-jetson-nano": _thin_or_depthwise}.get(dev, _thin)
+    affected, slower = _per_layer_violations(model, method, dev, exempt)
     assert not slower, slower[:5]
     if affected == 0:
         pytest.skip(f"{method} cuts no MACs of {model}")
@@ -116,6 +116,17 @@ def _thin_or_transformed(fam) -> bool:
     transforms stay on the CUDA cores: at small spatial sizes (ResNet's 7 x 7 stage) the transforms can
     cost more than the products they save, which is why cuDNN / TensorRT then choose implicit GEMM."""
     return _thin(fam) or any(w.attrs.get("algorithm", "direct") != "direct" for w in fam)
+
+
+def _thin_or_depthwise(fam) -> bool:
+    """The Jetson GPU profiles run depthwise convs at their own fitted efficiency, about 1 % of the FMA
+    peak (docs/devices.md, fitted on the opencv_zoo Jetson Nano table): a factorization whose middle
+    factors are depthwise (CP's per-rank spatial convs) may cut MACs and still run slower there."""
+    return _thin(fam) or any(w.depthwise for w in fam)
+
+
+def _thin_transformed_or_depthwise(fam) -> bool:
+    return _thin_or_transformed(fam) or _thin_or_depthwise(fam)
 
 
 def _array_unfriendly(fam) -> bool:
