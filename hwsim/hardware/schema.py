@@ -292,6 +292,10 @@ class _DeviceBase(_Strict):
     #: input; board energy of an inference = board_idle_power x latency + the chip's dynamic energy. Only
     #: with power_scope: chip. None: unknown
     board_idle_power: Watts | None = None
+    #: an attached accelerator's host: the power above idle its host CPU draws while an inference runs
+    #: (the runtime thread that submits the work and waits for it keeps a core busy), added to board
+    #: energy with board_idle_power. Only with power_scope: chip. None: unknown (board energy then leaves it out)
+    host_power: Watts | None = None
     memory: dict[str, MemoryLevelModel]
     energy: EnergyModel = EnergyModel()
     sparse: SparseModel = SparseModel()
@@ -301,8 +305,8 @@ class _DeviceBase(_Strict):
 
     @model_validator(mode="after")
     def _board_idle_power_needs_chip_scope(self) -> "_DeviceBase":
-        if self.board_idle_power is not None and self.power_scope != "chip":
-            raise ValueError("board_idle_power: is the whole board's idle beside a chip-scope profile; it needs "
+        if (self.board_idle_power is not None or self.host_power is not None) and self.power_scope != "chip":
+            raise ValueError("board_idle_power / host_power: are the board beside a chip-scope profile; they need "
                              "power_scope: chip (a board-scope profile's static_power is already the board idle) "
                              f"(this profile says {self.power_scope!r})")
         return self
