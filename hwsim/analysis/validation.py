@@ -344,6 +344,27 @@ class EnergyOutcome:
         return None if self.predicted_mj is None else self.predicted_mj / self.predicted_ms
 
 
+@dataclass(frozen=True)
+class PowerWhileRunning:
+    """An energy outcome seen as average power over the inference (predicted energy / predicted latency
+    against the measured W): the energy model apart from the latency model."""
+
+    outcome: EnergyOutcome
+
+    @property
+    def role(self) -> Role:
+        return self.outcome.role
+
+    @property
+    def kind(self) -> str:
+        return self.outcome.kind
+
+    @property
+    def ratio(self) -> float:
+        w = self.outcome.predicted_w
+        return math.nan if w is None else w / self.outcome.record.watts
+
+
 def predicted_energy_mj(result, scope: str) -> float | None:  # type: ignore[no-untyped-def]
     """A simulation's energy per inference at ``scope``: the board's (``extra.board_energy_j``, when the
     profile can give it), or the chip's (only from a chip-scope profile)."""

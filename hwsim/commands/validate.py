@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from hwsim.analysis.validation import (
-    RECORDS_PATH, EnergyOutcome, Summary, load_records, run_energy_validation, run_power_validation,
+    RECORDS_PATH, EnergyOutcome, PowerWhileRunning, Summary, load_records, run_energy_validation, run_power_validation,
     run_validation, summarize,
 )
 
@@ -39,12 +39,15 @@ def command(role: str, records_path: Path | None, workloads: Path | None, as_jso
     known = [o for o in power if o.predicted_w is not None]
     power_summaries = {r: summarize(known, r) for r in roles}  # type: ignore[arg-type]
     energy = run_energy_validation(records, roles=roles, workloads=workloads)  # type: ignore[arg-type]
-    energy_summaries = {r: summarize([o for o in energy if o.predicted_mj is not None], r)  # type: ignore[arg-type]
-                        for r in roles}
+    known_energy = [o for o in energy if o.predicted_mj is not None]
+    energy_summaries = {r: summarize(known_energy, r) for r in roles}  # type: ignore[arg-type]
+    running_summaries = {r: summarize([PowerWhileRunning(o) for o in known_energy], r)  # type: ignore[arg-type, misc]
+                         for r in roles}
     if as_json:
         doc = {
             "energy_records": [_energy_json(o) for o in energy],
             "energy_summary": {r: [s.__dict__ for s in rows] for r, rows in energy_summaries.items()},
+            "power_while_running_summary": {r: [s.__dict__ for s in rows] for r, rows in running_summaries.items()},
             "power_records": [{"id": o.record.id, "role": o.role, "kind": o.kind, "profile": o.profile,
                                "load": o.record.load, "scope": o.record.scope, "measured_w": o.record.watts,
                                "predicted_w": o.predicted_w,
@@ -99,6 +102,9 @@ def command(role: str, records_path: Path | None, workloads: Path | None, as_jso
         con.print(et)
         for r, rows in energy_summaries.items():
             con.print(_summary_table(f"energy per inference, role {r}: geometric-mean ratio and error factor", rows))
+        for r, rows in running_summaries.items():
+            con.print(_summary_table(f"board power while running (energy / latency, the latency error taken out), "
+                                     f"role {r}", rows))
 
 
 def _energy_json(o: EnergyOutcome) -> dict[str, object]:

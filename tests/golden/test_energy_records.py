@@ -108,3 +108,8 @@ def test_validate_prints_the_energy_records() -> None:
         assert rows[r.id]["measured_mj"] == pytest.approx(r.mj)
         assert rows[r.id]["ratio"] == pytest.approx(rows[r.id]["predicted_mj"] / r.mj)
     assert doc["energy_summary"]["validate"][-1]["group"] == "overall"
+    # the same records as board power while running: predicted energy / predicted latency against the W
+    running = {g["group"]: g for g in doc["power_while_running_summary"]["validate"]}
+    cpu = [r for r in rows.values() if r["kind"] == "cpu"]
+    logs = [math.log(r["predicted_w"] / r["measured_w"]) for r in cpu]
+    assert running["cpu"]["gmean_ratio"] == pytest.approx(math.exp(sum(logs) / len(logs)))
