@@ -12,6 +12,7 @@ import numpy as np
 
 from hwsim.kernels.conv_common import ConvGeometry, col2out, group_matmul, im2col, pad_nchw, tap, weight_layout
 from hwsim.kernels.epilogue import FOLDING_KERNELS, Epilogue, apply, build_epilogue
+from hwsim.kernels.program import STEP_BINDERS, StepFn
 from hwsim.kernels.registry import KernelCall, register_kernel
 
 #: BLAS reassociates the channel sum; errors relative to the output's largest magnitude stay far below this.
@@ -135,10 +136,10 @@ def conv_nhwc(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return (cols @ wk).reshape(n, g.ho, g.wo, o).transpose(0, 3, 1, 2)
 
 
-def _run(call: KernelCall, conv: Callable[..., np.ndarray], folded: Sequence[KernelCall]) -> tuple[np.ndarray, ...]:
-    """Run ``conv`` with the epilogue of the node's bias, then the folded batchnorm / relu / relu6 nodes
-    (the program made once per stored weight and operands, as the reordered weights are)."""
-    x = call.inputs[0]
+def _prepared(call: KernelCall, x: np.ndarray, folded: Sequence[KernelCall]) -> tuple[np.ndarray, Epilogue]:
+    """The weight in ``x``'s dtype and the epilogue of the node's bias, then the folded batchnorm /
+    relu / relu6 nodes (the program made once per stored weight and operands, as the reordered
+    weights are)."""
     w = np.asarray(call.weight("weight"), dtype=x.dtype)
     b = call.weight("bias")
     operands = (b, *(v for fc in folded for v in fc.weights.values()))
@@ -146,7 +147,34 @@ def _run(call: KernelCall, conv: Callable[..., np.ndarray], folded: Sequence[Ker
            tuple((fc.node.op, fc.attrs.get("eps")) for fc in folded))
     ep = weight_layout(w, key, lambda: (operands, build_epilogue(w.shape[0], None if b is None else np.asarray(b),
                                                                  folded, x.dtype)))[1]
+    return w, ep
+
+
+def _run(call: KernelCall, conv: Callable[..., np.ndarray], folded: Sequence[KernelCall]) -> tuple[np.ndarray, ...]:
+    """Run ``conv`` with the node's epilogue (``_prepared``)."""
+    x = call.inputs[0]
+    w, ep = _prepared(call, x, folded)
     return (conv(x, w, ConvGeometry.of(call.attrs, x.shape), ep),)
+
+
+def _binder(conv: Callable[..., np.ndarray]) -> Callable[[KernelCall, Sequence[KernelCall]], StepFn]:
+    """A bound step calling ``conv`` exactly as ``_run`` does, its weight, epilogue and geometry
+    looked up once per input dtype and shape."""
+    def bind(call: KernelCall, folded: Sequence[KernelCall]) -> StepFn:
+        made: dict[tuple[str, tuple[int, ...]], tuple[np.ndarray, ConvGeometry, Epilogue]] = {}
+
+        def run(ins: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+            x = ins[0]
+            key = (x.dtype.str, x.shape)
+            prepared = made.get(key)
+            if prepared is None:
+                w, ep = _prepared(call, x, folded)
+                prepared = made[key] = (w, ConvGeometry.of(call.attrs, x.shape), ep)
+            return (conv(x, *prepared),)
+
+        return run
+
+    return bind
 
 
 @register_kernel("conv2d", "direct", "tolerance", rtol=GEMM_RTOL)
@@ -164,3 +192,5 @@ def k_conv_im2col(call: KernelCall) -> tuple[np.ndarray, ...]:
 
 FOLDING_KERNELS.register(("conv2d", "direct"), lambda call, folded: _run(call, conv_direct, folded))
 FOLDING_KERNELS.register(("conv2d", "im2col"), lambda call, folded: _run(call, conv_im2col, folded))
+STEP_BINDERS.register(("conv2d", "direct"), _binder(conv_direct))
+STEP_BINDERS.register(("conv2d", "im2col"), _binder(conv_im2col))
