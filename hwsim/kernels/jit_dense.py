@@ -235,6 +235,42 @@ def im2col_nhwc(x, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols):  # type: ignor
 
 
 @_jit
+def im2col_nchw_t(x, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols_t):  # type: ignore[no-untyped-def]
+    """Transposed patch matrix of an NCHW input (a network's input image, stored planar):
+    ``cols_t[(i * kw + j) * C + c, (n * Ho + oh) * Wo + ow]`` is ``x[n, c, oh * sh - pt + i * dh,
+    ow * sw - pl + j * dw]``, or 0 where that falls into the padding: the same values as
+    ``im2col_nhwc`` of the channels-last copy, transposed, so ``cols_t.T`` is its patch matrix.
+    Every row is filled along output columns (reads along an input row), which needs no
+    channels-last copy of the input first."""
+    nb, c, h, wd = x.shape
+    xf, cf = x.reshape(x.size), cols_t.reshape(cols_t.size)
+    zero = np.float32(0)
+    npix = _U(nb * ho * wo)
+    for i in range(kh):
+        for j in range(kw):
+            off = j * dw - pl
+            lo = min(max(0, -(off // sw)), wo)  # first output column reading inside the row
+            hi = min(max(lo, (wd - 1 - off) // sw + 1), wo)
+            for k in range(c):
+                dst0 = _U((i * kw + j) * c + k) * npix
+                for n in range(nb):
+                    for oh in range(ho):
+                        ih = oh * sh - pt + i * dh
+                        d = dst0 + _U((n * ho + oh) * wo)
+                        if ih < 0 or ih >= h:
+                            for ow in range(_U(wo)):
+                                cf[d + ow] = zero
+                            continue
+                        src = _U(((n * c + k) * h + ih) * wd)
+                        for ow in range(_U(lo)):
+                            cf[d + ow] = zero
+                        for ow in range(lo, hi):
+                            cf[d + _U(ow)] = xf[src + _U(ow * sw + off)]
+                        for ow in range(_U(hi), _U(wo)):
+                            cf[d + ow] = zero
+
+
+@_jit
 def pool_nhwc(x, kh, kw, sh, sw, pt, pl, is_max, divisor, out):  # type: ignore[no-untyped-def]
     """Max or average pooling of an NHWC input into ``out`` [N, Ho, Wo, C]: window taps outside the
     input (padding, a ceil_mode overhang) are skipped, which is what a -inf (max) or zero (average)
@@ -302,5 +338,6 @@ def warm_up() -> None:
     epilogue_rows(np.ones((4, 2), f32), codes, vectors)
     epilogue_planes(np.ones((1, 2, 4), f32), codes, vectors)
     im2col_nhwc(x, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, np.empty((9, 18), f32))
+    im2col_nchw_t(np.ones((1, 2, 3, 3), f32), 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, np.empty((18, 9), f32))
     pool_nhwc(x, 2, 2, 1, 1, 0, 0, True, np.ones((1, 1), f32), np.empty((1, 2, 2, 2), f32))
     channel_means(np.ones((1, 4, 2), f32), np.empty((1, 2), f32))
