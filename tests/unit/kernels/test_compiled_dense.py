@@ -116,3 +116,28 @@ def test_planar_patches_are_the_channels_last_patches_transposed(shape, k, strid
     cols_t = np.full((k * k * c, n * g.ho * g.wo), np.nan, np.float32)
     jit_dense.im2col_nchw_t(x, k, k, stride, stride, dil, dil, pads[0], pads[1], g.ho, g.wo, cols_t)
     np.testing.assert_array_equal(cols_t.T, cols)
+
+
+@pytest.mark.parametrize("c, size, k, stride", [(16, 14, 3, 1), (24, 15, 3, 2), (8, 12, 5, 1), (40, 13, 5, 2),
+                                                (12, 10, 3, 1)],
+                         ids=["3x3", "3x3-stride2", "5x5", "5x5-stride2", "channels-not-multiple-of-8"])
+def test_depthwise_sums_taps_in_order_on_every_path(c, size, k, stride):
+    """Four-pixel vector blocks, single interior pixels and border pixels all give exactly the float32
+    sum of the taps in (i, j) order from zero (a NumPy tap loop on the zero-padded input: a padded tap
+    adds an exact zero)."""
+    from hwsim.kernels import jit_dense
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, size, size + 2, c)).astype(np.float32)
+    w = rng.standard_normal((k, k, c)).astype(np.float32)
+    p = k // 2
+    ho, wo = (size + 2 * p - k) // stride + 1, (size + 2 + 2 * p - k) // stride + 1
+    out = np.empty((1, ho, wo, c), np.float32)
+    jit_dense.depthwise_nhwc(x, w, stride, stride, 1, 1, p, p, np.zeros(0, np.int64), np.zeros((0, wo * c), np.float32),
+                             out)
+    xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    expected = np.zeros_like(out)
+    for i in range(k):
+        for j in range(k):
+            expected += xp[:, i: i + stride * (ho - 1) + 1: stride, j: j + stride * (wo - 1) + 1: stride] * w[i, j]
+    np.testing.assert_array_equal(out, expected)
