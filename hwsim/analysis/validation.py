@@ -75,26 +75,51 @@ class PowerRecord(_Strict):
     row: str
 
 
+class EnergyRecord(_Strict):
+    """A published energy per inference: the average watts while a network ran in a loop and the
+    milliseconds per inference of the same loop (energy = W x ms), at the board or the chip."""
+
+    id: str
+    table: str
+    board: str
+    model: str
+    method: str
+    watts: float = Field(gt=0)
+    ms: float = Field(gt=0)
+    scope: Literal["board", "chip"] = "board"
+    row: str
+    input_hw: int = 224
+
+    @property
+    def mj(self) -> float:
+        """Measured energy per inference (mJ)."""
+        return self.watts * self.ms
+
+
 class RecordsFile(_Strict):
     boards: dict[str, BoardSetup]
     tables: dict[str, SourceTable]
     records: list[Record]
     power_records: list[PowerRecord] = Field(default_factory=list)
+    energy_records: list[EnergyRecord] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> RecordsFile:
-        ids = [r.id for r in self.records] + [r.id for r in self.power_records]
+        ids = [r.id for r in self.all_records()]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ValueError(f"duplicate record ids: {dup}")
-        for r in [*self.records, *self.power_records]:
+        for r in self.all_records():
             if r.table not in self.tables:
                 raise ValueError(f"record {r.id}: unknown table {r.table!r}")
             if r.board not in self.boards:
                 raise ValueError(f"record {r.id}: unknown board {r.board!r}")
         return self
 
-    def role_of(self, record: Record | PowerRecord) -> Role:
+    def all_records(self) -> list[Record | PowerRecord | EnergyRecord]:
+        return [*self.records, *self.power_records, *self.energy_records]
+
+    def role_of(self, record: Record | PowerRecord | EnergyRecord) -> Role:
         return self.tables[record.table].role
 
 
@@ -135,7 +160,7 @@ def tables_used_in_both_roles(records: RecordsFile, fitted_ids: Iterable[str],
     A table is used for validation when its declared role is ``validate`` (``hwsim validate`` and the
     golden test hold the profiles against it) and for fitting when its declared role is ``fit``, when a
     profile line cites one of its rows as fitted, or when ``bench/fit_profiles.py`` fits to it."""
-    by_id = {r.id: r for r in [*records.records, *records.power_records]}
+    by_id = {r.id: r for r in records.all_records()}
     uses: dict[str, dict[str, list[str]]] = {}
 
     def use(table: str, role: str, why: str) -> None:
@@ -265,9 +290,13 @@ class PowerOutcome:
 def predicted_power_w(device, load: PowerLoad, scope: str) -> float | None:  # type: ignore[no-untyped-def]
     """What the profile says the power is under ``load`` at ``scope`` (board or chip), or None.
 
-    idle: the static power (it is the board's idle when the profile's power_scope is board);
+    idle: the static power (it is the board's idle when the profile's power_scope is board), or, at board
+    scope for a chip-scope profile, its ``board_idle_power``;
     all_cores_busy (CPU): static power + the core energy per busy core-cycle (``energy.instruction``) x
     cores x clock: every core issuing every cycle, as a stress load keeps them."""
+    if (load == "idle" and scope == "board" and device.power_scope == "chip"
+            and device.board_idle_power_w is not None):
+        return device.board_idle_power_w
     if device.power_scope != scope:
         return None
     if load == "idle":
@@ -289,6 +318,84 @@ def run_power_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit"
         setup = records.boards[rec.board]
         dev = load_device(setup.profile, setup.overrides)
         out.append(PowerOutcome(rec, role, dev.kind, setup.profile, predicted_power_w(dev, rec.load, rec.scope)))
+    return out
+
+
+@dataclass(frozen=True)
+class EnergyOutcome:
+    """One energy record against the profile's prediction of the same inference: energy (mJ) at the
+    record's scope (None: the profile cannot give that scope, e.g. a chip-scope profile with no
+    board_idle_power against a board measurement) and latency (ms)."""
+
+    record: EnergyRecord
+    role: Role
+    kind: str
+    profile: str
+    predicted_mj: float | None
+    predicted_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return math.nan if self.predicted_mj is None else self.predicted_mj / self.record.mj
+
+    @property
+    def predicted_w(self) -> float | None:
+        """Average power over the predicted inference (energy / latency)."""
+        return None if self.predicted_mj is None else self.predicted_mj / self.predicted_ms
+
+
+@dataclass(frozen=True)
+class PowerWhileRunning:
+    """An energy outcome seen as average power over the inference (predicted energy / predicted latency
+    against the measured W): the energy model apart from the latency model."""
+
+    outcome: EnergyOutcome
+
+    @property
+    def role(self) -> Role:
+        return self.outcome.role
+
+    @property
+    def kind(self) -> str:
+        return self.outcome.kind
+
+    @property
+    def ratio(self) -> float:
+        w = self.outcome.predicted_w
+        return math.nan if w is None else w / self.outcome.record.watts
+
+
+def predicted_energy_mj(result, scope: str) -> float | None:  # type: ignore[no-untyped-def]
+    """A simulation's energy per inference at ``scope``: the board's (``extra.board_energy_j``, when the
+    profile can give it), or the chip's (only from a chip-scope profile)."""
+    if scope == "board":
+        board_j = result.extra.get("board_energy_j")
+        return None if board_j is None else float(board_j) * 1e3
+    if result.extra.get("energy_scope") != "chip":
+        return None
+    return sum(result.energy_pj.values()) / 1e9
+
+
+def run_energy_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit", "validate"),
+                          workloads: Path | None = None) -> list[EnergyOutcome]:
+    """Simulate every energy record of the given roles on its board's profile: predicted energy per
+    inference at the record's scope, beside the predicted latency (the energy includes it: board idle
+    power x latency is most of a board's energy)."""
+    from hwsim.hardware import load_device
+    from hwsim.sim import simulate
+
+    wanted = set(roles)
+    wl = workloads or default_workloads_dir()
+    out: list[EnergyOutcome] = []
+    for rec in records.energy_records:
+        role = records.role_of(rec)
+        if role not in wanted:
+            continue
+        setup = records.boards[rec.board]
+        dev = load_device(setup.profile, setup.overrides)
+        r = simulate(_graph(wl, rec.model, rec.method, rec.input_hw), dev, method=rec.method, check_fit=False)
+        out.append(EnergyOutcome(rec, role, dev.kind, setup.profile, predicted_energy_mj(r, rec.scope),
+                                 r.seconds * 1e3))
     return out
 
 

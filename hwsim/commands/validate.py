@@ -1,6 +1,7 @@
 """hwsim validate [--role fit|validate|all] [--json]: hwsim's device models against published
-measurements (hwsim/analysis/data/validation_records.yaml): predicted / measured per record, and the
-geometric-mean ratio and error factor per device kind and overall."""
+measurements (hwsim/analysis/data/validation_records.yaml): predicted / measured per record (latency,
+board power, energy per inference), and the geometric-mean ratio and error factor per device kind and
+overall, per role."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING
 import click
 
 from hwsim.analysis.validation import (
-    RECORDS_PATH, Summary, load_records, run_power_validation, run_validation, summarize,
+    RECORDS_PATH, EnergyOutcome, PowerWhileRunning, Summary, load_records, run_energy_validation, run_power_validation,
+    run_validation, summarize,
 )
 
 if TYPE_CHECKING:
@@ -36,8 +38,16 @@ def command(role: str, records_path: Path | None, workloads: Path | None, as_jso
     power = run_power_validation(records, roles=roles)  # type: ignore[arg-type]
     known = [o for o in power if o.predicted_w is not None]
     power_summaries = {r: summarize(known, r) for r in roles}  # type: ignore[arg-type]
+    energy = run_energy_validation(records, roles=roles, workloads=workloads)  # type: ignore[arg-type]
+    known_energy = [o for o in energy if o.predicted_mj is not None]
+    energy_summaries = {r: summarize(known_energy, r) for r in roles}  # type: ignore[arg-type]
+    running_summaries = {r: summarize([PowerWhileRunning(o) for o in known_energy], r)  # type: ignore[arg-type, misc]
+                         for r in roles}
     if as_json:
         doc = {
+            "energy_records": [_energy_json(o) for o in energy],
+            "energy_summary": {r: [s.__dict__ for s in rows] for r, rows in energy_summaries.items()},
+            "power_while_running_summary": {r: [s.__dict__ for s in rows] for r, rows in running_summaries.items()},
             "power_records": [{"id": o.record.id, "role": o.role, "kind": o.kind, "profile": o.profile,
                                "load": o.record.load, "scope": o.record.scope, "measured_w": o.record.watts,
                                "predicted_w": o.predicted_w,
@@ -76,6 +86,34 @@ def command(role: str, records_path: Path | None, workloads: Path | None, as_jso
         con.print(pt)
         for r, rows in power_summaries.items():
             con.print(_summary_table(f"power, role {r}: geometric-mean ratio and error factor", rows))
+    if energy:
+        et = Table(title="energy per inference: hwsim vs published measurements (mJ = W x ms of the same loop; "
+                         "'?' = the profile cannot give that scope)")
+        for col in ("record", "role", "profile", "model", "method", "scope", "measured mJ", "predicted mJ", "ratio",
+                    "measured W", "predicted W", "measured ms", "predicted ms"):
+            et.add_column(col, justify="left" if col in ("record", "role", "profile", "model", "method", "scope")
+                          else "right")
+        for o in energy:
+            known_e = o.predicted_mj is not None
+            et.add_row(o.record.id, o.role, o.profile, o.record.model, o.record.method, o.record.scope,
+                       f"{o.record.mj:.1f}", f"{o.predicted_mj:.1f}" if known_e else "?",
+                       f"{o.ratio:.2f}" if known_e else "?", f"{o.record.watts:.2f}",
+                       f"{o.predicted_w:.2f}" if known_e else "?", f"{o.record.ms:.2f}", f"{o.predicted_ms:.2f}")
+        con.print(et)
+        for r, rows in energy_summaries.items():
+            con.print(_summary_table(f"energy per inference, role {r}: geometric-mean ratio and error factor", rows))
+        for r, rows in running_summaries.items():
+            con.print(_summary_table(f"board power while running (energy / latency, the latency error taken out), "
+                                     f"role {r}", rows))
+
+
+def _energy_json(o: EnergyOutcome) -> dict[str, object]:
+    known = o.predicted_mj is not None
+    return {"id": o.record.id, "role": o.role, "kind": o.kind, "profile": o.profile, "model": o.record.model,
+            "method": o.record.method, "scope": o.record.scope, "table": o.record.table,
+            "measured_mj": o.record.mj, "predicted_mj": o.predicted_mj, "ratio": o.ratio if known else None,
+            "measured_w": o.record.watts, "predicted_w": o.predicted_w,
+            "measured_ms": o.record.ms, "predicted_ms": o.predicted_ms}
 
 
 def _summary_table(title: str, rows: Sequence[Summary]) -> "Table":

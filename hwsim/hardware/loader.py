@@ -388,6 +388,7 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
     return DeviceProfile(
         name=name, kind=kind, description=model.description, clock_hz=clock, process_nm=node,
         static_power_w=model.static_power, memory=tuple(memory), energy=energy, sparse=sparse,
-        source=source, power_scope=model.power_scope, board_power_w=model.board_power,
+        source=source, power_scope=model.power_scope, board_idle_power_w=model.board_idle_power,
+        host_power_w=model.host_power,
         raw=MappingProxyType(copy.deepcopy(dict(raw or {}))), overrides=overrides, **kw,
     )

@@ -168,8 +168,10 @@ class DeviceProfile:
     source: str = ""
     #: what static power and energies cover: "chip", "board" (at the wall) or None (not stated)
     power_scope: str | None = None
-    #: rest-of-board power beside the chip while running (W); None: unknown
-    board_power_w: float | None = None
+    #: the whole board's idle power, chip included (W), for a chip-scope profile; None: unknown
+    board_idle_power_w: float | None = None
+    #: the host CPU's power above idle while an attached accelerator runs an inference (W); None: unknown
+    host_power_w: float | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     overrides: tuple[tuple[str, str], ...] = ()
 

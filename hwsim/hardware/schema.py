@@ -288,9 +288,14 @@ class _DeviceBase(_Strict):
     static_power: Watts
     #: what static_power (and the energy figures) cover: the chip alone, or the whole board at the wall
     power_scope: Literal["chip", "board"] | None = None
-    #: power of the rest of the board while it runs (regulators, DRAM background, host CPU, I/O), added to
-    #: the chip's energy to give board energy; only with power_scope: chip. None: unknown
-    board_power: Watts | None = None
+    #: the whole board's idle power (chip included: its static power is part of it), measured at the board's
+    #: input; board energy of an inference = board_idle_power x latency + the chip's dynamic energy. Only
+    #: with power_scope: chip. None: unknown
+    board_idle_power: Watts | None = None
+    #: an attached accelerator's host: the power above idle its host CPU draws while an inference runs
+    #: (the runtime thread that submits the work and waits for it keeps a core busy), added to board
+    #: energy with board_idle_power. Only with power_scope: chip. None: unknown (board energy then leaves it out)
+    host_power: Watts | None = None
     memory: dict[str, MemoryLevelModel]
     energy: EnergyModel = EnergyModel()
     sparse: SparseModel = SparseModel()
@@ -299,9 +304,10 @@ class _DeviceBase(_Strict):
     software_model: str | None = None
 
     @model_validator(mode="after")
-    def _board_power_needs_chip_scope(self) -> "_DeviceBase":
-        if self.board_power is not None and self.power_scope != "chip":
-            raise ValueError("board_power: is the rest of the board beside the chip; it needs power_scope: chip "
+    def _board_idle_power_needs_chip_scope(self) -> "_DeviceBase":
+        if (self.board_idle_power is not None or self.host_power is not None) and self.power_scope != "chip":
+            raise ValueError("board_idle_power / host_power: are the board beside a chip-scope profile; they need "
+                             "power_scope: chip (a board-scope profile's static_power is already the board idle) "
                              f"(this profile says {self.power_scope!r})")
         return self
 

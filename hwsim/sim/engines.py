@@ -88,15 +88,22 @@ def simulate(graph: OpGraph, device: DeviceProfile | str, engine: str = "analyti
 
 def _with_power_scope(result: RunResult, dev: DeviceProfile) -> RunResult:
     """Say what the energy covers (``extra.energy_scope``: the profile's ``power_scope``, chip or board)
-    and, for a chip-scope profile with a known ``board_power``, the board's energy per inference
-    (``extra.board_energy_j``: the chip's energy + board_power x latency)."""
+    and the board's energy per inference (``extra.board_energy_j``): a board-scope profile's energy as it
+    is (its static power is the board idle); for a chip-scope profile with a known ``board_idle_power``,
+    the board idle x latency + the chip's dynamic energy (its static power is part of the board idle) + the
+    host's busy power x latency when the profile gives it (``host_power``; the board energy then says so
+    in ``extra.board_energy_parts``)."""
     scope = dev.power_scope or "unstated"
     extra: dict[str, object] = {**result.extra, "energy_scope": scope}
     total_j = sum(result.energy_pj.values()) / 1e12
     if scope == "board":
         extra["board_energy_j"] = total_j
-    elif scope == "chip" and dev.board_power_w is not None:
-        extra["board_energy_j"] = total_j + dev.board_power_w * result.seconds
+    elif scope == "chip" and dev.board_idle_power_w is not None:
+        dynamic_j = total_j - result.energy_pj.get("static", 0.0) / 1e12
+        parts = {"board_idle": dev.board_idle_power_w * result.seconds, "chip_dynamic": dynamic_j,
+                 "host": (dev.host_power_w or 0.0) * result.seconds}
+        extra["board_energy_j"] = sum(parts.values())
+        extra["board_energy_parts"] = parts
     return replace(result, extra=extra)
 
 

@@ -29,6 +29,10 @@ def test_the_prediction_is_the_profiles_and_unknown_across_scopes() -> None:
     assert busy == pytest.approx(pi4.static_power_w + pi4.energy.instruction_pj * 1e-12 * 4 * 1.8e9)
     assert predicted_power_w(pi4, "idle", "chip") is None  # a board figure says nothing of the chip alone
     assert predicted_power_w(load_device("zcu104"), "all_cores_busy", "chip") is None  # not a CPU
+    nano = load_device("jetson-nano")  # chip scope: its board idle is board_idle_power, its chip idle static_power
+    assert predicted_power_w(nano, "idle", "board") == nano.board_idle_power_w
+    assert predicted_power_w(nano, "idle", "chip") == nano.static_power_w
+    assert predicted_power_w(load_device("zcu104"), "idle", "board") is None  # no board idle known
 
 
 def test_validate_prints_the_power_records() -> None:

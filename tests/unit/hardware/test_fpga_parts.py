@@ -61,14 +61,15 @@ def test_energy_says_whether_it_is_the_chips_or_the_boards() -> None:
     g = _resnet50_int8()
     chip = simulate(g, load_device("zcu104"), check_fit=False)
     assert chip.extra["energy_scope"] == "chip" and "board_energy_j" not in chip.extra
-    with_board = simulate(g, load_device("zcu104", {"board_power": "5 W"}), check_fit=False)
-    total = sum(with_board.energy_pj.values()) / 1e12
-    assert with_board.extra["board_energy_j"] == pytest.approx(total + 5 * with_board.seconds)
+    with_board = simulate(g, load_device("zcu104", {"board_idle_power": "5 W"}), check_fit=False)
+    dynamic = sum(v for k, v in with_board.energy_pj.items() if k != "static") / 1e12
+    assert with_board.energy_pj["static"] > 0  # the chip's static power is inside the board idle, not added to it
+    assert with_board.extra["board_energy_j"] == pytest.approx(dynamic + 5 * with_board.seconds)
     board = simulate(g, load_device("pi4"), check_fit=False)
     assert board.extra["energy_scope"] == "board"
     assert board.extra["board_energy_j"] == pytest.approx(sum(board.energy_pj.values()) / 1e12)
     with pytest.raises(HwsimError, match="power_scope: chip"):
-        load_device("pi4", {"board_power": "1 W"})
+        load_device("pi4", {"board_idle_power": "1 W"})
 
 
 def test_simulate_says_which_energy_it_prints() -> None:
