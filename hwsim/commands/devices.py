@@ -123,8 +123,11 @@ def show(name: str, sets: tuple[str, ...], as_json: bool) -> None:
 
     con = Console()
     con.print(f"[bold]{d.name}[/bold] ({d.kind}): {d.description}")
-    con.print(f"clock {format_si(d.clock_hz, 'Hz')}, {d.process_nm:g} nm, static power {d.static_power_w:g} W, "
-              f"file {d.source}")
+    con.print(f"clock {format_si(d.clock_hz, 'Hz')}, {d.process_nm:g} nm, static power {d.static_power_w:g} W "
+              f"({d.power_scope or 'scope unstated'}), file {d.source}")
+    if d.board_idle_power_w is not None or d.host_power_w is not None:
+        con.print("board: " + ", ".join(f"{label} {w:g} W" for label, w in (
+            ("idle", d.board_idle_power_w), ("host while running", d.host_power_w)) if w is not None))
     if d.overrides:
         con.print("overrides: " + ", ".join(f"{k}={v}" for k, v in d.overrides))
     spec = d.spec

@@ -33,7 +33,7 @@ KNOWN_MISSES: dict[str, str] = {
     "cpu": "Raspberry Pi 4 (DeepEdgeBench, TFLite one thread) 2.9x low: board power right (0.92-0.95x), latency "
            "2.4-3.0x too fast (hwsim's Pi 4 efficiencies are XNNPACK's; TFLite 2.x ran its built-in kernels)",
     "fpga": "no published board energy per inference of a board hwsim profiles was found in a readable copy",
-    "gpu": "Jetson Nano (DeepEdgeBench, TensorRT fp32 MobileNetV2) 8.4x low: latency 0.23x (the gpu depthwise "
+    "gpu": "Jetson Nano (DeepEdgeBench, TensorRT fp32 MobileNetV2) 10x low: latency 0.24x (the gpu depthwise "
            "miss of the latency records), board power 0.51x (the GPU's power while busy beyond per-op energy "
            "is not modelled: no source for it)",
     "systolic": "Coral Dev Board (DeepEdgeBench, TFLite + Edge TPU MobileNetV2) 0.59x (1.68x): latency 0.80 (the "

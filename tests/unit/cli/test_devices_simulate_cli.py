@@ -45,6 +45,8 @@ def test_devices_show_prints_derived_peaks(capsys) -> None:
     assert 0 < doc["sparse_break_even_density"]["csr"] < 1
     code, out, _ = _run(["devices", "show", "gpu-orin-nano", "--set", "clock=1020MHz"], capsys)
     assert code == 0 and "tensor.int8" in out and "break-even" in out and "clock=1020MHz" in out
+    code, out, _ = _run(["devices", "show", "jetson-nano", "--set", "host_power=0.5W"], capsys)
+    assert code == 0 and "(chip)" in out and "board: idle 1.39 W, host while running 0.5 W" in out
 
 
 def test_simulate_table_and_json(lenet, capsys) -> None:
