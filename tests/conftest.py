@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import getpass
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-# The device cache (hwsim.hardware.device_cache) of this test session: never the user's ~/.cache.
-_DEVICE_CACHE = tempfile.mkdtemp(prefix="hwsim-test-cache-")
+# The device cache (hwsim.hardware.device_cache) of the test sessions: never the user's ~/.cache. One folder
+# per user under the system temp, reused by every session (entries are keyed by content and written
+# atomically, so concurrent sessions share it safely), so a killed session leaves nothing new behind.
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        return str(os.getuid()) if hasattr(os, "getuid") else "user"
+
+
+_DEVICE_CACHE = str(Path(tempfile.gettempdir()) / f"hwsim-test-cache-{_user()}")
 os.environ.setdefault("HWSIM_CACHE_DIR", _DEVICE_CACHE)
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    shutil.rmtree(_DEVICE_CACHE, ignore_errors=True)
 
 # Tests run with --import-mode=importlib (test files may share basenames across folders). Helper
 # modules that sit beside tests (e.g. kernel_helpers.py) stay importable by their plain name:

@@ -112,7 +112,7 @@ def load_device(name_or_path: str | os.PathLike[str], overrides: Mapping[str, st
         raw, values = hit
         return build(device_cache.Validated(values), name=path.stem, source=str(path), raw=raw)  # type: ignore[arg-type]
     raw = _parse_raw(file_text, path)
-    model = validate(copy.deepcopy(raw), str(path))
+    model = validate(_with_software_model(raw, str(path)), str(path))
     profile = build(model, name=path.stem, source=str(path), raw=raw)
     device_cache.store(file_text, raw, model.model_dump())  # only what validated and built
     return profile
@@ -133,9 +133,21 @@ def _parse_raw(text: str, path: Path) -> dict[str, Any]:
         raise DeviceProfileError("YAML nested too deeply", source=str(path)) from None
     if not isinstance(doc, dict):
         raise DeviceProfileError("a device file must be a mapping (kind, clock, memory, ...)", source=str(path))
+    return doc
+
+
+def _with_software_model(doc: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """A copy of ``doc`` (as written: file plus ``--set``) with its software-model class's keys filled in.
+
+    The class is applied after the overrides, so ``--set software_model=NAME`` fills NAME's keys, not the
+    ones of the class the file named. A document of unknown kind is left to the schema, which names that first."""
+    from hwsim.hardware.schema import KIND_MODEL
     from hwsim.hardware.software_model import apply_software_model
 
-    return apply_software_model(doc, str(path))
+    kind = doc.get("kind")
+    if not isinstance(kind, str) or kind not in KIND_MODEL:
+        return copy.deepcopy(dict(doc))
+    return copy.deepcopy(apply_software_model(dict(doc), source))
 
 
 # --- overrides ----------------------------------------------------------------------------------------
@@ -175,7 +187,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any], *, nam
     label = source or name
     if overrides:
         label += " (with --set " + ", ".join(f"{k}={v}" for k, v in overrides.items()) + ")"
-    model = validate(doc, label)
+    model = validate(_with_software_model(doc, label), label)
     return build(model, name=name, source=source or "", raw=doc,
                  overrides=tuple((k, str(v)) for k, v in overrides.items()))
 

@@ -150,7 +150,8 @@ class SystolicSpec:
 
 @dataclass(frozen=True)
 class DeviceProfile:
-    """A validated device. ``raw`` is the YAML document it was built from (for --set overrides)."""
+    """A validated device. ``raw`` is the YAML document it was built from, as written (the file plus any
+    ``--set`` values, before its software-model class fills the keys it leaves out), for further overrides."""
 
     name: str
     kind: DeviceKind

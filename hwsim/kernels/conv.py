@@ -7,11 +7,14 @@ inside the depthwise loop or in one compiled pass over a GEMM's output."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from hwsim.kernels.conv_common import ConvGeometry, col2out, group_matmul, im2col, pad_nchw, tap, weight_layout
-from hwsim.kernels.epilogue import FOLDING_KERNELS, Epilogue, apply, build_epilogue
+from hwsim.kernels.epilogue import FOLDING_KERNELS, Epilogue, apply, build_epilogue, row_operands
+from hwsim.kernels.program import STEP_BINDERS, StepFn
 from hwsim.kernels.registry import KernelCall, register_kernel
 
 #: BLAS reassociates the channel sum; errors relative to the output's largest magnitude stay far below this.
@@ -28,6 +31,35 @@ def is_channels_last(x: np.ndarray) -> bool:
     return x.ndim == 4 and x.shape[1] > 1 and x.strides[1] == x.itemsize
 
 
+@dataclass(frozen=True)
+class DepthwiseCall:
+    """A depthwise conv ready to run on float32 inputs of one geometry: the weight laid out [kh, kw, O]
+    and the epilogue's operands repeated for an output row, both made once (``depthwise``)."""
+
+    wt: np.ndarray  # [kh, kw, O]
+    g: ConvGeometry
+    codes: np.ndarray
+    vectors: np.ndarray  # [S, Wo * O]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        from hwsim.kernels import jit_dense  # numba, on the first depthwise conv only
+
+        n, c = x.shape[:2]
+        o, g = self.wt.shape[2], self.g
+        xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1), np.float32)  # no copy for a channels-last view
+        if o != c:
+            xl = np.repeat(xl, o // c, axis=3)
+        out = np.empty((n, g.ho, g.wo, o), np.float32)
+        jit_dense.depthwise_nhwc(xl, self.wt, g.sh, g.sw, g.dh, g.dw, g.pads[0], g.pads[1], self.codes,
+                                 self.vectors, out)
+        return out.transpose(0, 3, 1, 2)
+
+
+def depthwise_call(w: np.ndarray, g: ConvGeometry, ep: Epilogue) -> DepthwiseCall:
+    wt = weight_layout(w, "hw_o", lambda: np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), np.float32))  # kh, kw, O
+    return DepthwiseCall(wt, g, ep.codes, ep.repeated(g.wo))
+
+
 def depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue) -> np.ndarray:
     """out[n, o] = epilogue(sum over taps of w[o, 0, i, j] * x[n, o // m, shifted]) (channel multiplier
     m = O/C), by the compiled loop ``hwsim.kernels.jit_dense.depthwise_nhwc``.
@@ -37,28 +69,44 @@ def depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue) -> np
     multiplier); each output sums its in-bounds taps in (i, j) order, then the epilogue (bias, folded
     batchnorm / activations) is applied to each output row before it leaves L1. The result is an NCHW-shaped view
     of NHWC memory; the pointwise kernel and NumPy's elementwise ops read it without a copy."""
-    from hwsim.kernels import jit_dense  # numba, on the first depthwise conv only
-
-    n, c = x.shape[:2]
-    o = w.shape[0]
-    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1), np.float32)  # no copy for a channels-last view
-    if o != c:
-        xl = np.repeat(xl, o // c, axis=3)
-    wt = weight_layout(w, "hw_o", lambda: np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), np.float32))  # kh, kw, O
-    out = np.empty((n, g.ho, g.wo, o), np.float32)
-    t, l = g.pads[:2]
-    jit_dense.depthwise_nhwc(xl, wt, g.sh, g.sw, g.dh, g.dw, t, l, ep.codes, ep.repeated(g.wo), out)
-    return out.transpose(0, 3, 1, 2)
+    return depthwise_call(w, g, ep)(x)
 
 
 def pointwise_channels_last(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """A 1x1 stride-1 unpadded ungrouped conv of a channels-last input: one GEMM [N*H*W, C] x [C, O],
     whose result is channels-last again (no copy on either side)."""
-    n, c, h, wd = x.shape
-    o = w.shape[0]
-    wm = weight_layout(w, "c_o", lambda: np.ascontiguousarray(w.reshape(o, c).T))
-    y = x.transpose(0, 2, 3, 1).reshape(n * h * wd, c) @ wm
-    return y.reshape(n, h, wd, o).transpose(0, 3, 1, 2)
+    return PointwiseCall(_c_o(w), None, None)(x)
+
+
+def _c_o(w: np.ndarray) -> np.ndarray:
+    o, c = w.shape[:2]
+    return weight_layout(w, "c_o", lambda: np.ascontiguousarray(w.reshape(o, c).T))
+
+
+@dataclass(frozen=True)
+class PointwiseCall:
+    """``apply(pointwise_channels_last(x, w), ep)`` for float32 channels-last inputs, its weight
+    layout [C, O] and the epilogue pass's operands made once: the same GEMM, then the same compiled
+    pass over the [N*H*W, O] result (``epilogue.apply`` on channels-last data)."""
+
+    wm: np.ndarray  # [C, O]
+    codes: np.ndarray | None  # None: no epilogue
+    vectors: np.ndarray | None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n, c, h, wd = x.shape
+        y = x.transpose(0, 2, 3, 1).reshape(n * h * wd, c) @ self.wm
+        if self.codes is not None:
+            from hwsim.kernels import jit_dense  # numba, on the first folded run only
+
+            jit_dense.epilogue_rows(y, self.codes, self.vectors)
+        return y.reshape(n, h, wd, self.wm.shape[1]).transpose(0, 3, 1, 2)
+
+
+def pointwise_call(w: np.ndarray, ep: Epilogue) -> PointwiseCall:
+    if ep.empty:
+        return PointwiseCall(_c_o(w), None, None)
+    return PointwiseCall(_c_o(w), ep.codes, row_operands(ep, w.shape[0]))
 
 
 #: Above this many patch-matrix bytes, direct convolution accumulates per tap instead of forming patches.
@@ -120,25 +168,32 @@ def conv_im2col(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue | No
 
 def conv_nhwc(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """An ungrouped conv channels-last: the compiled patch copy (``jit_dense.im2col_nhwc``: each tap a
-    contiguous run of channels) then one GEMM [N*Ho*Wo, kh*kw*C] x [kh*kw*C, O], whose result is
+    contiguous run of channels; from a planar NCHW input, such as the network's input image,
+    ``im2col_nchw_t`` fills the transposed patch matrix along input rows instead of first copying
+    the input to channels-last, 2x faster for a 3-channel stem) then one GEMM [N*Ho*Wo, kh*kw*C] x [kh*kw*C, O], whose result is
     channels-last (an NCHW-shaped view of NHWC memory, as the depthwise and pointwise kernels give).
     The weight's [kh*kw*C, O] layout is made once per stored weight."""
     from hwsim.kernels import jit_dense  # numba, on the first such conv only
 
     n, c = x.shape[:2]
     o = w.shape[0]
-    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1), np.float32)  # no copy for a channels-last view
-    cols = np.empty((n * g.ho * g.wo, g.kh * g.kw * c), np.float32)
     t, l = g.pads[:2]
-    jit_dense.im2col_nhwc(xl, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, t, l, g.ho, g.wo, cols)
+    if x.flags.c_contiguous and not is_channels_last(x):  # planar (a network's input): patches from it
+        cols_t = np.empty((g.kh * g.kw * c, n * g.ho * g.wo), np.float32)
+        jit_dense.im2col_nchw_t(x, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, t, l, g.ho, g.wo, cols_t)
+        cols = cols_t.T
+    else:
+        xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1), np.float32)  # no copy for a channels-last view
+        cols = np.empty((n * g.ho * g.wo, g.kh * g.kw * c), np.float32)
+        jit_dense.im2col_nhwc(xl, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, t, l, g.ho, g.wo, cols)
     wk = weight_layout(w, "hwc_o", lambda: np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(-1, o), np.float32))
     return (cols @ wk).reshape(n, g.ho, g.wo, o).transpose(0, 3, 1, 2)
 
 
-def _run(call: KernelCall, conv: Callable[..., np.ndarray], folded: Sequence[KernelCall]) -> tuple[np.ndarray, ...]:
-    """Run ``conv`` with the epilogue of the node's bias, then the folded batchnorm / relu / relu6 nodes
-    (the program made once per stored weight and operands, as the reordered weights are)."""
-    x = call.inputs[0]
+def _prepared(call: KernelCall, x: np.ndarray, folded: Sequence[KernelCall]) -> tuple[np.ndarray, Epilogue]:
+    """The weight in ``x``'s dtype and the epilogue of the node's bias, then the folded batchnorm /
+    relu / relu6 nodes (the program made once per stored weight and operands, as the reordered
+    weights are)."""
     w = np.asarray(call.weight("weight"), dtype=x.dtype)
     b = call.weight("bias")
     operands = (b, *(v for fc in folded for v in fc.weights.values()))
@@ -146,7 +201,48 @@ def _run(call: KernelCall, conv: Callable[..., np.ndarray], folded: Sequence[Ker
            tuple((fc.node.op, fc.attrs.get("eps")) for fc in folded))
     ep = weight_layout(w, key, lambda: (operands, build_epilogue(w.shape[0], None if b is None else np.asarray(b),
                                                                  folded, x.dtype)))[1]
+    return w, ep
+
+
+def _run(call: KernelCall, conv: Callable[..., np.ndarray], folded: Sequence[KernelCall]) -> tuple[np.ndarray, ...]:
+    """Run ``conv`` with the node's epilogue (``_prepared``)."""
+    x = call.inputs[0]
+    w, ep = _prepared(call, x, folded)
     return (conv(x, w, ConvGeometry.of(call.attrs, x.shape), ep),)
+
+
+def _specialized(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue,
+                 conv: Callable[..., np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """What ``conv`` (``conv_direct`` or ``conv_im2col``) does for inputs of ``x``'s dtype, shape and
+    strides, decided once: the depthwise loop or the channels-last pointwise GEMM with their
+    layouts made (the same calls, so the same bits), else ``conv`` itself."""
+    compiled = x.dtype == np.float32 and w.dtype == np.float32
+    takes_depthwise = x.shape[1] > 1 if conv is conv_direct else w.shape[0] == x.shape[1]
+    if compiled and is_depthwise(x, w, g) and takes_depthwise:
+        return depthwise_call(w, g, ep)
+    if compiled and g.pointwise and g.groups == 1 and is_channels_last(x):
+        return pointwise_call(w, ep)
+    return partial(conv, w=w, g=g, ep=ep)
+
+
+def _binder(conv: Callable[..., np.ndarray]) -> Callable[[KernelCall, Sequence[KernelCall]], StepFn]:
+    """A bound step computing what ``_run`` computes with ``conv``: weight, epilogue, geometry and the
+    path ``conv`` takes (``_specialized``) decided once per input dtype, shape and strides."""
+    def bind(call: KernelCall, folded: Sequence[KernelCall]) -> StepFn:
+        made: dict[tuple[str, tuple[int, ...], tuple[int, ...]], Callable[[np.ndarray], np.ndarray]] = {}
+
+        def run(ins: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+            x = ins[0]
+            key = (x.dtype.str, x.shape, x.strides)
+            fn = made.get(key)
+            if fn is None:
+                w, ep = _prepared(call, x, folded)
+                fn = made[key] = _specialized(x, w, ConvGeometry.of(call.attrs, x.shape), ep, conv)
+            return (fn(x),)
+
+        return run
+
+    return bind
 
 
 @register_kernel("conv2d", "direct", "tolerance", rtol=GEMM_RTOL)
@@ -164,3 +260,5 @@ def k_conv_im2col(call: KernelCall) -> tuple[np.ndarray, ...]:
 
 FOLDING_KERNELS.register(("conv2d", "direct"), lambda call, folded: _run(call, conv_direct, folded))
 FOLDING_KERNELS.register(("conv2d", "im2col"), lambda call, folded: _run(call, conv_im2col, folded))
+STEP_BINDERS.register(("conv2d", "direct"), _binder(conv_direct))
+STEP_BINDERS.register(("conv2d", "im2col"), _binder(conv_im2col))

@@ -97,13 +97,18 @@ def apply(y: np.ndarray, ep: Epilogue) -> np.ndarray:
     n, c = y.shape[0], y.shape[1]
     last = y if y.ndim == 2 else y.transpose(0, *range(2, y.ndim), 1)
     if last.flags.c_contiguous:  # [N, features], or channels-last memory seen through an NCHW-shaped view
-        rows = -(-ROW_RUN // c)  # pixels whose channels one vector loop covers
-        jit_dense.epilogue_rows(last.reshape(-1, c), ep.codes, ep.repeated(rows))
+        jit_dense.epilogue_rows(last.reshape(-1, c), ep.codes, row_operands(ep, c))
         return y
     if not y.flags.c_contiguous or not y.flags.writeable:
         y = np.ascontiguousarray(y)
     jit_dense.epilogue_planes(y.reshape(n, c, -1), ep.codes, ep.vectors)
     return y
+
+
+def row_operands(ep: Epilogue, channels: int) -> np.ndarray:
+    """The operands of the channels-last pass (``jit_dense.epilogue_rows``) over rows of ``channels``
+    values: repeated for the pixels one vector loop of ``ROW_RUN`` values covers."""
+    return ep.repeated(-(-ROW_RUN // channels))
 
 
 def _apply_numpy(y: np.ndarray, ep: Epilogue) -> np.ndarray:

@@ -34,9 +34,9 @@ import hwsim.kernels.library  # noqa: F401  (registers every kernel)
 from hwsim.errors import HwsimError, VerificationError
 from hwsim.ir.graph import Node, OpGraph
 from hwsim.kernels.actquant import activation_quant, group_quant, snapper
-from hwsim.kernels.forms import MAIN_SLOT, dense_value
 from hwsim.kernels.epilogue import run_folded
-from hwsim.kernels.plan import NodeFrame, plan_for
+from hwsim.kernels.plan import ExecutionPlan, NodeFrame, plan_for
+from hwsim.kernels.program import program_for, slot_values
 from hwsim.kernels.registry import KERNELS, UNSUPPORTED, KernelCall, KernelDef
 
 NodeHook = Callable[[Node, KernelDef, KernelCall, tuple[np.ndarray, ...]], None]
@@ -182,36 +182,43 @@ class _Live:
 
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
+        self._held: dict[str, tuple[list[Any], int]] = {}  # tensor -> (its owner's entry, its bytes)
         self._owners: dict[int, list[Any]] = {}  # id(owner) -> [owner, refcount]
         self.buffer_bytes = 0
         self.tensor_bytes = 0
         self.peak_buffer = 0
         self.peak_tensor = 0
 
-    def put(self, name: str, arr: np.ndarray) -> None:
+    def put(self, name: str, arr: np.ndarray, own: np.ndarray | None = None) -> None:
+        """Hold ``arr`` as tensor ``name``; ``own``: its owning buffer if the caller knows it."""
         self.arrays[name] = arr
-        self.tensor_bytes += arr.nbytes
-        own = _owner(arr)
+        nbytes = arr.nbytes
+        self.tensor_bytes += nbytes
+        if own is None:
+            own = _owner(arr)
         entry = self._owners.get(id(own))
         if entry is None:
-            self._owners[id(own)] = [own, 1]
+            entry = self._owners[id(own)] = [own, 1]
             self.buffer_bytes += own.nbytes
         else:
             entry[1] += 1
+        self._held[name] = (entry, nbytes)
 
     def drop(self, name: str) -> None:
-        arr = self.arrays.pop(name)
-        self.tensor_bytes -= arr.nbytes
-        own = _owner(arr)
-        entry = self._owners[id(own)]
+        del self.arrays[name]
+        entry, nbytes = self._held.pop(name)
+        self.tensor_bytes -= nbytes
         entry[1] -= 1
         if entry[1] == 0:
+            own = entry[0]
             del self._owners[id(own)]
             self.buffer_bytes -= own.nbytes
 
     def mark(self) -> None:
-        self.peak_buffer = max(self.peak_buffer, self.buffer_bytes)
-        self.peak_tensor = max(self.peak_tensor, self.tensor_bytes)
+        if self.buffer_bytes > self.peak_buffer:
+            self.peak_buffer = self.buffer_bytes
+        if self.tensor_bytes > self.peak_tensor:
+            self.peak_tensor = self.tensor_bytes
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -221,15 +228,11 @@ def node_call(graph: OpGraph, node: Node, form: str, inputs: tuple[np.ndarray, .
     """The KernelCall of ``node``: dense forms see decoded arrays; compressed forms see their main
     weight exactly as stored (the encoded payload) and other slots decoded. ``frame``: the node's
     specs as the plan looked them up (else looked up here)."""
-    dense_form = form in ("dense", "direct", "im2col", "fft") or form.startswith("winograd")
-    slot_values = {}
-    for slot, tname in node.params.items():
-        value = weights[tname]
-        slot_values[slot] = value if (slot == MAIN_SLOT and not dense_form) else dense_value(value)
+    slots = slot_values(node, form, weights)
     if frame is None:
-        return KernelCall(node, inputs, slot_values, graph.param_specs(node),
+        return KernelCall(node, inputs, slots, graph.param_specs(node),
                           tuple(graph.tensor(t) for t in node.inputs), tuple(graph.tensor(t) for t in node.outputs))
-    return KernelCall(node, inputs, slot_values, frame.param_specs, frame.in_specs, frame.out_specs)
+    return KernelCall(node, inputs, slots, frame.param_specs, frame.in_specs, frame.out_specs)
 
 
 def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] = (),
@@ -242,10 +245,16 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
     ``fuse`` (and no ``on_node`` or ``keep``, which must see every intermediate), batchnorms and
     activations run inside their producer's kernel (its epilogue); the result is bit-identical either
     way. A node folded into its producer's epilogue shows 0 in ``per_node_seconds`` (its time is
-    inside the producer's)."""
+    inside the producer's).
+
+    Without ``on_node``, the run loops over the plan bound to these weight values
+    (``hwsim.kernels.program``: each step one closure, its bookkeeping precomputed); with it, every
+    node's KernelCall is built for the hook to see. Both call the same kernels."""
     arrays, batch = check_inputs(graph, inputs)
     values = dict(weights) if weights is not None else resolve_weights(graph, require_provided)
     plan = plan_for(graph, fuse and on_node is None and not keep, kernel_for)
+    if on_node is None:
+        return _run_bound(graph, plan, values, arrays, batch, keep)
     remaining = dict(plan.uses)
     pinned = set(graph.outputs) | set(keep)
     live = _Live()
@@ -300,4 +309,51 @@ def execute(graph: OpGraph, inputs: Mapping[str, Any], *, keep: tuple[str, ...] 
             seconds[fnode.name] = 0.0
             book(fnode, "dense", outs, fcall.with_inputs(outs), fkdef)
     outputs = {t: live.arrays[t] for t in graph.outputs}
+    return ExecutionResult(outputs, live.peak_buffer, live.peak_tensor, seconds, dict(plan.forms), batch, kept)
+
+
+def _run_bound(graph: OpGraph, plan: ExecutionPlan, values: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
+               batch: int, keep: tuple[str, ...]) -> ExecutionResult:
+    """``execute`` without a hook: the same kernels, booking and freeing as the hooked loop, each step
+    a bound closure and each node's frees precomputed."""
+    program = program_for(graph, plan, values, keep)
+    live = _Live()
+    for name, arr in arrays.items():
+        live.put(name, arr)
+    live.mark()
+    kept: dict[str, np.ndarray] = {k: arrays[k] for k in keep if k in arrays}
+    seconds: dict[str, float] = {}
+    check_shapes = batch == graph.tensor(graph.inputs[0]).shape[0]
+    held = live.arrays
+    clock = time.perf_counter
+    last: np.ndarray | None = None
+    own: np.ndarray | None = None
+    for step in program.steps:
+        ins = tuple(held[t] for t in step.inputs)
+        t0 = clock()
+        try:
+            outs = step.run(ins)
+        except HwsimError as e:
+            raise e.located(source=graph.source, where=f"node {step.nodes[0].name!r}") from None
+        elapsed = clock() - t0
+        for bn in step.nodes:
+            seconds[bn.name] = elapsed
+            elapsed = 0.0  # a folded node's time is inside its producer's
+            if len(outs) != len(bn.outputs):
+                raise RuntimeError(f"kernel {step.label} returned {len(outs)} outputs for node {bn.name!r}")
+            for tname, arr, shape, snap in zip(bn.outputs, outs, bn.shapes, bn.snappers):
+                if snap is not None:  # an int8 / fp16 / bf16 activation holds values of that type
+                    arr = snap(arr)
+                if check_shapes and arr.shape != shape:
+                    raise RuntimeError(f"kernel {step.label} produced shape {arr.shape} for {tname!r}, "
+                                       f"the graph infers {shape}")
+                if arr is not last:  # folded nodes book the producer's array again
+                    last, own = arr, _owner(arr)
+                live.put(tname, arr, own)
+                if keep and tname in keep:
+                    kept[tname] = arr
+            live.mark()
+            for t in bn.frees:
+                live.drop(t)
+    outputs = {t: held[t] for t in graph.outputs}
     return ExecutionResult(outputs, live.peak_buffer, live.peak_tensor, seconds, dict(plan.forms), batch, kept)

@@ -23,6 +23,8 @@ from llvmlite import ir as llvm_ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from hwsim.kernels.jit_simd import load8, madd8, store8, zeros8
+
 ADD, MUL, RELU, RELU6, SIGMOID, SILU = 1, 2, 3, 4, 5, 6  # epilogue stage codes (hwsim.kernels.epilogue)
 
 # error_model="numpy": a float division by zero gives inf as in NumPy, with no Python exception check
@@ -117,15 +119,91 @@ def _interior(size: int, k: int, stride: int, dil: int, pad: int, out_size: int)
 _interior_jit = _jit_inline(_interior)
 
 
+@_jit_inline
+def _four_pixels_3x3(xf, wf, of, xb, ob, rs, ps, c):  # type: ignore[no-untyped-def]
+    """Four neighbouring interior output pixels of a 3x3 depthwise conv (dilation 1), 8 channels at a
+    time: each pixel's sum in a vector register across the 9 taps, each weight row loaded once for
+    the four; for stride 1 the four pixels read 6 input columns per kernel row, loaded once.
+    ``xb``: flat index of the first pixel's window corner, ``ob``: of its output, ``rs`` / ``ps``:
+    input steps of a kernel row / an output pixel. Each sum adds its taps in (i, j) order from +0."""
+    for k in range(0, c, 8):
+        a0 = zeros8()
+        a1 = zeros8()
+        a2 = zeros8()
+        a3 = zeros8()
+        for i in range(3):
+            rb = xb + i * rs + k
+            wb = i * 3 * c + k
+            w0, w1, w2 = load8(wf, wb), load8(wf, wb + c), load8(wf, wb + 2 * c)
+            if ps == c:
+                x0, x1, x2 = load8(xf, rb), load8(xf, rb + c), load8(xf, rb + 2 * c)
+                x3, x4, x5 = load8(xf, rb + 3 * c), load8(xf, rb + 4 * c), load8(xf, rb + 5 * c)
+                a0 = madd8(madd8(madd8(a0, x0, w0), x1, w1), x2, w2)
+                a1 = madd8(madd8(madd8(a1, x1, w0), x2, w1), x3, w2)
+                a2 = madd8(madd8(madd8(a2, x2, w0), x3, w1), x4, w2)
+                a3 = madd8(madd8(madd8(a3, x3, w0), x4, w1), x5, w2)
+            else:
+                r1, r2, r3 = rb + ps, rb + 2 * ps, rb + 3 * ps
+                a0 = madd8(madd8(madd8(a0, load8(xf, rb), w0), load8(xf, rb + c), w1), load8(xf, rb + 2 * c), w2)
+                a1 = madd8(madd8(madd8(a1, load8(xf, r1), w0), load8(xf, r1 + c), w1), load8(xf, r1 + 2 * c), w2)
+                a2 = madd8(madd8(madd8(a2, load8(xf, r2), w0), load8(xf, r2 + c), w1), load8(xf, r2 + 2 * c), w2)
+                a3 = madd8(madd8(madd8(a3, load8(xf, r3), w0), load8(xf, r3 + c), w1), load8(xf, r3 + 2 * c), w2)
+        store8(of, ob + k, a0)
+        store8(of, ob + c + k, a1)
+        store8(of, ob + 2 * c + k, a2)
+        store8(of, ob + 3 * c + k, a3)
+
+
+@_jit_inline
+def _row_of_five(acc, xf, r, c, w0, w1, w2, w3, w4):  # type: ignore[no-untyped-def]
+    """``acc`` plus the 5 taps of one kernel row, in order."""
+    acc = madd8(acc, load8(xf, r), w0)
+    acc = madd8(acc, load8(xf, r + c), w1)
+    acc = madd8(acc, load8(xf, r + 2 * c), w2)
+    acc = madd8(acc, load8(xf, r + 3 * c), w3)
+    return madd8(acc, load8(xf, r + 4 * c), w4)
+
+
+@_jit_inline
+def _four_pixels_5x5(xf, wf, of, xb, ob, rs, ps, c):  # type: ignore[no-untyped-def]
+    """``_four_pixels_3x3`` for a 5x5 kernel."""
+    for k in range(0, c, 8):
+        a0 = zeros8()
+        a1 = zeros8()
+        a2 = zeros8()
+        a3 = zeros8()
+        for i in range(5):
+            rb = xb + i * rs + k
+            wb = i * 5 * c + k
+            w0, w1, w2 = load8(wf, wb), load8(wf, wb + c), load8(wf, wb + 2 * c)
+            w3, w4 = load8(wf, wb + 3 * c), load8(wf, wb + 4 * c)
+            a0 = _row_of_five(a0, xf, rb, c, w0, w1, w2, w3, w4)
+            a1 = _row_of_five(a1, xf, rb + ps, c, w0, w1, w2, w3, w4)
+            a2 = _row_of_five(a2, xf, rb + 2 * ps, c, w0, w1, w2, w3, w4)
+            a3 = _row_of_five(a3, xf, rb + 3 * ps, c, w0, w1, w2, w3, w4)
+        store8(of, ob + k, a0)
+        store8(of, ob + c + k, a1)
+        store8(of, ob + 2 * c + k, a2)
+        store8(of, ob + 3 * c + k, a3)
+
+
 @_jit
 def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: ignore[no-untyped-def]
     """out[n, oh, ow, c] = epilogue(sum over in-bounds taps (i, j) of x[n, ih, iw, c] * w[i, j, c]).
 
     ``x`` [N, H, W, C] (channels already repeated for a channel multiplier), ``w`` [kh, kw, C],
     ``out`` [N, Ho, Wo, C]; strides, dilations and the top / left padding as scalars; ``vectors`` the
-    epilogue's operands repeated for the Wo pixels of a row, [S, Wo * C]. Channels are the innermost
-    loop (vectorized); for pixels whose whole window lies inside the input, 3x3 and 5x5 kernels keep
-    each sum in a register across the taps; other pixels skip the taps that fall into the padding.
+    epilogue's operands repeated for the Wo pixels of a row, [S, Wo * C]. Every output sums its
+    in-bounds taps in (i, j) order from zero, whichever path computes it:
+
+    - 3x3 and 5x5 kernels (dilation 1, C a multiple of 8), four neighbouring pixels whose windows lie
+      inside the input: ``_four_pixels_3x3`` / ``_5x5`` (explicit 8-lane vectors, ``jit_simd``: the
+      four sums in registers, each weight and shared input column loaded once), 1.2-1.6x faster than
+      one pixel at a time;
+    - other interior pixels of 3x3 and 5x5 kernels: channels innermost (vectorized by LLVM), the taps
+      unrolled inside the channel loop so that each sum stays in a register;
+    - the rest skip the taps that fall into the padding.
+
     Then the epilogue, over each output row while it is in L1 (one long loop however few the channels)."""
     nb, h, wd, c = x.shape
     kh, kw = w.shape[0], w.shape[1]
@@ -136,12 +214,22 @@ def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: 
     oh_a, oh_b = _interior_jit(h, kh, sh, dh, pt, ho)
     ow_a, ow_b = _interior_jit(wd, kw, sw, dw, pl, wo)
     zero = np.float32(0)
+    blocks = c % 8 == 0 and dh == 1 and dw == 1 and ((kh == 3 and kw == 3) or (kh == 5 and kw == 5))
     for n in range(nb):
         for oh in range(ho):
             inside = oh_a <= oh < oh_b
-            for ow in range(wo):
-                ob = _U((n * ho + oh) * wo + ow) * cu
+            ow = 0
+            while ow < wo:
                 ih0, iw0 = oh * sh - pt, ow * sw - pl
+                if inside and blocks and ow_a <= ow and ow + 4 <= ow_b:
+                    xb, ob = ((n * h + ih0) * wd + iw0) * c, ((n * ho + oh) * wo + ow) * c
+                    if kh == 3:
+                        _four_pixels_3x3(xf, wf, of, xb, ob, wd * c, sw * c, c)
+                    else:
+                        _four_pixels_5x5(xf, wf, of, xb, ob, wd * c, sw * c, c)
+                    ow += 4
+                    continue
+                ob = _U((n * ho + oh) * wo + ow) * cu
                 xb = _U((n * h + ih0) * wd + iw0) * cu if inside and ow_a <= ow < ow_b else _U(0)
                 # the taps are unrolled inside the channel loop (written out here: LLVM vectorizes
                 # it only when it is not behind a call), so each sum stays in a register
@@ -161,6 +249,7 @@ def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: 
                         of[ob + k] = acc
                 else:
                     _taps_bounded(xf, wf, of, ob, n, ih0, iw0, h, wd, kh, kw, dh, dw, cu)
+                ow += 1
             _epilogue_at(of, _U((n * ho + oh) * wo) * cu, _U(wo) * cu, codes, vectors)
 
 
@@ -235,6 +324,42 @@ def im2col_nhwc(x, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols):  # type: ignor
 
 
 @_jit
+def im2col_nchw_t(x, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols_t):  # type: ignore[no-untyped-def]
+    """Transposed patch matrix of an NCHW input (a network's input image, stored planar):
+    ``cols_t[(i * kw + j) * C + c, (n * Ho + oh) * Wo + ow]`` is ``x[n, c, oh * sh - pt + i * dh,
+    ow * sw - pl + j * dw]``, or 0 where that falls into the padding: the same values as
+    ``im2col_nhwc`` of the channels-last copy, transposed, so ``cols_t.T`` is its patch matrix.
+    Every row is filled along output columns (reads along an input row), which needs no
+    channels-last copy of the input first."""
+    nb, c, h, wd = x.shape
+    xf, cf = x.reshape(x.size), cols_t.reshape(cols_t.size)
+    zero = np.float32(0)
+    npix = _U(nb * ho * wo)
+    for i in range(kh):
+        for j in range(kw):
+            off = j * dw - pl
+            lo = min(max(0, -(off // sw)), wo)  # first output column reading inside the row
+            hi = min(max(lo, (wd - 1 - off) // sw + 1), wo)
+            for k in range(c):
+                dst0 = _U((i * kw + j) * c + k) * npix
+                for n in range(nb):
+                    for oh in range(ho):
+                        ih = oh * sh - pt + i * dh
+                        d = dst0 + _U((n * ho + oh) * wo)
+                        if ih < 0 or ih >= h:
+                            for ow in range(_U(wo)):
+                                cf[d + ow] = zero
+                            continue
+                        src = _U(((n * c + k) * h + ih) * wd)
+                        for ow in range(_U(lo)):
+                            cf[d + ow] = zero
+                        for ow in range(lo, hi):
+                            cf[d + _U(ow)] = xf[src + _U(ow * sw + off)]
+                        for ow in range(_U(hi), _U(wo)):
+                            cf[d + ow] = zero
+
+
+@_jit
 def pool_nhwc(x, kh, kw, sh, sw, pt, pl, is_max, divisor, out):  # type: ignore[no-untyped-def]
     """Max or average pooling of an NHWC input into ``out`` [N, Ho, Wo, C]: window taps outside the
     input (padding, a ceil_mode overhang) are skipped, which is what a -inf (max) or zero (average)
@@ -302,5 +427,6 @@ def warm_up() -> None:
     epilogue_rows(np.ones((4, 2), f32), codes, vectors)
     epilogue_planes(np.ones((1, 2, 4), f32), codes, vectors)
     im2col_nhwc(x, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, np.empty((9, 18), f32))
+    im2col_nchw_t(np.ones((1, 2, 3, 3), f32), 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, np.empty((18, 9), f32))
     pool_nhwc(x, 2, 2, 1, 1, 0, 0, True, np.ones((1, 1), f32), np.empty((1, 2, 2, 2), f32))
     channel_means(np.ones((1, 4, 2), f32), np.empty((1, 2), f32))

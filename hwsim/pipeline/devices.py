@@ -11,6 +11,7 @@ from hwsim.cost.fpga import layer_savings
 from hwsim.cost.work import prepare
 from hwsim.hardware import DeviceProfile, load_device
 from hwsim.hardware.peaks import level_bandwidths, no_native_path_note, peak_ops
+from hwsim.hardware.software_model import apply_software_model
 from hwsim.ir.graph import OpGraph
 
 
@@ -38,7 +39,8 @@ def load_devices(names: Sequence[str], overrides: Mapping[str, str]) -> list[Dev
 
 
 def profile_doc(dev: DeviceProfile) -> dict[str, Any]:
-    doc = dict(dev.raw) if dev.raw else {}
+    """The profile as it took effect: the document with its software-model class's keys filled in."""
+    doc = apply_software_model(dict(dev.raw), dev.source) if dev.raw else {}
     if dev.overrides:
         doc["overrides (--set)"] = {k: v for k, v in dev.overrides}
     return doc

@@ -8,6 +8,8 @@ MobileNetV2 at almost 400 FPS).
 - cpu-a72: a CNN keeps the four cores as busy as a matrix stress test, so its dynamic power sits between
   the stress-ng matrix load and HPL (both above idle, scaled from 1.8 GHz to the profile's 1.5 GHz at
   constant energy per cycle). Before the core-energy calibration it came out at ~0.6 W (H3's note).
+  This is a consistency check, not a validation: the Pi 4 core energy was fitted to this same review
+  (records sbc-reviews-pi4, role fit); the validation of board power is `hwsim validate`'s Pi 5 / Pi 3B+ rows.
 - cpu-a53: the Raspberry Pi 3 (4 x A53, 40 nm, 1.2 GHz) draws 1.35 W above idle under an all-core load
   (secondary source, see devices/cpu-a53.yaml); scaled to 1.4 GHz and 28 nm: 1.10 W. Within 2x.
 - Every device: the dynamic energy is at least the arithmetic floor (effectual MACs x the node-scaled

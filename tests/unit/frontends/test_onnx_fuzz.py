@@ -5,6 +5,10 @@ regression test per class of bad input the probe found."""
 
 from __future__ import annotations
 
+import itertools
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -144,11 +148,12 @@ def test_bases_load():
         assert load_onnx(_save(m, name)).nodes
 
 
-def _save(m: onnx.ModelProto, name: str):
-    import tempfile
-    from pathlib import Path
+_SAVED = tempfile.TemporaryDirectory(prefix="hwsim-onnx-fuzz-")  # removed when the session ends
+_SERIAL = itertools.count()
 
-    path = Path(tempfile.mkdtemp()) / f"{name}.onnx"
+
+def _save(m: onnx.ModelProto, name: str) -> Path:
+    path = Path(_SAVED.name) / f"{next(_SERIAL)}-{name}.onnx"
     path.write_bytes(m.SerializeToString())
     return path
 

@@ -135,3 +135,21 @@ def test_a_set_override_still_beats_the_software_model() -> None:
     from hwsim.hardware import parse_set_option
     d = load_device("pi4", parse_set_option(["sparse.gather_efficiency=0.9"]))
     assert d.sparse.gather_efficiency == 0.9
+
+
+def test_set_software_model_fills_the_named_class_not_the_files() -> None:
+    """``--set software_model=NAME`` swaps the whole class: the keys come from NAME, not from the class the
+    file named (cpu-a53 names arm-a53-neon, gather_efficiency 0.35; arm-ooo-neon has 0.45)."""
+    from hwsim.hardware import apply_overrides, load_device
+
+    base = load_device("cpu-a53")
+    swapped = load_device("cpu-a53", {"software_model": "arm-ooo-neon"})
+    assert base.sparse.gather_efficiency == 0.35
+    assert swapped.sparse.gather_efficiency == 0.45
+    assert swapped.sparse.huffman_decode_cycles_per_symbol == 8
+    # a further override on the swapped profile keeps the swap (raw is the document as written)
+    again = apply_overrides(swapped.raw, {"clock": "1.0 GHz"}, name="cpu-a53")
+    assert again.sparse.gather_efficiency == 0.45
+    # and a value the user sets wins over the class
+    own = load_device("cpu-a53", {"software_model": "arm-ooo-neon", "sparse.gather_efficiency": "0.2"})
+    assert own.sparse.gather_efficiency == 0.2

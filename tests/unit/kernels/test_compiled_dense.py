@@ -93,3 +93,51 @@ def test_sigmoid_stage_propagates_nan():
     y = np.array([[np.nan, 0.0, 1.0]], np.float32)
     out = apply(y, Epilogue(np.array([SIGMOID, SILU], np.int64), np.zeros((2, 3), np.float32)))
     assert np.isnan(out[0, 0]) and np.isfinite(out[0, 1:]).all()
+
+
+@pytest.mark.parametrize("shape, k, stride, dil, pads", [
+    ((1, 3, 23, 19), 3, 2, 1, (1, 1, 1, 1)),
+    ((2, 4, 11, 9), 3, 1, 2, (2, 0, 1, 3)),  # asymmetric padding, dilation, batch 2
+    ((1, 3, 30, 30), 7, 2, 1, (3, 3, 3, 3)),
+    ((1, 2, 5, 6), 2, 3, 1, (0, 0, 0, 0)),
+], ids=["stem", "dilated-asym-batch2", "7x7", "stride3"])
+def test_planar_patches_are_the_channels_last_patches_transposed(shape, k, stride, dil, pads):
+    """``im2col_nchw_t`` (patches of a planar input, e.g. the network's input image) holds exactly the
+    values ``im2col_nhwc`` copies from the channels-last input, padding zeros included."""
+    from hwsim.kernels import jit_dense
+
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    g = ConvGeometry.of({"kernel": [k, k], "stride": [stride] * 2, "dilation": [dil] * 2, "padding": list(pads),
+                         "groups": 1}, x.shape)
+    n, c = shape[:2]
+    cols = np.full((n * g.ho * g.wo, k * k * c), np.nan, np.float32)
+    jit_dense.im2col_nhwc(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), k, k, stride, stride, dil, dil,
+                          pads[0], pads[1], g.ho, g.wo, cols)
+    cols_t = np.full((k * k * c, n * g.ho * g.wo), np.nan, np.float32)
+    jit_dense.im2col_nchw_t(x, k, k, stride, stride, dil, dil, pads[0], pads[1], g.ho, g.wo, cols_t)
+    np.testing.assert_array_equal(cols_t.T, cols)
+
+
+@pytest.mark.parametrize("c, size, k, stride", [(16, 14, 3, 1), (24, 15, 3, 2), (8, 12, 5, 1), (40, 13, 5, 2),
+                                                (12, 10, 3, 1)],
+                         ids=["3x3", "3x3-stride2", "5x5", "5x5-stride2", "channels-not-multiple-of-8"])
+def test_depthwise_sums_taps_in_order_on_every_path(c, size, k, stride):
+    """Four-pixel vector blocks, single interior pixels and border pixels all give exactly the float32
+    sum of the taps in (i, j) order from zero (a NumPy tap loop on the zero-padded input: a padded tap
+    adds an exact zero)."""
+    from hwsim.kernels import jit_dense
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, size, size + 2, c)).astype(np.float32)
+    w = rng.standard_normal((k, k, c)).astype(np.float32)
+    p = k // 2
+    ho, wo = (size + 2 * p - k) // stride + 1, (size + 2 + 2 * p - k) // stride + 1
+    out = np.empty((1, ho, wo, c), np.float32)
+    jit_dense.depthwise_nhwc(x, w, stride, stride, 1, 1, p, p, np.zeros(0, np.int64), np.zeros((0, wo * c), np.float32),
+                             out)
+    xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    expected = np.zeros_like(out)
+    for i in range(k):
+        for j in range(k):
+            expected += xp[:, i: i + stride * (ho - 1) + 1: stride, j: j + stride * (wo - 1) + 1: stride] * w[i, j]
+    np.testing.assert_array_equal(out, expected)
