@@ -329,6 +329,27 @@ def _uncertainty(name: str, kind: str) -> str:
                                    "or no workloads/ to run them (hwsim validate, from a source checkout)")
 
 
+def energy_scope(dev: Any) -> str:
+    """What the device's energy column covers (the profile's ``power_scope``), and whether the board's
+    energy is known beside it (docs/devices.md, board energy): from the loaded profile (``dev.handle``,
+    overrides applied) when there is one, else from its YAML document."""
+    handle = getattr(dev, "handle", None)
+    profile = getattr(dev, "profile", None) or {}
+    if handle is not None:
+        scope = handle.power_scope
+        idle = None if handle.board_idle_power_w is None else f"{handle.board_idle_power_w:g} W"
+    else:
+        scope, idle = profile.get("power_scope"), profile.get("board_idle_power")
+    if scope == "board":
+        return "energy: the whole board at its input (static power = the board idle)"
+    if scope != "chip":
+        return "energy: scope not stated by the profile"
+    if idle is None:
+        return "energy: the chip's only (the board's idle power is unknown)"
+    return (f"energy: the chip's; the board's adds the {idle} board idle x latency in place of the chip's static "
+            "power (simulate --json: extra.board_energy_j)")
+
+
 def layer_names(result: ResultLike) -> set[str]:
     """Every layer name of the model and of each compressed model (what notes may name)."""
     names = set(result.model.layer_op)
@@ -403,6 +424,7 @@ def device_section(result: ResultLike, dev: Any, drawn: Mapping[str, Any] | None
     section["accuracy_cost"] = accuracy_cost_rows(comparison, name, policy)
     section["accuracy_plot"] = accuracy_cost_svg(comparison, name, policy) if section["accuracy_cost"] else None
     section["uncertainty"] = _uncertainty(name, dev.kind)
+    section["energy_scope"] = energy_scope(dev)
     section["table"] = summary_table(comparison, name, dev.kind, layer_names(result))
     section["pareto"] = plots.pareto_svg(comparison, name)
     base = next((m for m in result.methods if m.method == comparison.baseline), None)

@@ -91,8 +91,8 @@ def _with_power_scope(result: RunResult, dev: DeviceProfile) -> RunResult:
     and the board's energy per inference (``extra.board_energy_j``): a board-scope profile's energy as it
     is (its static power is the board idle); for a chip-scope profile with a known ``board_idle_power``,
     the board idle x latency + the chip's dynamic energy (its static power is part of the board idle) + the
-    host's busy power x latency when the profile gives it (``host_power``; the board energy then says so
-    in ``extra.board_energy_parts``)."""
+    host's busy power x latency when the profile gives it (``host_power``), each part in
+    ``extra.board_energy_parts`` (J)."""
     scope = dev.power_scope or "unstated"
     extra: dict[str, object] = {**result.extra, "energy_scope": scope}
     total_j = sum(result.energy_pj.values()) / 1e12

@@ -157,3 +157,18 @@ def test_atomic_write_and_unwritable(tmp_path: Path):
         ro.chmod(0o700)
     with pytest.raises(UsageError):
         check_writable(tmp_path)  # a directory is not a file
+
+
+def test_each_device_says_what_its_energy_covers(html):
+    from types import SimpleNamespace
+
+    from hwsim.hardware import load_device
+    from hwsim.report.report import energy_scope
+
+    assert "energy: scope not stated by the profile" in html  # the synthetic devices' profiles state none
+    assert energy_scope(SimpleNamespace(handle=load_device("pi4"))).startswith("energy: the whole board")
+    assert "the chip's only" in energy_scope(SimpleNamespace(handle=load_device("zcu104")))
+    nano = energy_scope(SimpleNamespace(handle=load_device("jetson-nano")))
+    assert "the 1.39 W board idle" in nano and "board_energy_j" in nano
+    assert "the 2 W board idle" in energy_scope(SimpleNamespace(profile={"power_scope": "chip",
+                                                                         "board_idle_power": "2 W"}))
