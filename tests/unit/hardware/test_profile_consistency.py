@@ -60,3 +60,13 @@ def test_compare_runs_at_half_the_fp32_add_rate(name: str) -> None:
     assert g is not None
     rates = g.vector_ops_per_cycle_per_sm
     assert (rates["cmp"], rates["add"]) == (64, 128)
+
+
+@pytest.mark.parametrize("name", GPUS)
+def test_shared_memory_bandwidth_is_32_banks_of_4_bytes_per_sm_per_clock(name: str) -> None:
+    """CUDA Programming Guide: 32 shared-memory banks of 4 bytes on every compute capability; a profile that
+    changes its clock (orin-nano-super: 1020 MHz) must carry the bandwidth along (it once kept 625 MHz's)."""
+    d = load_device(name)
+    g, smem = d.gpu, d.level("smem")
+    assert g is not None
+    assert smem.bandwidth_bytes_per_s == pytest.approx(g.sms * 32 * 4 * d.clock_hz, rel=2e-3)

@@ -29,7 +29,7 @@ def test_units_are_parsed_into_base_units() -> None:
     assert d.clock_hz == pytest.approx(921.6e6)
     assert d.level("dram").bandwidth_bytes_per_s == pytest.approx(25.6e9)
     assert d.level("l2").size_bytes == 256 * 1024
-    assert d.level("smem").latency_s == pytest.approx(30 / 921.6e6)  # "30 cycles" at the clock
+    assert d.level("smem").latency_s == pytest.approx(28 / 921.6e6)  # "28 cycles" at the clock
     assert d.level("dram").latency_s == pytest.approx(400e-9)
     assert d.gpu is not None and d.gpu.launch_overhead_s == pytest.approx(8e-6)
 
