@@ -53,6 +53,14 @@ TARGETS = {
                                                      0.8, 0.9, 1.0, 1.2, 1.4, 1.6, 2.0]
                           for k in ("gemm", "winograd", "depthwise", "vector")},
                        "cpu.thread_scaling": [x / 20 for x in range(1, 21)]}),
+    # TFLite's built-in kernels (ruy, no XNNPACK delegate) as a runtime: factors per kernel class on the pi4
+    # profile's XNNPACK-fitted efficiencies, fitted on Krai's MLPerf v1.0 Raspberry Pi 4 open-division table
+    # (MobileNet v1/v2 at every resolution, fp32 and uint8, 4 threads: the XNNPACK fit's thread count); the
+    # closed-division ResNet-50 runs and DeepEdgeBench's one-thread Python runs validate them
+    "tflite": dict(board="pi4-krai-tflite", tables=["krai-rpi4-tflite-open"], search="coordinate",
+                   grid={f"cpu.runtimes.tflite.{k}": [0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6,
+                                                      0.7, 0.8, 0.9, 1.0, 1.2, 1.4, 1.6, 2.0]
+                         for k in ("gemm", "integer", "depthwise", "vector")}),
     # one Edge TPU chip behind two host links: the per-layer overhead is the chip's, fitted on both boards
     "coral": dict(board="coral-usb3", boards=["coral-usb3", "coral-devboard"], tables=["coral-freedomtan"],
                   grid={"array.model_params.layer_overhead_cycles": [x * 1000 for x in range(0, 41)]}),

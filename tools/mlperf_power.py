@@ -24,6 +24,7 @@ import argparse
 import json
 import re
 import statistics
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -84,7 +85,11 @@ def main() -> None:
     ap.add_argument("benchmarks", nargs="+", help="<division>/<submitter>/results/<system>/<benchmark>/<scenario>")
     args = ap.parse_args()
     for bench in args.benchmarks:
-        fig = reduce_run(args.checkout / bench / "performance" / "run_1")
+        try:
+            fig = reduce_run(args.checkout / bench / "performance" / "run_1")
+        except (OSError, ValueError) as e:  # a missing file or a log without the expected entries
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
         power = f"{fig.watts:.3f} W over {fig.samples} samples" if fig.watts is not None else "no power samples"
         print(f"{bench}: mean {fig.mean_ms:.2f} ms; {power}")
 

@@ -30,8 +30,11 @@ KINDS = ("cpu", "fpga", "gpu", "systolic")
 
 #: kinds with no board within the target today: why, with the measured figure (hwsim validate)
 KNOWN_MISSES: dict[str, str] = {
-    "cpu": "Raspberry Pi 4 (DeepEdgeBench, TFLite one thread) 2.9x low: board power right (0.92-0.95x), latency "
-           "2.4-3.0x too fast (hwsim's Pi 4 efficiencies are XNNPACK's; TFLite 2.x ran its built-in kernels)",
+    "cpu": "best board Raspberry Pi 4 under TFLite's built-in kernels (Krai MLPerf v1.0, ResNet-50, 4 threads) 1.69x "
+           "(0.55 fan on, 0.63 fan off): latency 0.82, power at the mains 0.67 / 0.77 (that rig's own idle, "
+           "with its fan and power supply, is not published; the profile's 1.6 W is another rig's); "
+           "DeepEdgeBench's Pi 4 (one thread) 1.77x: fp32 0.66, int8 0.48 (latency 0.73 / 0.51: TFLite's "
+           "one-thread slow-down is larger than the ncnn-fitted thread scaling gives)",
     "fpga": "no published board energy per inference of a board hwsim profiles was found in a readable copy",
     "gpu": "Jetson Nano (DeepEdgeBench, TensorRT fp32 MobileNetV2) 4.0x low: latency 1.01x (since gpufit's "
            "depthwise class), board power 0.25x (the GPU's power while busy beyond per-op energy "
