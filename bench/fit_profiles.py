@@ -55,7 +55,7 @@ TARGETS = {
                        "cpu.thread_scaling": [x / 20 for x in range(1, 21)]}),
     # TFLite's built-in kernels (ruy, no XNNPACK delegate) as a runtime: factors per kernel class on the pi4
     # profile's XNNPACK-fitted efficiencies, fitted on Krai's MLPerf v1.0 Raspberry Pi 4 open-division table
-    # (MobileNet v1/v2 at every resolution, fp32 and uint8, 4 threads: the XNNPACK fit's thread count); the
+    # (MobileNet v1/v2 at every resolution, fp32 and 8-bit, 4 threads: the XNNPACK fit's thread count); the
     # closed-division ResNet-50 runs and DeepEdgeBench's one-thread Python runs validate them
     "tflite": dict(board="pi4-krai-tflite", tables=["krai-rpi4-tflite-open"], search="coordinate",
                    grid={f"cpu.runtimes.tflite.{k}": [0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6,
