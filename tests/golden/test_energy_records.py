@@ -35,7 +35,9 @@ KNOWN_MISSES: dict[str, str] = {
            "with its fan and power supply, is not published; the profile's 1.6 W is another rig's); "
            "DeepEdgeBench's Pi 4 (one thread) 1.77x: fp32 0.66, int8 0.48 (latency 0.73 / 0.51: TFLite's "
            "one-thread slow-down is larger than the ncnn-fitted thread scaling gives)",
-    "fpga": "no published board energy per inference of a board hwsim profiles was found in a readable copy",
+    "fpga": "QuTiBench DPU boards 0.50x (1.99x; best board ZCU102 0.62, 1.62x): board power while running right "
+            "(0.85-0.99x, mostly the fitted board idle), latency 1.6-2.6x too fast (QuTiBench's earlier DPU toolchain "
+            "ran ResNet-50 1.37-1.48x slower than the Vitis AI 1.4 model zoo hwsim's DPU latency is fitted to)",
     "gpu": "Jetson Nano (DeepEdgeBench, TensorRT fp32 MobileNetV2) 4.0x low: latency 1.01x (since gpufit's "
            "depthwise class), board power 0.25x (the GPU's power while busy beyond per-op energy "
            "is not modelled: no source for it)",
