@@ -52,7 +52,7 @@ AT_TARGET = {"pi3b-plus", "pi4", "pi5", "cpu-a53", "cpu-a72", "pynq-z2", "fpga-s
 #: fit carried to Ampere, and orin-nano the OpenCV CUDA runtime's gemm factor and floor (its opencv_zoo
 #: records validate them); no Orin fit table exists to replace them (docs/validation.md).
 NOT_YET = {"orin-nano": 8 + 3, "orin-nano-super": 8 + 1, "gpu-orin-nano": 8 + 1, "coral-usb": 4,
-           "systolic-32x32": 7}
+           "systolic-32x32": 5}
 
 
 @pytest.mark.parametrize("comment,label", [
