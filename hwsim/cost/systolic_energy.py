@@ -57,5 +57,5 @@ def gemm_energy_pj(device: DeviceProfile, *, macs: float, mac_key: str, array_cy
     spec = device.systolic
     assert spec is not None
     notes.append(f"array energy from the chip's busy power: ({spec.busy_power_w:g} - {device.static_power_w:g}) W "
-                 f"x {array_cycles:,.0f} array cycles (MACs and on-chip SRAM included)")
+                 "x the array's compute time (MACs and on-chip SRAM included)")
     return {"compute": busy + vector_pj, "onchip": 0.0, "dram": levels["dram"]}
