@@ -32,7 +32,9 @@ KINDS = ("cpu", "fpga", "gpu", "systolic")
 KNOWN_MISSES: dict[str, str] = {
     "cpu": "Raspberry Pi 4 (DeepEdgeBench, TFLite one thread) 2.9x low: board power right (0.92-0.95x), latency "
            "2.4-3.0x too fast (hwsim's Pi 4 efficiencies are XNNPACK's; TFLite 2.x ran its built-in kernels)",
-    "fpga": "no published board energy per inference of a board hwsim profiles was found in a readable copy",
+    "fpga": "QuTiBench DPU boards 0.50x (1.99x; best board ZCU102 0.62, 1.62x): board power while running right "
+            "(0.85-0.99x, mostly the fitted board idle), latency 1.6-2.6x too fast (QuTiBench's earlier DPU toolchain "
+            "ran ResNet-50 1.37-1.48x slower than the Vitis AI 1.4 model zoo hwsim's DPU latency is fitted to)",
     "gpu": "Jetson Nano (DeepEdgeBench, TensorRT fp32 MobileNetV2) 4.0x low: latency 1.01x (since gpufit's "
            "depthwise class), board power 0.25x (the GPU's power while busy beyond per-op energy "
            "is not modelled: no source for it)",

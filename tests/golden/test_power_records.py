@@ -32,7 +32,9 @@ def test_the_prediction_is_the_profiles_and_unknown_across_scopes() -> None:
     nano = load_device("jetson-nano")  # chip scope: its board idle is board_idle_power, its chip idle static_power
     assert predicted_power_w(nano, "idle", "board") == nano.board_idle_power_w
     assert predicted_power_w(nano, "idle", "chip") == nano.static_power_w
-    assert predicted_power_w(load_device("zcu104"), "idle", "board") is None  # no board idle known
+    assert predicted_power_w(load_device("pynq-z2"), "idle", "board") is None  # no board idle known
+    zcu104 = load_device("zcu104")  # chip scope with a board idle (QuTiBench, fit)
+    assert predicted_power_w(zcu104, "idle", "board") == zcu104.board_idle_power_w == 15.72
 
 
 def test_validate_prints_the_power_records() -> None:

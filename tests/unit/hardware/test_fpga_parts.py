@@ -59,12 +59,14 @@ def test_fpga_compute_energy_is_the_clocked_fabric_over_the_busy_cycles() -> Non
 
 def test_energy_says_whether_it_is_the_chips_or_the_boards() -> None:
     g = _resnet50_int8()
-    chip = simulate(g, load_device("zcu104"), check_fit=False)
+    chip = simulate(g, load_device("fpga-large"), check_fit=False)  # chip scope, no board idle known
     assert chip.extra["energy_scope"] == "chip" and "board_energy_j" not in chip.extra
     with_board = simulate(g, load_device("zcu104", {"board_idle_power": "5 W"}), check_fit=False)
     dynamic = sum(v for k, v in with_board.energy_pj.items() if k != "static") / 1e12
     assert with_board.energy_pj["static"] > 0  # the chip's static power is inside the board idle, not added to it
     assert with_board.extra["board_energy_j"] == pytest.approx(dynamic + 5 * with_board.seconds)
+    shipped = simulate(g, load_device("zcu104"), check_fit=False)  # its own board idle (QuTiBench, fit)
+    assert shipped.extra["board_energy_parts"]["board_idle"] == pytest.approx(15.72 * shipped.seconds)
     board = simulate(g, load_device("pi4"), check_fit=False)
     assert board.extra["energy_scope"] == "board"
     assert board.extra["board_energy_j"] == pytest.approx(sum(board.energy_pj.values()) / 1e12)
