@@ -26,7 +26,8 @@ from pathlib import Path
 
 #: (board directory, run name): the runs hwsim's records use (hwsim/analysis/data/validation_records.yaml)
 RUNS = (("rpi", "rpi_tflite_mn2"), ("rpi", "rpi_tflite_mn2q"), ("jetson", "jetson_onnxtrt_mn2"),
-        ("jetson", "jetson_tftrt_mn2"), ("coral", "coral_litetpu_mn2q"))
+        ("jetson", "jetson_tftrt_mn2"), ("coral", "coral_litetpu_mn2q"),
+        ("coral", "coral_tflite_mn2q"))
 IDLE = ("rpi", "jetson", "coral")
 REPETITIONS = 1000
 

@@ -60,7 +60,7 @@ class Record(_Strict):
 
 
 #: what a power record's load is, in terms hwsim can predict from a profile (``predicted_power_w``)
-PowerLoad = Literal["idle", "all_cores_busy"]
+PowerLoad = Literal["idle", "all_cores_busy", "host_busy"]
 
 
 class PowerRecord(_Strict):
@@ -295,7 +295,13 @@ def predicted_power_w(device, load: PowerLoad, scope: str) -> float | None:  # t
     idle: the static power (it is the board's idle when the profile's power_scope is board), or, at board
     scope for a chip-scope profile, its ``board_idle_power``;
     all_cores_busy (CPU): static power + the core energy per busy core-cycle (``energy.instruction``) x
-    cores x clock: every core issuing every cycle, as a stress load keeps them."""
+    cores x clock: every core issuing every cycle, as a stress load keeps them;
+    host_busy (an accelerator's board, at board scope): its ``board_idle_power`` + ``host_power``, the board
+    with the host core that drives the accelerator busy and the accelerator idle."""
+    if load == "host_busy":
+        if scope != "board" or device.board_idle_power_w is None or device.host_power_w is None:
+            return None
+        return device.board_idle_power_w + device.host_power_w
     if (load == "idle" and scope == "board" and device.power_scope == "chip"
             and device.board_idle_power_w is not None):
         return device.board_idle_power_w

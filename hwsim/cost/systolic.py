@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from hwsim.cost.common import compute_class, lookup_rate, streaming_level_bytes, transfer_cycles, vector_cycles
 from hwsim.cost.registry import CostModel, Rule, register_cost_model
 from hwsim.cost.memo import CostMemo
+from hwsim.cost.systolic_energy import gemm_energy_pj, level_energy_pj
 from hwsim.cost.systolic_math import ArrayMapping, Gemm, map_gemm, sram_traffic
 from hwsim.cost.types import OpCost
 from hwsim.cost.work import OpWork, Workload
@@ -80,21 +81,6 @@ def mac_rate(work: OpWork, spec: SystolicSpec, notes: list[str]) -> tuple[float,
     if key != cc.key:
         notes.append(f"{cc.name} runs at the array's {key} rate")
     return rate, cc.energy_key
-
-
-def _mac_energy(device: DeviceProfile, key: str) -> float:
-    table = device.energy.mac_pj
-    for k in (key, "int8", "fp32"):
-        if k in table:
-            return table[k]
-    return 0.0
-
-
-def _level_energy(device: DeviceProfile, bytes_by_level: Mapping[str, float]) -> dict[str, float]:
-    onchip = sum(b * lv.energy_pj_per_byte for lv in device.memory if lv.on_chip for b in [bytes_by_level.get(lv.name, 0)])
-    dram = sum(b * lv.energy_pj_per_byte for lv in device.memory if not lv.on_chip
-               for b in [bytes_by_level.get(lv.name, 0)])
-    return {"onchip": float(onchip), "dram": float(dram)}
 
 
 @dataclass(frozen=True)
@@ -224,8 +210,8 @@ def cost_gemm(work: OpWork, device: DeviceProfile, plan: OnChipPlan = OnChipPlan
     extra_cycles = 0.0
     if work.arith:  # bias adds and Winograd transforms run on the vector unit
         extra_cycles = vector_cycles(work.arith, _vector_rates(spec), 1.0, _vector_lanes(spec), notes)
-    energy = {"compute": work.macs * _mac_energy(device, ekey) + _arith_energy(work, device)}
-    energy |= _level_energy(device, by_level)
+    energy = gemm_energy_pj(device, macs=work.macs, mac_key=ekey, array_cycles=m.compute_cycles,
+                            vector_pj=_arith_energy(work, device), bytes_by_level=by_level, notes=notes)
     return OpCost(
         node=work.node, op=work.op, unit=f"array{spec.rows}x{spec.cols}-{m.dataflow}",
         compute_cycles=int(m.compute_cycles + math.ceil(extra_cycles)),
@@ -265,7 +251,7 @@ def cost_vector(work: OpWork, device: DeviceProfile) -> OpCost:
         notes.append("structured-matrix products run on the vector unit (the array needs a dense GEMM)")
     cycles = vector_cycles(arith, _vector_rates(spec), 1.0, _vector_lanes(spec), notes)
     by_level = streaming_level_bytes(work, device)
-    energy = {"compute": _arith_energy(work, device)} | _level_energy(device, by_level)
+    energy = {"compute": _arith_energy(work, device)} | level_energy_pj(device, by_level)
     return OpCost(
         node=work.node, op=work.op, unit="vector", compute_cycles=int(math.ceil(cycles)),
         transfer_bytes={k: int(round(v)) for k, v in by_level.items()},

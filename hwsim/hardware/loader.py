@@ -411,6 +411,7 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
         kw["systolic"] = SystolicSpec(
             rows=a.rows, cols=a.cols, dataflow=a.dataflow, ifmap_sram_bytes=a.ifmap_sram,
             filter_sram_bytes=a.filter_sram, ofmap_sram_bytes=a.ofmap_sram, param_cache_bytes=float(a.param_cache),
+            busy_power_w=a.busy_power,
             macs_per_cycle_per_pe=MappingProxyType(dict(a.macs_per_cycle_per_pe)),
             model_params=MappingProxyType(dict(a.model_params)),
         )

@@ -147,6 +147,7 @@ class SystolicSpec:
     macs_per_cycle_per_pe: Mapping[str, float]  # by dtype (int8 = 1 on an Edge-TPU-like array)
     model_params: Mapping[str, Any]
     param_cache_bytes: float = 0.0  # weights that fit stay on chip across inferences
+    busy_power_w: float | None = None  # the chip's rated power while the array computes (static included)
 
 
 @dataclass(frozen=True)

@@ -297,6 +297,10 @@ class ArrayModel(_Strict):
     #: on-chip memory that keeps weights across inferences (the Edge TPU's parameter cache); 0: none
     param_cache: Bytes = 0
     macs_per_cycle_per_pe: dict[str, Rate] = Field(default_factory=lambda: {"int8": 1.0})
+    #: the chip's rated power while its array computes (static power included; the Edge TPU's 2 W at its
+    #: 4 TOPS): the array's GEMMs then cost (busy_power - static_power) x the array's compute time instead
+    #: of per-MAC and on-chip SRAM energies (hwsim.cost.systolic_energy). None: per-operation energies
+    busy_power: Watts | None = None
     model_params: dict[str, Scalar] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -394,6 +398,14 @@ class FpgaDevice(_DeviceBase):
 class SystolicDevice(_DeviceBase):
     kind: Literal["systolic"]
     array: ArrayModel
+
+    @model_validator(mode="after")
+    def _busy_power_above_static(self) -> "SystolicDevice":
+        if self.array.busy_power is not None and self.array.busy_power < self.static_power:
+            raise ValueError(f"array.busy_power: {self.array.busy_power:g} W is below static_power "
+                             f"{self.static_power:g} W (busy_power is the chip's whole power while its array "
+                             "computes, static included)")
+        return self
 
 
 DeviceModel = Annotated[Union[CpuDevice, GpuDevice, FpgaDevice, SystolicDevice], Field(discriminator="kind")]

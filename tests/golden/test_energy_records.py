@@ -41,9 +41,6 @@ KNOWN_MISSES: dict[str, str] = {
     "gpu": "Jetson Nano (DeepEdgeBench, TensorRT fp32 MobileNetV2) 4.0x low: latency 1.01x (since gpufit's "
            "depthwise class), board power 0.25x (the GPU's power while busy beyond per-op energy "
            "is not modelled: no source for it)",
-    "systolic": "Coral Dev Board (DeepEdgeBench, TFLite + Edge TPU MobileNetV2) 0.59x (1.68x): latency 0.80 (the "
-                "Python invoke loop), board power 0.74 (the host A53 core that drives the Edge TPU is not in the "
-                "profile: no sourced per-core figure for the i.MX 8M)",
 }
 
 
@@ -57,7 +54,8 @@ def test_energy_records_are_validate_only_and_name_their_loop() -> None:
     for r in RECORDS.energy_records:
         assert RECORDS.role_of(r) == "validate", r.id  # nothing is fitted to an energy record
         assert r.mj == pytest.approx(r.watts * r.ms)
-        assert r.scope == "board"
+        # board: the whole board at its input; chip: an accelerator alone at its own plug (the Coral USB stick)
+        assert r.scope == "board" or RECORDS.boards[r.board].profile == "coral-usb", r.id
 
 
 def test_every_validate_record_gets_a_board_prediction() -> None:
@@ -71,7 +69,7 @@ def test_every_validate_record_gets_a_board_prediction() -> None:
 def test_board_energy_is_board_idle_x_latency_plus_chip_dynamic_plus_host() -> None:
     from hwsim.analysis.validation import _graph, default_workloads_dir
 
-    dev = load_device("coral-devboard", {"host_power": "0.5 W"})  # no shipped profile sets host_power (no source)
+    dev = load_device("coral-devboard", {"host_power": "0.5 W"})  # not the shipped 0.84 W: the override is read
     assert dev.board_idle_power_w and dev.host_power_w == 0.5
     r = simulate(_graph(default_workloads_dir(), "mobilenet_v2", "int8", 224), dev, method="int8", check_fit=False)
     dynamic_j = sum(v for k, v in r.energy_pj.items() if k != "static") / 1e12
@@ -83,6 +81,22 @@ def test_board_energy_is_board_idle_x_latency_plus_chip_dynamic_plus_host() -> N
                   check_fit=False)
     assert predicted_energy_mj(pi, "chip") is None
     assert predicted_energy_mj(pi, "board") == pytest.approx(sum(pi.energy_pj.values()) / 1e9)
+
+
+def test_host_busy_power_is_board_idle_plus_host_power() -> None:
+    """The Dev Board with one host core busy (the fit record host_power comes from) is predicted as
+    board_idle_power + host_power; a profile without either has no prediction."""
+    from hwsim.analysis.validation import predicted_power_w, run_power_validation
+
+    dev = load_device("coral-devboard")
+    assert dev.host_power_w == pytest.approx(0.84)
+    assert predicted_power_w(dev, "host_busy", "board") == pytest.approx(dev.board_idle_power_w + 0.84)
+    assert predicted_power_w(dev, "host_busy", "chip") is None
+    assert predicted_power_w(load_device("coral-usb"), "host_busy", "board") is None
+    assert predicted_power_w(load_device("jetson-nano"), "host_busy", "board") is None  # no host_power
+    host = [o for o in run_power_validation(RECORDS) if o.record.load == "host_busy"]
+    assert host and all(RECORDS.role_of(o.record) == "fit" for o in host)
+    assert all(o.ratio == pytest.approx(1.0, abs=0.01) for o in host)  # fitted: the value itself
 
 
 def _params() -> list:  # type: ignore[type-arg]
