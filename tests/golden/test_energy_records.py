@@ -33,9 +33,9 @@ KNOWN_MISSES: dict[str, str] = {
     "cpu": "Raspberry Pi 4 (DeepEdgeBench, TFLite one thread) 2.9x low: board power right (0.92-0.95x), latency "
            "2.4-3.0x too fast (hwsim's Pi 4 efficiencies are XNNPACK's; TFLite 2.x ran its built-in kernels)",
     "fpga": "no published board energy per inference of a board hwsim profiles was found in a readable copy",
-    "gpu": "Jetson Nano (DeepEdgeBench, TensorRT fp32 MobileNetV2) 4.0x low: latency 1.01x (since gpufit's "
-           "depthwise class), board power 0.25x (the GPU's power while busy beyond per-op energy "
-           "is not modelled: no source for it)",
+    "gpu": "Jetson Nano (DeepEdgeBench, TensorRT fp32 MobileNetV2) 1.54x low (0.65): latency 1.01x, board power "
+           "0.64x (4.55 of 7.08 W) with the GPU's busy power (tegrastats GPU rail) and the host core (CPU rail) "
+           "modelled; the SoC / memory-controller rail at full clock is not (no clean source): 4.0x before",
     "systolic": "Coral Dev Board (DeepEdgeBench, TFLite + Edge TPU MobileNetV2) 0.59x (1.68x): latency 0.80 (the "
                 "Python invoke loop), board power 0.74 (the host A53 core that drives the Edge TPU is not in the "
                 "profile: no sourced per-core figure for the i.MX 8M)",
