@@ -215,8 +215,10 @@ def summarize_group(group: str, outcomes: Iterable[Outcome]) -> Summary:
 
 
 def summarize(outcomes: Iterable[Outcome], role: Role) -> list[Summary]:
-    """Per device kind (sorted) and overall, for the outcomes of one role."""
+    """Per device kind (sorted) and overall, for the outcomes of one role; no rows when the role has none."""
     mine = [o for o in outcomes if o.role == role]
+    if not mine:
+        return []
     kinds = sorted({o.kind for o in mine})
     rows = [summarize_group(k, [o for o in mine if o.kind == k]) for k in kinds]
     rows.append(summarize_group("overall", mine))

@@ -121,6 +121,8 @@ def _summary_table(title: str, rows: Sequence[Summary]) -> "Table":
     from rich.table import Table
 
     table = Table(title=title)
+    if not rows:
+        table.caption = "no records with this role"
     for col in ("device kind", "records", "gmean ratio", "error factor", "within 1.5x"):
         table.add_column(col, justify="left" if col == "device kind" else "right")
     for row in rows:

@@ -130,6 +130,13 @@ def test_summary_is_the_geometric_mean_and_error_factor() -> None:
     rows = summarize([_outcome(1.2, "cpu"), _outcome(3.0, "gpu"), _outcome(9.0, "gpu", "fit")], "validate")
     assert [r.group for r in rows] == ["cpu", "gpu", "overall"]
     assert rows[-1].error_factor == pytest.approx(math.sqrt(1.2 * 3.0))
+    assert summarize([_outcome(1.2, "cpu")], "fit") == []  # a role with no records has no rows, not NaN ones
+
+
+def test_validate_json_is_strict_json_with_no_nan() -> None:
+    res = CliRunner().invoke(cli, ["validate", "--json"])
+    assert res.exit_code == 0, res.output
+    json.loads(res.output, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c} in validate --json"))
 
 
 def test_validate_command_reports_every_record_of_the_role() -> None:
