@@ -100,6 +100,12 @@ class GpuCostModel(RooflineModel):
         assert device.gpu is not None
         return device.gpu.register_file_bytes_per_sm
 
+    def issuers(self, device: DeviceProfile) -> int:
+        """Warp schedulers: one per 32 CUDA cores (four per SM on Maxwell and Ampere), as ``mac_unit``
+        counts them, so ``energy.instruction`` is the energy per scheduler per busy cycle for every op."""
+        assert device.gpu is not None
+        return max(1, device.gpu.cuda_cores // WARP)
+
     def overhead_cycles(self, work: OpWork, device: DeviceProfile, bytes_by_level: Mapping[str, float]) -> int:
         assert device.gpu is not None
         return int(math.ceil(device.gpu.launch_overhead_s * device.clock_hz))

@@ -97,6 +97,12 @@ class RooflineModel(CostModel):
     def innermost_capacity(self, device: DeviceProfile) -> float:
         raise NotImplementedError
 
+    def issuers(self, device: DeviceProfile) -> int:
+        """Instruction-issuing units that ``energy.instruction`` is charged per, per busy cycle, for
+        vector and fused work (GEMM-like work names its own in ``MacUnit.workers``): by default the
+        vector units (CPU cores)."""
+        return self.vector_rates(device)[1]
+
     def overhead_cycles(self, work: OpWork, device: DeviceProfile, bytes_by_level: Mapping[str, float]) -> int:
         return 0
 
@@ -242,7 +248,7 @@ class RooflineModel(CostModel):
                            data_bits=work.act_dtype.bits, bytes_by_level=bytes_by_level)
         return self._finish(work, device, f"{self.kind}.vector", cycles, bytes_by_level, energy, notes,
                             {"mac": work.macs, **work.arith} if work.macs else work.arith,
-                            issuers=self.vector_rates(device)[1])
+                            issuers=self.issuers(device))
 
     def structured_rule(self, work: OpWork, device: DeviceProfile) -> OpCost:
         wdt = work.weight.dtype if work.weight else None
@@ -253,7 +259,7 @@ class RooflineModel(CostModel):
         energy = op_energy(device, macs=work.macs, cc=cc, arith=work.arith, data_bits=work.act_dtype.bits,
                            bytes_by_level=bytes_by_level)
         return self._finish(work, device, f"{self.kind}.vector", cycles, bytes_by_level, energy, notes,
-                            {"mac": work.macs, **work.arith}, issuers=self.vector_rates(device)[1])
+                            {"mac": work.macs, **work.arith}, issuers=self.issuers(device))
 
     @staticmethod
     def _core_pj(device: DeviceProfile, busy_cycles: float, issuers: int) -> float:
@@ -287,7 +293,7 @@ class RooflineModel(CostModel):
         cycles = vector_cycles(arith, rates, self.lane_scale(device, cc), units, notes) / self.efficiency(
             device, "vector")
         energy = op_energy(device, macs=0, cc=None, arith=arith, data_bits=work.act_dtype.bits, bytes_by_level={})
-        energy["compute"] += self._core_pj(device, math.ceil(cycles), units)
+        energy["compute"] += self._core_pj(device, math.ceil(cycles), self.issuers(device))
         return OpCost(node=work.node, op=work.op, unit=f"{self.kind}.vector", compute_cycles=int(math.ceil(cycles)),
                       transfer_bytes=zero, transfer_cycles=dict(zero), energy_pj=energy, ops=dict(arith),
                       source=f"hwsim.cost.{self.kind}", notes=tuple(dict.fromkeys(notes)),

@@ -38,9 +38,9 @@ KNOWN_MISSES: dict[str, str] = {
     "fpga": "QuTiBench DPU boards 0.50x (1.99x; best board ZCU102 0.62, 1.62x): board power while running right "
             "(0.85-0.99x, mostly the fitted board idle), latency 1.6-2.6x too fast (QuTiBench's earlier DPU toolchain "
             "ran ResNet-50 1.37-1.48x slower than the Vitis AI 1.4 model zoo hwsim's DPU latency is fitted to)",
-    "gpu": "Jetson Nano (DeepEdgeBench, TensorRT fp32 MobileNetV2) 4.0x low: latency 1.01x (since gpufit's "
-           "depthwise class), board power 0.25x (the GPU's power while busy beyond per-op energy "
-           "is not modelled: no source for it)",
+    "gpu": "Jetson Nano (DeepEdgeBench, TensorRT fp32 MobileNetV2) 1.54x low (0.65): latency 1.01x, board power "
+           "0.64x (4.55 of 7.08 W) with the GPU's busy power (tegrastats GPU rail) and the host core (CPU rail) "
+           "modelled; the SoC / memory-controller rail at full clock is not (no clean source): 4.0x before",
 }
 
 
