@@ -93,7 +93,10 @@ def test_host_busy_power_is_board_idle_plus_host_power() -> None:
     assert predicted_power_w(dev, "host_busy", "board") == pytest.approx(dev.board_idle_power_w + 0.84)
     assert predicted_power_w(dev, "host_busy", "chip") is None
     assert predicted_power_w(load_device("coral-usb"), "host_busy", "board") is None
-    assert predicted_power_w(load_device("jetson-nano"), "host_busy", "board") is None  # no host_power
+    assert load_device("zcu102").host_power_w is None
+    assert predicted_power_w(load_device("zcu102"), "host_busy", "board") is None  # board idle, no host_power
+    nano = load_device("jetson-nano")  # gpuenergy's host core: board idle + one busy A57 core
+    assert predicted_power_w(nano, "host_busy", "board") == pytest.approx(nano.board_idle_power_w + nano.host_power_w)
     host = [o for o in run_power_validation(RECORDS) if o.record.load == "host_busy"]
     assert host and all(RECORDS.role_of(o.record) == "fit" for o in host)
     assert all(o.ratio == pytest.approx(1.0, abs=0.01) for o in host)  # fitted: the value itself
