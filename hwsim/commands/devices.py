@@ -34,7 +34,7 @@ def describe(d: DeviceProfile, *, break_even: bool = True) -> dict[str, Any]:
         "name": d.name, "kind": d.kind, "description": d.description, "source": d.source,
         "clock_hz": d.clock_hz, "process_nm": d.process_nm, "static_power_w": d.static_power_w,
         "power_scope": d.power_scope, "board_idle_power_w": d.board_idle_power_w,
-        "host_power_w": d.host_power_w,
+        "host_power_w": d.host_power_w, "soc_active_power_w": d.soc_active_power_w,
         "peaks_ops_per_s": {p.label: p.ops_per_s for p in peak_ops(d)},
         "memory": [{"name": lv.name, "size_bytes": lv.size_bytes, "instances": lv.instances,
                     "bandwidth_bytes_per_s": lv.bandwidth_bytes_per_s, "latency_s": lv.latency_s,
@@ -125,9 +125,10 @@ def show(name: str, sets: tuple[str, ...], as_json: bool) -> None:
     con.print(f"[bold]{d.name}[/bold] ({d.kind}): {d.description}")
     con.print(f"clock {format_si(d.clock_hz, 'Hz')}, {d.process_nm:g} nm, static power {d.static_power_w:g} W "
               f"({d.power_scope or 'scope unstated'}), file {d.source}")
-    if d.board_idle_power_w is not None or d.host_power_w is not None:
-        con.print("board: " + ", ".join(f"{label} {w:g} W" for label, w in (
-            ("idle", d.board_idle_power_w), ("host while running", d.host_power_w)) if w is not None))
+    board = (("idle", d.board_idle_power_w), ("host while running", d.host_power_w),
+             ("rest of the SoC while running", d.soc_active_power_w))
+    if any(w is not None for _, w in board):
+        con.print("board: " + ", ".join(f"{label} {w:g} W" for label, w in board if w is not None))
     if d.overrides:
         con.print("overrides: " + ", ".join(f"{k}={v}" for k, v in d.overrides))
     spec = d.spec

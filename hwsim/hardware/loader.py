@@ -419,6 +419,6 @@ def build(model: _DeviceBase, *, name: str, source: str = "", raw: Mapping[str, 
         name=name, kind=kind, description=model.description, clock_hz=clock, process_nm=node,
         static_power_w=model.static_power, memory=tuple(memory), energy=energy, sparse=sparse,
         source=source, power_scope=model.power_scope, board_idle_power_w=model.board_idle_power,
-        host_power_w=model.host_power,
+        host_power_w=model.host_power, soc_active_power_w=model.soc_active_power,
         raw=MappingProxyType(copy.deepcopy(dict(raw or {}))), overrides=overrides, **kw,
     )

@@ -175,6 +175,8 @@ class DeviceProfile:
     board_idle_power_w: float | None = None
     #: the host CPU's power above idle while an attached accelerator runs an inference (W); None: unknown
     host_power_w: float | None = None
+    #: the rest of the module (SoC, memory controller, DRAM) above its idle while an inference runs (W); None: unknown
+    soc_active_power_w: float | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     overrides: tuple[tuple[str, str], ...] = ()
 

@@ -324,6 +324,11 @@ class _DeviceBase(_Strict):
     #: (the runtime thread that submits the work and waits for it keeps a core busy), added to board
     #: energy with board_idle_power. Only with power_scope: chip. None: unknown (board energy then leaves it out)
     host_power: Watts | None = None
+    #: the rest of the module above its idle while an inference runs: the power outside the chip's and the
+    #: host CPU's own rails (SoC fabric, memory controller, DRAM background at the clocks a running load
+    #: holds them at), added to board energy with board_idle_power. Only with power_scope: chip. None:
+    #: unknown (board energy then leaves it out)
+    soc_active_power: Watts | None = None
     memory: dict[str, MemoryLevelModel]
     energy: EnergyModel = EnergyModel()
     sparse: SparseModel = SparseModel()
@@ -333,8 +338,10 @@ class _DeviceBase(_Strict):
 
     @model_validator(mode="after")
     def _board_idle_power_needs_chip_scope(self) -> "_DeviceBase":
-        if (self.board_idle_power is not None or self.host_power is not None) and self.power_scope != "chip":
-            raise ValueError("board_idle_power / host_power: are the board beside a chip-scope profile; they need "
+        board = (self.board_idle_power, self.host_power, self.soc_active_power)
+        if any(w is not None for w in board) and self.power_scope != "chip":
+            raise ValueError("board_idle_power / host_power / soc_active_power: are the board beside a chip-scope "
+                             "profile; they need "
                              "power_scope: chip (a board-scope profile's static_power is already the board idle) "
                              f"(this profile says {self.power_scope!r})")
         return self

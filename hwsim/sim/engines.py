@@ -91,8 +91,8 @@ def _with_power_scope(result: RunResult, dev: DeviceProfile) -> RunResult:
     and the board's energy per inference (``extra.board_energy_j``): a board-scope profile's energy as it
     is (its static power is the board idle); for a chip-scope profile with a known ``board_idle_power``,
     the board idle x latency + the chip's dynamic energy (its static power is part of the board idle) + the
-    host's busy power x latency when the profile gives it (``host_power``), each part in
-    ``extra.board_energy_parts`` (J)."""
+    host's busy power x latency when the profile gives it (``host_power``) + the rest of the module's power
+    above idle x latency when given (``soc_active_power``), each part in ``extra.board_energy_parts`` (J)."""
     scope = dev.power_scope or "unstated"
     extra: dict[str, object] = {**result.extra, "energy_scope": scope}
     total_j = sum(result.energy_pj.values()) / 1e12
@@ -101,7 +101,8 @@ def _with_power_scope(result: RunResult, dev: DeviceProfile) -> RunResult:
     elif scope == "chip" and dev.board_idle_power_w is not None:
         dynamic_j = total_j - result.energy_pj.get("static", 0.0) / 1e12
         parts = {"board_idle": dev.board_idle_power_w * result.seconds, "chip_dynamic": dynamic_j,
-                 "host": (dev.host_power_w or 0.0) * result.seconds}
+                 "host": (dev.host_power_w or 0.0) * result.seconds,
+                 "soc_active": (dev.soc_active_power_w or 0.0) * result.seconds}
         extra["board_energy_j"] = sum(parts.values())
         extra["board_energy_parts"] = parts
     return replace(result, extra=extra)
