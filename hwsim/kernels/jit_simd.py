@@ -212,3 +212,32 @@ def store16_first(typingctx: Any, arr: Any, idx: Any, value: Any, count: Any) ->
 def _pointer_suffix(ptr_type: Any) -> str:
     """The overload suffix LLVM gives a pointer argument: "p0" with opaque pointers, "p0v16f32" with typed."""
     return "p0" if getattr(ptr_type, "is_opaque", False) else "p0v16f32"
+
+
+def _fma_function(builder: Any, vec: Any, name: str) -> Any:
+    module = builder.module
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(vec, [vec] * 3), name)
+    return fn
+
+
+@intrinsic
+def fma8(typingctx: Any, acc: Any, a: Any, b: Any) -> Any:
+    """``acc + a * b`` on 8 lanes, rounded once (fused multiply-add)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.call(_fma_function(builder, _VEC, "llvm.fma.v8f32"), [args[1], args[2], args[0]])
+
+    return f32x8(acc, a, b), codegen
+
+
+@intrinsic
+def fma32(typingctx: Any, a: Any, b: Any, acc: Any) -> Any:
+    """``a * b + acc`` for float32 scalars, rounded once (LLVM vectorizes it in a loop)."""
+    if not (a == b == acc == types.float32):
+        raise TypeError(f"expected three float32 values, got {a}, {b}, {acc}")
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.call(_fma_function(builder, ir.FloatType(), "llvm.fma.f32"), [args[0], args[1], args[2]])
+
+    return types.float32(a, b, acc), codegen
