@@ -125,8 +125,8 @@ def compile_seconds() -> tuple[float, float]:
     import excluded)."""
     import subprocess
 
-    code = ("import time, numba; t = time.perf_counter(); from hwsim.kernels import jit_dense; "
-            "jit_dense.warm_up(); print(time.perf_counter() - t)")
+    code = ("import time, numba; t = time.perf_counter(); from hwsim.kernels import jit_dense, jit_gemm; "
+            "jit_dense.warm_up(); jit_gemm.warm_up(); print(time.perf_counter() - t)")
     times = []
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}

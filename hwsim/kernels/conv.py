@@ -14,6 +14,7 @@ import numpy as np
 
 from hwsim.kernels.conv_common import ConvGeometry, col2out, group_matmul, im2col, pad_nchw, tap, weight_layout
 from hwsim.kernels.epilogue import FOLDING_KERNELS, Epilogue, apply, build_epilogue, row_operands
+from hwsim.kernels.packed_gemm import FusedEpilogue, PackedWeight, gemm, packed_layout, takes_packed
 from hwsim.kernels.program import STEP_BINDERS, StepFn
 from hwsim.kernels.registry import KernelCall, register_kernel
 
@@ -72,10 +73,15 @@ def depthwise(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue) -> np
     return depthwise_call(w, g, ep)(x)
 
 
-def pointwise_channels_last(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """A 1x1 stride-1 unpadded ungrouped conv of a channels-last input: one GEMM [N*H*W, C] x [C, O],
-    whose result is channels-last again (no copy on either side)."""
-    return PointwiseCall(_c_o(w), None, None)(x)
+def pointwise_channels_last(x: np.ndarray, w: np.ndarray, ep: Epilogue) -> np.ndarray:
+    """A 1x1 stride-1 unpadded ungrouped conv of a channels-last input, then ``ep``: one GEMM
+    [N*H*W, C] x [C, O] whose result is channels-last again (no copy on either side). float32 runs
+    ``PointwiseCall`` (the packed GEMM, epilogue fused); other dtypes BLAS, then ``apply``."""
+    if x.dtype == np.float32 and w.dtype == np.float32:
+        return pointwise_call(w, ep)(x)
+    n, c, h, wd = x.shape
+    y = x.transpose(0, 2, 3, 1).reshape(n * h * wd, c) @ _c_o(w)
+    return apply(y.reshape(n, h, wd, w.shape[0]).transpose(0, 3, 1, 2), ep)
 
 
 def _c_o(w: np.ndarray) -> np.ndarray:
@@ -85,28 +91,38 @@ def _c_o(w: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PointwiseCall:
-    """``apply(pointwise_channels_last(x, w), ep)`` for float32 channels-last inputs, its weight
-    layout [C, O] and the epilogue pass's operands made once: the same GEMM, then the same compiled
+    """``pointwise_channels_last(x, w, ep)`` for float32 channels-last inputs, its weight
+    layouts and the epilogue's operands made once: at least ``packed_gemm.ROWS`` pixels take the packed
+    GEMM with the epilogue fused (``hwsim.kernels.packed_gemm``), fewer take BLAS then one compiled
     pass over the [N*H*W, O] result (``epilogue.apply`` on channels-last data)."""
 
     wm: np.ndarray  # [C, O]
+    packed: PackedWeight
+    fused: FusedEpilogue
     codes: np.ndarray | None  # None: no epilogue
     vectors: np.ndarray | None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         n, c, h, wd = x.shape
-        y = x.transpose(0, 2, 3, 1).reshape(n * h * wd, c) @ self.wm
-        if self.codes is not None:
-            from hwsim.kernels import jit_dense  # numba, on the first folded run only
+        rows = n * h * wd
+        xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # no copy for a channels-last view
+        if takes_packed(rows, xl.dtype):
+            y = gemm(xl.reshape(-1), c, 1, rows, self.packed, self.fused)
+        else:
+            y = xl.reshape(rows, c) @ self.wm
+            if self.codes is not None:
+                from hwsim.kernels import jit_dense  # numba, on the first folded run only
 
-            jit_dense.epilogue_rows(y, self.codes, self.vectors)
+                jit_dense.epilogue_rows(y, self.codes, self.vectors)
         return y.reshape(n, h, wd, self.wm.shape[1]).transpose(0, 3, 1, 2)
 
 
 def pointwise_call(w: np.ndarray, ep: Epilogue) -> PointwiseCall:
+    wm = _c_o(w)
+    packed = packed_layout(w, "c_o", wm)
     if ep.empty:
-        return PointwiseCall(_c_o(w), None, None)
-    return PointwiseCall(_c_o(w), ep.codes, row_operands(ep, w.shape[0]))
+        return PointwiseCall(wm, packed, FusedEpilogue.of(None, wm.shape[1]), None, None)
+    return PointwiseCall(wm, packed, FusedEpilogue.of(ep, wm.shape[1]), ep.codes, row_operands(ep, w.shape[0]))
 
 
 #: Above this many patch-matrix bytes, direct convolution accumulates per tap instead of forming patches.
@@ -124,7 +140,7 @@ def conv_direct(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue | No
     if compiled and is_depthwise(x, w, g) and x.shape[1] > 1:
         return depthwise(x, w, g, ep)
     if g.pointwise and g.groups == 1 and is_channels_last(x):
-        return apply(pointwise_channels_last(x, w), ep)
+        return pointwise_channels_last(x, w, ep)
     patch_bytes = x.shape[0] * x.shape[1] * g.kh * g.kw * g.ho * g.wo * x.itemsize
     if patch_bytes <= PATCH_BUDGET_BYTES:
         return conv_im2col(x, w, g, ep)
@@ -159,35 +175,43 @@ def conv_im2col(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue | No
     if compiled and is_depthwise(x, w, g) and w.shape[0] == x.shape[1]:
         return depthwise(x, w, g, ep)
     if g.pointwise and g.groups == 1 and is_channels_last(x):
-        return apply(pointwise_channels_last(x, w), ep)
+        return pointwise_channels_last(x, w, ep)
     if compiled and g.groups == 1 and not (g.pointwise and x.flags.c_contiguous):
-        return apply(conv_nhwc(x, w, g), ep)
+        return conv_nhwc(x, w, g, ep)
     wm = w.reshape(g.groups, w.shape[0] // g.groups, -1)
     return apply(col2out(group_matmul(wm, im2col(x, g)), x.shape[0], g), ep)
 
 
-def conv_nhwc(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """An ungrouped conv channels-last: the compiled patch copy (``jit_dense.im2col_nhwc``: each tap a
-    contiguous run of channels; from a planar NCHW input, such as the network's input image,
-    ``im2col_nchw_t`` fills the transposed patch matrix along input rows instead of first copying
-    the input to channels-last, 2x faster for a 3-channel stem) then one GEMM [N*Ho*Wo, kh*kw*C] x [kh*kw*C, O], whose result is
-    channels-last (an NCHW-shaped view of NHWC memory, as the depthwise and pointwise kernels give).
-    The weight's [kh*kw*C, O] layout is made once per stored weight."""
+def conv_nhwc(x: np.ndarray, w: np.ndarray, g: ConvGeometry, ep: Epilogue) -> np.ndarray:
+    """An ungrouped float32 conv channels-last, then ``ep``: the compiled patch copy
+    (``jit_dense.im2col_nhwc``: each tap a contiguous run of channels; from a planar NCHW input, such
+    as the network's input image, ``im2col_nchw_t`` fills the transposed patch matrix along input rows
+    instead of first copying the input to channels-last, 2x faster for a 3-channel stem) then one
+    GEMM [N*Ho*Wo, kh*kw*C] x [kh*kw*C, O] whose result is channels-last (an NCHW-shaped view of NHWC
+    memory, as the depthwise and pointwise kernels give): the packed GEMM with ``ep`` fused when
+    ``packed_gemm.takes_packed``, else BLAS then ``apply``. The weight's [kh*kw*C, O] layout (and its
+    packing) is made once per stored weight."""
     from hwsim.kernels import jit_dense  # numba, on the first such conv only
 
     n, c = x.shape[:2]
     o = w.shape[0]
     t, l = g.pads[:2]
+    rows, depth = n * g.ho * g.wo, g.kh * g.kw * c
+    wk = weight_layout(w, "hwc_o", lambda: np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(-1, o), np.float32))
     if x.flags.c_contiguous and not is_channels_last(x):  # planar (a network's input): patches from it
-        cols_t = np.empty((g.kh * g.kw * c, n * g.ho * g.wo), np.float32)
+        cols_t = np.empty((depth, rows), np.float32)
         jit_dense.im2col_nchw_t(x, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, t, l, g.ho, g.wo, cols_t)
-        cols = cols_t.T
+        cols, steps = cols_t.T, (1, rows)
     else:
         xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1), np.float32)  # no copy for a channels-last view
-        cols = np.empty((n * g.ho * g.wo, g.kh * g.kw * c), np.float32)
+        cols = np.empty((rows, depth), np.float32)
         jit_dense.im2col_nhwc(xl, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, t, l, g.ho, g.wo, cols)
-    wk = weight_layout(w, "hwc_o", lambda: np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(-1, o), np.float32))
-    return (cols @ wk).reshape(n, g.ho, g.wo, o).transpose(0, 3, 1, 2)
+        steps = (depth, 1)
+    if takes_packed(rows, cols.dtype):
+        base = cols_t if steps[0] == 1 else cols
+        y = gemm(base.reshape(-1), steps[0], steps[1], rows, packed_layout(w, "hwc_o", wk), FusedEpilogue.of(ep, o))
+        return y.reshape(n, g.ho, g.wo, o).transpose(0, 3, 1, 2)
+    return apply((cols @ wk).reshape(n, g.ho, g.wo, o).transpose(0, 3, 1, 2), ep)
 
 
 def _prepared(call: KernelCall, x: np.ndarray, folded: Sequence[KernelCall]) -> tuple[np.ndarray, Epilogue]:

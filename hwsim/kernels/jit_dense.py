@@ -23,7 +23,7 @@ from llvmlite import ir as llvm_ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from hwsim.kernels.jit_simd import load8, madd8, store8, zeros8
+from hwsim.kernels.jit_simd import fma8, fma16, fma32, load8, load16, store8, store16, zeros8, zeros16
 
 ADD, MUL, RELU, RELU6, SIGMOID, SILU = 1, 2, 3, 4, 5, 6  # epilogue stage codes (hwsim.kernels.epilogue)
 
@@ -106,7 +106,7 @@ def _taps_bounded(x, w, o, ob, n, ih0, iw0, h, wd, kh, kw, dh, dw, c):  # type: 
             xb = _U(((n * h + ih) * wd + iw)) * c
             wb = _U(i * kw + j) * c
             for k in range(c):
-                o[ob + k] = o[ob + k] + x[xb + k] * w[wb + k]
+                o[ob + k] = fma32(x[xb + k], w[wb + k], o[ob + k])
 
 
 def _interior(size: int, k: int, stride: int, dil: int, pad: int, out_size: int) -> tuple[int, int]:
@@ -120,71 +120,223 @@ _interior_jit = _jit_inline(_interior)
 
 
 @_jit_inline
-def _four_pixels_3x3(xf, wf, of, xb, ob, rs, ps, c):  # type: ignore[no-untyped-def]
-    """Four neighbouring interior output pixels of a 3x3 depthwise conv (dilation 1), 8 channels at a
-    time: each pixel's sum in a vector register across the 9 taps, each weight row loaded once for
-    the four; for stride 1 the four pixels read 6 input columns per kernel row, loaded once.
-    ``xb``: flat index of the first pixel's window corner, ``ob``: of its output, ``rs`` / ``ps``:
-    input steps of a kernel row / an output pixel. Each sum adds its taps in (i, j) order from +0."""
-    for k in range(0, c, 8):
-        a0 = zeros8()
-        a1 = zeros8()
-        a2 = zeros8()
-        a3 = zeros8()
+def _four_pixels_3x3(xf, wf, of, xb, ob, rs, ps, c, k0):  # type: ignore[no-untyped-def]
+    """Four neighbouring interior output pixels of a 3x3 depthwise conv (dilation 1), 16 channels at a
+    time (then 8 for a remainder of 8): each pixel's sum in a vector register across the 9 taps,
+    each weight row loaded once for the four; for stride 1 the four pixels read 6 input columns per
+    kernel row, loaded once. ``xb``: flat index of the first pixel's window corner, ``ob``: of its
+    output, ``rs`` / ``ps``: input steps of a kernel row / an output pixel. Each sum adds its taps
+    in (i, j) order from +0, each by a fused multiply-add. Channels from ``k0`` on."""
+    k = k0
+    while k + 16 <= c:
+        a0 = zeros16()
+        a1 = a0
+        a2 = a0
+        a3 = a0
+        for i in range(3):
+            rb = xb + i * rs + k
+            wb = i * 3 * c + k
+            w0, w1, w2 = load16(wf, wb), load16(wf, wb + c), load16(wf, wb + 2 * c)
+            if ps == c:
+                x0, x1, x2 = load16(xf, rb), load16(xf, rb + c), load16(xf, rb + 2 * c)
+                x3, x4, x5 = load16(xf, rb + 3 * c), load16(xf, rb + 4 * c), load16(xf, rb + 5 * c)
+                a0 = fma16(fma16(fma16(a0, x0, w0), x1, w1), x2, w2)
+                a1 = fma16(fma16(fma16(a1, x1, w0), x2, w1), x3, w2)
+                a2 = fma16(fma16(fma16(a2, x2, w0), x3, w1), x4, w2)
+                a3 = fma16(fma16(fma16(a3, x3, w0), x4, w1), x5, w2)
+            else:
+                r1, r2, r3 = rb + ps, rb + 2 * ps, rb + 3 * ps
+                a0 = fma16(fma16(fma16(a0, load16(xf, rb), w0), load16(xf, rb + c), w1), load16(xf, rb + 2 * c), w2)
+                a1 = fma16(fma16(fma16(a1, load16(xf, r1), w0), load16(xf, r1 + c), w1), load16(xf, r1 + 2 * c), w2)
+                a2 = fma16(fma16(fma16(a2, load16(xf, r2), w0), load16(xf, r2 + c), w1), load16(xf, r2 + 2 * c), w2)
+                a3 = fma16(fma16(fma16(a3, load16(xf, r3), w0), load16(xf, r3 + c), w1), load16(xf, r3 + 2 * c), w2)
+        store16(of, ob + k, a0)
+        store16(of, ob + c + k, a1)
+        store16(of, ob + 2 * c + k, a2)
+        store16(of, ob + 3 * c + k, a3)
+        k += 16
+    if k < c:  # 8 channels left
+        b0 = zeros8()
+        b1 = b0
+        b2 = b0
+        b3 = b0
         for i in range(3):
             rb = xb + i * rs + k
             wb = i * 3 * c + k
             w0, w1, w2 = load8(wf, wb), load8(wf, wb + c), load8(wf, wb + 2 * c)
-            if ps == c:
-                x0, x1, x2 = load8(xf, rb), load8(xf, rb + c), load8(xf, rb + 2 * c)
-                x3, x4, x5 = load8(xf, rb + 3 * c), load8(xf, rb + 4 * c), load8(xf, rb + 5 * c)
-                a0 = madd8(madd8(madd8(a0, x0, w0), x1, w1), x2, w2)
-                a1 = madd8(madd8(madd8(a1, x1, w0), x2, w1), x3, w2)
-                a2 = madd8(madd8(madd8(a2, x2, w0), x3, w1), x4, w2)
-                a3 = madd8(madd8(madd8(a3, x3, w0), x4, w1), x5, w2)
-            else:
-                r1, r2, r3 = rb + ps, rb + 2 * ps, rb + 3 * ps
-                a0 = madd8(madd8(madd8(a0, load8(xf, rb), w0), load8(xf, rb + c), w1), load8(xf, rb + 2 * c), w2)
-                a1 = madd8(madd8(madd8(a1, load8(xf, r1), w0), load8(xf, r1 + c), w1), load8(xf, r1 + 2 * c), w2)
-                a2 = madd8(madd8(madd8(a2, load8(xf, r2), w0), load8(xf, r2 + c), w1), load8(xf, r2 + 2 * c), w2)
-                a3 = madd8(madd8(madd8(a3, load8(xf, r3), w0), load8(xf, r3 + c), w1), load8(xf, r3 + 2 * c), w2)
-        store8(of, ob + k, a0)
-        store8(of, ob + c + k, a1)
-        store8(of, ob + 2 * c + k, a2)
-        store8(of, ob + 3 * c + k, a3)
+            r1, r2, r3 = rb + ps, rb + 2 * ps, rb + 3 * ps
+            b0 = fma8(fma8(fma8(b0, load8(xf, rb), w0), load8(xf, rb + c), w1), load8(xf, rb + 2 * c), w2)
+            b1 = fma8(fma8(fma8(b1, load8(xf, r1), w0), load8(xf, r1 + c), w1), load8(xf, r1 + 2 * c), w2)
+            b2 = fma8(fma8(fma8(b2, load8(xf, r2), w0), load8(xf, r2 + c), w1), load8(xf, r2 + 2 * c), w2)
+            b3 = fma8(fma8(fma8(b3, load8(xf, r3), w0), load8(xf, r3 + c), w1), load8(xf, r3 + 2 * c), w2)
+        store8(of, ob + k, b0)
+        store8(of, ob + c + k, b1)
+        store8(of, ob + 2 * c + k, b2)
+        store8(of, ob + 3 * c + k, b3)
 
 
 @_jit_inline
 def _row_of_five(acc, xf, r, c, w0, w1, w2, w3, w4):  # type: ignore[no-untyped-def]
-    """``acc`` plus the 5 taps of one kernel row, in order."""
-    acc = madd8(acc, load8(xf, r), w0)
-    acc = madd8(acc, load8(xf, r + c), w1)
-    acc = madd8(acc, load8(xf, r + 2 * c), w2)
-    acc = madd8(acc, load8(xf, r + 3 * c), w3)
-    return madd8(acc, load8(xf, r + 4 * c), w4)
+    """``acc`` plus the 5 taps of one kernel row, in order (16 lanes)."""
+    acc = fma16(acc, load16(xf, r), w0)
+    acc = fma16(acc, load16(xf, r + c), w1)
+    acc = fma16(acc, load16(xf, r + 2 * c), w2)
+    acc = fma16(acc, load16(xf, r + 3 * c), w3)
+    return fma16(acc, load16(xf, r + 4 * c), w4)
 
 
 @_jit_inline
-def _four_pixels_5x5(xf, wf, of, xb, ob, rs, ps, c):  # type: ignore[no-untyped-def]
+def _row_of_five8(acc, xf, r, c, w0, w1, w2, w3, w4):  # type: ignore[no-untyped-def]
+    """``_row_of_five`` on 8 lanes."""
+    acc = fma8(acc, load8(xf, r), w0)
+    acc = fma8(acc, load8(xf, r + c), w1)
+    acc = fma8(acc, load8(xf, r + 2 * c), w2)
+    acc = fma8(acc, load8(xf, r + 3 * c), w3)
+    return fma8(acc, load8(xf, r + 4 * c), w4)
+
+
+@_jit_inline
+def _four_pixels_5x5(xf, wf, of, xb, ob, rs, ps, c, k0):  # type: ignore[no-untyped-def]
     """``_four_pixels_3x3`` for a 5x5 kernel."""
-    for k in range(0, c, 8):
-        a0 = zeros8()
-        a1 = zeros8()
-        a2 = zeros8()
-        a3 = zeros8()
+    k = k0
+    while k + 16 <= c:
+        a0 = zeros16()
+        a1 = a0
+        a2 = a0
+        a3 = a0
+        for i in range(5):
+            rb = xb + i * rs + k
+            wb = i * 5 * c + k
+            w0, w1, w2 = load16(wf, wb), load16(wf, wb + c), load16(wf, wb + 2 * c)
+            w3, w4 = load16(wf, wb + 3 * c), load16(wf, wb + 4 * c)
+            a0 = _row_of_five(a0, xf, rb, c, w0, w1, w2, w3, w4)
+            a1 = _row_of_five(a1, xf, rb + ps, c, w0, w1, w2, w3, w4)
+            a2 = _row_of_five(a2, xf, rb + 2 * ps, c, w0, w1, w2, w3, w4)
+            a3 = _row_of_five(a3, xf, rb + 3 * ps, c, w0, w1, w2, w3, w4)
+        store16(of, ob + k, a0)
+        store16(of, ob + c + k, a1)
+        store16(of, ob + 2 * c + k, a2)
+        store16(of, ob + 3 * c + k, a3)
+        k += 16
+    if k < c:  # 8 channels left
+        b0 = zeros8()
+        b1 = b0
+        b2 = b0
+        b3 = b0
         for i in range(5):
             rb = xb + i * rs + k
             wb = i * 5 * c + k
             w0, w1, w2 = load8(wf, wb), load8(wf, wb + c), load8(wf, wb + 2 * c)
             w3, w4 = load8(wf, wb + 3 * c), load8(wf, wb + 4 * c)
+            b0 = _row_of_five8(b0, xf, rb, c, w0, w1, w2, w3, w4)
+            b1 = _row_of_five8(b1, xf, rb + ps, c, w0, w1, w2, w3, w4)
+            b2 = _row_of_five8(b2, xf, rb + 2 * ps, c, w0, w1, w2, w3, w4)
+            b3 = _row_of_five8(b3, xf, rb + 3 * ps, c, w0, w1, w2, w3, w4)
+        store8(of, ob + k, b0)
+        store8(of, ob + c + k, b1)
+        store8(of, ob + 2 * c + k, b2)
+        store8(of, ob + 3 * c + k, b3)
+
+
+@_jit_inline
+def _eight_pixels_3x3(xf, wf, of, xb, ob, rs, ps, c):  # type: ignore[no-untyped-def]
+    """Eight neighbouring interior output pixels of a 3x3 depthwise conv, 16 channels at a time: eight
+    independent sums in flight (the four-pixel block's four leave the FMA units idle waiting on
+    each sum's previous step); at stride 1 the eight windows share 10 input columns per kernel
+    row, each loaded once. The same operations per output as ``_four_pixels_3x3``, which runs the
+    channels left after the multiples of 16."""
+    c16 = c - c % 16
+    for k in range(0, c16, 16):
+        a0 = zeros16()
+        a1 = a0
+        a2 = a0
+        a3 = a0
+        a4 = a0
+        a5 = a0
+        a6 = a0
+        a7 = a0
+        for i in range(3):
+            rb = xb + i * rs + k
+            wb = i * 3 * c + k
+            w0, w1, w2 = load16(wf, wb), load16(wf, wb + c), load16(wf, wb + 2 * c)
+            if ps == c:
+                x0, x1, x2 = load16(xf, rb), load16(xf, rb + c), load16(xf, rb + 2 * c)
+                x3, x4, x5 = load16(xf, rb + 3 * c), load16(xf, rb + 4 * c), load16(xf, rb + 5 * c)
+                x6, x7, x8 = load16(xf, rb + 6 * c), load16(xf, rb + 7 * c), load16(xf, rb + 8 * c)
+                x9 = load16(xf, rb + 9 * c)
+                a0 = fma16(fma16(fma16(a0, x0, w0), x1, w1), x2, w2)
+                a1 = fma16(fma16(fma16(a1, x1, w0), x2, w1), x3, w2)
+                a2 = fma16(fma16(fma16(a2, x2, w0), x3, w1), x4, w2)
+                a3 = fma16(fma16(fma16(a3, x3, w0), x4, w1), x5, w2)
+                a4 = fma16(fma16(fma16(a4, x4, w0), x5, w1), x6, w2)
+                a5 = fma16(fma16(fma16(a5, x5, w0), x6, w1), x7, w2)
+                a6 = fma16(fma16(fma16(a6, x6, w0), x7, w1), x8, w2)
+                a7 = fma16(fma16(fma16(a7, x7, w0), x8, w1), x9, w2)
+            else:
+                a0 = _row_of_three(a0, xf, rb, c, w0, w1, w2)
+                a1 = _row_of_three(a1, xf, rb + ps, c, w0, w1, w2)
+                a2 = _row_of_three(a2, xf, rb + 2 * ps, c, w0, w1, w2)
+                a3 = _row_of_three(a3, xf, rb + 3 * ps, c, w0, w1, w2)
+                a4 = _row_of_three(a4, xf, rb + 4 * ps, c, w0, w1, w2)
+                a5 = _row_of_three(a5, xf, rb + 5 * ps, c, w0, w1, w2)
+                a6 = _row_of_three(a6, xf, rb + 6 * ps, c, w0, w1, w2)
+                a7 = _row_of_three(a7, xf, rb + 7 * ps, c, w0, w1, w2)
+        store16(of, ob + k, a0)
+        store16(of, ob + c + k, a1)
+        store16(of, ob + 2 * c + k, a2)
+        store16(of, ob + 3 * c + k, a3)
+        store16(of, ob + 4 * c + k, a4)
+        store16(of, ob + 5 * c + k, a5)
+        store16(of, ob + 6 * c + k, a6)
+        store16(of, ob + 7 * c + k, a7)
+    if c16 < c:
+        _four_pixels_3x3(xf, wf, of, xb, ob, rs, ps, c, c16)
+        _four_pixels_3x3(xf, wf, of, xb + 4 * ps, ob + 4 * c, rs, ps, c, c16)
+
+
+@_jit_inline
+def _row_of_three(acc, xf, r, c, w0, w1, w2):  # type: ignore[no-untyped-def]
+    """``acc`` plus the 3 taps of one kernel row, in order (16 lanes)."""
+    return fma16(fma16(fma16(acc, load16(xf, r), w0), load16(xf, r + c), w1), load16(xf, r + 2 * c), w2)
+
+
+@_jit_inline
+def _eight_pixels_5x5(xf, wf, of, xb, ob, rs, ps, c):  # type: ignore[no-untyped-def]
+    """``_eight_pixels_3x3`` for a 5x5 kernel (each window's columns loaded for it)."""
+    c16 = c - c % 16
+    for k in range(0, c16, 16):
+        a0 = zeros16()
+        a1 = a0
+        a2 = a0
+        a3 = a0
+        a4 = a0
+        a5 = a0
+        a6 = a0
+        a7 = a0
+        for i in range(5):
+            rb = xb + i * rs + k
+            wb = i * 5 * c + k
+            w0, w1, w2 = load16(wf, wb), load16(wf, wb + c), load16(wf, wb + 2 * c)
+            w3, w4 = load16(wf, wb + 3 * c), load16(wf, wb + 4 * c)
             a0 = _row_of_five(a0, xf, rb, c, w0, w1, w2, w3, w4)
             a1 = _row_of_five(a1, xf, rb + ps, c, w0, w1, w2, w3, w4)
             a2 = _row_of_five(a2, xf, rb + 2 * ps, c, w0, w1, w2, w3, w4)
             a3 = _row_of_five(a3, xf, rb + 3 * ps, c, w0, w1, w2, w3, w4)
-        store8(of, ob + k, a0)
-        store8(of, ob + c + k, a1)
-        store8(of, ob + 2 * c + k, a2)
-        store8(of, ob + 3 * c + k, a3)
+            a4 = _row_of_five(a4, xf, rb + 4 * ps, c, w0, w1, w2, w3, w4)
+            a5 = _row_of_five(a5, xf, rb + 5 * ps, c, w0, w1, w2, w3, w4)
+            a6 = _row_of_five(a6, xf, rb + 6 * ps, c, w0, w1, w2, w3, w4)
+            a7 = _row_of_five(a7, xf, rb + 7 * ps, c, w0, w1, w2, w3, w4)
+        store16(of, ob + k, a0)
+        store16(of, ob + c + k, a1)
+        store16(of, ob + 2 * c + k, a2)
+        store16(of, ob + 3 * c + k, a3)
+        store16(of, ob + 4 * c + k, a4)
+        store16(of, ob + 5 * c + k, a5)
+        store16(of, ob + 6 * c + k, a6)
+        store16(of, ob + 7 * c + k, a7)
+    if c16 < c:
+        _four_pixels_5x5(xf, wf, of, xb, ob, rs, ps, c, c16)
+        _four_pixels_5x5(xf, wf, of, xb + 4 * ps, ob + 4 * c, rs, ps, c, c16)
 
 
 @_jit
@@ -221,12 +373,20 @@ def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: 
             ow = 0
             while ow < wo:
                 ih0, iw0 = oh * sh - pt, ow * sw - pl
+                if inside and blocks and ow_a <= ow and ow + 8 <= ow_b and c >= 16:
+                    xb, ob = ((n * h + ih0) * wd + iw0) * c, ((n * ho + oh) * wo + ow) * c
+                    if kh == 3:
+                        _eight_pixels_3x3(xf, wf, of, xb, ob, wd * c, sw * c, c)
+                    else:
+                        _eight_pixels_5x5(xf, wf, of, xb, ob, wd * c, sw * c, c)
+                    ow += 8
+                    continue
                 if inside and blocks and ow_a <= ow and ow + 4 <= ow_b:
                     xb, ob = ((n * h + ih0) * wd + iw0) * c, ((n * ho + oh) * wo + ow) * c
                     if kh == 3:
-                        _four_pixels_3x3(xf, wf, of, xb, ob, wd * c, sw * c, c)
+                        _four_pixels_3x3(xf, wf, of, xb, ob, wd * c, sw * c, c, 0)
                     else:
-                        _four_pixels_5x5(xf, wf, of, xb, ob, wd * c, sw * c, c)
+                        _four_pixels_5x5(xf, wf, of, xb, ob, wd * c, sw * c, c, 0)
                     ow += 4
                     continue
                 ob = _U((n * ho + oh) * wo + ow) * cu
@@ -238,14 +398,14 @@ def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: 
                         acc = zero
                         for i in range(3):
                             for j in range(3):
-                                acc = acc + xf[xb + _U(i) * rs + _U(j) * cs + k] * wf[_U(i * 3 + j) * cu + k]
+                                acc = fma32(xf[xb + _U(i) * rs + _U(j) * cs + k], wf[_U(i * 3 + j) * cu + k], acc)
                         of[ob + k] = acc
                 elif inside and ow_a <= ow < ow_b and kh == 5 and kw == 5:
                     for k in range(cu):
                         acc = zero
                         for i in range(5):
                             for j in range(5):
-                                acc = acc + xf[xb + _U(i) * rs + _U(j) * cs + k] * wf[_U(i * 5 + j) * cu + k]
+                                acc = fma32(xf[xb + _U(i) * rs + _U(j) * cs + k], wf[_U(i * 5 + j) * cu + k], acc)
                         of[ob + k] = acc
                 else:
                     _taps_bounded(xf, wf, of, ob, n, ih0, iw0, h, wd, kh, kw, dh, dw, cu)

@@ -91,3 +91,153 @@ def madd8(typingctx: Any, acc: Any, a: Any, b: Any) -> Any:
         return builder.fadd(args[0], builder.fmul(args[1], args[2]))
 
     return f32x8(acc, a, b), codegen
+
+
+# --- 16 lanes, fused multiply-add (the packed GEMM of ``hwsim.kernels.jit_gemm``) -------------------
+#
+# ``fma16`` rounds once (``llvm.fma``): a GEMM sums in an order of its own anyway (BLAS does too), and is
+# held to a tolerance, not to bits. On a CPU with AVX-512 each value is one zmm register (one
+# instruction per operation); elsewhere LLVM splits it into two 8-lane (or four 4-lane) halves.
+
+LANES16 = 16
+_VEC16 = ir.VectorType(ir.FloatType(), LANES16)
+
+
+class F32x16Type(types.Type):
+    """Sixteen float32 lanes (one AVX-512 register)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="F32x16")
+
+
+f32x16 = F32x16Type()
+
+
+@register_model(F32x16Type)
+class _F32x16Model(models.PrimitiveModel):
+    def __init__(self, dmm: Any, fe_type: Any) -> None:
+        super().__init__(dmm, fe_type, _VEC16)
+
+
+def _lanes16_at(context: Any, builder: Any, arrty: Any, arr: Any, idx: Any) -> Any:
+    data = context.make_array(arrty)(context, builder, arr).data
+    return builder.bitcast(builder.gep(data, [idx]), _VEC16.as_pointer())
+
+
+@intrinsic
+def load16(typingctx: Any, arr: Any, idx: Any) -> Any:
+    """The 16 floats ``arr[idx : idx + 16]`` (no bounds check)."""
+    _check_array(arr)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.load(_lanes16_at(context, builder, sig.args[0], args[0], args[1]), align=4)
+
+    return f32x16(arr, idx), codegen
+
+
+@intrinsic
+def store16(typingctx: Any, arr: Any, idx: Any, value: Any) -> Any:
+    """``arr[idx : idx + 16] = value`` (no bounds check)."""
+    _check_array(arr)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        builder.store(args[2], _lanes16_at(context, builder, sig.args[0], args[0], args[1]), align=4)
+        return context.get_dummy_value()
+
+    return types.none(arr, idx, value), codegen
+
+
+@intrinsic
+def zeros16(typingctx: Any) -> Any:
+    """Sixteen +0.0 lanes."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return ir.Constant(_VEC16, [0.0] * LANES16)
+
+    return f32x16(), codegen
+
+
+@intrinsic
+def splat16(typingctx: Any, value: Any) -> Any:
+    """One float32 in all 16 lanes."""
+    if value != types.float32:
+        raise TypeError(f"expected a float32, got {value}")
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        one = builder.insert_element(ir.Constant(_VEC16, ir.Undefined), args[0], ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(ir.IntType(32), LANES16), [0] * LANES16))
+
+    return f32x16(value), codegen
+
+
+@intrinsic
+def fma16(typingctx: Any, acc: Any, a: Any, b: Any) -> Any:
+    """``acc + a * b`` lane by lane, rounded once (fused multiply-add)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        module = builder.module
+        fn = module.globals.get("llvm.fma.v16f32")
+        if fn is None:
+            fn = ir.Function(module, ir.FunctionType(_VEC16, [_VEC16] * 3), "llvm.fma.v16f32")
+        return builder.call(fn, [args[1], args[2], args[0]])
+
+    return f32x16(acc, a, b), codegen
+
+
+@intrinsic
+def store16_first(typingctx: Any, arr: Any, idx: Any, value: Any, count: Any) -> Any:
+    """``arr[idx : idx + count] = value[:count]`` (0 <= count <= 16): a masked store, touching nothing
+    past the ``count`` floats (no bounds check)."""
+    _check_array(arr)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        i32 = ir.IntType(32)
+        lanes = ir.Constant(ir.VectorType(i32, LANES16), list(range(LANES16)))
+        n = builder.trunc(args[3], i32) if args[3].type.width > 32 else args[3]
+        limit = builder.shuffle_vector(builder.insert_element(ir.Constant(ir.VectorType(i32, LANES16), ir.Undefined),
+                                                              n, ir.Constant(i32, 0)),
+                                       ir.Constant(ir.VectorType(i32, LANES16), ir.Undefined),
+                                       ir.Constant(ir.VectorType(i32, LANES16), [0] * LANES16))
+        mask = builder.icmp_unsigned("<", lanes, limit)
+        ptr = _lanes16_at(context, builder, sig.args[0], args[0], args[1])
+        module = builder.module
+        name = f"llvm.masked.store.v16f32.{_pointer_suffix(ptr.type)}"
+        fn = module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [_VEC16, ptr.type, i32, mask.type]), name)
+        builder.call(fn, [args[2], ptr, ir.Constant(i32, 4), mask])
+        return context.get_dummy_value()
+
+    return types.none(arr, idx, value, count), codegen
+
+
+def _pointer_suffix(ptr_type: Any) -> str:
+    """The overload suffix LLVM gives a pointer argument: "p0" with opaque pointers, "p0v16f32" with typed."""
+    return "p0" if getattr(ptr_type, "is_opaque", False) else "p0v16f32"
+
+
+def _fma_function(builder: Any, vec: Any, name: str) -> Any:
+    module = builder.module
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(vec, [vec] * 3), name)
+    return fn
+
+
+@intrinsic
+def fma8(typingctx: Any, acc: Any, a: Any, b: Any) -> Any:
+    """``acc + a * b`` on 8 lanes, rounded once (fused multiply-add)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.call(_fma_function(builder, _VEC, "llvm.fma.v8f32"), [args[1], args[2], args[0]])
+
+    return f32x8(acc, a, b), codegen
+
+
+@intrinsic
+def fma32(typingctx: Any, a: Any, b: Any, acc: Any) -> Any:
+    """``a * b + acc`` for float32 scalars, rounded once (LLVM vectorizes it in a loop)."""
+    if not (a == b == acc == types.float32):
+        raise TypeError(f"expected three float32 values, got {a}, {b}, {acc}")
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.call(_fma_function(builder, ir.FloatType(), "llvm.fma.f32"), [args[0], args[1], args[2]])
+
+    return types.float32(a, b, acc), codegen

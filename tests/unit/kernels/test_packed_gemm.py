@@ -1,0 +1,85 @@
+"""The packed fp32 GEMM (``hwsim.kernels.packed_gemm`` / ``jit_gemm``) against NumPy: every tile
+(8 x 32, 8 x 16, the one-row tail, a narrower last panel), both operand layouts, the fused epilogue,
+and a row's bits independent of the other rows of the call."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwsim.kernels.epilogue import ADD, RELU, Epilogue, apply
+from hwsim.kernels.packed_gemm import ROWS, FusedEpilogue, gemm, pack, takes_packed
+
+SHAPES = [(8, 1, 16), (8, 27, 32), (13, 3, 17), (37, 64, 40), (64, 96, 5), (9, 48, 48), (21, 200, 72)]
+
+
+def _in_order_float64(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return (a.astype(np.float64) @ w.astype(np.float64))
+
+
+@pytest.mark.parametrize("rows, k, o", SHAPES, ids=[f"{r}x{k}x{o}" for r, k, o in SHAPES])
+def test_rows_by_channels_last_operand_match_float64(rows: int, k: int, o: int) -> None:
+    rng = np.random.default_rng(rows * 1000 + k * 10 + o)
+    a = rng.standard_normal((rows, k)).astype(np.float32)
+    w = rng.standard_normal((k, o)).astype(np.float32)
+    got = gemm(a.reshape(-1), k, 1, rows, pack(w), FusedEpilogue.of(None, o))
+    assert got.shape == (rows, o) and got.dtype == np.float32
+    exact = _in_order_float64(a, w)
+    scale = np.abs(a).astype(np.float64) @ np.abs(w).astype(np.float64)  # the sum's condition
+    assert np.all(np.abs(got - exact) <= 2 * k * np.finfo(np.float32).eps * scale + 1e-30)
+
+
+@pytest.mark.parametrize("rows, k, o", SHAPES[:5], ids=[f"{r}x{k}x{o}" for r, k, o in SHAPES[:5]])
+def test_transposed_operand_gives_the_same_bits(rows: int, k: int, o: int) -> None:
+    """A patch matrix stored transposed ([K, P]: row step 1, column step P) gives the same bits as the
+    same operand stored [P, K]: the same products summed in the same order."""
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((rows, k)).astype(np.float32)
+    wp = pack(rng.standard_normal((k, o)).astype(np.float32))
+    direct = gemm(a.reshape(-1), k, 1, rows, wp, FusedEpilogue.of(None, o))
+    transposed = gemm(np.ascontiguousarray(a.T).reshape(-1), 1, rows, rows, wp, FusedEpilogue.of(None, o))
+    np.testing.assert_array_equal(direct, transposed)
+
+
+def test_a_rows_bits_do_not_depend_on_the_other_rows() -> None:
+    """Row r computed in an 8-row tile, in the one-row tail, or alone: the same bits."""
+    rng = np.random.default_rng(11)
+    k, o = 57, 40
+    a = rng.standard_normal((19, k)).astype(np.float32)
+    wp = pack(rng.standard_normal((k, o)).astype(np.float32))
+    whole = gemm(a.reshape(-1), k, 1, 19, wp, FusedEpilogue.of(None, o))
+    shifted = gemm(a[3:].reshape(-1), k, 1, 16, wp, FusedEpilogue.of(None, o))  # row 3 now in a tile's first row
+    np.testing.assert_array_equal(whole[3:19], shifted)
+    single = gemm(np.ascontiguousarray(a[17]), k, 1, 1, wp, FusedEpilogue.of(None, o))
+    np.testing.assert_array_equal(whole[17:18], single)
+
+
+@pytest.mark.parametrize("rows", [8, 19])
+def test_fused_epilogue_is_the_unfused_pass(rows: int) -> None:
+    """Bias then ReLU applied inside the GEMM, per block of rows, gives the bits of the separate
+    epilogue pass over the GEMM's result."""
+    rng = np.random.default_rng(5)
+    k, o = 30, 24
+    a = rng.standard_normal((rows, k)).astype(np.float32)
+    wp = pack(rng.standard_normal((k, o)).astype(np.float32))
+    ep = Epilogue(np.array([ADD, RELU], np.int64),
+                  np.stack([rng.standard_normal(o).astype(np.float32), np.zeros(o, np.float32)]))
+    fused = gemm(a.reshape(-1), k, 1, rows, wp, FusedEpilogue.of(ep, o))
+    plain = gemm(a.reshape(-1), k, 1, rows, wp, FusedEpilogue.of(None, o))
+    unfused = apply(plain.copy(), ep)
+    np.testing.assert_array_equal(fused, unfused)
+    assert (fused == 0).any() and (plain < 0).any()  # the ReLU did something
+
+
+def test_shape_rule_sends_small_or_non_float32_gemms_to_blas() -> None:
+    assert takes_packed(ROWS, np.dtype(np.float32))
+    assert not takes_packed(ROWS - 1, np.dtype(np.float32))
+    assert not takes_packed(64, np.dtype(np.float64))
+
+
+def test_pack_zero_pads_the_last_panel() -> None:
+    w = np.arange(3 * 20, dtype=np.float32).reshape(3, 20)
+    wp = pack(w)
+    assert wp.panels.shape == (2, 3, 16) and wp.outputs == 20 and wp.inputs == 3
+    np.testing.assert_array_equal(wp.panels[1, :, :4], w[:, 16:])
+    assert not wp.panels[1, :, 4:].any()
