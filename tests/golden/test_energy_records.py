@@ -31,8 +31,10 @@ KINDS = ("cpu", "fpga", "gpu", "systolic")
 #: kinds with no board within the target today: why, with the measured figure (hwsim validate)
 KNOWN_MISSES: dict[str, str] = {
     "fpga": "QuTiBench DPU boards 0.50x (1.99x; best board ZCU102 0.62, 1.62x): board power while running right "
-            "(0.85-0.99x, mostly the fitted board idle), latency 1.6-2.6x too fast (QuTiBench's earlier DPU toolchain "
-            "ran ResNet-50 1.37-1.48x slower than the Vitis AI 1.4 model zoo hwsim's DPU latency is fitted to)",
+            "(0.85-0.99x, mostly the fitted board idle), latency 1.6-2.6x too fast: QuTiBench's DPU runs (toolchain, "
+            "DPU size and clock not in its files) took 1.37-1.48x the ResNet-50 time of the DNNDK v3.1 model zoo "
+            "hwsim's DPU latency is fitted to, on the same boards (compute 1.14-1.28x, plus ~3 ms of system time); "
+            "no other FPGA board-energy source was found",
     "gpu": "Jetson Nano (DeepEdgeBench, TensorRT fp32 MobileNetV2) 1.54x low (0.65): latency 1.01x, board power "
            "0.64x (4.55 of 7.08 W) with the GPU's busy power (tegrastats GPU rail) and the host core (CPU rail) "
            "modelled; the SoC / memory-controller rail at full clock is not (no clean source): 4.0x before",
