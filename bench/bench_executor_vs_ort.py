@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """hwsim's fp32 executor beside onnxruntime on the same ONNX files, 1 thread each, in one run.
 
-    python bench/bench_executor_vs_ort.py [--repeats 5] [--batch 1] [--models resnet18,mobilenet_v2,...]
+    python bench/bench_executor_vs_ort.py [--repeats 20] [--batch 1] [--models resnet18,mobilenet_v2,...]
 
 Models: torchvision's ResNet-18, MobileNetV2, MnasNet-0.5, EfficientNet-B0 (seeded random weights,
 exported with torch.onnx in this run: torch is needed here only) and two model.json workloads written
@@ -9,7 +9,7 @@ to ONNX with hwsim's own writer (a depthwise-separable block and MobileNetV1). B
 same file; hwsim's weights are resolved once beforehand as onnxruntime prepares its initializers once
 per session. Times are the least CPU time of ``--repeats`` inferences after one untimed inference
 (steady state: both run on one thread; on a shared machine wall time would also count other jobs'
-slices); the ratio is hwsim / onnxruntime (target <= 2). BLAS and onnxruntime are pinned to one
+slices), the two engines taking turns within each round; the ratio is hwsim / onnxruntime (target <= 2). BLAS and onnxruntime are pinned to one
 thread (threadpoolctl, intra_op_num_threads).
 
 The one-off cost of hwsim's compiled loops (numba, ``hwsim/kernels/jit_dense.py``) is printed apart:
@@ -80,15 +80,19 @@ def write_own(name: str, out: Path, batch: int) -> Path:
     return path
 
 
-def best_of(fn, repeats: int) -> float:
-    """Least CPU time of this process over ``repeats`` calls: both engines run on one thread, so CPU
-    time is their work; wall time on a shared machine also counts the slices other jobs take."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.process_time()
+def best_of_interleaved(fns, repeats: int) -> list[float]:
+    """Least CPU time of this process for each of ``fns`` over ``repeats`` rounds, the functions taking
+    turns within each round (after one untimed call each): both engines run on one thread, so CPU time
+    is their work, and taking turns gives both the same share of whatever else the machine runs (on a
+    shared 2-core machine a neighbour's job slows a core's caches and memory for both alike)."""
+    for fn in fns:
         fn()
-        best = min(best, time.process_time() - t)
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t = time.process_time()
+            fn()
+            best[i] = min(best[i], time.process_time() - t)
     return best
 
 
@@ -113,8 +117,8 @@ def compare(path: Path, repeats: int) -> dict:
         theirs = sess.run(None, feed)[0]
         out = next(iter(ours.outputs.values()))
         diff = float(np.max(np.abs(out - theirs)) / max(float(np.max(np.abs(theirs))), 1e-30))
-        t_ours = best_of(lambda: execute(graph, {graph.inputs[0]: x}, weights=weights), repeats)
-        t_ort = best_of(lambda: sess.run(None, feed), repeats)
+        t_ours, t_ort = best_of_interleaved([lambda: execute(graph, {graph.inputs[0]: x}, weights=weights),
+                                             lambda: sess.run(None, feed)], repeats)
     return {"nodes": len(graph.nodes), "hwsim_ms": t_ours * 1e3, "ort_ms": t_ort * 1e3, "ratio": t_ours / t_ort,
             "max_rel_diff": diff}
 
@@ -138,7 +142,7 @@ def compile_seconds() -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--models", default="resnet18,mobilenet_v2,mnasnet0_5,efficientnet_b0,dw_separable,mobilenet_v1")
     args = ap.parse_args(argv)

@@ -16,6 +16,9 @@ SingleStream the queries run back to back, one at a time, so energy per inferenc
 No figure is fitted or adjusted here.
 
     python tools/mlperf_power.py /path/to/inference_results_v1.0 closed/Krai/results/<system>/resnet50/singlestream
+
+Used for hwsim's Krai Raspberry Pi 4 records of v1.0, v2.0 and v2.1 (the later rounds keep the same files, plus a
+``ranging/`` run that sets the analyser's range and is not the measurement: only ``run_1`` is read).
 """
 
 from __future__ import annotations

@@ -57,15 +57,14 @@ def _epilogue_at(y, at, c, codes, vectors):  # type: ignore[no-untyped-def]
             for k in range(c):
                 y[at + k] = y[at + k] * v[k]
         elif code == RELU:  # np.maximum(x, 0): NaN and -0.0 pass through
-            for k in range(c):
-                if y[at + k] < zero:
-                    y[at + k] = zero
+            for k in range(c):  # a select and an unconditional store: LLVM vectorizes it
+                yk = y[at + k]
+                y[at + k] = zero if yk < zero else yk
         elif code == RELU6:  # np.clip(x, 0, 6)
             for k in range(c):
-                if y[at + k] < zero:
-                    y[at + k] = zero
-                if y[at + k] > six:
-                    y[at + k] = six
+                yk = y[at + k]
+                yk = zero if yk < zero else yk
+                y[at + k] = six if yk > six else yk
         elif code == SIGMOID or code == SILU:
             silu = code == SILU
             for k in range(c):

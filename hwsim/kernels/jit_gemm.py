@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from hwsim.kernels.jit_dense import _epilogue_at
-from hwsim.kernels.jit_simd import fma16, load16, splat16, store16, store16_first, zeros16
+from hwsim.kernels.jit_dense import ADD, MUL, RELU, _epilogue_at
+from hwsim.kernels.jit_simd import (add16, fma16, load16, mul16, relu6_16, relu16, splat16, store16, store16_first,
+                                   zeros16)
 
 _jit = njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 #: the tiles: inlined into the GEMM loop by numba (a call per tile passes every array as a struct)
@@ -46,7 +47,25 @@ def _put(cf, at, acc, width, scratch):  # type: ignore[no-untyped-def]
 
 
 @_tile
-def _tile_8x32(af, a0, rs, cs, k, bf, b0, cf, c0, o, w1, scratch):  # type: ignore[no-untyped-def]
+def _finish(acc, codes, ef, es, col):  # type: ignore[no-untyped-def]
+    """The register epilogue of one 16-output vector at output column ``col``: each stage of ``codes``
+    (ADD, MUL, RELU, RELU6 only) with its operand row ``ef[s * es + col:]``; the same float32
+    operation per lane as the separate pass, so the same bits."""
+    for s in range(codes.shape[0]):
+        code = codes[s]
+        if code == ADD:
+            acc = add16(acc, load16(ef, _U(s) * es + col))
+        elif code == MUL:
+            acc = mul16(acc, load16(ef, _U(s) * es + col))
+        elif code == RELU:
+            acc = relu16(acc)
+        else:
+            acc = relu6_16(acc)
+    return acc
+
+
+@_tile
+def _tile_8x32(af, a0, rs, cs, k, bf, b0, cf, c0, o, w1, scratch, rc, ef, es, col):  # type: ignore[no-untyped-def]
     """Rows a0 + r * rs (r < 8) times panels starting at ``b0`` and ``b0 + K * 16`` (the second
     ``w1`` wide) into c[c0 + r * o + ...]."""
     s00 = zeros16()
@@ -97,26 +116,26 @@ def _tile_8x32(af, a0, rs, cs, k, bf, b0, cf, c0, o, w1, scratch):  # type: igno
         x = splat16(af[at + rs7])
         s70 = fma16(s70, x, v0)
         s71 = fma16(s71, x, v1)
-    store16(cf, c0, s00)
-    _put(cf, c0 + _U(PANEL), s01, w1, scratch)
-    store16(cf, c0 + o, s10)
-    _put(cf, c0 + o + _U(PANEL), s11, w1, scratch)
-    store16(cf, c0 + o2, s20)
-    _put(cf, c0 + o2 + _U(PANEL), s21, w1, scratch)
-    store16(cf, c0 + o3, s30)
-    _put(cf, c0 + o3 + _U(PANEL), s31, w1, scratch)
-    store16(cf, c0 + o4, s40)
-    _put(cf, c0 + o4 + _U(PANEL), s41, w1, scratch)
-    store16(cf, c0 + o5, s50)
-    _put(cf, c0 + o5 + _U(PANEL), s51, w1, scratch)
-    store16(cf, c0 + o6, s60)
-    _put(cf, c0 + o6 + _U(PANEL), s61, w1, scratch)
-    store16(cf, c0 + o7, s70)
-    _put(cf, c0 + o7 + _U(PANEL), s71, w1, scratch)
+    store16(cf, c0, _finish(s00, rc, ef, es, col))
+    _put(cf, c0 + _U(PANEL), _finish(s01, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    store16(cf, c0 + o, _finish(s10, rc, ef, es, col))
+    _put(cf, c0 + o + _U(PANEL), _finish(s11, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    store16(cf, c0 + o2, _finish(s20, rc, ef, es, col))
+    _put(cf, c0 + o2 + _U(PANEL), _finish(s21, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    store16(cf, c0 + o3, _finish(s30, rc, ef, es, col))
+    _put(cf, c0 + o3 + _U(PANEL), _finish(s31, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    store16(cf, c0 + o4, _finish(s40, rc, ef, es, col))
+    _put(cf, c0 + o4 + _U(PANEL), _finish(s41, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    store16(cf, c0 + o5, _finish(s50, rc, ef, es, col))
+    _put(cf, c0 + o5 + _U(PANEL), _finish(s51, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    store16(cf, c0 + o6, _finish(s60, rc, ef, es, col))
+    _put(cf, c0 + o6 + _U(PANEL), _finish(s61, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    store16(cf, c0 + o7, _finish(s70, rc, ef, es, col))
+    _put(cf, c0 + o7 + _U(PANEL), _finish(s71, rc, ef, es, col + _U(PANEL)), w1, scratch)
 
 
 @_tile
-def _tile_8x16(af, a0, rs, cs, k, bf, b0, cf, c0, o, w0, scratch):  # type: ignore[no-untyped-def]
+def _tile_8x16(af, a0, rs, cs, k, bf, b0, cf, c0, o, w0, scratch, rc, ef, es, col):  # type: ignore[no-untyped-def]
     """``_tile_8x32`` for one panel (``w0`` wide)."""
     s0 = zeros16()
     s1 = s0
@@ -140,32 +159,36 @@ def _tile_8x16(af, a0, rs, cs, k, bf, b0, cf, c0, o, w0, scratch):  # type: igno
         s5 = fma16(s5, splat16(af[at + rs5]), v)
         s6 = fma16(s6, splat16(af[at + rs6]), v)
         s7 = fma16(s7, splat16(af[at + rs7]), v)
-    _put(cf, c0, s0, w0, scratch)
-    _put(cf, c0 + o, s1, w0, scratch)
-    _put(cf, c0 + o2, s2, w0, scratch)
-    _put(cf, c0 + o3, s3, w0, scratch)
-    _put(cf, c0 + o4, s4, w0, scratch)
-    _put(cf, c0 + o5, s5, w0, scratch)
-    _put(cf, c0 + o6, s6, w0, scratch)
-    _put(cf, c0 + o7, s7, w0, scratch)
+    _put(cf, c0, _finish(s0, rc, ef, es, col), w0, scratch)
+    _put(cf, c0 + o, _finish(s1, rc, ef, es, col), w0, scratch)
+    _put(cf, c0 + o2, _finish(s2, rc, ef, es, col), w0, scratch)
+    _put(cf, c0 + o3, _finish(s3, rc, ef, es, col), w0, scratch)
+    _put(cf, c0 + o4, _finish(s4, rc, ef, es, col), w0, scratch)
+    _put(cf, c0 + o5, _finish(s5, rc, ef, es, col), w0, scratch)
+    _put(cf, c0 + o6, _finish(s6, rc, ef, es, col), w0, scratch)
+    _put(cf, c0 + o7, _finish(s7, rc, ef, es, col), w0, scratch)
 
 
 @_tile
-def _tile_1x16(af, a0, cs, k, bf, b0, cf, c0, w0, scratch):  # type: ignore[no-untyped-def]
+def _tile_1x16(af, a0, cs, k, bf, b0, cf, c0, w0, scratch, rc, ef, es, col):  # type: ignore[no-untyped-def]
     """One row times one panel, four partial chains would change the order: one chain, in order."""
     s = zeros16()
     for q in range(k):
         s = fma16(s, splat16(af[a0 + q * cs]), load16(bf, b0 + q * _U(PANEL)))
-    _put(cf, c0, s, w0, scratch)
+    _put(cf, c0, _finish(s, rc, ef, es, col), w0, scratch)
 
 
 @_jit
-def gemm_packed(a, rs, cs, p, bp, o, codes, vectors, c):  # type: ignore[no-untyped-def]
+def gemm_packed(a, rs, cs, p, bp, o, codes, vectors, rcodes, ef, c):  # type: ignore[no-untyped-def]
     """``c`` [P, O] = epilogue(a @ b): ``a`` any float32 array holding the [P, K] operand at flat offset
     ``r * rs + q * cs`` (rows of a channels-last activation: rs = K, cs = 1; a transposed patch
-    matrix: rs = 1, cs = P); ``bp`` the packed weight [ceil(O / 16), K, 16]; ``vectors`` the
-    epilogue's operands repeated for 8 rows, [S, 8 * O]."""
+    matrix: rs = 1, cs = P); ``bp`` the packed weight [ceil(O / 16), K, 16]. The epilogue either in
+    registers before each store (``rcodes``, operands ``ef`` [S, ceil(O / 16) * 16] zero-padded), or,
+    for stages the registers do not run (sigmoid, SiLU), as a pass over each block of stored rows
+    (``codes``, ``vectors`` the operands repeated for 8 rows, [S, 8 * O]); at most one of the two."""
     af, bf, cf = a.reshape(a.size), bp.reshape(bp.size), c.reshape(c.size)
+    eff = ef.reshape(ef.size)
+    es = _U(ef.shape[1])
     panels, k = bp.shape[0], _U(bp.shape[1])
     ou = _U(o)
     rsu, csu = _U(rs), _U(cs)
@@ -179,10 +202,13 @@ def gemm_packed(a, rs, cs, p, bp, o, codes, vectors, c):  # type: ignore[no-unty
         j = 0
         while j + 2 <= panels:
             w1 = last_w if j + 2 == panels else PANEL
-            _tile_8x32(af, a0, rsu, csu, k, bf, _U(j) * panel_size, cf, c0 + _U(j * PANEL), ou, w1, scratch)
+            col = _U(j * PANEL)
+            _tile_8x32(af, a0, rsu, csu, k, bf, _U(j) * panel_size, cf, c0 + col, ou, w1, scratch, rcodes, eff, es, col)
             j += 2
         if j < panels:
-            _tile_8x16(af, a0, rsu, csu, k, bf, _U(j) * panel_size, cf, c0 + _U(j * PANEL), ou, last_w, scratch)
+            col = _U(j * PANEL)
+            _tile_8x16(af, a0, rsu, csu, k, bf, _U(j) * panel_size, cf, c0 + col, ou, last_w, scratch, rcodes, eff, es,
+                       col)
         if codes.shape[0]:
             _epilogue_at(cf, c0, _U(ROWS) * ou, codes, vectors)
         r += ROWS
@@ -191,7 +217,8 @@ def gemm_packed(a, rs, cs, p, bp, o, codes, vectors, c):  # type: ignore[no-unty
         c0 = _U(r) * ou
         for j in range(panels):
             w0 = last_w if j + 1 == panels else PANEL
-            _tile_1x16(af, a0, csu, k, bf, _U(j) * panel_size, cf, c0 + _U(j * PANEL), w0, scratch)
+            col = _U(j * PANEL)
+            _tile_1x16(af, a0, csu, k, bf, _U(j) * panel_size, cf, c0 + col, w0, scratch, rcodes, eff, es, col)
         if codes.shape[0]:
             _epilogue_at(cf, c0, ou, codes, vectors)
         r += 1
@@ -201,4 +228,4 @@ def warm_up() -> None:
     """Compile (or load from the disk cache) the GEMM for its one signature."""
     f32 = np.float32
     gemm_packed(np.ones(12, f32), 3, 1, 4, np.ones((2, 3, PANEL), f32), 20, np.zeros(1, np.int64),
-                np.zeros((1, 8 * 20), f32), np.empty((4, 20), f32))
+                np.zeros((1, 8 * 20), f32), np.zeros(1, np.int64), np.zeros((1, 2 * PANEL), f32), np.empty((4, 20), f32))

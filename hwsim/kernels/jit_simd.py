@@ -241,3 +241,48 @@ def fma32(typingctx: Any, a: Any, b: Any, acc: Any) -> Any:
         return builder.call(_fma_function(builder, ir.FloatType(), "llvm.fma.f32"), [args[0], args[1], args[2]])
 
     return types.float32(a, b, acc), codegen
+
+
+# --- 16-lane epilogue stages (the packed GEMM applies bias / scale / ReLU / ReLU6 to its sums in registers):
+# the same float32 operation per lane as ``jit_dense._epilogue_at``'s scalar loops, so the same bits.
+
+@intrinsic
+def add16(typingctx: Any, a: Any, b: Any) -> Any:
+    """``a + b`` lane by lane."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.fadd(args[0], args[1])
+
+    return f32x16(a, b), codegen
+
+
+@intrinsic
+def mul16(typingctx: Any, a: Any, b: Any) -> Any:
+    """``a * b`` lane by lane."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.fmul(args[0], args[1])
+
+    return f32x16(a, b), codegen
+
+
+def _below(builder: Any, value: Any, bound: float) -> Any:
+    return builder.fcmp_ordered("<", value, ir.Constant(_VEC16, [bound] * LANES16))
+
+
+@intrinsic
+def relu16(typingctx: Any, a: Any) -> Any:
+    """``0 if a < 0 else a`` lane by lane (np.maximum(a, 0): NaN and -0.0 pass through)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.select(_below(builder, args[0], 0.0), ir.Constant(_VEC16, [0.0] * LANES16), args[0])
+
+    return f32x16(a), codegen
+
+
+@intrinsic
+def relu6_16(typingctx: Any, a: Any) -> Any:
+    """``relu16`` then ``6 if a > 6 else a`` lane by lane (np.clip(a, 0, 6))."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        six = ir.Constant(_VEC16, [6.0] * LANES16)
+        low = builder.select(_below(builder, args[0], 0.0), ir.Constant(_VEC16, [0.0] * LANES16), args[0])
+        return builder.select(builder.fcmp_ordered(">", low, six), six, low)
+
+    return f32x16(a), codegen

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.kernels.conv_common import weight_layout
-from hwsim.kernels.epilogue import Epilogue
+from hwsim.kernels.epilogue import ADD, MUL, RELU, RELU6, Epilogue
 
 #: rows of the compiled GEMM's register tile (``jit_gemm.ROWS``; kept here so that deciding never
 #: imports numba) and the output channels of one packed panel (``jit_gemm.PANEL``)
@@ -57,18 +57,33 @@ def takes_packed(rows: int, dtype: np.dtype) -> bool:
     return dtype == np.float32 and rows >= ROWS
 
 
+#: epilogue stages the packed GEMM applies in registers (``jit_gemm._finish``); others (sigmoid, SiLU)
+#: run as a pass over each block of stored rows
+_REGISTER_STAGES = frozenset({ADD, MUL, RELU, RELU6})
+
+
 @dataclass(frozen=True)
 class FusedEpilogue:
-    """An epilogue's stage codes and operands repeated for one tile of ``ROWS`` output rows."""
+    """An epilogue's stages for the packed GEMM: either in registers (``register_codes``, operands
+    ``padded`` [S, ceil(O / 16) * 16]) or, when a stage is not one the registers run, as a pass over each
+    block of ``ROWS`` stored rows (``codes``, operands ``vectors`` [S, ROWS * O]); the other pair empty."""
 
     codes: np.ndarray
     vectors: np.ndarray  # [S, ROWS * O]
+    register_codes: np.ndarray
+    padded: np.ndarray  # [S, ceil(O / 16) * 16]
 
     @staticmethod
     def of(ep: Epilogue | None, outputs: int) -> "FusedEpilogue":
+        width = -(-outputs // PANEL) * PANEL
+        none = (_NO_STAGES, np.zeros((0, width), np.float32))
         if ep is None or ep.empty:
-            return FusedEpilogue(_NO_STAGES, np.zeros((0, ROWS * outputs), np.float32))
-        return FusedEpilogue(ep.codes, ep.repeated(ROWS))
+            return FusedEpilogue(_NO_STAGES, np.zeros((0, ROWS * outputs), np.float32), *none)
+        if all(int(code) in _REGISTER_STAGES for code in ep.codes):
+            padded = np.zeros((len(ep.codes), width), np.float32)
+            padded[:, :outputs] = ep.vectors
+            return FusedEpilogue(_NO_STAGES, np.zeros((0, ROWS * outputs), np.float32), ep.codes, padded)
+        return FusedEpilogue(ep.codes, ep.repeated(ROWS), *none)
 
 
 def gemm(a: np.ndarray, row_step: int, col_step: int, rows: int, wp: PackedWeight, ep: FusedEpilogue) -> np.ndarray:
@@ -77,5 +92,6 @@ def gemm(a: np.ndarray, row_step: int, col_step: int, rows: int, wp: PackedWeigh
     from hwsim.kernels import jit_gemm  # numba, on the first packed GEMM only
 
     out = np.empty((rows, wp.outputs), np.float32)
-    jit_gemm.gemm_packed(a, row_step, col_step, rows, wp.panels, wp.outputs, ep.codes, ep.vectors, out)
+    jit_gemm.gemm_packed(a, row_step, col_step, rows, wp.panels, wp.outputs, ep.codes, ep.vectors, ep.register_codes,
+                         ep.padded, out)
     return out

@@ -30,14 +30,11 @@ KINDS = ("cpu", "fpga", "gpu", "systolic")
 
 #: kinds with no board within the target today: why, with the measured figure (hwsim validate)
 KNOWN_MISSES: dict[str, str] = {
-    "cpu": "best board Raspberry Pi 4 under TFLite's built-in kernels (Krai MLPerf v1.0, ResNet-50, 4 threads) 1.69x "
-           "(0.55 fan on, 0.63 fan off): latency 0.82, power at the mains 0.67 / 0.77 (that rig's own idle, "
-           "with its fan and power supply, is not published; the profile's 1.6 W is another rig's); "
-           "DeepEdgeBench's Pi 4 (one thread) 1.77x: fp32 0.66, int8 0.48 (latency 0.73 / 0.51: TFLite's "
-           "one-thread slow-down is larger than the ncnn-fitted thread scaling gives)",
     "fpga": "QuTiBench DPU boards 0.50x (1.99x; best board ZCU102 0.62, 1.62x): board power while running right "
-            "(0.85-0.99x, mostly the fitted board idle), latency 1.6-2.6x too fast (QuTiBench's earlier DPU toolchain "
-            "ran ResNet-50 1.37-1.48x slower than the Vitis AI 1.4 model zoo hwsim's DPU latency is fitted to)",
+            "(0.85-0.99x, mostly the fitted board idle), latency 1.6-2.6x too fast: QuTiBench's DPU runs (toolchain, "
+            "DPU size and clock not in its files) took 1.37-1.48x the ResNet-50 time of the DNNDK v3.1 model zoo "
+            "hwsim's DPU latency is fitted to, on the same boards (compute 1.14-1.28x, plus ~3 ms of system time); "
+            "no other FPGA board-energy source was found",
 }
 
 

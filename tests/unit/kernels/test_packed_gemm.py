@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwsim.kernels.epilogue import ADD, RELU, Epilogue, apply
+from hwsim.kernels.epilogue import ADD, MUL, RELU, RELU6, SILU, Epilogue, apply
 from hwsim.kernels.packed_gemm import ROWS, FusedEpilogue, gemm, pack, takes_packed
 
 SHAPES = [(8, 1, 16), (8, 27, 32), (13, 3, 17), (37, 64, 40), (64, 96, 5), (9, 48, 48), (21, 200, 72)]
@@ -54,21 +54,38 @@ def test_a_rows_bits_do_not_depend_on_the_other_rows() -> None:
     np.testing.assert_array_equal(whole[17:18], single)
 
 
-@pytest.mark.parametrize("rows", [8, 19])
-def test_fused_epilogue_is_the_unfused_pass(rows: int) -> None:
-    """Bias then ReLU applied inside the GEMM, per block of rows, gives the bits of the separate
-    epilogue pass over the GEMM's result."""
+STAGES = {"bias-relu": (ADD, RELU), "scale-bias-relu6": (MUL, ADD, RELU6), "bias-silu": (ADD, SILU)}
+
+
+@pytest.mark.parametrize("rows, o", [(8, 24), (19, 24), (13, 40), (9, 7)])
+@pytest.mark.parametrize("stages", list(STAGES), ids=list(STAGES))
+def test_fused_epilogue_is_the_unfused_pass(rows: int, o: int, stages: str) -> None:
+    """The epilogue inside the GEMM (in registers for bias / scale / ReLU / ReLU6; as a pass over each
+    block of rows when a stage is SiLU) gives the bits of the separate epilogue pass over the GEMM's
+    result, NaN and -0.0 sums included."""
     rng = np.random.default_rng(5)
-    k, o = 30, 24
+    k = 30
     a = rng.standard_normal((rows, k)).astype(np.float32)
-    wp = pack(rng.standard_normal((k, o)).astype(np.float32))
-    ep = Epilogue(np.array([ADD, RELU], np.int64),
-                  np.stack([rng.standard_normal(o).astype(np.float32), np.zeros(o, np.float32)]))
-    fused = gemm(a.reshape(-1), k, 1, rows, wp, FusedEpilogue.of(ep, o))
+    a[0, 0] = np.nan  # row 0 all NaN
+    w = rng.standard_normal((k, o)).astype(np.float32)
+    w[:, 1] = 0.0
+    a[1] = -np.abs(a[1])
+    wp = pack(w)
+    codes = STAGES[stages]
+    vectors = np.stack([rng.standard_normal(o).astype(np.float32) * (4 if c == MUL else 1) if c in (ADD, MUL)
+                        else np.zeros(o, np.float32) for c in codes])
+    ep = Epilogue(np.array(codes, np.int64), vectors)
+    fused_ep = FusedEpilogue.of(ep, o)
+    assert (fused_ep.register_codes.size > 0) == (SILU not in codes)
+    fused = gemm(a.reshape(-1), k, 1, rows, wp, fused_ep)
     plain = gemm(a.reshape(-1), k, 1, rows, wp, FusedEpilogue.of(None, o))
     unfused = apply(plain.copy(), ep)
     np.testing.assert_array_equal(fused, unfused)
-    assert (fused == 0).any() and (plain < 0).any()  # the ReLU did something
+    assert np.isnan(fused[0]).all()
+    if RELU in codes:
+        assert (fused == 0).any() and (plain < 0).any()  # the ReLU did something
+    if RELU6 in codes:
+        assert (fused == 6).any() and (plain * 4 > 6).any()
 
 
 def test_shape_rule_sends_small_or_non_float32_gemms_to_blas() -> None:
