@@ -338,16 +338,24 @@ def energy_scope(dev: Any) -> str:
     if handle is not None:
         scope = handle.power_scope
         idle = None if handle.board_idle_power_w is None else f"{handle.board_idle_power_w:g} W"
+        extras = {"host core": handle.host_power_w, "SoC / memory while running": handle.soc_active_power_w}
     else:
         scope, idle = profile.get("power_scope"), profile.get("board_idle_power")
+        extras = {"host core": profile.get("host_power"), "SoC / memory while running": profile.get("soc_active_power")}
     if scope == "board":
         return "energy: the whole board at its input (static power = the board idle)"
     if scope != "chip":
         return "energy: scope not stated by the profile"
     if idle is None:
         return "energy: the chip's only (the board's idle power is unknown)"
-    return (f"energy: the chip's; the board's adds the {idle} board idle x latency in place of the chip's static "
-            "power (simulate --json: extra.board_energy_j)")
+    added = "".join(f" + {name} {_watts(value)} x latency" for name, value in extras.items() if value)
+    return (f"energy: the chip's; the board's adds the {idle} board idle x latency{added} in place of the chip's "
+            "static power (simulate --json: extra.board_energy_j)")
+
+
+def _watts(value: Any) -> str:
+    """A profile's power figure as text: a loaded profile's float (W), or the YAML document's own string."""
+    return f"{value:g} W" if isinstance(value, float | int) else str(value)
 
 
 def layer_names(result: ResultLike) -> set[str]:

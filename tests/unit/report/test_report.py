@@ -171,5 +171,9 @@ def test_each_device_says_what_its_energy_covers(html):
     assert "the 15.72 W board idle" in energy_scope(SimpleNamespace(handle=load_device("zcu104")))
     nano = energy_scope(SimpleNamespace(handle=load_device("jetson-nano")))
     assert "the 1.39 W board idle" in nano and "board_energy_j" in nano
+    assert "host core 0.74 W x latency" in nano and "SoC / memory while running 1.78 W x latency" in nano
+    assert "host core" not in energy_scope(SimpleNamespace(handle=load_device("zcu104")))
+    assert "host core 0.5 W" in energy_scope(SimpleNamespace(profile={"power_scope": "chip", "board_idle_power": "2 W",
+                                                                      "host_power": "0.5 W"}))
     assert "the 2 W board idle" in energy_scope(SimpleNamespace(profile={"power_scope": "chip",
                                                                          "board_idle_power": "2 W"}))
