@@ -108,6 +108,43 @@ def _taps_bounded(x, w, o, ob, n, ih0, iw0, h, wd, kh, kw, dh, dw, c):  # type: 
                 o[ob + k] = fma32(x[xb + k], w[wb + k], o[ob + k])
 
 
+@_jit_inline
+def _pixel_in_vectors(xf, wf, of, ob, n, ih0, iw0, h, wd, kh, kw, c):  # type: ignore[no-untyped-def]
+    """One output pixel of a dilation-1 depthwise conv whose window may reach into the padding: the
+    in-bounds taps only (a padded tap adds a zero), in (i, j) order, each a fused multiply-add, 16
+    channels at a time, then 8, then one (the same operations per output as the pixel blocks)."""
+    i0, i1 = max(0, -ih0), min(kh, h - ih0)
+    j0, j1 = max(0, -iw0), min(kw, wd - iw0)
+    cu = _U(c)
+    k = 0
+    while k + 16 <= c:
+        acc = zeros16()
+        for i in range(i0, i1):
+            xr = _U((n * h + ih0 + i) * wd + iw0) * cu + _U(k)
+            wr = _U(i * kw) * cu + _U(k)
+            for j in range(j0, j1):
+                acc = fma16(acc, load16(xf, xr + _U(j) * cu), load16(wf, wr + _U(j) * cu))
+        store16(of, ob + _U(k), acc)
+        k += 16
+    if k + 8 <= c:
+        acc8 = zeros8()
+        for i in range(i0, i1):
+            xr = _U((n * h + ih0 + i) * wd + iw0) * cu + _U(k)
+            wr = _U(i * kw) * cu + _U(k)
+            for j in range(j0, j1):
+                acc8 = fma8(acc8, load8(xf, xr + _U(j) * cu), load8(wf, wr + _U(j) * cu))
+        store8(of, ob + _U(k), acc8)
+        k += 8
+    for kk in range(k, c):
+        one = np.float32(0)
+        for i in range(i0, i1):
+            xr = _U((n * h + ih0 + i) * wd + iw0) * cu + _U(kk)
+            wr = _U(i * kw) * cu + _U(kk)
+            for j in range(j0, j1):
+                one = fma32(xf[xr + _U(j) * cu], wf[wr + _U(j) * cu], one)
+        of[ob + _U(kk)] = one
+
+
 def _interior(size: int, k: int, stride: int, dil: int, pad: int, out_size: int) -> tuple[int, int]:
     """Output positions [a, b) whose whole kernel window lies inside an input of ``size``."""
     a = -(-pad // stride)
@@ -389,6 +426,10 @@ def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: 
                     ow += 4
                     continue
                 ob = _U((n * ho + oh) * wo + ow) * cu
+                if dh == 1 and dw == 1:
+                    _pixel_in_vectors(xf, wf, of, ob, n, ih0, iw0, h, wd, kh, kw, c)
+                    ow += 1
+                    continue
                 xb = _U((n * h + ih0) * wd + iw0) * cu if inside and ow_a <= ow < ow_b else _U(0)
                 # the taps are unrolled inside the channel loop (written out here: LLVM vectorizes
                 # it only when it is not behind a call), so each sum stays in a register

@@ -120,10 +120,10 @@ def test_planar_patches_are_the_channels_last_patches_transposed(shape, k, strid
 
 @pytest.mark.parametrize("c, size, k, stride", [(16, 14, 3, 1), (24, 15, 3, 2), (8, 12, 5, 1), (40, 13, 5, 2),
                                                 (12, 10, 3, 1), (24, 20, 3, 1), (40, 21, 5, 1), (48, 23, 3, 2),
-                                                (56, 27, 5, 2)],
+                                                (56, 27, 5, 2), (17, 12, 7, 1), (33, 10, 3, 3)],
                          ids=["3x3", "3x3-stride2", "5x5", "5x5-stride2", "channels-not-multiple-of-8",
                               "8-pixel-3x3-remainder-8", "8-pixel-5x5-remainder-8", "8-pixel-3x3-stride2",
-                              "8-pixel-5x5-stride2-remainder-8"])
+                              "8-pixel-5x5-stride2-remainder-8", "7x7-16-lanes-and-one", "3x3-stride3-16-16-1"])
 def test_depthwise_sums_taps_in_order_on_every_path(c, size, k, stride):
     """Four-pixel vector blocks (16 and 8 lanes), single interior pixels and border pixels all give
     the float32 sum of the taps in (i, j) order from zero, each tap one fused multiply-add (one
