@@ -63,7 +63,7 @@ def test_every_validate_record_gets_a_board_prediction() -> None:
 def test_board_energy_is_board_idle_x_latency_plus_chip_dynamic_plus_host() -> None:
     from hwsim.analysis.validation import _graph, default_workloads_dir
 
-    dev = load_device("coral-devboard", {"host_power": "0.5 W"})  # not the shipped 0.84 W: the override is read
+    dev = load_device("coral-devboard", {"host_power": "0.5 W"})  # the shipped profile leaves it unknown: the override is read
     assert dev.board_idle_power_w and dev.host_power_w == 0.5
     r = simulate(_graph(default_workloads_dir(), "mobilenet_v2", "int8", 224), dev, method="int8", check_fit=False)
     dynamic_j = sum(v for k, v in r.energy_pj.items() if k != "static") / 1e12
@@ -78,22 +78,21 @@ def test_board_energy_is_board_idle_x_latency_plus_chip_dynamic_plus_host() -> N
 
 
 def test_host_busy_power_is_board_idle_plus_host_power() -> None:
-    """The Dev Board with one host core busy (the fit record host_power comes from) is predicted as
-    board_idle_power + host_power; a profile without either has no prediction."""
-    from hwsim.analysis.validation import predicted_power_w, run_power_validation
+    """A board whose profile gives both is predicted, with its host core busy, as board_idle_power +
+    host_power; a profile without either has no prediction. The Coral Dev Board's host core is unknown:
+    the only measurement of it seen (DeepEdgeBench's A53 run) is a row of the validate table's own logs."""
+    from hwsim.analysis.validation import predicted_power_w
 
-    dev = load_device("coral-devboard")
-    assert dev.host_power_w == pytest.approx(0.84)
-    assert predicted_power_w(dev, "host_busy", "board") == pytest.approx(dev.board_idle_power_w + 0.84)
-    assert predicted_power_w(dev, "host_busy", "chip") is None
+    nano = load_device("jetson-nano")  # the host core from tegrastats CPU-rail readings of other Nanos
+    assert predicted_power_w(nano, "host_busy", "board") == pytest.approx(nano.board_idle_power_w + nano.host_power_w)
+    assert predicted_power_w(nano, "host_busy", "chip") is None
+    coral = load_device("coral-devboard")
+    assert coral.board_idle_power_w is not None and coral.host_power_w is None
+    assert predicted_power_w(coral, "host_busy", "board") is None
     assert predicted_power_w(load_device("coral-usb"), "host_busy", "board") is None
     assert load_device("zcu102").host_power_w is None
     assert predicted_power_w(load_device("zcu102"), "host_busy", "board") is None  # board idle, no host_power
-    nano = load_device("jetson-nano")  # gpuenergy's host core: board idle + one busy A57 core
-    assert predicted_power_w(nano, "host_busy", "board") == pytest.approx(nano.board_idle_power_w + nano.host_power_w)
-    host = [o for o in run_power_validation(RECORDS) if o.record.load == "host_busy"]
-    assert host and all(RECORDS.role_of(o.record) == "fit" for o in host)
-    assert all(o.ratio == pytest.approx(1.0, abs=0.01) for o in host)  # fitted: the value itself
+    assert not any(r.load == "host_busy" for r in RECORDS.power_records)  # no record fits a host core
 
 
 def _params() -> list:  # type: ignore[type-arg]
