@@ -29,13 +29,23 @@ def _dpu_tables() -> dict[str, set[str]]:
 
 
 DPU_TABLES = _dpu_tables()
+#: DPU tables whose source publishes no DPU configuration (QuTiBench gives each board's peak rate only): their
+#: boards run the profile's model-zoo configuration, ASSUMED (the board setups say so)
+CONFIGURATION_NOT_PUBLISHED = {"qutibench-imagenet-dpu"}
 
 
 def test_the_three_model_zoo_boards_have_a_dpu_latency_table() -> None:
     assert set(DPU_TABLES) >= {"vitisai-zcu104", "vitisai-zcu102", "vitisai-ultra96"}
 
 
-@pytest.mark.parametrize("table", sorted(DPU_TABLES))
+@pytest.mark.parametrize("table", sorted(CONFIGURATION_NOT_PUBLISHED))
+def test_a_table_without_a_published_configuration_names_none(table: str) -> None:
+    """Exempt from the check below only while its source names no configuration."""
+    assert table in DPU_TABLES
+    assert not CONFIG.findall(RECORDS.tables[table].source)
+
+
+@pytest.mark.parametrize("table", sorted(set(DPU_TABLES) - CONFIGURATION_NOT_PUBLISHED))
 def test_profile_runs_the_table_dpu_configuration(table: str) -> None:
     found = CONFIG.findall(RECORDS.tables[table].source)
     assert len(found) == 1, f"{table}: source names {len(found)} DPU configurations"
