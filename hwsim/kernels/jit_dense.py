@@ -156,6 +156,12 @@ _interior_jit = _jit_inline(_interior)
 
 
 @_jit_inline
+def _row_of_three(acc, xf, r, c, w0, w1, w2):  # type: ignore[no-untyped-def]
+    """``acc`` plus the 3 taps of one kernel row, in order (16 lanes)."""
+    return fma16(fma16(fma16(acc, load16(xf, r), w0), load16(xf, r + c), w1), load16(xf, r + 2 * c), w2)
+
+
+@_jit_inline
 def _four_pixels_3x3(xf, wf, of, xb, ob, rs, ps, c, k0):  # type: ignore[no-untyped-def]
     """Four neighbouring interior output pixels of a 3x3 depthwise conv (dilation 1), 16 channels at a
     time (then 8 for a remainder of 8): each pixel's sum in a vector register across the 9 taps,
@@ -181,11 +187,10 @@ def _four_pixels_3x3(xf, wf, of, xb, ob, rs, ps, c, k0):  # type: ignore[no-unty
                 a2 = fma16(fma16(fma16(a2, x2, w0), x3, w1), x4, w2)
                 a3 = fma16(fma16(fma16(a3, x3, w0), x4, w1), x5, w2)
             else:
-                r1, r2, r3 = rb + ps, rb + 2 * ps, rb + 3 * ps
-                a0 = fma16(fma16(fma16(a0, load16(xf, rb), w0), load16(xf, rb + c), w1), load16(xf, rb + 2 * c), w2)
-                a1 = fma16(fma16(fma16(a1, load16(xf, r1), w0), load16(xf, r1 + c), w1), load16(xf, r1 + 2 * c), w2)
-                a2 = fma16(fma16(fma16(a2, load16(xf, r2), w0), load16(xf, r2 + c), w1), load16(xf, r2 + 2 * c), w2)
-                a3 = fma16(fma16(fma16(a3, load16(xf, r3), w0), load16(xf, r3 + c), w1), load16(xf, r3 + 2 * c), w2)
+                a0 = _row_of_three(a0, xf, rb, c, w0, w1, w2)
+                a1 = _row_of_three(a1, xf, rb + ps, c, w0, w1, w2)
+                a2 = _row_of_three(a2, xf, rb + 2 * ps, c, w0, w1, w2)
+                a3 = _row_of_three(a3, xf, rb + 3 * ps, c, w0, w1, w2)
         store16(of, ob + k, a0)
         store16(of, ob + c + k, a1)
         store16(of, ob + 2 * c + k, a2)
@@ -331,12 +336,6 @@ def _eight_pixels_3x3(xf, wf, of, xb, ob, rs, ps, c):  # type: ignore[no-untyped
 
 
 @_jit_inline
-def _row_of_three(acc, xf, r, c, w0, w1, w2):  # type: ignore[no-untyped-def]
-    """``acc`` plus the 3 taps of one kernel row, in order (16 lanes)."""
-    return fma16(fma16(fma16(acc, load16(xf, r), w0), load16(xf, r + c), w1), load16(xf, r + 2 * c), w2)
-
-
-@_jit_inline
 def _eight_pixels_5x5(xf, wf, of, xb, ob, rs, ps, c):  # type: ignore[no-untyped-def]
     """``_eight_pixels_3x3`` for a 5x5 kernel (each window's columns loaded for it)."""
     c16 = c - c % 16
@@ -382,15 +381,15 @@ def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: 
     ``x`` [N, H, W, C] (channels already repeated for a channel multiplier), ``w`` [kh, kw, C],
     ``out`` [N, Ho, Wo, C]; strides, dilations and the top / left padding as scalars; ``vectors`` the
     epilogue's operands repeated for the Wo pixels of a row, [S, Wo * C]. Every output sums its
-    in-bounds taps in (i, j) order from zero, whichever path computes it:
+    in-bounds taps in (i, j) order from zero, each tap a fused multiply-add, whichever path computes it:
 
-    - 3x3 and 5x5 kernels (dilation 1, C a multiple of 8), four neighbouring pixels whose windows lie
-      inside the input: ``_four_pixels_3x3`` / ``_5x5`` (explicit 8-lane vectors, ``jit_simd``: the
-      four sums in registers, each weight and shared input column loaded once), 1.2-1.6x faster than
-      one pixel at a time;
-    - other interior pixels of 3x3 and 5x5 kernels: channels innermost (vectorized by LLVM), the taps
-      unrolled inside the channel loop so that each sum stays in a register;
-    - the rest skip the taps that fall into the padding.
+    - 3x3 and 5x5 kernels (dilation 1, C a multiple of 8), eight (C >= 16) or four neighbouring pixels
+      whose windows lie inside the input: ``_eight_pixels_*`` / ``_four_pixels_*`` (explicit 16- and
+      8-lane vectors, ``jit_simd``: the sums in registers, each weight and shared input column loaded
+      once);
+    - every other pixel of a dilation-1 kernel: ``_pixel_in_vectors`` over its in-bounds taps;
+    - dilated kernels: interior 3x3 and 5x5 pixels with the taps unrolled inside a channel loop
+      (vectorized by LLVM), the rest through ``_taps_bounded``, which skips the padded taps.
 
     Then the epilogue, over each output row while it is in L1 (one long loop however few the channels)."""
     nb, h, wd, c = x.shape
@@ -430,9 +429,10 @@ def depthwise_nhwc(x, w, sh, sw, dh, dw, pt, pl, codes, vectors, out):  # type: 
                     _pixel_in_vectors(xf, wf, of, ob, n, ih0, iw0, h, wd, kh, kw, c)
                     ow += 1
                     continue
+                # dilated kernels from here on: interior 3x3 and 5x5 pixels with the taps unrolled inside
+                # the channel loop (written out here: LLVM vectorizes it only when it is not behind a
+                # call), so each sum stays in a register; the rest skip the padded taps
                 xb = _U((n * h + ih0) * wd + iw0) * cu if inside and ow_a <= ow < ow_b else _U(0)
-                # the taps are unrolled inside the channel loop (written out here: LLVM vectorizes
-                # it only when it is not behind a call), so each sum stays in a register
                 if inside and ow_a <= ow < ow_b and kh == 3 and kw == 3:
                     for k in range(cu):
                         acc = zero

@@ -38,7 +38,7 @@ PANEL = 16
 
 
 @_tile
-def _put(cf, at, acc, width, scratch):  # type: ignore[no-untyped-def]
+def _put(cf, at, acc, width):  # type: ignore[no-untyped-def]
     """Store the first ``width`` lanes of ``acc`` at ``cf[at:]`` (all 16 in one store when width is 16)."""
     if width == PANEL:
         store16(cf, at, acc)
@@ -65,7 +65,7 @@ def _finish(acc, codes, ef, es, col):  # type: ignore[no-untyped-def]
 
 
 @_tile
-def _tile_8x32(af, a0, rs, cs, k, bf, b0, cf, c0, o, w1, scratch, rc, ef, es, col):  # type: ignore[no-untyped-def]
+def _tile_8x32(af, a0, rs, cs, k, bf, b0, cf, c0, o, w1, rc, ef, es, col):  # type: ignore[no-untyped-def]
     """Rows a0 + r * rs (r < 8) times panels starting at ``b0`` and ``b0 + K * 16`` (the second
     ``w1`` wide) into c[c0 + r * o + ...]."""
     s00 = zeros16()
@@ -117,25 +117,25 @@ def _tile_8x32(af, a0, rs, cs, k, bf, b0, cf, c0, o, w1, scratch, rc, ef, es, co
         s70 = fma16(s70, x, v0)
         s71 = fma16(s71, x, v1)
     store16(cf, c0, _finish(s00, rc, ef, es, col))
-    _put(cf, c0 + _U(PANEL), _finish(s01, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    _put(cf, c0 + _U(PANEL), _finish(s01, rc, ef, es, col + _U(PANEL)), w1)
     store16(cf, c0 + o, _finish(s10, rc, ef, es, col))
-    _put(cf, c0 + o + _U(PANEL), _finish(s11, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    _put(cf, c0 + o + _U(PANEL), _finish(s11, rc, ef, es, col + _U(PANEL)), w1)
     store16(cf, c0 + o2, _finish(s20, rc, ef, es, col))
-    _put(cf, c0 + o2 + _U(PANEL), _finish(s21, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    _put(cf, c0 + o2 + _U(PANEL), _finish(s21, rc, ef, es, col + _U(PANEL)), w1)
     store16(cf, c0 + o3, _finish(s30, rc, ef, es, col))
-    _put(cf, c0 + o3 + _U(PANEL), _finish(s31, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    _put(cf, c0 + o3 + _U(PANEL), _finish(s31, rc, ef, es, col + _U(PANEL)), w1)
     store16(cf, c0 + o4, _finish(s40, rc, ef, es, col))
-    _put(cf, c0 + o4 + _U(PANEL), _finish(s41, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    _put(cf, c0 + o4 + _U(PANEL), _finish(s41, rc, ef, es, col + _U(PANEL)), w1)
     store16(cf, c0 + o5, _finish(s50, rc, ef, es, col))
-    _put(cf, c0 + o5 + _U(PANEL), _finish(s51, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    _put(cf, c0 + o5 + _U(PANEL), _finish(s51, rc, ef, es, col + _U(PANEL)), w1)
     store16(cf, c0 + o6, _finish(s60, rc, ef, es, col))
-    _put(cf, c0 + o6 + _U(PANEL), _finish(s61, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    _put(cf, c0 + o6 + _U(PANEL), _finish(s61, rc, ef, es, col + _U(PANEL)), w1)
     store16(cf, c0 + o7, _finish(s70, rc, ef, es, col))
-    _put(cf, c0 + o7 + _U(PANEL), _finish(s71, rc, ef, es, col + _U(PANEL)), w1, scratch)
+    _put(cf, c0 + o7 + _U(PANEL), _finish(s71, rc, ef, es, col + _U(PANEL)), w1)
 
 
 @_tile
-def _tile_8x16(af, a0, rs, cs, k, bf, b0, cf, c0, o, w0, scratch, rc, ef, es, col):  # type: ignore[no-untyped-def]
+def _tile_8x16(af, a0, rs, cs, k, bf, b0, cf, c0, o, w0, rc, ef, es, col):  # type: ignore[no-untyped-def]
     """``_tile_8x32`` for one panel (``w0`` wide)."""
     s0 = zeros16()
     s1 = s0
@@ -159,23 +159,23 @@ def _tile_8x16(af, a0, rs, cs, k, bf, b0, cf, c0, o, w0, scratch, rc, ef, es, co
         s5 = fma16(s5, splat16(af[at + rs5]), v)
         s6 = fma16(s6, splat16(af[at + rs6]), v)
         s7 = fma16(s7, splat16(af[at + rs7]), v)
-    _put(cf, c0, _finish(s0, rc, ef, es, col), w0, scratch)
-    _put(cf, c0 + o, _finish(s1, rc, ef, es, col), w0, scratch)
-    _put(cf, c0 + o2, _finish(s2, rc, ef, es, col), w0, scratch)
-    _put(cf, c0 + o3, _finish(s3, rc, ef, es, col), w0, scratch)
-    _put(cf, c0 + o4, _finish(s4, rc, ef, es, col), w0, scratch)
-    _put(cf, c0 + o5, _finish(s5, rc, ef, es, col), w0, scratch)
-    _put(cf, c0 + o6, _finish(s6, rc, ef, es, col), w0, scratch)
-    _put(cf, c0 + o7, _finish(s7, rc, ef, es, col), w0, scratch)
+    _put(cf, c0, _finish(s0, rc, ef, es, col), w0)
+    _put(cf, c0 + o, _finish(s1, rc, ef, es, col), w0)
+    _put(cf, c0 + o2, _finish(s2, rc, ef, es, col), w0)
+    _put(cf, c0 + o3, _finish(s3, rc, ef, es, col), w0)
+    _put(cf, c0 + o4, _finish(s4, rc, ef, es, col), w0)
+    _put(cf, c0 + o5, _finish(s5, rc, ef, es, col), w0)
+    _put(cf, c0 + o6, _finish(s6, rc, ef, es, col), w0)
+    _put(cf, c0 + o7, _finish(s7, rc, ef, es, col), w0)
 
 
 @_tile
-def _tile_1x16(af, a0, cs, k, bf, b0, cf, c0, w0, scratch, rc, ef, es, col):  # type: ignore[no-untyped-def]
+def _tile_1x16(af, a0, cs, k, bf, b0, cf, c0, w0, rc, ef, es, col):  # type: ignore[no-untyped-def]
     """One row times one panel, four partial chains would change the order: one chain, in order."""
     s = zeros16()
     for q in range(k):
         s = fma16(s, splat16(af[a0 + q * cs]), load16(bf, b0 + q * _U(PANEL)))
-    _put(cf, c0, _finish(s, rc, ef, es, col), w0, scratch)
+    _put(cf, c0, _finish(s, rc, ef, es, col), w0)
 
 
 @_jit
@@ -193,7 +193,6 @@ def gemm_packed(a, rs, cs, p, bp, o, codes, vectors, rcodes, ef, c):  # type: ig
     ou = _U(o)
     rsu, csu = _U(rs), _U(cs)
     last_w = o - (panels - 1) * PANEL
-    scratch = np.empty(PANEL, np.float32)
     panel_size = k * _U(PANEL)
     r = 0
     while r + ROWS <= p:
@@ -203,11 +202,11 @@ def gemm_packed(a, rs, cs, p, bp, o, codes, vectors, rcodes, ef, c):  # type: ig
         while j + 2 <= panels:
             w1 = last_w if j + 2 == panels else PANEL
             col = _U(j * PANEL)
-            _tile_8x32(af, a0, rsu, csu, k, bf, _U(j) * panel_size, cf, c0 + col, ou, w1, scratch, rcodes, eff, es, col)
+            _tile_8x32(af, a0, rsu, csu, k, bf, _U(j) * panel_size, cf, c0 + col, ou, w1, rcodes, eff, es, col)
             j += 2
         if j < panels:
             col = _U(j * PANEL)
-            _tile_8x16(af, a0, rsu, csu, k, bf, _U(j) * panel_size, cf, c0 + col, ou, last_w, scratch, rcodes, eff, es,
+            _tile_8x16(af, a0, rsu, csu, k, bf, _U(j) * panel_size, cf, c0 + col, ou, last_w, rcodes, eff, es,
                        col)
         if codes.shape[0]:
             _epilogue_at(cf, c0, _U(ROWS) * ou, codes, vectors)
@@ -218,7 +217,7 @@ def gemm_packed(a, rs, cs, p, bp, o, codes, vectors, rcodes, ef, c):  # type: ig
         for j in range(panels):
             w0 = last_w if j + 1 == panels else PANEL
             col = _U(j * PANEL)
-            _tile_1x16(af, a0, csu, k, bf, _U(j) * panel_size, cf, c0 + col, w0, scratch, rcodes, eff, es, col)
+            _tile_1x16(af, a0, csu, k, bf, _U(j) * panel_size, cf, c0 + col, w0, rcodes, eff, es, col)
         if codes.shape[0]:
             _epilogue_at(cf, c0, ou, codes, vectors)
         r += 1

@@ -1,50 +1,55 @@
-"""Explicit 8-lane float32 vectors for numba loops: a ``F32x8`` value type (an LLVM ``<8 x float>``) and
-the few operations the register-blocked kernels of ``hwsim.kernels.jit_dense`` need (load, store, zero,
-multiply-then-add).
+"""Explicit float32 vectors for numba loops: ``F32x8`` and ``F32x16`` value types (LLVM ``<8 x float>`` and
+``<16 x float>``) and the few operations the register-blocked kernels need: load, store, zero, fused
+multiply-add (``jit_dense``'s depthwise loops), broadcast, masked store and the epilogue stages
+(``jit_gemm``'s packed GEMM).
 
 Why: LLVM's loop vectorizer vectorizes a loop over channels only when it stores one output stream;
 a kernel that keeps several output pixels' sums in registers (sharing each weight load, and the input
 columns neighbouring pixels both read) has several store streams whose relative offsets are unknown at
 compile time, and the vectorizer gives up on it. Written with these vectors the loop is what it says.
 
-Numerics: ``madd8(acc, a, b)`` is ``acc + a * b`` with the product rounded, then the sum (no fused
-multiply-add, no fast-math flags): lane by lane exactly the float32 operations of the scalar loops.
-Imported lazily, by ``jit_dense`` only (it imports numba).
+Numerics: ``fma8`` / ``fma16`` / ``fma32`` round once (``llvm.fma``, no fast-math flags): lane by lane the
+same value as a scalar fused multiply-add. On a CPU with AVX-512 a 16-lane value is one zmm register;
+elsewhere LLVM splits it into 8- or 4-lane halves (same results).
+Imported lazily, by ``jit_dense`` and ``jit_gemm`` only (it imports numba).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, models, register_model
 
-LANES = 8
-_VEC = ir.VectorType(ir.FloatType(), LANES)
+
+@dataclass(frozen=True)
+class _Vector:
+    """One vector width: its numba type and its LLVM type."""
+
+    lanes: int
+    numba_type: Any
+    llvm_type: Any
 
 
-class F32x8Type(types.Type):
-    """Eight float32 lanes held in one vector register."""
+def _vector(lanes: int) -> _Vector:
+    """Define the numba value type of ``lanes`` float32 lanes held in one LLVM vector."""
+    llvm_type = ir.VectorType(ir.FloatType(), lanes)
+    type_class = type(f"F32x{lanes}Type", (types.Type,), {
+        "__doc__": f"{lanes} float32 lanes held in one vector value.",
+        "__init__": lambda self: types.Type.__init__(self, name=f"F32x{lanes}")})
 
-    def __init__(self) -> None:
-        super().__init__(name="F32x8")
+    class _Model(models.PrimitiveModel):
+        def __init__(self, dmm: Any, fe_type: Any) -> None:
+            super().__init__(dmm, fe_type, llvm_type)
+
+    register_model(type_class)(_Model)
+    return _Vector(lanes, type_class(), llvm_type)
 
 
-f32x8 = F32x8Type()
-
-
-@register_model(F32x8Type)
-class _F32x8Model(models.PrimitiveModel):
-    def __init__(self, dmm: Any, fe_type: Any) -> None:
-        super().__init__(dmm, fe_type, _VEC)
-
-
-def _lanes_at(context: Any, builder: Any, arrty: Any, arr: Any, idx: Any) -> Any:
-    """Pointer to the 8 floats of a 1-D float32 array starting at flat index ``idx`` (no bounds check:
-    the caller's loop bounds keep every lane inside the array)."""
-    data = context.make_array(arrty)(context, builder, arr).data
-    return builder.bitcast(builder.gep(data, [idx]), _VEC.as_pointer())
+_V8, _V16 = _vector(8), _vector(16)
+f32x8, f32x16 = _V8.numba_type, _V16.numba_type
 
 
 def _check_array(arr: Any) -> None:
@@ -52,108 +57,91 @@ def _check_array(arr: Any) -> None:
         raise TypeError(f"expected a 1-D float32 array, got {arr}")
 
 
-@intrinsic
-def load8(typingctx: Any, arr: Any, idx: Any) -> Any:
-    """The 8 floats ``arr[idx : idx + 8]``."""
-    _check_array(arr)
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return builder.load(_lanes_at(context, builder, sig.args[0], args[0], args[1]), align=4)
-
-    return f32x8(arr, idx), codegen
-
-
-@intrinsic
-def store8(typingctx: Any, arr: Any, idx: Any, value: Any) -> Any:
-    """``arr[idx : idx + 8] = value``."""
-    _check_array(arr)
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        builder.store(args[2], _lanes_at(context, builder, sig.args[0], args[0], args[1]), align=4)
-        return context.get_dummy_value()
-
-    return types.none(arr, idx, value), codegen
-
-
-@intrinsic
-def zeros8(typingctx: Any) -> Any:
-    """Eight +0.0 lanes."""
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return ir.Constant(_VEC, [0.0] * LANES)
-
-    return f32x8(), codegen
-
-
-@intrinsic
-def madd8(typingctx: Any, acc: Any, a: Any, b: Any) -> Any:
-    """``acc + a * b`` lane by lane: the product rounded to float32, then the sum (no FMA)."""
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return builder.fadd(args[0], builder.fmul(args[1], args[2]))
-
-    return f32x8(acc, a, b), codegen
-
-
-# --- 16 lanes, fused multiply-add (the packed GEMM of ``hwsim.kernels.jit_gemm``) -------------------
-#
-# ``fma16`` rounds once (``llvm.fma``): a GEMM sums in an order of its own anyway (BLAS does too), and is
-# held to a tolerance, not to bits. On a CPU with AVX-512 each value is one zmm register (one
-# instruction per operation); elsewhere LLVM splits it into two 8-lane (or four 4-lane) halves.
-
-LANES16 = 16
-_VEC16 = ir.VectorType(ir.FloatType(), LANES16)
-
-
-class F32x16Type(types.Type):
-    """Sixteen float32 lanes (one AVX-512 register)."""
-
-    def __init__(self) -> None:
-        super().__init__(name="F32x16")
-
-
-f32x16 = F32x16Type()
-
-
-@register_model(F32x16Type)
-class _F32x16Model(models.PrimitiveModel):
-    def __init__(self, dmm: Any, fe_type: Any) -> None:
-        super().__init__(dmm, fe_type, _VEC16)
-
-
-def _lanes16_at(context: Any, builder: Any, arrty: Any, arr: Any, idx: Any) -> Any:
+def _lanes_at(vec: _Vector, context: Any, builder: Any, arrty: Any, arr: Any, idx: Any) -> Any:
+    """Pointer to the ``vec.lanes`` floats of a 1-D float32 array starting at flat index ``idx`` (no bounds
+    check: the caller's loop bounds keep every lane inside the array)."""
     data = context.make_array(arrty)(context, builder, arr).data
-    return builder.bitcast(builder.gep(data, [idx]), _VEC16.as_pointer())
+    return builder.bitcast(builder.gep(data, [idx]), vec.llvm_type.as_pointer())
+
+
+def _named(name: str, doc: str, typer: Any) -> Any:
+    """``typer`` as the numba intrinsic ``name`` (each width's intrinsic keeps its own name)."""
+    typer.__name__ = typer.__qualname__ = name
+    typer.__doc__ = doc
+    return intrinsic(typer)
+
+
+def _call_fma(builder: Any, llvm_type: Any, suffix: str, a: Any, b: Any, acc: Any) -> Any:
+    """``a * b + acc`` rounded once (``llvm.fma.<suffix>``)."""
+    name = f"llvm.fma.{suffix}"
+    fn = builder.module.globals.get(name) or ir.Function(builder.module, ir.FunctionType(llvm_type, [llvm_type] * 3),
+                                                          name)
+    return builder.call(fn, [a, b, acc])
+
+
+def _load(vec: _Vector) -> Any:
+    def typer(typingctx: Any, arr: Any, idx: Any) -> Any:
+        _check_array(arr)
+
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            return builder.load(_lanes_at(vec, context, builder, sig.args[0], args[0], args[1]), align=4)
+
+        return vec.numba_type(arr, idx), codegen
+
+    return _named(f"load{vec.lanes}", f"The {vec.lanes} floats ``arr[idx : idx + {vec.lanes}]``.", typer)
+
+
+def _store(vec: _Vector) -> Any:
+    def typer(typingctx: Any, arr: Any, idx: Any, value: Any) -> Any:
+        _check_array(arr)
+
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            builder.store(args[2], _lanes_at(vec, context, builder, sig.args[0], args[0], args[1]), align=4)
+            return context.get_dummy_value()
+
+        return types.none(arr, idx, value), codegen
+
+    return _named(f"store{vec.lanes}", f"``arr[idx : idx + {vec.lanes}] = value``.", typer)
+
+
+def _zeros(vec: _Vector) -> Any:
+    def typer(typingctx: Any) -> Any:
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            return ir.Constant(vec.llvm_type, [0.0] * vec.lanes)
+
+        return vec.numba_type(), codegen
+
+    return _named(f"zeros{vec.lanes}", f"{vec.lanes} +0.0 lanes.", typer)
+
+
+def _fma(vec: _Vector) -> Any:
+    def typer(typingctx: Any, acc: Any, a: Any, b: Any) -> Any:
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            return _call_fma(builder, vec.llvm_type, f"v{vec.lanes}f32", args[1], args[2], args[0])
+
+        return vec.numba_type(acc, a, b), codegen
+
+    return _named(f"fma{vec.lanes}", f"``acc + a * b`` on {vec.lanes} lanes, rounded once (fused multiply-add).",
+                  typer)
+
+
+load8, store8, zeros8, fma8 = _load(_V8), _store(_V8), _zeros(_V8), _fma(_V8)
+load16, store16, zeros16, fma16 = _load(_V16), _store(_V16), _zeros(_V16), _fma(_V16)
+
+LANES16 = _V16.lanes
+_VEC16 = _V16.llvm_type
 
 
 @intrinsic
-def load16(typingctx: Any, arr: Any, idx: Any) -> Any:
-    """The 16 floats ``arr[idx : idx + 16]`` (no bounds check)."""
-    _check_array(arr)
+def fma32(typingctx: Any, a: Any, b: Any, acc: Any) -> Any:
+    """``a * b + acc`` for float32 scalars, rounded once (LLVM vectorizes it in a loop)."""
+    if not (a == b == acc == types.float32):
+        raise TypeError(f"expected three float32 values, got {a}, {b}, {acc}")
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return builder.load(_lanes16_at(context, builder, sig.args[0], args[0], args[1]), align=4)
+        return _call_fma(builder, ir.FloatType(), "f32", args[0], args[1], args[2])
 
-    return f32x16(arr, idx), codegen
-
-
-@intrinsic
-def store16(typingctx: Any, arr: Any, idx: Any, value: Any) -> Any:
-    """``arr[idx : idx + 16] = value`` (no bounds check)."""
-    _check_array(arr)
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        builder.store(args[2], _lanes16_at(context, builder, sig.args[0], args[0], args[1]), align=4)
-        return context.get_dummy_value()
-
-    return types.none(arr, idx, value), codegen
-
-
-@intrinsic
-def zeros16(typingctx: Any) -> Any:
-    """Sixteen +0.0 lanes."""
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return ir.Constant(_VEC16, [0.0] * LANES16)
-
-    return f32x16(), codegen
+    return types.float32(a, b, acc), codegen
 
 
 @intrinsic
@@ -167,19 +155,6 @@ def splat16(typingctx: Any, value: Any) -> Any:
         return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(ir.IntType(32), LANES16), [0] * LANES16))
 
     return f32x16(value), codegen
-
-
-@intrinsic
-def fma16(typingctx: Any, acc: Any, a: Any, b: Any) -> Any:
-    """``acc + a * b`` lane by lane, rounded once (fused multiply-add)."""
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        module = builder.module
-        fn = module.globals.get("llvm.fma.v16f32")
-        if fn is None:
-            fn = ir.Function(module, ir.FunctionType(_VEC16, [_VEC16] * 3), "llvm.fma.v16f32")
-        return builder.call(fn, [args[1], args[2], args[0]])
-
-    return f32x16(acc, a, b), codegen
 
 
 @intrinsic
@@ -197,7 +172,7 @@ def store16_first(typingctx: Any, arr: Any, idx: Any, value: Any, count: Any) ->
                                        ir.Constant(ir.VectorType(i32, LANES16), ir.Undefined),
                                        ir.Constant(ir.VectorType(i32, LANES16), [0] * LANES16))
         mask = builder.icmp_unsigned("<", lanes, limit)
-        ptr = _lanes16_at(context, builder, sig.args[0], args[0], args[1])
+        ptr = _lanes_at(_V16, context, builder, sig.args[0], args[0], args[1])
         module = builder.module
         name = f"llvm.masked.store.v16f32.{_pointer_suffix(ptr.type)}"
         fn = module.globals.get(name)
@@ -212,35 +187,6 @@ def store16_first(typingctx: Any, arr: Any, idx: Any, value: Any, count: Any) ->
 def _pointer_suffix(ptr_type: Any) -> str:
     """The overload suffix LLVM gives a pointer argument: "p0" with opaque pointers, "p0v16f32" with typed."""
     return "p0" if getattr(ptr_type, "is_opaque", False) else "p0v16f32"
-
-
-def _fma_function(builder: Any, vec: Any, name: str) -> Any:
-    module = builder.module
-    fn = module.globals.get(name)
-    if fn is None:
-        fn = ir.Function(module, ir.FunctionType(vec, [vec] * 3), name)
-    return fn
-
-
-@intrinsic
-def fma8(typingctx: Any, acc: Any, a: Any, b: Any) -> Any:
-    """``acc + a * b`` on 8 lanes, rounded once (fused multiply-add)."""
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return builder.call(_fma_function(builder, _VEC, "llvm.fma.v8f32"), [args[1], args[2], args[0]])
-
-    return f32x8(acc, a, b), codegen
-
-
-@intrinsic
-def fma32(typingctx: Any, a: Any, b: Any, acc: Any) -> Any:
-    """``a * b + acc`` for float32 scalars, rounded once (LLVM vectorizes it in a loop)."""
-    if not (a == b == acc == types.float32):
-        raise TypeError(f"expected three float32 values, got {a}, {b}, {acc}")
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return builder.call(_fma_function(builder, ir.FloatType(), "llvm.fma.f32"), [args[0], args[1], args[2]])
-
-    return types.float32(a, b, acc), codegen
 
 
 # --- 16-lane epilogue stages (the packed GEMM applies bias / scale / ReLU / ReLU6 to its sums in registers):
