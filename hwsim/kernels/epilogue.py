@@ -45,6 +45,7 @@ class Epilogue:
     codes: np.ndarray  # int64 [S]
     vectors: np.ndarray  # [S, C], in the activations' dtype
     _repeats: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    _padded: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -56,6 +57,15 @@ class Epilogue:
         if pixels not in self._repeats:
             self._repeats[pixels] = np.ascontiguousarray(np.tile(self.vectors, (1, pixels)))
         return self._repeats[pixels]
+
+    def padded(self, width: int) -> np.ndarray:
+        """The operands zero-padded to ``width`` >= C channels, [S, width] (a kernel that loads them in
+        whole vectors past the last channel; made once per program and width)."""
+        if width not in self._padded:
+            rows = np.zeros((self.vectors.shape[0], width), self.vectors.dtype)
+            rows[:, :self.vectors.shape[1]] = self.vectors
+            self._padded[width] = rows
+        return self._padded[width]
 
 
 def build_epilogue(channels: int, bias: Any = None, calls: Sequence[KernelCall] = (),

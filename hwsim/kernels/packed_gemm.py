@@ -12,6 +12,7 @@ and EfficientNet-B0 (``docs/speed.md``, Round 4); a single row is latency-bound 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -75,15 +76,20 @@ class FusedEpilogue:
 
     @staticmethod
     def of(ep: Epilogue | None, outputs: int) -> "FusedEpilogue":
+        """``ep``'s stages for an [P, outputs] GEMM; the operand arrays are ``ep``'s own cached layouts
+        (``Epilogue.padded`` / ``repeated``), so a step calling this every inference makes no arrays."""
         width = -(-outputs // PANEL) * PANEL
-        none = (_NO_STAGES, np.zeros((0, width), np.float32))
         if ep is None or ep.empty:
-            return FusedEpilogue(_NO_STAGES, np.zeros((0, ROWS * outputs), np.float32), *none)
+            return FusedEpilogue(_NO_STAGES, _no_operands(ROWS * outputs), _NO_STAGES, _no_operands(width))
         if all(int(code) in _REGISTER_STAGES for code in ep.codes):
-            padded = np.zeros((len(ep.codes), width), np.float32)
-            padded[:, :outputs] = ep.vectors
-            return FusedEpilogue(_NO_STAGES, np.zeros((0, ROWS * outputs), np.float32), ep.codes, padded)
-        return FusedEpilogue(ep.codes, ep.repeated(ROWS), *none)
+            return FusedEpilogue(_NO_STAGES, _no_operands(ROWS * outputs), ep.codes, ep.padded(width))
+        return FusedEpilogue(ep.codes, ep.repeated(ROWS), _NO_STAGES, _no_operands(width))
+
+
+@lru_cache(maxsize=None)
+def _no_operands(width: int) -> np.ndarray:
+    """An empty [0, width] operand array (no stages on that side), one per width."""
+    return np.zeros((0, width), np.float32)
 
 
 def gemm(a: np.ndarray, row_step: int, col_step: int, rows: int, wp: PackedWeight, ep: FusedEpilogue) -> np.ndarray:
