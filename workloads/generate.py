@@ -374,6 +374,46 @@ def transformer_tiny(layers: int = 2, hidden: int = 128, heads: int = 2, seq: in
     return n
 
 
+# --- FINN / BNN-PYNQ quantized networks (MLPerf Tiny's hls4ml-finn submission, v0.7) -------------------
+
+def cnv() -> Net:
+    """BNN-PYNQ's CNV for CIFAR-10 as FINN builds it (Umuroglu et al. 2017; brevitas_examples bnn_pynq cnv):
+    six unpadded 3x3 convs (64, 64, pool, 128, 128, pool, 256, 256) and FC 512, 512, 10, no biases, a
+    batchnorm after every layer and an activation after every one but the last (the bit widths come from
+    the method: finn-w1a1 is CNV-W1A1)."""
+    n = Net("cnv", [1, 3, 32, 32], description="BNN-PYNQ / FINN CNV (CIFAR-10): 2x conv64, pool, 2x conv128, "
+            "pool, 2x conv256 (3x3, no padding), FC 512, 512, 10; batchnorm after every layer")
+    for i, (out, pool) in enumerate([(64, False), (64, True), (128, False), (128, True), (256, False),
+                                     (256, False)]):
+        n.conv(f"conv.{i}", None, out, 3)
+        n.add(f"conv.{i}.bn", "batchnorm")
+        n.add(f"conv.{i}.act", "relu")
+        if pool:
+            n.add(f"conv.{i}.pool", "maxpool", kernel=2)
+    n.add("flatten", "flatten")
+    for i, out in enumerate([512, 512, 10]):
+        n.add(f"fc.{i}", "linear", out_features=out, bias=False)
+        n.add(f"fc.{i}.bn", "batchnorm")
+        if i < 2:
+            n.add(f"fc.{i}.act", "relu")
+    return n
+
+
+def kws_mlp() -> Net:
+    """The keyword-spotting MLP of MLPerf Tiny's hls4ml-finn submission (KWS-W3A3, training/const_QMLP.yaml
+    and model/models.py QMLP): 10 x 49 MFCC features flattened, three 256-wide layers with batchnorm and an
+    activation, a 12-class output layer; no biases."""
+    n = Net("kws_mlp", [1, 1, 10, 49], description="KWS MLP (MLPerf Tiny hls4ml-finn QMLP): 490-256-256-256-12, "
+            "batchnorm + activation after each hidden layer, no biases")
+    n.add("flatten", "flatten")
+    for i in range(3):
+        n.add(f"fc.{i}", "linear", out_features=256, bias=False)
+        n.add(f"fc.{i}.bn", "batchnorm")
+        n.add(f"fc.{i}.act", "relu")
+    n.add("fc.3", "linear", out_features=12, bias=False)
+    return n
+
+
 WORKLOADS: dict[str, Callable[[], Net]] = {
     "lenet300_100": lenet300_100,
     "lenet5": lenet5,
@@ -387,6 +427,8 @@ WORKLOADS: dict[str, Callable[[], Net]] = {
     "squeezenet1_1": squeezenet1_1,
     "shufflenet_v2": shufflenet_v2,
     "transformer_tiny": transformer_tiny,
+    "cnv": cnv,
+    "kws_mlp": kws_mlp,
 }
 
 

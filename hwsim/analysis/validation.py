@@ -38,6 +38,17 @@ class BoardSetup(_Strict):
     profile: str
     overrides: dict[str, str] = Field(default_factory=dict)
 
+    def device(self):  # type: ignore[no-untyped-def]
+        """The profile with this setup's overrides; a FINN folding-config path is relative to the records'
+        folder (``data/``)."""
+        from hwsim.hardware import load_device
+
+        overrides = dict(self.overrides)
+        key = "fpga.model_params.folding_config"
+        if overrides.get(key):
+            overrides[key] = str(RECORDS_PATH.parent / overrides[key])
+        return load_device(self.profile, overrides)
+
 
 class SourceTable(_Strict):
     role: Role
@@ -54,13 +65,14 @@ class Record(_Strict):
     method: str
     ms: float = Field(gt=0)
     row: str
-    input_hw: int = 224
+    #: the input's height = width (None: the model file's own input, e.g. a non-image network)
+    input_hw: int | None = 224
     #: decoder LLMs (model ``llm/<config>``): tokens already in the KV cache at the simulated decode step
     context: int | None = Field(default=None, ge=1)
 
 
 #: what a power record's load is, in terms hwsim can predict from a profile (``predicted_power_w``)
-PowerLoad = Literal["idle", "all_cores_busy", "host_busy"]
+PowerLoad = Literal["idle", "all_cores_busy", "host_busy", "accelerator_loop"]
 
 
 class PowerRecord(_Strict):
@@ -88,7 +100,7 @@ class EnergyRecord(_Strict):
     ms: float = Field(gt=0)
     scope: Literal["board", "chip"] = "board"
     row: str
-    input_hw: int = 224
+    input_hw: int | None = 224
 
     @property
     def mj(self) -> float:
@@ -226,7 +238,7 @@ def summarize(outcomes: Iterable[Outcome], role: Role) -> list[Summary]:
 
 
 @lru_cache(maxsize=None)
-def _graph(workloads: Path, model: str, method: str, input_hw: int, context: int | None = None):  # type: ignore[no-untyped-def]
+def _graph(workloads: Path, model: str, method: str, input_hw: int | None, context: int | None = None):  # type: ignore[no-untyped-def]
     from hwsim.compress import apply_method
     from hwsim.compress.catalogue import get_method
     from hwsim.frontends import load_model
@@ -238,7 +250,7 @@ def _graph(workloads: Path, model: str, method: str, input_hw: int, context: int
         g = decode_graph(load_llm_config(path), context, str(path))
         return g if method == "baseline" else apply_method(g, get_method(method)).graph
     g = load_model(workloads / f"{model}.json")
-    if input_hw != 224:
+    if input_hw is not None and input_hw != 224:
         first = g.tensor(g.inputs[0])
         g = g.rebuild(inputs=[first.with_(shape=(*first.shape[:2], input_hw, input_hw))])
     return g if method == "baseline" else apply_method(g, get_method(method)).graph
@@ -266,7 +278,7 @@ def run_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit", "val
         if role not in wanted:
             continue
         setup = boards[rec.board]
-        dev = load_device(setup.profile, setup.overrides)
+        dev = setup.device()
         r = simulate(_graph(wl, rec.model, rec.method, rec.input_hw, rec.context), dev, method=rec.method,
                      check_fit=False)
         out.append(Outcome(rec, role, dev.kind, setup.profile, r.seconds * 1e3))
@@ -297,7 +309,14 @@ def predicted_power_w(device, load: PowerLoad, scope: str) -> float | None:  # t
     all_cores_busy (CPU): static power + the core energy per busy core-cycle (``energy.instruction``) x
     cores x clock: every core issuing every cycle, as a stress load keeps them;
     host_busy (an accelerator's board, at board scope): its ``board_idle_power`` + ``host_power``, the board
-    with the host core that drives the accelerator busy and the accelerator idle."""
+    with the host core that drives the accelerator busy and the accelerator idle;
+    accelerator_loop (at board scope): the board while its host loops some accelerator design hwsim does not
+    model, that design's own power inside the figure: the ``board_idle_power`` of a profile whose baseline
+    was measured so (it says so, with no ``host_power`` beside it; the PYNQ-Z2's)."""
+    if load == "accelerator_loop":
+        if scope != "board" or device.board_idle_power_w is None or device.host_power_w is not None:
+            return None
+        return device.board_idle_power_w
     if load == "host_busy":
         if scope != "board" or device.board_idle_power_w is None or device.host_power_w is None:
             return None
@@ -324,7 +343,7 @@ def run_power_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit"
         if role not in wanted:
             continue
         setup = records.boards[rec.board]
-        dev = load_device(setup.profile, setup.overrides)
+        dev = setup.device()
         out.append(PowerOutcome(rec, role, dev.kind, setup.profile, predicted_power_w(dev, rec.load, rec.scope)))
     return out
 
@@ -400,7 +419,7 @@ def run_energy_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit
         if role not in wanted:
             continue
         setup = records.boards[rec.board]
-        dev = load_device(setup.profile, setup.overrides)
+        dev = setup.device()
         r = simulate(_graph(wl, rec.model, rec.method, rec.input_hw), dev, method=rec.method, check_fit=False)
         out.append(EnergyOutcome(rec, role, dev.kind, setup.profile, predicted_energy_mj(r, rec.scope),
                                  r.seconds * 1e3))

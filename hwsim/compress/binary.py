@@ -25,7 +25,8 @@ Hubara et al., "Binarized Neural Networks", NIPS 2016; Li et al., "Ternary Weigh
 * ``bnn``: weights and activations sign(.), no scales.
 
 First and last weighted layers are kept at full precision by default (all three papers do so);
-``keep_first_last: false`` binarizes them too.
+``keep_first_last: false`` binarizes them too; ``keep_input_precision: true`` leaves the network's input
+(the image) unbinarized where a layer reads it, as BNN's and FINN's W1A1 first layers read fixed-point pixels.
 
 TWN: Delta = 0.7 mean|W| (``threshold_factor``), W_t = sign(W) where |W| > Delta else 0, one scale
 per layer alpha = mean of |W| over |W| > Delta.
@@ -54,6 +55,9 @@ class BinarizeParams(PassParams):
     mode: Literal["binaryconnect", "xnor", "bnn"] = "xnor"
     scale: Scale | None = Field(default=None, description="default: none (binaryconnect, bnn), channel (xnor)")
     keep_first_last: bool = True
+    #: a layer that reads the network's input (the image) keeps real activations there: BNN's first layer
+    #: takes fixed-point pixels (Hubara et al. 2016, section 2.6), as FINN's W1A1 networks take 8-bit ones
+    keep_input_precision: bool = False
 
 
 class TernarizeParams(PassParams):
@@ -164,7 +168,7 @@ def _binarize_layer(graph: OpGraph, node: Node, p: BinarizeParams, taken: set[st
     binary_acts = _BINARY_ACTS[p.mode]
     src = node.inputs[0]
     act_dtype: DType = graph.tensor(src).dtype
-    if binary_acts and act_dtype != BINARY:
+    if binary_acts and act_dtype != BINARY and not (p.keep_input_precision and src in graph.inputs):
         readers.setdefault(src, set()).add(node.name)
         pre = pre_activation(graph, src)
         if pre not in sign_of:

@@ -71,6 +71,12 @@ _m("binaryconnect", "BinaryConnect: binary weights, real activations; first/last
    [("binarize", {"mode": "binaryconnect"})], True, "binary", (TRAIN,))
 _m("bnn", "Binarized Neural Networks: binary weights and activations, no scales; first/last layers kept",
    [("binarize", {"mode": "bnn"})], True, "binary", (TRAIN,))
+_m("finn-w1a1", "FINN / BNN-PYNQ W1A1: binary weights and activations in every layer, the input image unbinarized",
+   [("binarize", {"mode": "bnn", "keep_first_last": False, "keep_input_precision": True})], True, "binary",
+   (TRAIN,))
+_m("w3a3", "3-bit weights (symmetric, per output channel) and 3-bit activations in every layer (FINN-style "
+   "quantized networks, e.g. MLPerf Tiny's KWS-W3A3)",
+   [("quantize", {"bits": 3, "granularity": "channel", "activations": True})], True, "quantize", (FINETUNE,))
 _m("ternary-twn", "Ternary Weight Networks: threshold 0.7 mean|W|, one scale per layer",
    [("ternarize", {})], True, "binary", (TRAIN,))
 _m("svd-lowrank", "truncated SVD of linear layers (Denton et al. 2014; Xue et al. 2013)", [("svd", {})], True,

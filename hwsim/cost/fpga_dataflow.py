@@ -184,8 +184,12 @@ def _external_set(pl: "_Planner", target: int, budget: float) -> frozenset[str]:
     return frozenset(ext)
 
 
-def plan_dataflow(workload: Workload, device: DeviceProfile) -> Design:
-    """Fold every layer for the smallest initiation interval whose design fits the part.
+def plan_dataflow(workload: Workload, device: DeviceProfile, target_cycles: int | None = None) -> Design:
+    """Fold every layer for the smallest initiation interval whose design fits the part, or, given
+    ``target_cycles`` (FINN's target_fps as clock / fps), for that interval: each layer takes the fewest
+    lanes (PE x SIMD) whose cycles per frame do not exceed it, or its widest folding if none does. This
+    is hwsim's rule, not FINN's SetFolding, which raises SIMD first (up to a weight-stream width cap), then
+    PE, and so may build wider, faster engines than the interval needs.
 
     At every candidate interval the weights that do not fit the BRAM stream from DRAM (largest first),
     so a faster design may trade on-chip weights for wider engines."""
@@ -204,7 +208,13 @@ def plan_dataflow(workload: Workload, device: DeviceProfile) -> Design:
         return pl.total(target, ext), ext
 
     total, external = at(candidates[-1])
-    if _fits(total, limits, share):
+    if target_cycles is not None:
+        target = max(1, int(target_cycles))
+        total, external = at(target)
+        notes.append(f"folded for a given interval of {target} cycles per frame (FINN target_fps)")
+        if not _fits(total, limits, share):
+            notes.append(f"the design exceeds {share:.0%} of the part at that interval")
+    elif _fits(total, limits, share):
         lo, hi = 0, len(candidates) - 1
         while lo < hi:  # smallest target that fits (resources shrink as the target grows)
             mid = (lo + hi) // 2

@@ -38,6 +38,9 @@ FPGA_DEFAULTS: Mapping[str, Any] = {
     "inference_overhead_us": 0.0,  # fixed microseconds per inference outside the engine (host pre/post-processing)
     "overlay_preset": "",  # a DPU_PRESETS name (B512 ... B4096): fixes overlay_pe / overlay_simd / pixel_par
     "overlay_pixel_par": 1,  # output pixels the overlay engine computes at once (its PE x SIMD array per pixel)
+    # a given FINN build instead of hwsim's own folding search (both make the design a dataflow one)
+    "folding_config": "",  # path of a FINN folding_config.json: the PE / SIMD of every MAC engine (finn_folding)
+    "target_fps": 0,  # FINN's target_fps: each layer folded to the fewest lanes meeting clock / target_fps cycles
 }
 
 MAC_GROUPS = ("conv", "dense", "matmul")
@@ -72,6 +75,14 @@ def params_of(spec: FpgaSpec, source: str = "") -> dict[str, Any]:
     if not 0 < eff <= 1:
         raise DeviceProfileError(f"overlay_efficiency must be in (0, 1], got {eff}", source=source or None,
                                  where="fpga.model_params.overlay_efficiency")
+    if float(p["target_fps"]) < 0:
+        raise DeviceProfileError(f"target_fps must be >= 0, got {p['target_fps']}", source=source or None,
+                                 where="fpga.model_params.target_fps")
+    if p["folding_config"] or float(p["target_fps"]):
+        if p["architecture"] == "overlay" or preset:
+            raise DeviceProfileError("folding_config / target_fps describe a FINN dataflow build; this profile's "
+                                     "architecture is an overlay", source=source or None, where="fpga.model_params")
+        p["architecture"] = "dataflow"
     if p["architecture"] not in ("dataflow", "overlay", "auto"):
         raise DeviceProfileError(f"architecture must be dataflow, overlay or auto, got {p['architecture']!r}",
                                  source=source or None, where="fpga.model_params.architecture")

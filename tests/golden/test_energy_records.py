@@ -29,13 +29,8 @@ TARGET = 1.5
 KINDS = ("cpu", "fpga", "gpu", "systolic")
 
 #: kinds with no board within the target today: why, with the measured figure (hwsim validate)
-KNOWN_MISSES: dict[str, str] = {
-    "fpga": "QuTiBench DPU boards 0.50x (1.99x; best board ZCU102 0.62, 1.62x): board power while running right "
-            "(0.85-0.99x, mostly the fitted board idle), latency 1.6-2.6x too fast: QuTiBench's DPU runs (toolchain, "
-            "DPU size and clock not in its files) took 1.37-1.48x the ResNet-50 time of the DNNDK v3.1 model zoo "
-            "hwsim's DPU latency is fitted to, on the same boards (compute 1.14-1.28x, plus ~3 ms of system time); "
-            "no other FPGA board-energy source was found",
-}
+KNOWN_MISSES: dict[str, str] = {}  # none since the MLPerf Tiny PYNQ-Z2 records (fpga had been one: QuTiBench's
+# DPU boards alone gave 1.62x at best; docs/validation.md keeps that finding)
 
 
 @lru_cache(maxsize=None)
