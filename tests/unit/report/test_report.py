@@ -167,7 +167,8 @@ def test_each_device_says_what_its_energy_covers(html):
 
     assert "energy: scope not stated by the profile" in html  # the synthetic devices' profiles state none
     assert energy_scope(SimpleNamespace(handle=load_device("pi4"))).startswith("energy: the whole board")
-    assert "the chip's only" in energy_scope(SimpleNamespace(handle=load_device("pynq-z2")))
+    assert "the chip's only" in energy_scope(SimpleNamespace(handle=load_device("fpga-large")))  # no board idle known
+    assert "the 1.6 W board idle" in energy_scope(SimpleNamespace(handle=load_device("pynq-z2")))
     assert "the 15.72 W board idle" in energy_scope(SimpleNamespace(handle=load_device("zcu104")))
     nano = energy_scope(SimpleNamespace(handle=load_device("jetson-nano")))
     assert "the 1.39 W board idle" in nano and "board_energy_j" in nano

@@ -41,6 +41,10 @@ def test_workload_is_batch1_fp32_and_uses_the_shorthand(name):
     assert x.shape[0] == 1 and x.dtype.name == "fp32"
     if name.startswith("lenet"):
         assert x.shape == (1, 1, 28, 28)
+    elif name == "cnv":  # CIFAR-10
+        assert x.shape == (1, 3, 32, 32) and g.tensor(g.outputs[0]).shape == (1, 10)
+    elif name == "kws_mlp":  # 10 x 49 MFCC features, 12 keyword classes
+        assert x.shape == (1, 1, 10, 49) and g.tensor(g.outputs[0]).shape == (1, 12)
     elif name != "transformer_tiny":
         assert x.shape == (1, 3, 224, 224) and g.tensor(g.outputs[0]).shape == (1, 1000)
     # the sequential shorthand: most nodes name no inputs
