@@ -68,7 +68,7 @@ def plan(workload: Workload, device: DeviceProfile) -> Design:
     params = params_of(spec, device.source)
     arch = params["architecture"]
     if params["folding_config"]:
-        macs = [ly.node for ly in _base_layers(workload, spec, params) if ly.kind == "mvau"]
+        macs = [ly.node for ly in _base_layers(workload, spec, params, dataflow=True) if ly.kind == "mvau"]
         design = design_for_folding(workload, device, read_finn_folding(Path(str(params["folding_config"])), macs))
         design = replace(design, notes=design.notes + (f"folding from {params['folding_config']} (FINN)",))
     elif float(params["target_fps"]):

@@ -72,6 +72,31 @@ def _pareto(mh: int, mw: int, pixels: int, max_lanes: int) -> tuple[tuple[int, .
     return tuple(cycles), tuple(folds)
 
 
+def finn_set_folding(mh: int, mw: int, pixels: int, w_bits: int, target: int, wwidth_max: int) -> tuple[int, int]:
+    """(PE, SIMD) of a matrix-vector engine as FINN's SetFolding picks them for ``target`` cycles per frame
+    (finn.transformation.fpgadataflow.set_folding): SIMD rises through the divisors of MW until the engine
+    takes fewer than ``target`` cycles, or until SIMD x the weight bits would pass ``wwidth_max`` (FINN's
+    mvau_wwidth_max, 36 by default; the last SIMD within it is kept); then PE rises through the divisors of
+    MH until the target is met or PE = MH. Cycles per frame: pixels x MW / SIMD x MH / PE."""
+    def cycles(pe: int, simd: int) -> int:
+        return pixels * (mw // simd) * (mh // pe)
+
+    simd = 1
+    for s in _divisors(mw):
+        prev, simd = simd, s
+        if cycles(1, simd) < target:
+            break
+        if w_bits * simd > wwidth_max:
+            simd = prev
+            break
+    pe = 1
+    for p in _divisors(mh):
+        pe = p
+        if cycles(pe, simd) < target:
+            break
+    return pe, simd
+
+
 def _stream_lanes(ly: Layer, target: int, max_lanes: int) -> int:
     if not ly.work_items:
         return 1
@@ -87,7 +112,7 @@ class _Planner:
         #: cycles to stream each MAC layer's weights from DRAM once (external weights, per inference)
         self.stream_cycles = {w.node: (transfer_cycles(device, {device.dram.name: w.param_bytes})[device.dram.name]
                                        if device is not None else 0) for w in workload.ops}
-        self.base = _base_layers(workload, spec, params)
+        self.base = _base_layers(workload, spec, params, dataflow=True)
         works = {w.node: w for w in workload.ops}
         self.units = {ly.node: _stream_unit(works[ly.node], params, spec) for ly in self.base if ly.kind == "stream"}
         self.max_lanes = int(params["max_lanes"])
@@ -145,6 +170,23 @@ class _Planner:
                 acc[i] += v
         return Resources(*acc)
 
+    def build_set_folding(self, target: int) -> list[Layer]:
+        """Every engine folded by FINN's SetFolding rule for ``target`` (weights on chip, as FINN's const /
+        decoupled memory modes keep them); stream engines get the lanes the target needs."""
+        wwidth = int(self.params["mvau_wwidth_max"])
+        out: list[Layer] = []
+        for ly in self.base:
+            if ly.kind == "mvau":
+                w_bits = ly.ops.w_bits if ly.ops is not None else 32
+                pe, simd = finn_set_folding(ly.mh, ly.mw, ly.pixels, w_bits, target, wwidth)
+                ly = replace(ly, pe=pe, simd=simd)
+                ly = replace(ly, resources=self._mvau(ly))
+            elif ly.kind == "stream":
+                ly = replace(ly, lanes=_stream_lanes(ly, target, self.max_lanes))
+                ly = replace(ly, resources=self._stream(ly))
+            out.append(ly)
+        return out
+
     def build(self, target: int, external: frozenset[str]) -> tuple[list[Layer], Resources]:
         out: list[Layer] = []
         for ly in self.base:
@@ -186,10 +228,8 @@ def _external_set(pl: "_Planner", target: int, budget: float) -> frozenset[str]:
 
 def plan_dataflow(workload: Workload, device: DeviceProfile, target_cycles: int | None = None) -> Design:
     """Fold every layer for the smallest initiation interval whose design fits the part, or, given
-    ``target_cycles`` (FINN's target_fps as clock / fps), for that interval: each layer takes the fewest
-    lanes (PE x SIMD) whose cycles per frame do not exceed it, or its widest folding if none does. This
-    is hwsim's rule, not FINN's SetFolding, which raises SIMD first (up to a weight-stream width cap), then
-    PE, and so may build wider, faster engines than the interval needs.
+    ``target_cycles`` (FINN's target_fps as clock / fps), as FINN's SetFolding folds for it
+    (``finn_set_folding``), which is what a FINN build with that target_fps gets.
 
     At every candidate interval the weights that do not fit the BRAM stream from DRAM (largest first),
     so a faster design may trade on-chip weights for wider engines."""
@@ -207,14 +247,10 @@ def plan_dataflow(workload: Workload, device: DeviceProfile, target_cycles: int 
         ext = _external_set(pl, target, budget)
         return pl.total(target, ext), ext
 
-    total, external = at(candidates[-1])
     if target_cycles is not None:
-        target = max(1, int(target_cycles))
-        total, external = at(target)
-        notes.append(f"folded for a given interval of {target} cycles per frame (FINN target_fps)")
-        if not _fits(total, limits, share):
-            notes.append(f"the design exceeds {share:.0%} of the part at that interval")
-    elif _fits(total, limits, share):
+        return _set_folding_design(pl, max(1, int(target_cycles)), limits, share)
+    total, external = at(candidates[-1])
+    if _fits(total, limits, share):
         lo, hi = 0, len(candidates) - 1
         while lo < hi:  # smallest target that fits (resources shrink as the target grows)
             mid = (lo + hi) // 2
@@ -231,6 +267,26 @@ def plan_dataflow(workload: Workload, device: DeviceProfile, target_cycles: int 
     if external:
         notes.append(f"{len(external)} layers stream their weights from DRAM every frame (BRAM too small)")
     return Design("dataflow", tuple(layers), target, total, limits, _fits(total, limits, 1.0), tuple(notes),
+                  shared=pl.fifo, meets_target=_fits(total, limits, share))
+
+
+def _set_folding_design(pl: _Planner, target: int, limits: Mapping[str, int], share: float) -> Design:
+    """FINN's SetFolding at ``target`` cycles per frame, with its two-pass relaxation: when an engine cannot
+    get under the target, fold the whole pipeline again for the interval that engine sets."""
+    layers = pl.build_set_folding(target)
+    notes = [f"folded by FINN's SetFolding rule for {target} cycles per frame (target_fps; "
+             f"mvau_wwidth_max {int(pl.params['mvau_wwidth_max'])})"]
+    slowest = max((ly.cycles for ly in layers if ly.kind == "mvau"), default=0)
+    if slowest > target:
+        layers = pl.build_set_folding(slowest)
+        notes.append(f"an engine needs {slowest} cycles: folded again for that interval (SetFolding's second pass)")
+    total = pl.fifo
+    for ly in layers:
+        total = total + ly.resources
+    if not _fits(total, limits, share):
+        notes.append(f"the design exceeds {share:.0%} of the part at that interval")
+    interval = max((ly.cycles for ly in layers if ly.kind == "mvau"), default=target)
+    return Design("dataflow", tuple(layers), interval, total, limits, _fits(total, limits, 1.0), tuple(notes),
                   shared=pl.fifo, meets_target=_fits(total, limits, share))
 
 

@@ -40,7 +40,8 @@ FPGA_DEFAULTS: Mapping[str, Any] = {
     "overlay_pixel_par": 1,  # output pixels the overlay engine computes at once (its PE x SIMD array per pixel)
     # a given FINN build instead of hwsim's own folding search (both make the design a dataflow one)
     "folding_config": "",  # path of a FINN folding_config.json: the PE / SIMD of every MAC engine (finn_folding)
-    "target_fps": 0,  # FINN's target_fps: each layer folded to the fewest lanes meeting clock / target_fps cycles
+    "target_fps": 0,  # FINN's target_fps: every layer folded by FINN's SetFolding for clock / target_fps cycles
+    "mvau_wwidth_max": 36,  # FINN's mvau_wwidth_max: SetFolding's cap on SIMD x weight bits (FINN's default)
 }
 
 MAC_GROUPS = ("conv", "dense", "matmul")
@@ -171,8 +172,16 @@ def _fits(r: Resources, limits: Mapping[str, int], share: float) -> bool:
             and r.bram18 <= share * limits["bram18"] and r.ff <= share * limits["ff"])
 
 
-def _fusions(workload: Workload) -> dict[str, str]:
-    """Streamlining: batchnorm and sign right after a conv/linear become that engine's thresholds.
+#: activations FINN's streamlining turns into thresholds when their output is a quantized integer
+_THRESHOLD_ACTIVATIONS = ("relu", "relu6", "hardtanh", "clip")
+
+
+def _fusions(workload: Workload, quantized_thresholds: bool = False) -> dict[str, str]:
+    """Streamlining (FINN): a batchnorm and the quantizing activation right after a conv/linear become that
+    engine's thresholds: a sign (binary output), and, for a dataflow design (``quantized_thresholds``), a
+    ReLU-like activation whose output is an integer type of at most ``MAX_THRESHOLD_BITS`` bits (2^bits - 1
+    thresholds per channel, FINN's MultiThreshold). The overlay keeps those as layers of their own: its fitted per-layer
+    overhead (a DPU-like engine's) was fitted with them counted.
 
     Returns fused node -> the MAC node it joins. Only single-consumer chains fuse (a tensor read
     by two ops must be materialized)."""
@@ -186,10 +195,31 @@ def _fusions(workload: Workload) -> dict[str, str]:
         while j < len(ops) and ops[j].op in ("batchnorm",) and len(chain) < 1:
             chain.append(ops[j].node)
             j += 1
-        if j < len(ops) and ops[j].op == "sign":
+        if j < len(ops) and (ops[j].op == "sign" or (quantized_thresholds and _quantizing_activation(ops[j]))):
             for n in chain + [ops[j].node]:
                 fused[n] = w.node
     return fused
+
+
+#: widest activation streamlined into thresholds: 2^4 - 1 = 15 per channel. hwsim keeps threshold memory in
+#: LUTRAM (BNN-PYNQ's one threshold per channel); the 31-255 per channel of 5- to 8-bit activations would need
+#: a block-RAM threshold model hwsim does not have, so those keep a stream engine of their own
+MAX_THRESHOLD_BITS = 4
+
+
+def _quantizing_activation(w: OpWork) -> bool:
+    return (w.op in _THRESHOLD_ACTIVATIONS and w.out_dtype.kind in ("int", "uint")
+            and w.out_dtype.bits <= MAX_THRESHOLD_BITS)
+
+
+def _threshold_count(workload: Workload, node: str, fused: Mapping[str, str]) -> int:
+    """Thresholds per output channel of ``node``'s engine: 1 for a fused sign, 2^bits - 1 for a fused
+    b-bit activation, 0 when nothing fused into it."""
+    acts = [w for w in workload.ops if fused.get(w.node) == node and w.op != "batchnorm"]
+    if not acts:
+        return 0
+    act = acts[-1]
+    return 1 if act.op == "sign" else 2 ** act.out_dtype.bits - 1
 
 
 def _mvau_resources(ly: Layer, spec: FpgaSpec, params: Mapping[str, Any]) -> Resources:
@@ -253,8 +283,9 @@ def _line_buffer_bits(w: OpWork) -> int:
     return int((kh - 1) * row_bits + kw * c * w.act_dtype.bits)
 
 
-def _base_layers(workload: Workload, spec: FpgaSpec, params: Mapping[str, Any]) -> list[Layer]:
-    fused = _fusions(workload)
+def _base_layers(workload: Workload, spec: FpgaSpec, params: Mapping[str, Any],
+                 dataflow: bool = False) -> list[Layer]:
+    fused = _fusions(workload, quantized_thresholds=dataflow)
     layers: list[Layer] = []
     for w in workload.ops:
         if w.node in fused:
@@ -266,7 +297,7 @@ def _base_layers(workload: Workload, spec: FpgaSpec, params: Mapping[str, Any]) 
             continue
         if w.group in MAC_GROUPS and w.gemm is not None:
             g = w.gemm
-            thresholds = 1 if any(v == w.node for v in fused.values()) else 0
+            thresholds = _threshold_count(workload, w.node, fused)
             lb = _line_buffer_bits(w) if w.group == "conv" else 0
             notes: tuple[str, ...] = ()
             if w.weight is not None and (w.weight.encoding != "dense" or w.weight.density < 1.0):

@@ -16,6 +16,7 @@ from hwsim.compress.binary import BinarizeParams, binarize
 from hwsim.compress.catalogue import get_method
 from hwsim.cost.finn_folding import read_finn_folding
 from hwsim.cost.fpga import plan
+from hwsim.cost.fpga_dataflow import finn_set_folding
 from hwsim.cost.work import prepare
 from hwsim.errors import DeviceProfileError
 from hwsim.frontends import load_model
@@ -77,19 +78,47 @@ def test_the_published_folding_sets_every_engine_and_its_cycles() -> None:
     assert design.layer("conv.3").cycles == 28_800 and design.layer("fc.1").cycles == 32_768
 
 
-def test_target_fps_folds_each_layer_to_the_fewest_lanes_that_meet_the_interval() -> None:
+def test_target_fps_folds_as_finn_set_folding_does() -> None:
+    """KWS-W3A3 at target_fps 200,000 and 100 MHz: 500 cycles per frame. FINN's SetFolding
+    (finn/transformation/fpgadataflow/set_folding.py) raises SIMD through the divisors of MW while 3-bit
+    weights x SIMD stay <= 36 (so SIMD <= 12: 10 for MW 490, 8 for MW 256) unless the target is met first,
+    then PE through the divisors of MH until cycles < 500. By hand:
+    fc.0 490 -> 256: SIMD 10, 49 x 256 / PE < 500 -> PE 32, 392 cycles; fc.1, fc.2 256 -> 256: SIMD 8,
+    32 x 256 / PE < 500 -> PE 32, 256 cycles; fc.3 256 -> 12: SIMD 8, 32 x 12 = 384 < 500 -> PE 1."""
     dev = load_device("pynq-z2", {"fpga.model_params.target_fps": "200000"})
     design = plan(prepare(_graph("kws_mlp", "w3a3")), dev)
-    target = int(dev.clock_hz / 200_000)  # 500 cycles per frame at 100 MHz
-    assert design.architecture == "dataflow" and design.target_cycles == target
-    for ly in (x for x in design.layers if x.kind == "mvau"):
-        assert ly.cycles <= target, ly.node
-        narrower = [(pe, simd) for pe in range(1, ly.mh + 1) for simd in range(1, ly.mw + 1)
-                    if pe * simd < ly.pe * ly.simd and ly.pixels * math.ceil(ly.mw / simd) * math.ceil(ly.mh / pe) <= target
-                    and ly.mh % pe == 0 and ly.mw % simd == 0]
-        assert not narrower, (ly.node, narrower[:3])
+    folds = {ly.node: (ly.pe, ly.simd, ly.cycles) for ly in design.layers if ly.kind == "mvau"}
+    assert folds == {"fc.0": (32, 10, 392), "fc.1": (32, 8, 256), "fc.2": (32, 8, 256), "fc.3": (1, 8, 384)}
+    assert design.architecture == "dataflow" and design.target_cycles == 392
+    # batchnorm + the 3-bit ReLU after each hidden layer are that engine's thresholds (FINN streamlining):
+    # 2^3 - 1 per channel, no stream engine of their own
+    assert {ly.node: ly.fused_into for ly in design.layers if ly.kind == "fused"} == {
+        f"fc.{i}.{k}": f"fc.{i}" for i in range(3) for k in ("bn", "act")}
+    assert design.layer("fc.0").thresholds == 7 and design.layer("fc.3").thresholds == 0
     # without a target the search takes the fastest design that fits: a shorter interval
-    assert plan(prepare(_graph("kws_mlp", "w3a3")), load_device("pynq-z2")).target_cycles < target
+    assert plan(prepare(_graph("kws_mlp", "w3a3")), load_device("pynq-z2")).target_cycles < 392
+
+
+def test_set_folding_rule_and_its_second_pass() -> None:
+    # SIMD stops at the weight-stream cap: 8-bit weights, cap 36 -> SIMD 4 of MW 64; then PE
+    assert finn_set_folding(mh=16, mw=64, pixels=1, w_bits=8, target=40, wwidth_max=36) == (8, 4)
+    # a target met by SIMD alone leaves PE at 1
+    assert finn_set_folding(mh=16, mw=64, pixels=1, w_bits=1, target=40, wwidth_max=36) == (1, 32)
+    # an unreachable target unfolds fully; the design then refolds for the interval that engine sets
+    assert finn_set_folding(mh=16, mw=64, pixels=100, w_bits=1, target=10, wwidth_max=36) == (16, 32)
+    dev = load_device("pynq-z2", {"fpga.model_params.target_fps": str(100e6 / 50)})  # 50 cycles: too few
+    design = plan(prepare(_graph("cnv", "finn-w1a1")), dev)
+    slowest = max(ly.cycles for ly in design.layers if ly.kind == "mvau")
+    assert design.target_cycles == slowest > 50
+    assert any("second pass" in n for n in design.notes)
+
+
+def test_the_overlay_keeps_batchnorm_and_activation_as_layers() -> None:
+    """Only the dataflow design streamlines a quantized activation into thresholds; the overlay's per-layer
+    overhead (fitted on the DPU tables) counts them as layers, so it keeps them."""
+    dev = load_device("pynq-z2", {"fpga.model_params.architecture": "overlay"})
+    design = plan(prepare(_graph("kws_mlp", "w3a3")), dev)
+    assert not [ly for ly in design.layers if ly.kind == "fused"]
 
 
 @pytest.mark.parametrize("overrides", [
