@@ -110,7 +110,7 @@ def test_the_software_model_fills_only_what_a_profile_leaves_out() -> None:
            "memory": {"l1": {"size": "32 KiB"}, "dram": {"size": "1 GB"}}}
     out = apply_software_model(doc, "x.yaml")
     assert out["cpu"]["op_overhead"] == "5 us"                          # the profile's own value wins
-    assert out["cpu"]["vector_ops_per_cycle_per_core"]["exp"] == 0.5     # a key it left out is filled
+    assert out["cpu"]["vector_ops_per_cycle_per_core"]["exp"] == 0.35    # a key it left out is filled (the class value)
     assert out["memory"]["l1"]["usable_fraction"] == 0.5
     assert set(out["memory"]) == {"l1", "dram"}                         # no level is added (no l2 here)
     assert out["sparse"]["gather_efficiency"] == 0.45
