@@ -23,3 +23,19 @@ def test_a_verification_job_runs_blas_on_one_thread(monkeypatch) -> None:
     verification.verify_job(None, None, verification.VerifyConfig(), strict=True)  # type: ignore[arg-type]
     assert seen == [{1}]
     assert _blas_threads() == before
+
+
+def test_pool_workers_warm_different_kernel_groups(monkeypatch) -> None:
+    """On a cold numba cache the two workers compile the packed GEMM and the dense loops side by side,
+    not both of them each: worker i takes group i (mod 2)."""
+    import multiprocessing as mp
+
+    from hwsim.kernels import jit_dense, jit_gemm
+
+    calls: list[str] = []
+    monkeypatch.setattr(jit_gemm, "warm_up", lambda: calls.append("gemm"))
+    monkeypatch.setattr(jit_dense, "warm_up", lambda: calls.append("dense"))
+    counter = mp.get_context().Value("i", 0)
+    for _ in range(3):
+        verification._warm_one_kernel_group(counter)
+    assert calls == ["gemm", "dense", "gemm"] and counter.value == 3
