@@ -23,7 +23,8 @@ WHERE = "fpga.model_params.folding_config"
 
 
 def read_finn_folding(path: Path, mac_layers: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """(PE, SIMD) of each MAC layer named in ``mac_layers`` (graph order) from FINN's folding JSON."""
+    """(PE, SIMD) of each MAC layer named in ``mac_layers`` (graph order) from FINN's folding JSON, which
+    must fold every one of them (one engine per layer, as FINN builds)."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
@@ -49,6 +50,12 @@ def read_finn_folding(path: Path, mac_layers: Sequence[str]) -> dict[str, tuple[
     if not out:
         raise DeviceProfileError("no matrix-vector engine (StreamingFCLayer_Batch_<i>, MatrixVectorActivation_<i> "
                                  "or MVAU_hls_<i>) in the file", source=str(path), where=WHERE)
+    if len(out) != len(mac_layers):
+        # a method that adds or removes layers (low-rank splits, students) shifts FINN's engine numbering:
+        # a partial file would fold the wrong layers without a word
+        raise DeviceProfileError(f"the file folds {len(out)} matrix-vector engines, the model has {len(mac_layers)} "
+                                 "conv / linear layers: this folding is for another network (or a method changed "
+                                 "the model's layers)", source=str(path), where=WHERE)
     return out
 
 

@@ -214,6 +214,14 @@ def accuracy_cost_rows(comparison: Comparison, device: str, policy: RankingPolic
     return out
 
 
+def versus_baseline(ratio: float | None, baseline: str) -> str:
+    """' (2.1× less than baseline)', ' (as baseline)' when equal, '' when unknown."""
+    if not ratio:
+        return ""
+    text = fmt_ratio_to_baseline(ratio, "min")
+    return f" ({text} than {baseline})" if text else f" (as {baseline})"
+
+
 def findings(comparison: Comparison, device: str, policy: RankingPolicy = RankingPolicy()) -> list[str]:
     """Fastest / least energy / smallest among the methods ``policy`` allows (``hwsim.analysis.ranking``:
     within the allowed accuracy drop, or exact by construction without data), then what was left out."""
@@ -235,7 +243,7 @@ def findings(comparison: Comparison, device: str, policy: RankingPolicy = Rankin
         if r is None:
             continue
         ratio = comparison.ratio_to_baseline(r, key)
-        rel = f" ({fmt_ratio_to_baseline(ratio, 'min')} than {comparison.baseline})" if ratio else ""
+        rel = versus_baseline(ratio, comparison.baseline)
         unit = {"latency_s": "s", "energy_j": "J", "model_size_bytes": "bytes"}[key]
         worst = getattr(r, _WORST[key]) if key in _WORST and r.has_early_exits else None
         shown = fmt_value(getattr(r, key), unit)

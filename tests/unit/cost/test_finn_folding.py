@@ -40,7 +40,10 @@ def test_engines_fold_the_mac_layers_in_graph_order_whatever_finn_version_named_
            "MVAU_hls_2": {"PE": 8}}
     path = tmp_path / "f.json"
     path.write_text(json.dumps(cfg))
-    assert read_finn_folding(path, ["a", "b", "c", "d"]) == {"a": (16, 3), "b": (32, 32), "c": (8, 1)}
+    assert read_finn_folding(path, ["a", "b", "c"]) == {"a": (16, 3), "b": (32, 32), "c": (8, 1)}
+    # a model with another number of MAC layers (a method split or removed some) is refused, not mis-folded
+    with pytest.raises(DeviceProfileError, match="folds 3 matrix-vector engines, the model has 4"):
+        read_finn_folding(path, ["a", "b", "c", "d"])
 
 
 @pytest.mark.parametrize("text, message", [

@@ -10,7 +10,7 @@ from report_synthetic import make_result
 from hwsim.analysis.accuracy import MethodAccuracy, TopK
 from hwsim.analysis.compare import compare
 from hwsim.analysis.ranking import RankingPolicy
-from hwsim.report.report import accuracy_cost_rows, findings
+from hwsim.report.report import accuracy_cost_rows, findings, versus_baseline
 
 
 def test_without_data_binary_xnor_is_not_crowned():
@@ -133,3 +133,11 @@ def test_default_methods_with_data_add_the_training_based_ones():
     assert {"binaryconnect", "bnn"} <= set(with_data)
     assert [n for n, _ in resolve_methods(None, None, with_data=True)][-2:] == ["binaryconnect", "bnn"]
     assert [n for n, _ in resolve_methods(["int8"], None, with_data=True)] == ["baseline", "int8"]  # named: as named
+
+
+def test_a_crowned_method_as_fast_as_the_baseline_says_so():
+    """A finding at the baseline's own figure reads '(as baseline)', not '( than baseline)'."""
+    assert versus_baseline(1.0, "baseline") == " (as baseline)"
+    assert versus_baseline(1.003, "baseline") == " (as baseline)"
+    assert versus_baseline(0.5, "baseline") == " (2× less than baseline)"
+    assert versus_baseline(None, "baseline") == ""
