@@ -266,7 +266,6 @@ def run_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit", "val
                    board_profiles: Mapping[str, BoardSetup] | None = None) -> list[Outcome]:
     """Simulate every record of the given roles on its board's profile (``board_profiles`` replaces the
     file's board -> profile map, e.g. to measure an older set of profiles)."""
-    from hwsim.hardware import load_device
     from hwsim.sim import simulate
 
     wanted = set(roles)
@@ -334,7 +333,6 @@ def predicted_power_w(device, load: PowerLoad, scope: str) -> float | None:  # t
 
 
 def run_power_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit", "validate")) -> list[PowerOutcome]:
-    from hwsim.hardware import load_device
 
     wanted = set(roles)
     out: list[PowerOutcome] = []
@@ -408,7 +406,6 @@ def run_energy_validation(records: RecordsFile, *, roles: Iterable[Role] = ("fit
     """Simulate every energy record of the given roles on its board's profile: predicted energy per
     inference at the record's scope, beside the predicted latency (the energy includes it: board idle
     power x latency is most of a board's energy)."""
-    from hwsim.hardware import load_device
     from hwsim.sim import simulate
 
     wanted = set(roles)

@@ -38,9 +38,8 @@ from typing import Any
 
 from hwsim.cost.common import compute_class, gemm_level_bytes, streaming_level_bytes, transfer_cycles
 from hwsim.cost.energy import op_energy
-from hwsim.cost.fpga_dataflow import design_for_folding, plan_dataflow
-from hwsim.cost.finn_folding import read_finn_folding
-from hwsim.cost.fpga_design import FPGA_DEFAULTS, SOURCE, Design, Layer, _base_layers, _mvau_resources, params_of
+from hwsim.cost.fpga_dataflow import design_for_finn_config, design_for_folding, plan_dataflow
+from hwsim.cost.fpga_design import FPGA_DEFAULTS, SOURCE, Design, Layer, _mvau_resources, params_of
 from hwsim.cost.fpga_overlay import ENGINE_CLASSES, overlay_passes, plan_overlay
 from hwsim.cost.fpga_power import with_fabric_energy
 from hwsim.cost.fpga_resources import Operands
@@ -68,9 +67,7 @@ def plan(workload: Workload, device: DeviceProfile) -> Design:
     params = params_of(spec, device.source)
     arch = params["architecture"]
     if params["folding_config"]:
-        macs = [ly.node for ly in _base_layers(workload, spec, params, dataflow=True) if ly.kind == "mvau"]
-        design = design_for_folding(workload, device, read_finn_folding(Path(str(params["folding_config"])), macs))
-        design = replace(design, notes=design.notes + (f"folding from {params['folding_config']} (FINN)",))
+        design = design_for_finn_config(workload, device, Path(str(params["folding_config"])))
     elif float(params["target_fps"]):
         design = plan_dataflow(workload, device, target_cycles=int(device.clock_hz / float(params["target_fps"])))
     elif arch == "overlay":

@@ -9,9 +9,11 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from hwsim.cost.common import transfer_cycles
+from hwsim.cost.finn_folding import read_finn_folding
 from hwsim.cost.fpga_design import (
     Design, Layer, _base_layers, _divisors, _fifo_resources, _fits, _mvau_resources, _stream_unit, limits_of,
     params_of,
@@ -295,12 +297,25 @@ def design_for_folding(workload: Workload, device: DeviceProfile, folding: Mappi
     folding); unnamed layers are folded for the slowest named layer's cycles."""
     spec = device.fpga
     assert spec is not None
-    params = params_of(spec, device.source)
-    limits = limits_of(spec)
-    pl = _Planner(workload, spec, params)
+    pl = _Planner(workload, spec, params_of(spec, device.source))
     unknown = sorted(set(folding) - {ly.node for ly in pl.base if ly.kind == "mvau"})
     if unknown:
         raise KeyError(f"not MAC layers of the graph: {', '.join(unknown)}")
+    return _folded_design(pl, folding, limits_of(spec))
+
+
+def design_for_finn_config(workload: Workload, device: DeviceProfile, path: Path) -> Design:
+    """The design of a FINN build's own ``folding_config.json`` (``hwsim.cost.finn_folding``): FINN's
+    engine i folds the graph's i-th MAC layer."""
+    spec = device.fpga
+    assert spec is not None
+    pl = _Planner(workload, spec, params_of(spec, device.source))
+    folding = read_finn_folding(path, [ly.node for ly in pl.base if ly.kind == "mvau"])
+    design = _folded_design(pl, folding, limits_of(spec))
+    return replace(design, notes=design.notes + (f"folding from {path} (FINN)",))
+
+
+def _folded_design(pl: _Planner, folding: Mapping[str, tuple[int, int]], limits: Mapping[str, int]) -> Design:
     fixed = [replace(ly, pe=folding[ly.node][0], simd=folding[ly.node][1]) for ly in pl.base if ly.node in folding]
     target = max((ly.cycles for ly in fixed), default=pl.candidates()[-1])
     layers, _ = pl.build(target, frozenset())

@@ -212,14 +212,11 @@ def _quantizing_activation(w: OpWork) -> bool:
             and w.out_dtype.bits <= MAX_THRESHOLD_BITS)
 
 
-def _threshold_count(workload: Workload, node: str, fused: Mapping[str, str]) -> int:
-    """Thresholds per output channel of ``node``'s engine: 1 for a fused sign, 2^bits - 1 for a fused
-    b-bit activation, 0 when nothing fused into it."""
-    acts = [w for w in workload.ops if fused.get(w.node) == node and w.op != "batchnorm"]
-    if not acts:
-        return 0
-    act = acts[-1]
-    return 1 if act.op == "sign" else 2 ** act.out_dtype.bits - 1
+def _threshold_counts(workload: Workload, fused: Mapping[str, str]) -> dict[str, int]:
+    """Thresholds per output channel of each MAC engine something fused into: 1 for a fused sign,
+    2^bits - 1 for a fused b-bit activation (engines with nothing fused are absent: 0)."""
+    return {fused[w.node]: 1 if w.op == "sign" else 2 ** w.out_dtype.bits - 1
+            for w in workload.ops if w.node in fused and w.op != "batchnorm"}
 
 
 def _mvau_resources(ly: Layer, spec: FpgaSpec, params: Mapping[str, Any]) -> Resources:
@@ -286,6 +283,7 @@ def _line_buffer_bits(w: OpWork) -> int:
 def _base_layers(workload: Workload, spec: FpgaSpec, params: Mapping[str, Any],
                  dataflow: bool = False) -> list[Layer]:
     fused = _fusions(workload, quantized_thresholds=dataflow)
+    thresholds_of = _threshold_counts(workload, fused)
     layers: list[Layer] = []
     for w in workload.ops:
         if w.node in fused:
@@ -297,7 +295,7 @@ def _base_layers(workload: Workload, spec: FpgaSpec, params: Mapping[str, Any],
             continue
         if w.group in MAC_GROUPS and w.gemm is not None:
             g = w.gemm
-            thresholds = _threshold_count(workload, w.node, fused)
+            thresholds = thresholds_of.get(w.node, 0)
             lb = _line_buffer_bits(w) if w.group == "conv" else 0
             notes: tuple[str, ...] = ()
             if w.weight is not None and (w.weight.encoding != "dense" or w.weight.density < 1.0):
